@@ -1,0 +1,21 @@
+import { GatehouseError } from '@gatehouse/events';
+
+/** Error codes of the event log adapters. */
+export const LOG_ERROR_CODES = [
+  'GH_ERR_LOG_UNAVAILABLE',
+  'GH_ERR_LOG_CLOSED',
+  'GH_ERR_LOG_CORRUPT_SEGMENT',
+  'GH_ERR_LOG_CHECKPOINT',
+  'GH_ERR_LOG_RECORD_TOO_LARGE',
+  'GH_ERR_LOG_CONFIG',
+] as const;
+export type LogErrorCode = (typeof LOG_ERROR_CODES)[number];
+
+/** An event-log failure. `retryable` is true for outages (the same append may succeed later). */
+export class LogError extends GatehouseError {
+  declare readonly code: LogErrorCode;
+  constructor(code: LogErrorCode, message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
+    super(code, message, { status: 503, ...options });
+    this.name = 'LogError';
+  }
+}

@@ -1,0 +1,67 @@
+import type { GatehouseEvent } from '@gatehouse/events';
+
+/**
+ * The EventLog port: an append-only, partitioned log of sealed events.
+ *
+ * Guarantees every adapter gives (checked by one contract suite run against each):
+ * - `append` resolves only when every event of the batch is durable (embedded: fsync'd; Kafka:
+ *   acknowledged by all in-sync replicas). If it rejects, the caller must assume none was written
+ *   in a way it may rely on; it must not forward a call whose `call.attempted` was not acknowledged.
+ * - Events with the same key (`session_id`) land in one partition, in append order.
+ * - A consumer group reads each partition in order from its committed position; `commit` moves that
+ *   position past a batch. After a crash, delivery restarts at the last committed position
+ *   (at-least-once); `LogBatch.token` lets the reader write idempotently.
+ */
+export interface EventLog {
+  /** `embedded` or `kafka`, for logs and health output. */
+  readonly kind: string;
+  /** Appends a batch; resolves when all of it is durable. Rejects with a `LogError`. */
+  append(events: readonly GatehouseEvent[]): Promise<void>;
+  /** Opens a consumer in `group`. One consumer per group per process. */
+  openConsumer(group: string, options?: ConsumerOptions): Promise<LogConsumer>;
+  /** Flushes and releases files / connections. Appends after `close` reject. */
+  close(): Promise<void>;
+}
+
+export interface ConsumerOptions {
+  /** Start at the earliest retained offset even if the group has a committed position. Default false. */
+  fromBeginning?: boolean;
+}
+
+/** A run of events from one partition, in log order. */
+export interface LogBatch {
+  readonly partition: number;
+  /** Offset of the first event (inclusive), as a decimal string (Kafka offsets are 64-bit). */
+  readonly firstOffset: string;
+  /** Offset of the last event (inclusive). */
+  readonly lastOffset: string;
+  readonly events: readonly GatehouseEvent[];
+  /**
+   * Deterministic identity of this batch (`<topic>/<partition>/<first>-<last>`), to use as
+   * ClickHouse `insert_deduplication_token`.
+   */
+  readonly token: string;
+}
+
+export interface NextOptions {
+  /** Upper bound on events in one batch. */
+  maxEvents: number;
+  /** How long to wait for `maxEvents` to accumulate before returning what there is (ms). */
+  maxWaitMs: number;
+  /** Aborts the wait; `next` then resolves with whatever it has (possibly an empty batch). */
+  signal?: AbortSignal;
+}
+
+export interface LogConsumer {
+  /**
+   * The next batch after the last one returned (not the last one committed). Resolves with an
+   * empty batch (`events.length === 0`) when nothing arrived within `maxWaitMs`.
+   */
+  next(options: NextOptions): Promise<LogBatch>;
+  /** Durably records that everything up to and including `batch.lastOffset` was processed. */
+  commit(batch: LogBatch): Promise<void>;
+  /** Stops consuming; uncommitted batches are delivered again to the next consumer of the group. */
+  close(): Promise<void>;
+  /** Events between the committed position and the end of the log, when the adapter knows it. */
+  lag(): Promise<number | undefined>;
+}

@@ -1,0 +1,99 @@
+import type { EventDraft } from './hash-chain.js';
+import type { Decision, EventOf, EventType, Outcome } from './schema.js';
+import { EVENT_SCHEMA_VERSION } from './schema.js';
+import { uuidv7 } from './uuidv7.js';
+
+/** Who and where: the fields every event of one MCP session shares. */
+export interface EventContext {
+  session_id: string;
+  agent?: string | null;
+  user?: string | null;
+  scopes?: readonly string[];
+  client_ip?: string | null;
+  user_agent?: string | null;
+}
+
+/** What a tool call is about: the fields shared by the call.* events of one request. */
+export interface CallSubject {
+  server: string;
+  tool: string;
+  request_id: string;
+  /** Arguments after redaction. */
+  args: unknown;
+  /** SHA-256 of the canonical JSON of the arguments before redaction. */
+  args_sha256: string;
+}
+
+type Extra = {
+  server?: string | null;
+  tool?: string | null;
+  request_id?: string | null;
+  args?: unknown;
+  args_sha256?: string | null;
+  decision?: Decision | null;
+  outcome?: Outcome | null;
+};
+
+/**
+ * Builds an unsealed event of `type`: a fresh UUIDv7 id, `ts` = now (ms, UTC), every optional
+ * column null unless given. Seal it onto its chain with `sealEvent` / `ChainRegistry.seal`.
+ */
+export function createEvent<T extends EventType>(
+  type: T,
+  context: EventContext,
+  data: EventOf<T>['data'],
+  extra: Extra = {},
+  nowMs: number = Date.now(),
+): EventDraft {
+  return {
+    id: uuidv7(nowMs),
+    type,
+    v: EVENT_SCHEMA_VERSION,
+    ts: new Date(nowMs).toISOString(),
+    session_id: context.session_id,
+    agent: context.agent ?? null,
+    user: context.user ?? null,
+    scopes: [...(context.scopes ?? [])],
+    client_ip: context.client_ip ?? null,
+    user_agent: context.user_agent ?? null,
+    server: extra.server ?? null,
+    tool: extra.tool ?? null,
+    request_id: extra.request_id ?? null,
+    args: extra.args ?? null,
+    args_sha256: extra.args_sha256 ?? null,
+    decision: extra.decision ?? null,
+    outcome: extra.outcome ?? null,
+    data,
+  } as EventDraft;
+}
+
+/** One constructor per event type, each naming exactly what that type must carry. */
+export const events = {
+  sessionStarted: (ctx: EventContext, data: EventOf<'session.started'>['data']) =>
+    createEvent('session.started', ctx, data),
+  sessionEnded: (ctx: EventContext, reason: string) => createEvent('session.ended', ctx, { reason }),
+  toolsListed: (ctx: EventContext, tools: string[], policyVersion: string) =>
+    createEvent('tools.listed', ctx, { tools, policy_version: policyVersion }),
+  callAttempted: (ctx: EventContext, call: CallSubject, decision: Decision) =>
+    createEvent('call.attempted', ctx, {}, { ...call, decision }),
+  callDenied: (ctx: EventContext, call: CallSubject, decision: Decision) =>
+    createEvent('call.denied', ctx, {}, {
+      ...call,
+      decision,
+      outcome: { status: 'denied', latency_ms: 0, result_sha256: null, result_bytes: null, error: decision.rule },
+    }),
+  callCompleted: (ctx: EventContext, call: CallSubject, decision: Decision, outcome: Outcome) =>
+    createEvent('call.completed', ctx, {}, { ...call, decision, outcome }),
+  callFailed: (ctx: EventContext, call: CallSubject, decision: Decision | null, outcome: Outcome) =>
+    createEvent('call.failed', ctx, {}, { ...call, decision, outcome }),
+  authRejected: (ctx: EventContext, data: EventOf<'auth.rejected'>['data']) =>
+    createEvent('auth.rejected', ctx, data),
+  policyPublished: (data: EventOf<'policy.published'>['data']) =>
+    createEvent('policy.published', { session_id: 'policy' }, data),
+  catalogPublished: (server: string, data: EventOf<'catalog.published'>['data']) =>
+    createEvent('catalog.published', { session_id: `catalog:${server}` }, data, { server }),
+  checkpointSigned: (stream: string, data: EventOf<'checkpoint.signed'>['data']) =>
+    createEvent('checkpoint.signed', { session_id: stream }, data),
+  queryExecuted: (ctx: EventContext, data: EventOf<'query.executed'>['data']) =>
+    createEvent('query.executed', ctx, data),
+};

@@ -1,0 +1,81 @@
+import { createHash } from 'node:crypto';
+import { canonicalJson } from './canonical-json.js';
+import { GENESIS_HASH, type GatehouseEvent } from './schema.js';
+
+/** An event before it is placed in a chain: everything but `seq`, `prev_hash` and `hash`. */
+export type EventDraft = GatehouseEvent extends infer E
+  ? E extends GatehouseEvent
+    ? Omit<E, 'seq' | 'prev_hash' | 'hash'>
+    : never
+  : never;
+
+/** The head of a chain: what the next event links to. */
+export interface ChainHead {
+  readonly seq: number;
+  readonly hash: string;
+}
+
+/** SHA-256 (hex) of a string or bytes. */
+export function sha256Hex(input: string | Uint8Array): string {
+  return createHash('sha256').update(input).digest('hex');
+}
+
+/** The hash an event must carry: SHA-256 over the canonical JSON of the event without `hash`. */
+export function computeEventHash(event: Omit<GatehouseEvent, 'hash'> | GatehouseEvent): string {
+  const { hash: _ignored, ...rest } = event as GatehouseEvent;
+  return sha256Hex(canonicalJson(rest));
+}
+
+/**
+ * Places a draft after `head` (or at seq 0 when `head` is undefined) and computes its hash.
+ * Pure: the caller owns the head and must advance it to the returned event.
+ */
+export function sealEvent(draft: EventDraft, head: ChainHead | undefined): GatehouseEvent {
+  const unsealed = {
+    ...draft,
+    seq: head === undefined ? 0 : head.seq + 1,
+    prev_hash: head === undefined ? GENESIS_HASH : head.hash,
+  } as Omit<GatehouseEvent, 'hash'>;
+  return { ...unsealed, hash: computeEventHash(unsealed) } as GatehouseEvent;
+}
+
+/**
+ * Keeps the heads of many chains (one per session or named stream) and seals drafts onto them.
+ * Not persistent: a process that restarts starts new sessions; named streams that outlive a process
+ * are seeded with `restore`.
+ */
+export class ChainRegistry {
+  readonly #heads = new Map<string, ChainHead>();
+
+  /** Seals `draft` onto the chain named by its `session_id` and advances that chain. */
+  seal(draft: EventDraft): GatehouseEvent {
+    const event = sealEvent(draft, this.#heads.get(draft.session_id));
+    this.#heads.set(event.session_id, { seq: event.seq, hash: event.hash });
+    return event;
+  }
+
+  /** Seeds a chain's head, e.g. from the last event of a named stream read back at start-up. */
+  restore(sessionId: string, head: ChainHead): void {
+    this.#heads.set(sessionId, head);
+  }
+
+  /** Undoes the last `seal` on a chain, for an append that was refused (nothing was written). */
+  rewind(sessionId: string, to: ChainHead | undefined): void {
+    if (to === undefined) this.#heads.delete(sessionId);
+    else this.#heads.set(sessionId, to);
+  }
+
+  head(sessionId: string): ChainHead | undefined {
+    return this.#heads.get(sessionId);
+  }
+
+  /** Forgets a finished session's head. */
+  forget(sessionId: string): void {
+    this.#heads.delete(sessionId);
+  }
+
+  /** Every chain currently known, for signed checkpoints. */
+  heads(): ReadonlyMap<string, ChainHead> {
+    return this.#heads;
+  }
+}
