@@ -1,0 +1,59 @@
+import path from 'node:path';
+import { CliError } from './errors.js';
+
+/**
+ * Process settings from the environment (the contract table of DESIGN.md). Defaults live here and
+ * nowhere else.
+ */
+export interface Settings {
+  /** `GATEHOUSE_CONFIG`, default `examples/support-desk/gatehouse.yaml` (relative to the cwd). */
+  configPath: string;
+  /** `GATEHOUSE_DATA_DIR`, default `./data`. */
+  dataDir: string;
+  /** `GATEHOUSE_INGRESS_PORT`, default 7420. */
+  ingressPort: number;
+  /** `GATEHOUSE_QUERY_PORT`, default 7421. */
+  queryPort: number;
+  /** `GATEHOUSE_AUTH_PORT`, default 7422. */
+  authPort: number;
+  /** `GATEHOUSE_HOST`, default 127.0.0.1: the interface every service binds. */
+  host: string;
+  /** `KAFKA_BROKERS` (comma-separated host:port); unset → the embedded segment log. */
+  kafkaBrokers: string[] | undefined;
+  /** `CLICKHOUSE_URL`; unset → chDB in-process under `<dataDir>/clickhouse`. */
+  clickhouseUrl: string | undefined;
+}
+
+export const DEFAULT_CONFIG_PATH = 'examples/support-desk/gatehouse.yaml';
+
+function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > 65535) {
+    throw new CliError('GH_ERR_CONFIG_ENV', `${name}: "${raw}" is not a TCP port (0-65535)`);
+  }
+  return value;
+}
+
+/** Reads and validates the settings; throws `CliError` naming the variable at fault. */
+export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const brokers = env.KAFKA_BROKERS?.split(',').map((b) => b.trim()).filter(Boolean);
+  if (brokers?.some((b) => !/^[^\s:]+:\d+$/.test(b))) {
+    throw new CliError('GH_ERR_CONFIG_ENV', `KAFKA_BROKERS: "${env.KAFKA_BROKERS}" must be host:port[,host:port…]`);
+  }
+  const clickhouseUrl = env.CLICKHOUSE_URL || undefined;
+  if (clickhouseUrl !== undefined && !URL.canParse(clickhouseUrl)) {
+    throw new CliError('GH_ERR_CONFIG_ENV', `CLICKHOUSE_URL: "${clickhouseUrl}" is not a URL`);
+  }
+  return {
+    configPath: path.resolve(env.GATEHOUSE_CONFIG || DEFAULT_CONFIG_PATH),
+    dataDir: path.resolve(env.GATEHOUSE_DATA_DIR || './data'),
+    ingressPort: port(env, 'GATEHOUSE_INGRESS_PORT', 7420),
+    queryPort: port(env, 'GATEHOUSE_QUERY_PORT', 7421),
+    authPort: port(env, 'GATEHOUSE_AUTH_PORT', 7422),
+    host: env.GATEHOUSE_HOST || '127.0.0.1',
+    kafkaBrokers: brokers && brokers.length > 0 ? brokers : undefined,
+    clickhouseUrl,
+  };
+}
