@@ -38,3 +38,17 @@ export class EventSchemaError extends GatehouseError {
     this.issues = issues;
   }
 }
+
+/**
+ * Raised by `createRedactor` when a configured key glob or secret pattern cannot be compiled. The
+ * message names the option, the index and the pattern at fault (config is not secret).
+ */
+export class RedactionPatternError extends GatehouseError {
+  readonly pattern: string;
+  constructor(option: string, index: number, pattern: unknown, reason: string, cause?: unknown) {
+    const shown = typeof pattern === 'string' ? JSON.stringify(pattern) : `(${typeof pattern})`;
+    super('GH_ERR_EVENT_REDACTION_PATTERN', `${option}[${index}] ${shown}: ${reason}`, { status: 400, cause });
+    this.name = 'RedactionPatternError';
+    this.pattern = typeof pattern === 'string' ? pattern : String(pattern);
+  }
+}

@@ -5,3 +5,7 @@ export * from './schema.js';
 export * from './hash-chain.js';
 export * from './event-codec.js';
 export * from './create-event.js';
+export * from './verify-chain.js';
+export * from './redaction.js';
+export { SECRET_KINDS, type SecretKind } from './secret-detectors.js';
+export { MAX_KEY_GLOB_LENGTH } from './key-glob.js';
