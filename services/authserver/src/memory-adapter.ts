@@ -1,0 +1,103 @@
+import type { Adapter, AdapterFactory, AdapterPayload } from 'oidc-provider';
+
+/** Sweep expired entries after this many writes, so an idle store does not hold dead entries forever. */
+const SWEEP_EVERY_WRITES = 512;
+
+/** Models whose entries die with their grant (`revokeByGrantId`). */
+const GRANT_BOUND_MODELS = new Set([
+  'AccessToken',
+  'AuthorizationCode',
+  'RefreshToken',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+  'PreAuthorizedCode',
+]);
+
+interface Entry {
+  payload: AdapterPayload;
+  /** Epoch milliseconds; Infinity when the model has no expiry. */
+  expiresAt: number;
+}
+
+/**
+ * One in-memory store for one provider instance: clients registered dynamically, grants, sessions,
+ * interactions, codes and refresh tokens. Lost on restart — acceptable for a development server,
+ * whose access tokens are self-contained JWTs and whose signing key is persisted separately.
+ *
+ * Unlike oidc-provider's built-in quick-start adapter it is not shared across provider instances in
+ * one process and has no size cap that could evict a live grant.
+ */
+export function createMemoryAdapterFactory(): AdapterFactory {
+  const entries = new Map<string, Entry>();
+  const grantMembers = new Map<string, Set<string>>();
+  const sessionUids = new Map<string, string>();
+  const userCodes = new Map<string, string>();
+  let writes = 0;
+
+  const read = (key: string): AdapterPayload | undefined => {
+    const entry = entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt <= Date.now()) {
+      entries.delete(key);
+      return undefined;
+    }
+    return entry.payload;
+  };
+
+  const sweep = () => {
+    const now = Date.now();
+    for (const [key, entry] of entries) if (entry.expiresAt <= now) entries.delete(key);
+    for (const [grantId, members] of grantMembers) {
+      for (const key of members) if (!entries.has(key)) members.delete(key);
+      if (members.size === 0) grantMembers.delete(grantId);
+    }
+    for (const [index, target] of [...sessionUids, ...userCodes]) {
+      if (!entries.has(target)) {
+        sessionUids.delete(index);
+        userCodes.delete(index);
+      }
+    }
+  };
+
+  return (model: string): Adapter => {
+    const keyOf = (id: string) => `${model}:${id}`;
+    return {
+      async upsert(id, payload, expiresIn) {
+        const key = keyOf(id);
+        const expiresAt = typeof expiresIn === 'number' ? Date.now() + expiresIn * 1000 : Infinity;
+        entries.set(key, { payload, expiresAt });
+        if (model === 'Session' && typeof payload.uid === 'string') sessionUids.set(payload.uid, key);
+        if (typeof payload.userCode === 'string') userCodes.set(payload.userCode, key);
+        if (GRANT_BOUND_MODELS.has(model) && typeof payload.grantId === 'string') {
+          const members = grantMembers.get(payload.grantId) ?? new Set<string>();
+          members.add(key);
+          grantMembers.set(payload.grantId, members);
+        }
+        writes += 1;
+        if (writes % SWEEP_EVERY_WRITES === 0) sweep();
+      },
+      async find(id) {
+        return read(keyOf(id));
+      },
+      async findByUid(uid) {
+        const key = sessionUids.get(uid);
+        return key === undefined ? undefined : read(key);
+      },
+      async findByUserCode(userCode) {
+        const key = userCodes.get(userCode);
+        return key === undefined ? undefined : read(key);
+      },
+      async consume(id) {
+        const payload = read(keyOf(id));
+        if (payload !== undefined) payload.consumed = Math.floor(Date.now() / 1000);
+      },
+      async destroy(id) {
+        entries.delete(keyOf(id));
+      },
+      async revokeByGrantId(grantId) {
+        for (const key of grantMembers.get(grantId) ?? []) entries.delete(key);
+        grantMembers.delete(grantId);
+      },
+    };
+  };
+}
