@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ChainRegistry,
+  GENESIS_HASH,
+  canonicalJson,
+  computeEventHash,
+  sealEvent,
+  sha256Hex,
+} from '../src/index.js';
+import { buildChain, ctx, draftsByType } from './fixtures.js';
+
+describe('hash chain', () => {
+  it('numbers a session gaplessly from 0 and links each event to the previous hash', () => {
+    const chain = buildChain(6);
+    chain.forEach((event, i) => {
+      expect(event.seq).toBe(i);
+      expect(event.prev_hash).toBe(i === 0 ? GENESIS_HASH : chain[i - 1]?.hash);
+    });
+  });
+
+  it('seq 0 links to GENESIS_HASH (64 zeros)', () => {
+    expect(GENESIS_HASH).toBe('0'.repeat(64));
+    expect(sealEvent(draftsByType()['session.ended'], undefined)).toMatchObject({ seq: 0, prev_hash: GENESIS_HASH });
+  });
+
+  it('hash is SHA-256 over the canonical JSON of the event without hash', () => {
+    const [event] = buildChain(1);
+    const { hash, ...rest } = event!;
+    expect(hash).toBe(sha256Hex(canonicalJson(rest)));
+    expect(computeEventHash(event!)).toBe(hash);
+  });
+
+  it('keeps one chain per session or stream', () => {
+    const registry = new ChainRegistry();
+    const drafts = draftsByType();
+    const a0 = registry.seal(drafts['session.started']);
+    const p0 = registry.seal(drafts['policy.published']);
+    const a1 = registry.seal(drafts['call.attempted']);
+    const other = registry.seal(draftsByType({ ...ctx, session_id: 'sess-2' })['session.started']);
+    expect([a0.seq, p0.seq, a1.seq, other.seq]).toEqual([0, 0, 1, 0]);
+    expect(a1.prev_hash).toBe(a0.hash);
+    expect(registry.head('sess-1')).toEqual({ seq: 1, hash: a1.hash });
+  });
+
+  it('rewind undoes a refused seal so the next one reuses its seq', () => {
+    const registry = new ChainRegistry();
+    const drafts = draftsByType();
+    const first = registry.seal(drafts['session.started']);
+    const before = registry.head('sess-1');
+    registry.seal(drafts['call.attempted']);
+    registry.rewind('sess-1', before);
+    const retried = registry.seal(drafts['call.attempted']);
+    expect(retried.seq).toBe(1);
+    expect(retried.prev_hash).toBe(first.hash);
+  });
+
+  it('restore continues a named stream from a head read back at start-up', () => {
+    const registry = new ChainRegistry();
+    registry.restore('policy', { seq: 9, hash: 'a'.repeat(64) });
+    const next = registry.seal(draftsByType()['policy.published']);
+    expect(next).toMatchObject({ seq: 10, prev_hash: 'a'.repeat(64) });
+  });
+});
