@@ -1,0 +1,98 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRemoteJWKSet, jwtVerify, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
+import { createAuthServer, type AuthServer, type AuthServerConfigInput } from '../src/index.js';
+import { CookieJar } from '../src/cookie-jar.js';
+
+/** The gateway resource every test token is for (nothing listens there; it is only an audience). */
+export const GATEWAY_RESOURCE = 'http://localhost:7420/mcp';
+/** A second resource the server may also issue tokens for (the query API). */
+export const QUERY_RESOURCE = 'http://localhost:7421/';
+
+/** The support-desk demo's authserver section, with an issuer port replaced at bind time. */
+export const DEMO_CONFIG: AuthServerConfigInput = {
+  issuer: 'http://127.0.0.1:1',
+  clients: [
+    { clientId: 'support-bot', clientSecret: 'dev-secret-support-bot', scopes: ['mcp:tools'] },
+    { clientId: 'analyst', clientSecret: 'dev-secret-analyst', scopes: ['audit:read'] },
+  ],
+  users: ['alice', 'bob', 'admin'],
+};
+
+/** A temp data dir removed by the returned cleanup. */
+export async function tempDataDir(): Promise<{ dir: string; remove: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-authserver-'));
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Starts an authserver on an ephemeral port whose issuer matches the bound port. */
+export function startDemoServer(
+  dataDir: string,
+  resource: string | string[] = [GATEWAY_RESOURCE, QUERY_RESOURCE],
+  config: AuthServerConfigInput = DEMO_CONFIG,
+): Promise<AuthServer> {
+  return createAuthServer({ config, resource, port: 0, dataDir });
+}
+
+/** Verifies an access token against the server's published JWKS (fetched over HTTP, as a gateway would). */
+export async function verifyAccessToken(
+  server: AuthServer,
+  token: string,
+  audience: string = GATEWAY_RESOURCE,
+): Promise<{ payload: JWTPayload & Record<string, unknown>; protectedHeader: ProtectedHeaderParameters }> {
+  const jwks = createRemoteJWKSet(new URL(`${server.issuer}/jwks`));
+  return jwtVerify(token, jwks, { issuer: server.issuer, audience, typ: 'at+jwt', algorithms: ['RS256', 'ES256'] });
+}
+
+/** Client credentials request with HTTP Basic auth; returns the raw response. */
+export function clientCredentials(
+  server: AuthServer,
+  client: { id: string; secret: string },
+  form: Record<string, string>,
+): Promise<Response> {
+  return fetch(`${server.issuer}/token`, {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: new URLSearchParams({ grant_type: 'client_credentials', ...form }).toString(),
+  });
+}
+
+/** A PKCE verifier and its S256 challenge. */
+export function pkcePair(): { verifier: string; challenge: string } {
+  const verifier = randomBytes(32).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+}
+
+/** Where a browser-like walk through an authorization request ended. */
+export type WalkEnd =
+  | { kind: 'redirect'; url: URL }
+  | { kind: 'page'; status: number; url: URL; body: string; headers: Headers };
+
+/**
+ * Follows an authorization URL like a browser would (cookies kept, redirects followed) until it
+ * redirects to `redirectUri` or stops at a page.
+ */
+export async function walkAuthorization(start: string | URL, redirectUri: string, jar = new CookieJar()): Promise<WalkEnd> {
+  const target = new URL(redirectUri);
+  let url = new URL(start);
+  for (let hop = 0; hop < 12; hop += 1) {
+    const cookie = jar.header();
+    const response = await fetch(url, { redirect: 'manual', headers: cookie === undefined ? {} : { cookie } });
+    jar.store(response);
+    const location = response.headers.get('location');
+    if (response.status >= 300 && response.status < 400 && location !== null) {
+      await response.body?.cancel();
+      const next = new URL(location, url);
+      if (next.origin === target.origin && next.pathname === target.pathname) return { kind: 'redirect', url: next };
+      url = next;
+      continue;
+    }
+    return { kind: 'page', status: response.status, url, body: await response.text(), headers: response.headers };
+  }
+  throw new Error(`authorization walk did not finish: ${url.href}`);
+}
