@@ -1,0 +1,153 @@
+import type { CheckpointHead, EventOf, GatehouseEvent } from '@gatehouse/events';
+
+/**
+ * The AuditStore port: the queryable projection of the event log.
+ *
+ * Guarantees every implementation gives:
+ * - `insertEvents` is all-or-nothing per batch and idempotent per `dedupToken`; the same event
+ *   inserted again under another token is still never returned or counted twice by any query.
+ * - Every query answers from deduplicated data (by event `id`).
+ * - Events come back exactly as sealed: `computeEventHash(event) === event.hash` unless the stored
+ *   row was altered after insertion, which is how verification detects tampering in the store.
+ * - Failures reject with `StoreError` (`GH_ERR_STORE_*`), `retryable` set for transient ones.
+ *
+ * Time ranges are half-open: `from` inclusive, `to` exclusive. Timestamps are UTC, millisecond
+ * precision.
+ */
+export interface AuditStore {
+  /** `chdb` (in-process, under the data dir) or `http` (a ClickHouse server), for logs and health. */
+  readonly kind: 'chdb' | 'http';
+  /** The ClickHouse database holding the tables. */
+  readonly database: string;
+
+  /**
+   * Validates every event (`parseEvent`) and inserts the batch as ONE INSERT with
+   * `insert_deduplication_token = dedupToken`. A bad event rejects the whole batch
+   * (`GH_ERR_STORE_INVALID_EVENT`, naming its index and id) with nothing written. An empty batch
+   * resolves without contacting ClickHouse.
+   */
+  insertEvents(events: readonly GatehouseEvent[], dedupToken: string): Promise<void>;
+
+  /** One session's (or named stream's) events ordered by `seq`: replay and verification input. */
+  sessionEvents(sessionId: string, options?: SessionEventsOptions): Promise<GatehouseEvent[]>;
+
+  /** MCP sessions with at least one event in [from, to), newest first, keyset-paginated. */
+  listSessions(options: ListSessionsOptions): Promise<Page<SessionSummary>>;
+
+  /**
+   * One agent's call events (`call.*`, `tools.listed`) in [from, to), oldest first, paginated on
+   * (ts, id), plus per-tool counts over the whole range (not just the page).
+   */
+  activity(options: ActivityOptions): Promise<ActivityPage>;
+
+  /** The latest `policy.published` event with ts ≤ `at`, or undefined when none was in force. */
+  policyAt(at: Date): Promise<EventOf<'policy.published'> | undefined>;
+
+  /** The first `policy.published` event whose `data.version` is `version`, or undefined. */
+  policyByVersion(version: string): Promise<EventOf<'policy.published'> | undefined>;
+
+  /** Per upstream server, the latest `catalog.published` event with ts ≤ `at` (sorted by server). */
+  catalogsAt(at: Date): Promise<EventOf<'catalog.published'>[]>;
+
+  /**
+   * The head (highest seq and its hash) of every chain, sorted by session id — input for signed
+   * checkpoints. With `since`, only chains that have an event at or after it.
+   */
+  latestHeads(options?: { since?: Date }): Promise<CheckpointHead[]>;
+
+  /** Number of distinct events stored. */
+  countEvents(): Promise<number>;
+
+  /** True when ClickHouse answers a trivial query. Never throws. */
+  ping(): Promise<boolean>;
+
+  /** Releases the connection (and chDB's data dir). Further calls reject with `GH_ERR_STORE_CLOSED`. */
+  close(): Promise<void>;
+}
+
+export interface SessionEventsOptions {
+  /** Only events with seq ≥ this. Default 0. */
+  fromSeq?: number;
+  /** At most this many events. Default: all. */
+  limit?: number;
+}
+
+/** A page of results; pass `nextCursor` back as `cursor` for the next page (absent on the last). */
+export interface Page<T> {
+  items: T[];
+  nextCursor?: string;
+}
+
+export interface ListSessionsOptions {
+  /** Only sessions of this agent (OAuth client_id). */
+  agent?: string;
+  /** Sessions with an event at or after this instant. */
+  from?: Date;
+  /** Sessions with an event before this instant. */
+  to?: Date;
+  /** Page size, 1…10,000. */
+  limit: number;
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+}
+
+/** One MCP session, aggregated over all its events (not only those inside the queried range). */
+export interface SessionSummary {
+  session_id: string;
+  agent: string | null;
+  user: string | null;
+  /** ISO 8601 UTC with ms. */
+  first_ts: string;
+  last_ts: string;
+  /** Number of events in the session. */
+  events: number;
+  /** `call.attempted` events (every tools/call the session made). */
+  calls: number;
+  /** `call.denied` events. */
+  denied: number;
+}
+
+export interface ActivityOptions {
+  agent: string;
+  from: Date;
+  to: Date;
+  /** Page size, 1…10,000. */
+  limit: number;
+  cursor?: string;
+}
+
+/**
+ * Per-tool counts over a range. Each tools/call yields `call.attempted` (with the decision) and then
+ * one of `call.denied` / `call.completed` / `call.failed`.
+ */
+export interface ToolCounts {
+  tool: string;
+  /** `call.attempted` events. */
+  attempted: number;
+  /** `call.attempted` events whose decision allowed the call. */
+  allowed: number;
+  /** `call.denied` events. */
+  denied: number;
+  /** `call.completed` with outcome status ok. */
+  ok: number;
+  /** `call.completed` with a non-ok status (tool reported an error) plus every `call.failed`. */
+  error: number;
+}
+
+export interface ActivityPage extends Page<GatehouseEvent> {
+  tools: ToolCounts[];
+}
+
+/** Event types that make a chain an MCP session (as opposed to a named stream). */
+export const SESSION_EVENT_TYPES = [
+  'session.started',
+  'session.ended',
+  'tools.listed',
+  'call.attempted',
+  'call.denied',
+  'call.completed',
+  'call.failed',
+] as const;
+
+/** Event types `activity` returns. */
+export const ACTIVITY_EVENT_TYPES = ['tools.listed', 'call.attempted', 'call.denied', 'call.completed', 'call.failed'] as const;

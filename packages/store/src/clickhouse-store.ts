@@ -1,0 +1,346 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import { parseEvent, type CheckpointHead, type EventOf, type GatehouseEvent } from '@gatehouse/events';
+import {
+  ACTIVITY_EVENT_TYPES,
+  SESSION_EVENT_TYPES,
+  type ActivityOptions,
+  type ActivityPage,
+  type AuditStore,
+  type ListSessionsOptions,
+  type Page,
+  type SessionEventsOptions,
+  type SessionSummary,
+  type ToolCounts,
+} from './audit-store.js';
+import { openClickHouseClient } from './connection.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+import { StoreError, translateClickHouseError } from './errors.js';
+import { dateParam, EVENT_ROW_SELECT, eventToRow, fromClickHouseTs, rowToEvent, type EventRow } from './event-row.js';
+import { migrate, type MigrationReport } from './migrate.js';
+
+/** Options of `openAuditStore`. */
+export interface AuditStoreOptions {
+  /** Gatehouse data dir; chDB keeps its files in `<dataDir>/clickhouse`. Used when `url` is unset. */
+  dataDir?: string;
+  /** ClickHouse HTTP URL (`CLICKHOUSE_URL`, e.g. `http://user:pass@host:8123`); selects HTTP over chDB. */
+  url?: string;
+  /** Database name (letters, digits, `_`). Default `gatehouse`. */
+  database?: string;
+  /** Drop events older than this many days (table TTL on `ts`). Default: keep forever. */
+  ttlDays?: number;
+  /** `max_threads` for every statement; keeps queries from starving the ingress. Default 2. */
+  maxThreads?: number;
+  /** HTTP request timeout in ms (HTTP mode only). Default 30,000. */
+  requestTimeoutMs?: number;
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const MAX_LIMIT = 10_000;
+const SESSION_TYPES_SQL = SESSION_EVENT_TYPES.map((t) => `'${t}'`).join(', ');
+const ACTIVITY_TYPES_SQL = ACTIVITY_EVENT_TYPES.map((t) => `'${t}'`).join(', ');
+
+/**
+ * Opens the ClickHouse audit store — chDB in-process under `dataDir` by default, a ClickHouse
+ * server when `url` is given — and brings its schema up to date (see `migrations.ts`).
+ * Rejects with `StoreError` (`GH_ERR_STORE_CONFIG` for bad options, `GH_ERR_STORE_MIGRATION`, …).
+ */
+export async function openAuditStore(options: AuditStoreOptions = {}): Promise<ClickHouseAuditStore> {
+  const database = options.database ?? 'gatehouse';
+  if (!IDENTIFIER.test(database)) {
+    throw new StoreError('GH_ERR_STORE_CONFIG', `database: ${JSON.stringify(database)} is not a plain identifier (letters, digits, _)`);
+  }
+  const maxThreads = options.maxThreads ?? 2;
+  if (!Number.isInteger(maxThreads) || maxThreads < 1 || maxThreads > 1024) {
+    throw new StoreError('GH_ERR_STORE_CONFIG', `maxThreads: expected an integer 1…1024, got ${String(maxThreads)}`);
+  }
+  if (options.ttlDays !== undefined && (!Number.isInteger(options.ttlDays) || options.ttlDays < 1)) {
+    throw new StoreError('GH_ERR_STORE_CONFIG', `ttlDays: expected a positive integer, got ${String(options.ttlDays)}`);
+  }
+  const { client, kind } = openClickHouseClient({
+    url: options.url,
+    dataDir: options.dataDir,
+    maxThreads,
+    requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+  });
+  try {
+    const report = await migrate(client, database, { ttlDays: options.ttlDays });
+    return new ClickHouseAuditStore(client, kind, database, report);
+  } catch (error) {
+    await client.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** The `AuditStore` over `@clickhouse/client` (chDB or HTTP). */
+export class ClickHouseAuditStore implements AuditStore {
+  readonly kind: 'chdb' | 'http';
+  readonly database: string;
+  /** What the start-up migration did. */
+  readonly migrations: MigrationReport;
+  readonly #client: ClickHouseClient;
+  #closed = false;
+
+  constructor(client: ClickHouseClient, kind: 'chdb' | 'http', database: string, migrations: MigrationReport) {
+    this.#client = client;
+    this.kind = kind;
+    this.database = database;
+    this.migrations = migrations;
+  }
+
+  async insertEvents(events: readonly GatehouseEvent[], dedupToken: string): Promise<void> {
+    this.#assertOpen('insertEvents');
+    if (typeof dedupToken !== 'string' || dedupToken.length === 0 || dedupToken.length > 1024) {
+      throw new StoreError('GH_ERR_STORE_CONFIG', 'insertEvents: dedupToken must be a non-empty string of at most 1024 characters');
+    }
+    if (events.length === 0) return;
+    const rows: EventRow[] = new Array<EventRow>(events.length);
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i];
+      try {
+        rows[i] = eventToRow(parseEvent(event));
+      } catch (cause) {
+        const id = typeof (event as { id?: unknown } | undefined)?.id === 'string' ? (event as { id: string }).id : 'without id';
+        throw new StoreError(
+          'GH_ERR_STORE_INVALID_EVENT',
+          `insert into ${this.database}.events refused: event ${i} of ${events.length} (${id}) is invalid, nothing was written: ${cause instanceof Error ? cause.message : String(cause)}`,
+          { cause, status: 400, operation: `insert into ${this.database}.events` },
+        );
+      }
+    }
+    const table = `${this.database}.events`;
+    await this.#run(`insert of ${events.length} events into ${table} (token ${dedupToken})`, () =>
+      this.#client.insert({
+        table,
+        values: rows,
+        format: 'JSONEachRow',
+        clickhouse_settings: { insert_deduplication_token: dedupToken },
+      }),
+    );
+  }
+
+  async sessionEvents(sessionId: string, options: SessionEventsOptions = {}): Promise<GatehouseEvent[]> {
+    const fromSeq = options.fromSeq ?? 0;
+    checkInteger('fromSeq', fromSeq, 0, Number.MAX_SAFE_INTEGER);
+    if (options.limit !== undefined) checkInteger('limit', options.limit, 1, Number.MAX_SAFE_INTEGER);
+    const rows = await this.#select<EventRow>(
+      `session events of ${this.database}.events_by_session`,
+      `SELECT ${EVENT_ROW_SELECT} FROM ${this.database}.events_by_session FINAL
+       WHERE session_id = {session:String} AND seq >= {fromSeq:UInt64}
+       ORDER BY seq, id${options.limit === undefined ? '' : ' LIMIT {limit:UInt64}'}`,
+      { session: sessionId, fromSeq, ...(options.limit === undefined ? {} : { limit: options.limit }) },
+    );
+    return rows.map(rowToEvent);
+  }
+
+  async listSessions(options: ListSessionsOptions): Promise<Page<SessionSummary>> {
+    checkInteger('limit', options.limit, 1, MAX_LIMIT);
+    const params: Record<string, unknown> = { limit: options.limit + 1 };
+    const inner: string[] = [`type IN (${SESSION_TYPES_SQL})`];
+    if (options.agent !== undefined) {
+      inner.push('agent = {agent:String}');
+      params.agent = options.agent;
+    }
+    if (options.from !== undefined) {
+      inner.push("ts >= {from:DateTime64(3, 'UTC')}");
+      params.from = dateParam(options.from, 'from');
+    }
+    if (options.to !== undefined) {
+      inner.push("ts < {to:DateTime64(3, 'UTC')}");
+      params.to = dateParam(options.to, 'to');
+    }
+    let having = '';
+    if (options.cursor !== undefined) {
+      const key = decodeCursor('sessions', options.cursor);
+      having = "HAVING (min(ts), session_id) < ({cursorTs:DateTime64(3, 'UTC')}, {cursorId:String})";
+      params.cursorTs = key.ts;
+      params.cursorId = key.id;
+    }
+    const rows = await this.#select<{
+      session_id: string;
+      s_agent: string | null;
+      s_user: string | null;
+      first_ts: string;
+      last_ts: string;
+      events: string;
+      calls: string;
+      denied: string;
+    }>(
+      `session list of ${this.database}.events_by_session`,
+      `SELECT session_id, any(agent) AS s_agent, any(\`user\`) AS s_user, toString(min(ts)) AS first_ts, toString(max(ts)) AS last_ts,
+              count() AS events, countIf(type = 'call.attempted') AS calls, countIf(type = 'call.denied') AS denied
+       FROM ${this.database}.events_by_session FINAL
+       WHERE session_id IN (SELECT session_id FROM ${this.database}.events WHERE ${inner.join(' AND ')})
+       GROUP BY session_id
+       ${having}
+       ORDER BY min(ts) DESC, session_id DESC
+       LIMIT {limit:UInt32}`,
+      params,
+    );
+    const page = rows.slice(0, options.limit);
+    const items = page.map((row) => ({
+      session_id: row.session_id,
+      agent: row.s_agent,
+      user: row.s_user,
+      first_ts: fromClickHouseTs(row.first_ts),
+      last_ts: fromClickHouseTs(row.last_ts),
+      events: Number(row.events),
+      calls: Number(row.calls),
+      denied: Number(row.denied),
+    }));
+    const last = page.at(-1);
+    return rows.length > options.limit && last !== undefined
+      ? { items, nextCursor: encodeCursor('sessions', last.first_ts, last.session_id) }
+      : { items };
+  }
+
+  async activity(options: ActivityOptions): Promise<ActivityPage> {
+    checkInteger('limit', options.limit, 1, MAX_LIMIT);
+    const range = {
+      agent: options.agent,
+      from: dateParam(options.from, 'from'),
+      to: dateParam(options.to, 'to'),
+    };
+    const where = `agent = {agent:String} AND ts >= {from:DateTime64(3, 'UTC')} AND ts < {to:DateTime64(3, 'UTC')} AND type IN (${ACTIVITY_TYPES_SQL})`;
+    const params: Record<string, unknown> = { ...range, limit: options.limit + 1 };
+    let after = '';
+    if (options.cursor !== undefined) {
+      const key = decodeCursor('activity', options.cursor);
+      if (!UUID.test(key.id)) throw new StoreError('GH_ERR_STORE_CURSOR', 'cursor: not a cursor of activity');
+      after = " AND (ts, id) > ({cursorTs:DateTime64(3, 'UTC')}, {cursorId:UUID})";
+      params.cursorTs = key.ts;
+      params.cursorId = key.id;
+    }
+    const table = `${this.database}.events`;
+    const rows = await this.#select<EventRow>(
+      `activity of ${table}`,
+      `SELECT ${EVENT_ROW_SELECT} FROM ${table} FINAL WHERE ${where}${after} ORDER BY ts, id LIMIT {limit:UInt32}`,
+      params,
+    );
+    const counts = await this.#select<{ tool: string; n_attempted: string; n_allowed: string; n_denied: string; n_ok: string; n_error: string }>(
+      `per-tool counts of ${table}`,
+      `SELECT tool,
+              countIf(type = 'call.attempted') AS n_attempted,
+              countIf(type = 'call.attempted' AND decision_allowed = true) AS n_allowed,
+              countIf(type = 'call.denied') AS n_denied,
+              countIf(type = 'call.completed' AND outcome_status = 'ok') AS n_ok,
+              countIf(type = 'call.failed' OR (type = 'call.completed' AND outcome_status != 'ok')) AS n_error
+       FROM ${table} FINAL
+       WHERE ${where} AND tool IS NOT NULL
+       GROUP BY tool ORDER BY tool`,
+      range,
+    );
+    const page = rows.slice(0, options.limit);
+    const items = page.map(rowToEvent);
+    const tools: ToolCounts[] = counts.map((row) => ({
+      tool: row.tool,
+      attempted: Number(row.n_attempted),
+      allowed: Number(row.n_allowed),
+      denied: Number(row.n_denied),
+      ok: Number(row.n_ok),
+      error: Number(row.n_error),
+    }));
+    const last = page.at(-1);
+    return rows.length > options.limit && last !== undefined
+      ? { items, tools, nextCursor: encodeCursor('activity', last.ts, last.id) }
+      : { items, tools };
+  }
+
+  async policyAt(at: Date): Promise<EventOf<'policy.published'> | undefined> {
+    const rows = await this.#select<EventRow>(
+      `policy in force from ${this.database}.events`,
+      `SELECT ${EVENT_ROW_SELECT} FROM ${this.database}.events FINAL
+       WHERE type = 'policy.published' AND ts <= {at:DateTime64(3, 'UTC')}
+       ORDER BY ts DESC, seq DESC, id DESC LIMIT 1`,
+      { at: dateParam(at, 'at') },
+    );
+    return rows[0] === undefined ? undefined : (rowToEvent(rows[0]) as EventOf<'policy.published'>);
+  }
+
+  async policyByVersion(version: string): Promise<EventOf<'policy.published'> | undefined> {
+    const rows = await this.#select<EventRow>(
+      `policy by version from ${this.database}.events`,
+      `SELECT ${EVENT_ROW_SELECT} FROM ${this.database}.events FINAL
+       WHERE type = 'policy.published' AND JSONExtractString(data, 'version') = {version:String}
+       ORDER BY ts, seq, id LIMIT 1`,
+      { version },
+    );
+    return rows[0] === undefined ? undefined : (rowToEvent(rows[0]) as EventOf<'policy.published'>);
+  }
+
+  async catalogsAt(at: Date): Promise<EventOf<'catalog.published'>[]> {
+    const rows = await this.#select<EventRow>(
+      `catalogs in force from ${this.database}.events`,
+      `SELECT ${EVENT_ROW_SELECT} FROM ${this.database}.events FINAL
+       WHERE type = 'catalog.published' AND ts <= {at:DateTime64(3, 'UTC')}
+       ORDER BY server, ts DESC, seq DESC, id DESC LIMIT 1 BY server`,
+      { at: dateParam(at, 'at') },
+    );
+    return rows.map((row) => rowToEvent(row) as EventOf<'catalog.published'>);
+  }
+
+  async latestHeads(options: { since?: Date } = {}): Promise<CheckpointHead[]> {
+    const table = `${this.database}.events_by_session`;
+    const params: Record<string, unknown> = {};
+    let where = '';
+    if (options.since !== undefined) {
+      where = `WHERE session_id IN (SELECT session_id FROM ${this.database}.events WHERE ts >= {since:DateTime64(3, 'UTC')})`;
+      params.since = dateParam(options.since, 'since');
+    }
+    const rows = await this.#select<{ session_id: string; head_seq: string; head_hash: string }>(
+      `chain heads of ${table}`,
+      `SELECT session_id, max(seq) AS head_seq, argMax(hash, seq) AS head_hash FROM ${table} FINAL ${where}
+       GROUP BY session_id ORDER BY session_id`,
+      params,
+    );
+    return rows.map((row) => ({ session_id: row.session_id, seq: Number(row.head_seq), hash: row.head_hash }));
+  }
+
+  async countEvents(): Promise<number> {
+    const rows = await this.#select<{ n: string }>(`event count of ${this.database}.events`, `SELECT count() AS n FROM ${this.database}.events FINAL`, {});
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async ping(): Promise<boolean> {
+    if (this.#closed) return false;
+    try {
+      const result = await this.#client.ping();
+      return result.success;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#client.close();
+  }
+
+  async #select<T>(operation: string, query: string, params: Record<string, unknown>): Promise<T[]> {
+    this.#assertOpen(operation);
+    return this.#run(operation, async () => {
+      const result = await this.#client.query({ query, query_params: params, format: 'JSONEachRow' });
+      return result.json<T>();
+    });
+  }
+
+  async #run<T>(operation: string, run: () => Promise<T>): Promise<T> {
+    this.#assertOpen(operation);
+    try {
+      return await run();
+    } catch (error) {
+      throw translateClickHouseError(operation, error);
+    }
+  }
+
+  #assertOpen(operation: string): void {
+    if (this.#closed) throw new StoreError('GH_ERR_STORE_CLOSED', `${operation}: the audit store was closed`, { operation });
+  }
+}
+
+function checkInteger(name: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new StoreError('GH_ERR_STORE_CONFIG', `${name}: expected an integer ${min}…${max}, got ${String(value)}`);
+  }
+}

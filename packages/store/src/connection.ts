@@ -1,0 +1,54 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
+import { createChdbConnection } from 'chdb/connection';
+import { StoreError } from './errors.js';
+
+export interface ConnectionOptions {
+  /** ClickHouse HTTP URL (`CLICKHOUSE_URL`); when set, chDB is not used. */
+  url?: string;
+  /** Data dir for chDB; the engine's files live in `<dataDir>/clickhouse`. */
+  dataDir?: string;
+  /** `max_threads` for every statement. */
+  maxThreads: number;
+  /** Per-request timeout for the HTTP client (ms). */
+  requestTimeoutMs: number;
+}
+
+/**
+ * Opens `@clickhouse/client` over chDB (in-process, default) or HTTP. The same SQL runs on both.
+ * chDB binds ONE data directory per process: a second store in the same process must use the same
+ * `dataDir`, and no other process may open it at the same time.
+ */
+export function openClickHouseClient(options: ConnectionOptions): { client: ClickHouseClient; kind: 'chdb' | 'http' } {
+  const clickhouse_settings: ClickHouseSettings = {
+    max_threads: options.maxThreads,
+    // UInt64 columns (seq, result_bytes, counts) come back as strings: JSON numbers would lose precision.
+    output_format_json_quote_64bit_integers: 1,
+  };
+  if (options.url !== undefined && options.url !== '') {
+    return {
+      kind: 'http',
+      client: createClient({ url: options.url, clickhouse_settings, request_timeout: options.requestTimeoutMs }),
+    };
+  }
+  if (options.dataDir === undefined || options.dataDir === '') {
+    throw new StoreError('GH_ERR_STORE_CONFIG', 'openAuditStore: give dataDir (chDB under <dataDir>/clickhouse) or url (CLICKHOUSE_URL)');
+  }
+  const enginePath = path.resolve(options.dataDir, 'clickhouse');
+  mkdirSync(enginePath, { recursive: true });
+  let connection: ReturnType<typeof createChdbConnection>;
+  try {
+    connection = createChdbConnection({ path: enginePath });
+  } catch (cause) {
+    throw new StoreError(
+      'GH_ERR_STORE_UNAVAILABLE',
+      `openAuditStore: chDB could not open ${enginePath} (only one data dir per process, and no other process may hold it): ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause, operation: `open ${enginePath}` },
+    );
+  }
+  // chdb types its connection against @clickhouse/client-common, which @clickhouse/client 1.23
+  // bundles its own copy of: the shapes are the same, the declarations are not.
+  const clientConnection = connection as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'];
+  return { kind: 'chdb', client: createClient({ connection: clientConnection, clickhouse_settings }) };
+}

@@ -1,0 +1,104 @@
+/**
+ * The ClickHouse schema, as an ordered list of migrations. Each migration is ONE named statement,
+ * written so that running it again is harmless (`IF NOT EXISTS`), and is recorded in
+ * `<db>.schema_migrations` once it succeeded. Never edit a released migration: add the next one.
+ * `{db}` is replaced by the (validated) database name.
+ *
+ * Tables
+ *
+ *   events             one row per event, every envelope field in its own column so a session can be
+ *                      rebuilt and re-hashed from the columns alone (see `event-row.ts`).
+ *                      ReplacingMergeTree ordered by (agent, ts, id): "what did agent X do between A
+ *                      and B" reads one contiguous key range. Same event inserted twice → same key →
+ *                      collapsed by merges; every read also uses FINAL, so no query sees it twice.
+ *   events_by_session  the same rows ordered by (session_id, seq, id) for replay and verification,
+ *                      filled by the materialized view `events_by_session_mv` on each insert.
+ *
+ * Both tables keep a deduplication window for non-replicated MergeTree so that an INSERT repeated
+ * with the same `insert_deduplication_token` (a projector batch delivered twice) writes nothing.
+ *
+ * Scale-out variant (ClickHouse cluster): create the same tables as
+ * `ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{db}/events', '{replica}')` (the
+ * replicated engines deduplicate inserts by default, so the window setting is not needed), add
+ * `Distributed(<cluster>, {db}, events, cityHash64(session_id))` tables in front, and point the
+ * store at the Distributed tables; the queries are unchanged.
+ */
+export interface Migration {
+  /** Strictly increasing, starting at 1. */
+  readonly version: number;
+  /** Short kebab-case name, recorded next to the version. */
+  readonly name: string;
+  /** One statement; `{db}` is the database name. */
+  readonly sql: string;
+}
+
+const EVENT_COLUMNS = `
+  id UUID,
+  type LowCardinality(String),
+  v UInt8,
+  ts DateTime64(3, 'UTC') CODEC(Delta, ZSTD(1)),
+  session_id String,
+  seq UInt64,
+  prev_hash String,
+  hash String,
+  agent LowCardinality(Nullable(String)),
+  \`user\` LowCardinality(Nullable(String)),
+  scopes Array(LowCardinality(String)),
+  client_ip Nullable(String),
+  user_agent LowCardinality(Nullable(String)),
+  server LowCardinality(Nullable(String)),
+  tool LowCardinality(Nullable(String)),
+  request_id Nullable(String),
+  args Nullable(String) CODEC(ZSTD(3)),
+  args_sha256 Nullable(String),
+  decision_allowed Nullable(Bool),
+  decision_rule LowCardinality(Nullable(String)),
+  decision_policy_version LowCardinality(Nullable(String)),
+  outcome_status LowCardinality(Nullable(String)),
+  outcome_latency_ms Nullable(Float64),
+  outcome_result_sha256 Nullable(String),
+  outcome_result_bytes Nullable(UInt64),
+  outcome_error Nullable(String),
+  data String CODEC(ZSTD(3))`;
+
+/** Column names of both event tables, in declaration order. */
+export const EVENT_COLUMN_NAMES = [
+  'id', 'type', 'v', 'ts', 'session_id', 'seq', 'prev_hash', 'hash', 'agent', 'user', 'scopes', 'client_ip',
+  'user_agent', 'server', 'tool', 'request_id', 'args', 'args_sha256', 'decision_allowed', 'decision_rule',
+  'decision_policy_version', 'outcome_status', 'outcome_latency_ms', 'outcome_result_sha256',
+  'outcome_result_bytes', 'outcome_error', 'data',
+] as const;
+
+/** Deduplication window (blocks) for inserts repeated with the same token. */
+const DEDUP_WINDOW = 10_000;
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'events',
+    sql: `CREATE TABLE IF NOT EXISTS {db}.events (${EVENT_COLUMNS},
+  INDEX type_idx type TYPE set(0) GRANULARITY 4,
+  INDEX session_idx session_id TYPE bloom_filter(0.01) GRANULARITY 4
+) ENGINE = ReplacingMergeTree
+ORDER BY (agent, ts, id)
+SETTINGS allow_nullable_key = 1, non_replicated_deduplication_window = ${DEDUP_WINDOW}`,
+  },
+  {
+    version: 2,
+    name: 'events-by-session',
+    sql: `CREATE TABLE IF NOT EXISTS {db}.events_by_session (${EVENT_COLUMNS},
+  INDEX type_idx type TYPE set(0) GRANULARITY 4
+) ENGINE = ReplacingMergeTree
+ORDER BY (session_id, seq, id)
+SETTINGS non_replicated_deduplication_window = ${DEDUP_WINDOW}`,
+  },
+  {
+    version: 3,
+    name: 'events-by-session-mv',
+    sql: `CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.events_by_session_mv TO {db}.events_by_session AS
+SELECT ${EVENT_COLUMN_NAMES.map((c) => `\`${c}\``).join(', ')} FROM {db}.events`,
+  },
+];
+
+/** Tables that carry event rows and follow the configured TTL. */
+export const EVENT_TABLES = ['events', 'events_by_session'] as const;

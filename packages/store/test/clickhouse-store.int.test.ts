@@ -1,0 +1,302 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { createChdbConnection } from 'chdb/connection';
+import { computeEventHash, type GatehouseEvent } from '@gatehouse/events';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openAuditStore, StoreError, type AuditStore } from '../src/index.js';
+import { SampleEvents } from './sample-events.js';
+
+// chDB binds one data dir per process: every store in this file shares `dataDir`, and tests keep
+// apart by using their own database.
+let dataDir: string;
+let raw: ClickHouseClient;
+const opened: AuditStore[] = [];
+
+async function open(database: string, extra: { ttlDays?: number } = {}): Promise<AuditStore> {
+  const store = await openAuditStore({ dataDir, database, ...extra });
+  opened.push(store);
+  return store;
+}
+
+async function rawQuery<T>(query: string): Promise<T[]> {
+  return (await raw.query({ query, format: 'JSONEachRow' })).json<T>();
+}
+
+const T0 = Date.UTC(2026, 10, 24, 9, 0, 0); // Tuesday 2026-11-24 09:00 UTC
+const at = (offsetMs: number) => new Date(T0 + offsetMs);
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-store-'));
+  const connection = createChdbConnection({ path: path.join(dataDir, 'clickhouse') });
+  raw = createClient({ connection: connection as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'] });
+});
+
+afterAll(async () => {
+  for (const store of opened) await store.close();
+  await raw.close();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('migrations', () => {
+  it('applies every migration once, records it, and does nothing when run again', async () => {
+    const first = await openAuditStore({ dataDir, database: 'mig' });
+    expect((first as unknown as { migrations: { applied: number[] } }).migrations.applied).toEqual([1, 2, 3]);
+    await first.close();
+    const second = await open('mig');
+    expect((second as unknown as { migrations: { applied: number[]; version: number } }).migrations).toEqual({ applied: [], version: 3 });
+    const recorded = await rawQuery<{ version: number; name: string }>('SELECT version, name FROM mig.schema_migrations FINAL ORDER BY version');
+    expect(recorded).toEqual([
+      { version: 1, name: 'events' },
+      { version: 2, name: 'events-by-session' },
+      { version: 3, name: 'events-by-session-mv' },
+    ]);
+  });
+
+  it('sets the retention TTL when ttlDays is given and removes it when it is not', async () => {
+    await open('ttl', { ttlDays: 30 });
+    const engines = () => rawQuery<{ name: string; engine_full: string }>("SELECT name, engine_full FROM system.tables WHERE database = 'ttl' AND name LIKE 'events%' AND engine != 'MaterializedView' ORDER BY name");
+    for (const table of await engines()) expect(table.engine_full).toContain('TTL toDateTime(ts) + toIntervalDay(30)');
+    await open('ttl');
+    for (const table of await engines()) expect(table.engine_full).not.toContain('TTL');
+  });
+
+  it('refuses a database name that is not a plain identifier, naming the option', async () => {
+    await expect(openAuditStore({ dataDir, database: 'x; DROP TABLE y' })).rejects.toMatchObject({ code: 'GH_ERR_STORE_CONFIG', message: expect.stringContaining('database') });
+  });
+});
+
+describe('inserting and querying', () => {
+  const sample = new SampleEvents();
+  const policyV1 = sample.policy(T0 - 86_400_000);
+  const policyV2 = sample.policy(T0 + 5_000, [['p', 'agent:support-bot', 'support__draft_reply']]);
+  const catalogA1 = sample.catalog('support', T0 - 86_400_000, ['read_ticket']);
+  const catalogA2 = sample.catalog('support', T0 + 5_000, ['read_ticket', 'draft_reply']);
+  const catalogB = sample.catalog('billing', T0 - 1_000, ['issue_refund']);
+  const s1 = sample.session('s1', 'support-bot', T0, [
+    { tool: 'support__read_ticket', result: 'ok' },
+    { tool: 'support__export_customers', result: 'denied' },
+    { tool: 'support__read_ticket', result: 'tool-error' },
+    { tool: 'support__draft_reply', result: 'failed' },
+  ], 'alice');
+  const s2 = sample.session('s2', 'support-bot', T0 + 60_000, [{ tool: 'support__read_ticket', result: 'ok' }]);
+  const s3 = sample.session('s3', 'other-bot', T0 + 120_000, [{ tool: 'support__list_open_tickets', result: 'ok' }]);
+  const all = [policyV1, policyV2, catalogA1, catalogA2, catalogB, ...s1, ...s2, ...s3];
+  let store: AuditStore;
+
+  beforeAll(async () => {
+    store = await open('q');
+    await store.insertEvents(all, 'test/0/0-1');
+  });
+
+  it('counts every inserted event', async () => {
+    expect(await store.countEvents()).toBe(all.length);
+  });
+
+  it('returns a session ordered by seq, rebuilt exactly as sealed (hashes verify)', async () => {
+    const events = await store.sessionEvents('s1');
+    expect(events).toEqual(s1);
+    for (const event of events) expect(computeEventHash(event)).toBe(event.hash);
+    expect(await store.sessionEvents('s1', { fromSeq: 3, limit: 2 })).toEqual(s1.slice(3, 5));
+    expect(await store.sessionEvents('no-such-session')).toEqual([]);
+  });
+
+  it('lists MCP sessions (not named streams) newest first with their aggregates, paginated', async () => {
+    const page = await store.listSessions({ limit: 10 });
+    expect(page.nextCursor).toBeUndefined();
+    expect(page.items.map((s) => s.session_id)).toEqual(['s3', 's2', 's1']);
+    expect(page.items[2]).toEqual({
+      session_id: 's1',
+      agent: 'support-bot',
+      user: 'alice',
+      first_ts: s1[0]!.ts,
+      last_ts: s1.at(-1)!.ts,
+      events: s1.length,
+      calls: 4,
+      denied: 1,
+    });
+    const byAgent = await store.listSessions({ agent: 'support-bot', limit: 1 });
+    expect(byAgent.items.map((s) => s.session_id)).toEqual(['s2']);
+    const next = await store.listSessions({ agent: 'support-bot', limit: 1, cursor: byAgent.nextCursor! });
+    expect(next.items.map((s) => s.session_id)).toEqual(['s1']);
+    expect(next.nextCursor).toBeUndefined();
+    const inRange = await store.listSessions({ from: at(59_000), to: at(61_000), limit: 10 });
+    expect(inRange.items.map((s) => s.session_id)).toEqual(['s2']);
+  });
+
+  it('answers activity with call events in time order and per-tool counts over the whole range', async () => {
+    const first = await store.activity({ agent: 'support-bot', from: at(0), to: at(3_600_000), limit: 5 });
+    const expected = [...s1, ...s2].filter((e) => e.type.startsWith('call.') || e.type === 'tools.listed');
+    expect(first.items).toEqual(expected.slice(0, 5));
+    expect(first.tools).toEqual([
+      { tool: 'support__draft_reply', attempted: 1, allowed: 1, denied: 0, ok: 0, error: 1 },
+      { tool: 'support__export_customers', attempted: 1, allowed: 0, denied: 1, ok: 0, error: 0 },
+      { tool: 'support__read_ticket', attempted: 3, allowed: 3, denied: 0, ok: 2, error: 1 },
+    ]);
+    const pages: GatehouseEvent[] = [...first.items];
+    let cursor = first.nextCursor;
+    while (cursor !== undefined) {
+      const page = await store.activity({ agent: 'support-bot', from: at(0), to: at(3_600_000), limit: 5, cursor });
+      pages.push(...page.items);
+      cursor = page.nextCursor;
+    }
+    expect(pages).toEqual(expected);
+    const none = await store.activity({ agent: 'support-bot', from: at(-10_000), to: at(0), limit: 5 });
+    expect(none).toEqual({ items: [], tools: [] });
+  });
+
+  it('refuses a cursor from another listing or a forged one with GH_ERR_STORE_CURSOR', async () => {
+    const sessions = await store.listSessions({ limit: 1 });
+    await expect(store.activity({ agent: 'support-bot', from: at(0), to: at(1), limit: 1, cursor: sessions.nextCursor! })).rejects.toMatchObject({ code: 'GH_ERR_STORE_CURSOR', status: 400 });
+    await expect(store.listSessions({ limit: 1, cursor: 'not-a-cursor' })).rejects.toMatchObject({ code: 'GH_ERR_STORE_CURSOR' });
+  });
+
+  it('finds the policy in force at a time, and a policy by version', async () => {
+    expect(await store.policyAt(at(0))).toEqual(policyV1);
+    expect(await store.policyAt(at(5_000))).toEqual(policyV2);
+    expect(await store.policyAt(at(-2 * 86_400_000))).toBeUndefined();
+    expect(await store.policyByVersion(policyV2.type === 'policy.published' ? policyV2.data.version : '')).toEqual(policyV2);
+    expect(await store.policyByVersion('f'.repeat(64))).toBeUndefined();
+  });
+
+  it('finds the latest catalog of each server at a time', async () => {
+    expect(await store.catalogsAt(at(0))).toEqual([catalogB, catalogA1]);
+    expect(await store.catalogsAt(at(10_000))).toEqual([catalogB, catalogA2]);
+    expect(await store.catalogsAt(at(-2 * 86_400_000))).toEqual([]);
+  });
+
+  it('reports the head of every chain', async () => {
+    const heads = await store.latestHeads();
+    const expected = ['catalog:billing', 'catalog:support', 'policy', 's1', 's2', 's3'].map((id) => {
+      const last = all.filter((e) => e.session_id === id).at(-1)!;
+      return { session_id: id, seq: last.seq, hash: last.hash };
+    });
+    expect(heads).toEqual(expected);
+    expect((await store.latestHeads({ since: at(100_000) })).map((h) => h.session_id)).toEqual(['s3']);
+  });
+});
+
+describe('duplicates', () => {
+  const sample = new SampleEvents();
+  const batch = sample.session('dup', 'support-bot', T0, [
+    { tool: 'support__read_ticket', result: 'ok' },
+    { tool: 'support__issue_refund', result: 'denied' },
+  ]);
+  let store: AuditStore;
+
+  beforeAll(async () => {
+    store = await open('dup');
+  });
+
+  it('writes a batch repeated under the same token once (ClickHouse insert deduplication)', async () => {
+    await store.insertEvents(batch, 'log/0/0-7');
+    await store.insertEvents(batch, 'log/0/0-7');
+    const [physical] = await rawQuery<{ n: string }>('SELECT count() AS n FROM dup.events');
+    expect(Number(physical!.n)).toBe(batch.length);
+    const [bySession] = await rawQuery<{ n: string }>('SELECT count() AS n FROM dup.events_by_session');
+    expect(Number(bySession!.n)).toBe(batch.length);
+  });
+
+  it('never shows an event twice even when it was written again under another token', async () => {
+    await store.insertEvents(batch.slice(2), 'other-token');
+    const [physical] = await rawQuery<{ n: string }>('SELECT count() AS n FROM dup.events');
+    expect(Number(physical!.n)).toBeGreaterThan(batch.length); // really stored twice, not merged yet
+    expect(await store.countEvents()).toBe(batch.length);
+    expect(await store.sessionEvents('dup')).toEqual(batch);
+    const sessions = await store.listSessions({ limit: 10 });
+    expect(sessions.items).toHaveLength(1);
+    expect(sessions.items[0]).toMatchObject({ events: batch.length, calls: 2, denied: 1 });
+    const activity = await store.activity({ agent: 'support-bot', from: at(0), to: at(60_000), limit: 100 });
+    expect(activity.items).toEqual(batch.filter((e) => e.type.startsWith('call.') || e.type === 'tools.listed'));
+    expect(activity.tools).toEqual([
+      { tool: 'support__issue_refund', attempted: 1, allowed: 0, denied: 1, ok: 0, error: 0 },
+      { tool: 'support__read_ticket', attempted: 1, allowed: 1, denied: 0, ok: 1, error: 0 },
+    ]);
+    expect(await store.latestHeads()).toEqual([{ session_id: 'dup', seq: batch.at(-1)!.seq, hash: batch.at(-1)!.hash }]);
+  });
+});
+
+describe('failures', () => {
+  const sample = new SampleEvents();
+  let store: AuditStore;
+
+  beforeAll(async () => {
+    store = await open('fail');
+  });
+
+  it('refuses a batch holding one bad event with a message naming it, and writes nothing', async () => {
+    const events = sample.session('bad', 'support-bot', T0, [{ tool: 'support__read_ticket', result: 'ok' }]);
+    const broken = [...events];
+    broken[2] = { ...events[2]!, outcome: { ...events[2]!.outcome!, status: 'maybe' } } as unknown as GatehouseEvent;
+    const error = await store.insertEvents(broken, 'bad-batch').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreError);
+    expect(error).toMatchObject({ code: 'GH_ERR_STORE_INVALID_EVENT', retryable: false });
+    expect((error as Error).message).toContain(`event 2 of ${events.length} (${events[2]!.id})`);
+    expect((error as Error).message).toContain('outcome.status');
+    expect(await store.countEvents()).toBe(0);
+  });
+
+  it('translates a ClickHouse error into a StoreError naming the table that failed', async () => {
+    await raw.command({ query: 'RENAME TABLE fail.events_by_session TO fail.events_by_session_away' });
+    try {
+      const error = await store.sessionEvents('bad').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StoreError);
+      expect(error).toMatchObject({ code: 'GH_ERR_STORE_QUERY', retryable: false, clickhouseCode: 60 });
+      expect((error as Error).message).toContain('fail.events_by_session');
+    } finally {
+      await raw.command({ query: 'RENAME TABLE fail.events_by_session_away TO fail.events_by_session' });
+    }
+  });
+
+  it('rejects every call after close with GH_ERR_STORE_CLOSED', async () => {
+    const closing = await openAuditStore({ dataDir, database: 'fail' });
+    await closing.close();
+    await expect(closing.insertEvents(sample.session('late', 'a', T0, []), 't')).rejects.toMatchObject({ code: 'GH_ERR_STORE_CLOSED' });
+    await expect(closing.countEvents()).rejects.toMatchObject({ code: 'GH_ERR_STORE_CLOSED', message: expect.stringContaining('fail.events') });
+    expect(await closing.ping()).toBe(false);
+  });
+});
+
+describe('tamper evidence', () => {
+  const sample = new SampleEvents();
+  const events = sample.session('t1', 'support-bot', T0, [
+    { tool: 'support__export_customers', result: 'denied' },
+    { tool: 'support__read_ticket', result: 'ok' },
+  ]);
+  let store: AuditStore;
+
+  beforeAll(async () => {
+    store = await open('tamper');
+    await store.insertEvents(events, 'tamper/0');
+  });
+
+  it('rebuilds events whose hashes verify before any edit', async () => {
+    for (const event of await store.sessionEvents('t1')) expect(computeEventHash(event)).toBe(event.hash);
+  });
+
+  it('detects a column edited directly in ClickHouse: the rebuilt event no longer matches its hash', async () => {
+    const denied = events.find((e) => e.type === 'call.denied')!;
+    await raw.command({
+      query: `ALTER TABLE tamper.events_by_session UPDATE outcome_status = 'ok' WHERE id = '${denied.id}'`,
+      clickhouse_settings: { mutations_sync: '2' },
+    });
+    const replayed = await store.sessionEvents('t1');
+    const edited = replayed.find((e) => e.id === denied.id)!;
+    expect(edited.outcome?.status).toBe('ok');
+    expect(computeEventHash(edited)).not.toBe(edited.hash);
+    for (const event of replayed.filter((e) => e.id !== denied.id)) expect(computeEventHash(event)).toBe(event.hash);
+  });
+
+  it('detects an edit of the JSON args column the same way', async () => {
+    const attempted = events.find((e) => e.type === 'call.attempted' && e.tool === 'support__read_ticket')!;
+    await raw.command({
+      query: `ALTER TABLE tamper.events UPDATE args = '{"ticket":99}' WHERE id = '${attempted.id}'`,
+      clickhouse_settings: { mutations_sync: '2' },
+    });
+    const activity = await store.activity({ agent: 'support-bot', from: at(0), to: at(60_000), limit: 100 });
+    const edited = activity.items.find((e) => e.id === attempted.id)!;
+    expect(edited.args).toEqual({ ticket: 99 });
+    expect(computeEventHash(edited)).not.toBe(edited.hash);
+  });
+});
