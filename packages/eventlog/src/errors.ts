@@ -8,6 +8,12 @@ export const LOG_ERROR_CODES = [
   'GH_ERR_LOG_CHECKPOINT',
   'GH_ERR_LOG_RECORD_TOO_LARGE',
   'GH_ERR_LOG_CONFIG',
+  /** Another live process holds the embedded log's lock file. */
+  'GH_ERR_LOG_LOCKED',
+  /** A record's bytes are intact but it is not a valid event (append: cannot encode; read: schema failure). */
+  'GH_ERR_LOG_INVALID_RECORD',
+  /** `openConsumer` for a group that already has an open consumer in this process. */
+  'GH_ERR_LOG_GROUP_BUSY',
 ] as const;
 export type LogErrorCode = (typeof LOG_ERROR_CODES)[number];
 

@@ -46,10 +46,21 @@ export interface LogBatch {
 export interface NextOptions {
   /** Upper bound on events in one batch. */
   maxEvents: number;
-  /** How long to wait for `maxEvents` to accumulate before returning what there is (ms). */
+  /**
+   * How long to wait when no event is available (ms). Adapters may return as soon as any event is
+   * available (the embedded and in-memory adapters do) or wait up to this long for `maxEvents` to
+   * accumulate; either way an empty batch after `maxWaitMs` means nothing arrived.
+   */
   maxWaitMs: number;
   /** Aborts the wait; `next` then resolves with whatever it has (possibly an empty batch). */
   signal?: AbortSignal;
+  /**
+   * Optional upper bound (inclusive offset, decimal string) for the batch: it never extends past
+   * this offset. A reader that recorded a batch's boundaries before writing it downstream passes
+   * the recorded `lastOffset` after a restart to get exactly the same batch (and so the same
+   * `token`) again. Offsets before the consumer's position are ignored (the batch is then normal).
+   */
+  untilOffset?: string;
 }
 
 export interface LogConsumer {

@@ -1,0 +1,83 @@
+import { open, readFile, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { LogError } from '../errors.js';
+
+/** Name of the lock file inside the log directory; it holds the owner's pid and a newline. */
+export const LOCK_FILE_NAME = 'LOCK';
+
+/** A held directory lock. */
+export interface DirLock {
+  readonly file: string;
+  /** Removes the lock file if it still names this process. */
+  release(): Promise<void>;
+}
+
+/** Whether a process with `pid` exists (EPERM means it exists but belongs to someone else). */
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The pid in a lock file, or undefined when there is no lock file or it holds no pid. */
+export async function readLockOwner(file: string): Promise<number | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new LogError('GH_ERR_LOG_CONFIG', `cannot read the event log lock file ${file}: ${String(error)}`, { cause: error });
+  }
+  const pid = Number.parseInt(text.trim(), 10);
+  return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+function lockedError(file: string, pid: number): LogError {
+  return new LogError(
+    'GH_ERR_LOG_LOCKED',
+    `the event log ${path.dirname(file)} is in use by process ${pid} (lock file ${file}); ` +
+      'stop that process first, or delete the lock file if that pid belongs to something else',
+  );
+}
+
+/**
+ * Takes the exclusive lock on a log directory: creates `LOCK` with O_EXCL and writes our pid. A
+ * lock left by a dead process is taken over. Two processes racing to take over the same stale lock
+ * both re-read the file after writing it; only the one whose pid is there keeps the lock.
+ */
+export async function acquireDirLock(dir: string): Promise<DirLock> {
+  const file = path.join(dir, LOCK_FILE_NAME);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const handle = await open(file, 'wx');
+      try {
+        await handle.writeFile(`${process.pid}\n`);
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+      if ((await readLockOwner(file)) !== process.pid) continue;
+      return {
+        file,
+        release: async () => {
+          if ((await readLockOwner(file)) === process.pid) await unlink(file).catch(() => undefined);
+        },
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new LogError('GH_ERR_LOG_CONFIG', `cannot create the event log lock file ${file}: ${String(error)}`, { cause: error });
+      }
+    }
+    const owner = await readLockOwner(file);
+    if (owner !== undefined && (owner === process.pid || isProcessAlive(owner))) throw lockedError(file, owner);
+    // Stale (dead owner) or unreadable lock: remove it and try again.
+    await unlink(file).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw new LogError('GH_ERR_LOG_CONFIG', `cannot remove the stale lock file ${file}: ${String(error)}`, { cause: error });
+    });
+  }
+  const owner = await readLockOwner(file);
+  throw lockedError(file, owner ?? 0);
+}

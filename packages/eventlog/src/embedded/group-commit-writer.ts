@@ -1,0 +1,176 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { LogError } from '../errors.js';
+import { syncDir } from './checkpoint-store.js';
+import type { SegmentView } from './log-cursor.js';
+import { frameBytes, writeFrame } from './record-frame.js';
+import { segmentFileName } from './segment-files.js';
+
+interface PendingAppend {
+  readonly payloads: readonly Buffer[];
+  readonly bytes: number;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+export interface GroupCommitOptions {
+  /** Directory holding the segments. */
+  readonly dir: string;
+  /** A segment is rolled before a write that would take it past this size (bytes). */
+  readonly segmentMaxBytes: number;
+  /** Upper bound on one coalesced write (bytes); one append larger than this is written alone. */
+  readonly maxGroupBytes: number;
+  /** Called after each fsync with the new end offset (every offset below it is durable). */
+  readonly onDurable: (endOffset: number) => void;
+}
+
+/**
+ * Group commit for the active segment. Appends are queued; one loop takes everything queued
+ * (up to `maxGroupBytes`), writes it with one `write` at the segment's durable end, calls
+ * `fdatasync` once, and only then resolves every append of that group. Appends that arrive while a
+ * write+fsync is in flight form the next group. Queue order is write order, so per-caller order is
+ * preserved.
+ *
+ * A failed write or fsync rejects the whole group with a retryable `GH_ERR_LOG_UNAVAILABLE` after
+ * truncating the segment back to its last durable size; if even that fails, the writer is broken
+ * and rejects everything until the log is reopened (recovery on open then repairs the tail).
+ */
+export class GroupCommitWriter {
+  readonly #options: GroupCommitOptions;
+  readonly #segments: SegmentView[];
+  #active: FileHandle;
+  #endOffset: number;
+  #queue: PendingAppend[] = [];
+  #running: Promise<void> | undefined;
+  #broken: LogError | undefined;
+
+  /** `segments` is shared with readers; its last element is the segment `active` writes to. */
+  constructor(options: GroupCommitOptions, segments: SegmentView[], active: FileHandle, endOffset: number) {
+    this.#options = options;
+    this.#segments = segments;
+    this.#active = active;
+    this.#endOffset = endOffset;
+  }
+
+  get endOffset(): number {
+    return this.#endOffset;
+  }
+
+  /** Queues framed-to-be payloads; resolves after the fsync that covers them. */
+  submit(payloads: readonly Buffer[]): Promise<void> {
+    if (this.#broken) return Promise.reject(this.#broken);
+    let bytes = 0;
+    for (const payload of payloads) bytes += frameBytes(payload.length);
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ payloads, bytes, resolve, reject });
+      // Start on the next turn so that appends made in the same turn share the first write.
+      this.#running ??= new Promise<void>((started) => setImmediate(started)).then(() => this.#drain());
+    });
+  }
+
+  /** Resolves when every queued append has been written (or rejected). */
+  async idle(): Promise<void> {
+    while (this.#running) await this.#running;
+  }
+
+  /** Waits for queued appends, then closes the active segment file. */
+  async close(): Promise<void> {
+    await this.idle();
+    await this.#active.close();
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#queue.length > 0) {
+        const group = this.#takeGroup();
+        try {
+          await this.#commit(group);
+        } catch (error) {
+          for (const append of group) append.reject(error);
+          continue;
+        }
+        for (const append of group) append.resolve();
+      }
+    } finally {
+      this.#running = undefined;
+    }
+  }
+
+  #takeGroup(): PendingAppend[] {
+    let bytes = 0;
+    let count = 0;
+    while (count < this.#queue.length) {
+      const next = this.#queue[count]!;
+      if (count > 0 && bytes + next.bytes > this.#options.maxGroupBytes) break;
+      bytes += next.bytes;
+      count++;
+    }
+    return this.#queue.splice(0, count);
+  }
+
+  async #commit(group: readonly PendingAppend[]): Promise<void> {
+    if (this.#broken) throw this.#broken;
+    let bytes = 0;
+    let records = 0;
+    for (const append of group) {
+      bytes += append.bytes;
+      records += append.payloads.length;
+    }
+    let segment = this.#segments[this.#segments.length - 1]!;
+    if (segment.bytes > 0 && segment.bytes + bytes > this.#options.segmentMaxBytes) segment = await this.#roll();
+
+    const buffer = Buffer.allocUnsafe(bytes);
+    let at = 0;
+    for (const append of group) for (const payload of append.payloads) at = writeFrame(buffer, at, payload);
+
+    try {
+      let written = 0;
+      while (written < bytes) {
+        const { bytesWritten } = await this.#active.write(buffer, written, bytes - written, segment.bytes + written);
+        written += bytesWritten;
+      }
+      await this.#active.datasync();
+    } catch (cause) {
+      await this.#undo(segment, cause);
+      throw new LogError('GH_ERR_LOG_UNAVAILABLE', `cannot write event log segment ${segment.file}: ${String(cause)}`, {
+        cause,
+        retryable: true,
+      });
+    }
+    segment.bytes += bytes;
+    this.#endOffset += records;
+    this.#options.onDurable(this.#endOffset);
+  }
+
+  /** Truncates a failed write away so the segment ends at its last durable record again. */
+  async #undo(segment: SegmentView, cause: unknown): Promise<void> {
+    try {
+      await this.#active.truncate(segment.bytes);
+      await this.#active.datasync();
+    } catch (undoError) {
+      this.#broken = new LogError(
+        'GH_ERR_LOG_UNAVAILABLE',
+        `event log segment ${segment.file} could not be restored after a failed write (${String(cause)}; then ${String(undoError)}); reopen the log to recover`,
+        { cause: undoError },
+      );
+    }
+  }
+
+  /** Starts a new segment named by the current end offset. The old one is already fsync'd. */
+  async #roll(): Promise<SegmentView> {
+    const file = path.join(this.#options.dir, segmentFileName(this.#endOffset));
+    let handle: FileHandle | undefined;
+    try {
+      handle = await open(file, 'wx');
+      await syncDir(this.#options.dir);
+    } catch (cause) {
+      await handle?.close().catch(() => undefined);
+      throw new LogError('GH_ERR_LOG_UNAVAILABLE', `cannot create event log segment ${file}: ${String(cause)}`, { cause, retryable: true });
+    }
+    await this.#active.close();
+    this.#active = handle;
+    const segment: SegmentView = { baseOffset: this.#endOffset, file, bytes: 0 };
+    this.#segments.push(segment);
+    return segment;
+  }
+}
