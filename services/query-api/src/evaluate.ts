@@ -1,0 +1,89 @@
+import type { Decision, EventOf, GatehouseEvent } from '@gatehouse/events';
+
+/** What the query API needs of a policy: `Policy` from `@gatehouse/policy` satisfies it. */
+export interface DecidingPolicy {
+  /** Content hash of the policy (`policy.published` `data.version`). */
+  readonly version: string;
+  /** The decision for `agent` acting for `user` (null: no separate user) calling the namespaced `tool`. */
+  decide(agent: string, user: string | null, tool: string): Decision;
+}
+
+/** One tool in a capability listing. */
+export interface ToolCapability {
+  name: string;
+  allowed: boolean;
+  rule: string;
+}
+
+/** `<server>__<tool>`: the name agents see through the gateway. Already-namespaced names are kept. */
+export function namespacedToolName(server: string, tool: string): string {
+  return tool.startsWith(`${server}__`) ? tool : `${server}__${tool}`;
+}
+
+/**
+ * Evaluates `policy` for every tool of the given catalogs, sorted by name. Pure.
+ * A catalog event's `server` names the upstream; its tools are namespaced with it.
+ */
+export function evaluateCapabilities(
+  policy: DecidingPolicy,
+  catalogs: readonly EventOf<'catalog.published'>[],
+  agent: string,
+  user: string | null,
+): ToolCapability[] {
+  const names = new Set<string>();
+  for (const catalog of catalogs) {
+    const server = catalog.server ?? catalog.session_id.replace(/^catalog:/, '');
+    for (const tool of catalog.data.tools) names.add(namespacedToolName(server, tool.name));
+  }
+  return [...names].sort().map((name) => {
+    const decision = policy.decide(agent, user, name);
+    return { name, allowed: decision.allowed, rule: decision.rule };
+  });
+}
+
+/** A recorded decision that another policy would decide differently. */
+export interface DecisionChange {
+  seq: number;
+  id: string;
+  ts: string;
+  tool: string;
+  recorded: { allowed: boolean; rule: string; policy_version: string };
+  would: { allowed: boolean; rule: string };
+}
+
+export interface WhatIfResult {
+  /** Calls whose allow/deny outcome would differ, in seq order. */
+  changes: DecisionChange[];
+  /** Calls whose outcome would stay the same. */
+  unchanged: number;
+}
+
+/**
+ * Re-decides every `call.attempted` of a session under `policy` and lists the calls whose outcome
+ * (allowed or not) would change. A different deciding rule with the same outcome is not a change.
+ * Pure. The user is passed as null when it equals the agent (a client-credentials token), as the
+ * ingress does.
+ */
+export function whatIf(policy: DecidingPolicy, sessionEvents: readonly GatehouseEvent[]): WhatIfResult {
+  const changes: DecisionChange[] = [];
+  let unchanged = 0;
+  for (const event of sessionEvents) {
+    if (event.type !== 'call.attempted' || event.decision === null || event.tool === null) continue;
+    const agent = event.agent ?? '';
+    const user = event.user === null || event.user === event.agent ? null : event.user;
+    const would = policy.decide(agent, user, event.tool);
+    if (would.allowed === event.decision.allowed) {
+      unchanged += 1;
+      continue;
+    }
+    changes.push({
+      seq: event.seq,
+      id: event.id,
+      ts: event.ts,
+      tool: event.tool,
+      recorded: { allowed: event.decision.allowed, rule: event.decision.rule, policy_version: event.decision.policy_version },
+      would: { allowed: would.allowed, rule: would.rule },
+    });
+  }
+  return { changes, unchanged };
+}

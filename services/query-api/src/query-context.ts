@@ -1,0 +1,19 @@
+import type { KeyObject } from 'node:crypto';
+import type { EventOf } from '@gatehouse/events';
+import type { AuditStore } from '@gatehouse/store';
+import type { DecidingPolicy } from './evaluate.js';
+
+/** Turns a published policy into one that decides (e.g. `policyFromPublished` of `@gatehouse/policy`). */
+export type PolicyCompiler = (published: EventOf<'policy.published'>['data']) => DecidingPolicy | Promise<DecidingPolicy>;
+
+/** What every route reads: built once by `createQueryApi`. */
+export interface QueryContext {
+  readonly store: AuditStore;
+  /** The policy the gateway enforces now (`what-if?policy=current`). */
+  currentPolicy(): DecidingPolicy;
+  /** Compiled policies by version, cached. */
+  policyOf(published: EventOf<'policy.published'>): Promise<DecidingPolicy>;
+  /** Public checkpoint keys by kid. */
+  readonly checkpointKeys: ReadonlyMap<string, KeyObject>;
+  readonly clock: () => Date;
+}

@@ -1,0 +1,150 @@
+import type { FastifyInstance } from 'fastify';
+import type { GatehouseEvent } from '@gatehouse/events';
+import type { SessionSummary } from '@gatehouse/store';
+import { badRequest, QueryApiError } from '../errors.js';
+import { whatIf, type DecisionChange } from '../evaluate.js';
+import type { QueryContext } from '../query-context.js';
+import { findSessionCheckpoint, verifySessionEvents, type SessionVerification } from '../session-verification.js';
+import { cursor, dateTime, limit, sessionParam } from './schemas.js';
+
+/** The answer of `GET /v1/sessions`. */
+export interface SessionsAnswer {
+  sessions: SessionSummary[];
+  next_cursor?: string;
+}
+
+/** The answer of `GET /v1/sessions/{id}/events`. */
+export interface SessionEventsAnswer {
+  session_id: string;
+  /** In seq order. */
+  events: GatehouseEvent[];
+}
+
+/** The answer of `GET /v1/sessions/{id}/what-if`. */
+export interface WhatIfAnswer {
+  session_id: string;
+  /** The policy the calls were re-decided under. */
+  policy: { requested: string; version: string };
+  changes: DecisionChange[];
+  unchanged: number;
+}
+
+export type { SessionVerification };
+
+function notFound(id: string): QueryApiError {
+  return new QueryApiError('GH_ERR_QUERY_NOT_FOUND', `no events recorded for session ${JSON.stringify(id)} (params/id)`);
+}
+
+/** `/v1/sessions`, `/v1/sessions/{id}/events`, `/verify`, `/what-if`. */
+export function sessionRoutes(app: FastifyInstance, ctx: QueryContext): void {
+  app.get<{ Querystring: { agent?: string; from?: string; to?: string; limit: number; cursor?: string } }>(
+    '/sessions',
+    {
+      schema: {
+        summary: 'MCP sessions, newest first',
+        tags: ['sessions'],
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            agent: { type: 'string', minLength: 1, maxLength: 256 },
+            from: { ...dateTime, description: 'Sessions with an event at or after this instant' },
+            to: { ...dateTime, description: 'Sessions with an event before this instant' },
+            limit: limit(10_000, 100),
+            cursor,
+          },
+        },
+      },
+    },
+    async (request): Promise<SessionsAnswer> => {
+      const q = request.query;
+      if (q.from !== undefined && q.to !== undefined && Date.parse(q.to) <= Date.parse(q.from)) throw badRequest('querystring/to', 'must be after from');
+      const page = await ctx.store.listSessions({
+        limit: q.limit,
+        ...(q.agent === undefined ? {} : { agent: q.agent }),
+        ...(q.from === undefined ? {} : { from: new Date(q.from) }),
+        ...(q.to === undefined ? {} : { to: new Date(q.to) }),
+        ...(q.cursor === undefined ? {} : { cursor: q.cursor }),
+      });
+      return page.nextCursor === undefined ? { sessions: page.items } : { sessions: page.items, next_cursor: page.nextCursor };
+    },
+  );
+
+  app.get<{ Params: { id: string }; Querystring: { from_seq: number; limit?: number } }>(
+    '/sessions/:id/events',
+    {
+      schema: {
+        summary: "One session's events in seq order (replay)",
+        tags: ['sessions'],
+        params: sessionParam,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            from_seq: { type: 'integer', minimum: 0, default: 0, description: 'Only events with seq ≥ this (for following a live session)' },
+            limit: { type: 'integer', minimum: 1, maximum: 100_000 },
+          },
+        },
+      },
+    },
+    async (request): Promise<SessionEventsAnswer> => {
+      const { id } = request.params;
+      const { from_seq: fromSeq, limit: max } = request.query;
+      const events = await ctx.store.sessionEvents(id, { fromSeq, ...(max === undefined ? {} : { limit: max }) });
+      if (events.length === 0 && fromSeq === 0) throw notFound(id);
+      return { session_id: id, events };
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/sessions/:id/verify',
+    {
+      schema: {
+        summary: "Verify a session's hash chain as stored, anchored by the latest signed checkpoint",
+        tags: ['sessions'],
+        params: sessionParam,
+      },
+    },
+    async (request): Promise<SessionVerification> => {
+      const { id } = request.params;
+      const events = await ctx.store.sessionEvents(id);
+      const first = events[0];
+      const checkpoint = await findSessionCheckpoint(ctx.store, id, first === undefined ? undefined : new Date(first.ts), ctx.checkpointKeys);
+      if (events.length === 0 && checkpoint === undefined) throw notFound(id);
+      return verifySessionEvents(id, events, checkpoint);
+    },
+  );
+
+  app.get<{ Params: { id: string }; Querystring: { policy: string } }>(
+    '/sessions/:id/what-if',
+    {
+      schema: {
+        summary: "Re-decide a session's calls under another policy",
+        tags: ['sessions'],
+        params: sessionParam,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            policy: { type: 'string', pattern: '^(current|[0-9a-f]{64})$', default: 'current', description: '`current` or a policy version (64 hex)' },
+          },
+        },
+      },
+    },
+    async (request): Promise<WhatIfAnswer> => {
+      const { id } = request.params;
+      const requested = request.query.policy;
+      let policy;
+      if (requested === 'current') {
+        policy = ctx.currentPolicy();
+      } else {
+        const published = await ctx.store.policyByVersion(requested);
+        if (published === undefined) throw new QueryApiError('GH_ERR_QUERY_NOT_FOUND', `no policy with version ${requested} was ever published (querystring/policy)`);
+        policy = await ctx.policyOf(published);
+      }
+      const events = await ctx.store.sessionEvents(id);
+      if (events.length === 0) throw notFound(id);
+      return { session_id: id, policy: { requested, version: policy.version }, ...whatIf(policy, events) };
+    },
+  );
+}

@@ -1,0 +1,160 @@
+import * as chrono from 'chrono-node';
+import { badRequest } from './errors.js';
+
+/** A half-open UTC interval `[from, to)`. */
+export interface TimeWindow {
+  readonly from: Date;
+  readonly to: Date;
+}
+
+/** A window resolved from words, with what it was resolved from. */
+export interface ResolvedWindow extends TimeWindow {
+  readonly when: string;
+  readonly tz: string;
+}
+
+const UNIT_MS = { minute: 60_000, hour: 3_600_000, day: 86_400_000, week: 604_800_000 } as const;
+const RELATIVE = /^(?:past|last)\s+(?:(\d+)\s+)?(minute|hour|day|week)s?$/i;
+
+/** True when `tz` is an IANA time zone name this runtime knows (or `UTC`). */
+export function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+function formatter(tz: string): Intl.DateTimeFormat {
+  let f = formatters.get(tz);
+  if (f === undefined) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone: tz,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
+    formatters.set(tz, f);
+  }
+  return f;
+}
+
+/** Offset of `tz` from UTC at `instantMs`, in minutes (Berlin in winter: +60). */
+export function zoneOffsetMinutes(tz: string, instantMs: number): number {
+  const parts: Record<string, number> = {};
+  for (const part of formatter(tz).formatToParts(new Date(instantMs))) {
+    if (part.type !== 'literal') parts[part.type] = Number(part.value);
+  }
+  const asUtc = Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!);
+  return Math.round((asUtc - Math.floor(instantMs / 1000) * 1000) / 60_000);
+}
+
+/**
+ * The UTC instant at which the wall clock in `tz` shows the given time. Month is 1-based; values out
+ * of range roll over (day 32 → next month). In a DST gap the later offset wins; in an overlap, the
+ * earlier instant.
+ */
+export function wallClockToUtc(tz: string, y: number, mo: number, d: number, h = 0, mi = 0, s = 0): Date {
+  const guess = Date.UTC(y, mo - 1, d, h, mi, s);
+  const candidates = [...new Set([guess - zoneOffsetMinutes(tz, guess) * 60_000])];
+  candidates.push(guess - zoneOffsetMinutes(tz, candidates[0]!) * 60_000);
+  const valid = candidates.filter((t) => guess - t === zoneOffsetMinutes(tz, t) * 60_000);
+  // Overlap (clocks turned back): both are valid, take the earlier. Gap: neither, take the later.
+  return new Date(valid.length > 0 ? Math.min(...valid) : Math.max(...candidates));
+}
+
+/**
+ * Resolves words such as "last tuesday", "yesterday 14:00-16:00", "past 2 hours" or "today" into a
+ * UTC window, reading them as a person in `tz` (IANA name) would at `now`.
+ *
+ * - a day without a time → that whole day, local midnight to local midnight
+ * - a time range → exactly that range; a single time → the hour starting then
+ * - "past|last N minutes|hours|days|weeks" → `[now − N units, now)`
+ *
+ * Pure. Throws `QueryApiError` (400) naming `field` (default `querystring/when`, or `tzField` for
+ * the zone) when the words are not a date or the zone is unknown.
+ */
+export function resolveWindow(
+  when: string,
+  tz: string,
+  now: Date,
+  fields: { when?: string; tz?: string } = {},
+): ResolvedWindow {
+  const whenField = fields.when ?? 'querystring/when';
+  const tzField = fields.tz ?? 'querystring/tz';
+  if (!isTimeZone(tz)) throw badRequest(tzField, `must be an IANA time zone name such as Europe/Berlin (got ${JSON.stringify(tz)})`);
+  const text = when.trim().replace(/\s+/g, ' ');
+  const nowMs = now.getTime();
+
+  const relative = RELATIVE.exec(text);
+  if (relative) {
+    const n = relative[1] === undefined ? 1 : Number(relative[1]);
+    const unit = relative[2]!.toLowerCase() as keyof typeof UNIT_MS;
+    if (n <= 0) throw badRequest(whenField, `must cover a positive duration (got ${JSON.stringify(when)})`);
+    return { when, tz, from: new Date(nowMs - n * UNIT_MS[unit]), to: new Date(nowMs) };
+  }
+
+  const results = chrono.parse(text, { instant: now, timezone: zoneOffsetMinutes(tz, nowMs) }, { forwardDate: false });
+  const result = results[0];
+  if (results.length !== 1 || result === undefined || result.text.length !== text.length) {
+    throw badRequest(whenField, `is not a date, time or period I can read (got ${JSON.stringify(when)}); try "last tuesday", "yesterday 14:00-16:00", "past 2 hours" or "today"`);
+  }
+  const start = instantOf(result.start, tz);
+  let end: Date;
+  if (result.end !== null && result.end !== undefined) {
+    end = result.end.isCertain('hour') ? instantOf(result.end, tz) : dayStart(result.end, tz, 1);
+  } else if (result.start.isCertain('hour')) {
+    end = new Date(start.getTime() + UNIT_MS.hour);
+  } else {
+    end = dayStart(result.start, tz, 1);
+  }
+  const from = result.start.isCertain('hour') ? start : dayStart(result.start, tz, 0);
+  if (end.getTime() <= from.getTime()) {
+    throw badRequest(whenField, `must end after it starts (got ${JSON.stringify(when)})`);
+  }
+  return { when, tz, from, to: end };
+}
+
+/**
+ * Reads one point in time: an ISO 8601 date-time, or words ("yesterday 14:00", "2 hours ago") read
+ * in `tz` at `now`. Throws `QueryApiError` naming `field`.
+ */
+export function resolveInstant(text: string, tz: string, now: Date, field: string): Date {
+  if (/^\d{4}-\d{2}-\d{2}T/.test(text)) {
+    const ms = Date.parse(text);
+    if (Number.isNaN(ms)) throw badRequest(field, `is not a date or time (got ${JSON.stringify(text)})`);
+    return new Date(ms);
+  }
+  if (!isTimeZone(tz)) throw badRequest('--tz', `must be an IANA time zone name (got ${JSON.stringify(tz)})`);
+  const trimmed = text.trim();
+  const results = chrono.parse(trimmed, { instant: now, timezone: zoneOffsetMinutes(tz, now.getTime()) }, { forwardDate: false });
+  const result = results[0];
+  if (results.length !== 1 || result === undefined || result.text.length !== trimmed.length) {
+    throw badRequest(field, `${JSON.stringify(text)} is not a date or time`);
+  }
+  return result.start.isCertain('hour') || result.start.isCertain('timezoneOffset') ? instantOf(result.start, tz) : dayStart(result.start, tz, 0);
+}
+
+function instantOf(component: chrono.ParsedComponents, tz: string): Date {
+  // An explicit offset in the text ("…Z", "+02:00") makes chrono's own instant exact.
+  if (component.isCertain('timezoneOffset')) return component.date();
+  return wallClockToUtc(
+    tz,
+    component.get('year')!,
+    component.get('month')!,
+    component.get('day')!,
+    component.get('hour') ?? 0,
+    component.get('minute') ?? 0,
+    component.get('second') ?? 0,
+  );
+}
+
+function dayStart(component: chrono.ParsedComponents, tz: string, plusDays: number): Date {
+  return wallClockToUtc(tz, component.get('year')!, component.get('month')!, component.get('day')! + plusDays);
+}
