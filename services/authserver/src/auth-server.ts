@@ -64,12 +64,18 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
   const parsed = authServerConfigSchema.safeParse(options.config);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((issue) => `authserver.${issue.path.join('.')}: ${issue.message}`);
-    throw new AuthServerError('GH_ERR_AUTH_CONFIG_INVALID', `invalid authserver config: ${issues.join('; ')}`);
+    throw new AuthServerError(
+      'GH_ERR_AUTH_CONFIG_INVALID',
+      `invalid authserver config: ${issues.join('; ')}`,
+    );
   }
   const config = parsed.data;
   const resources = typeof options.resource === 'string' ? [options.resource] : [...options.resource];
   if (resources.length === 0) {
-    throw new AuthServerError('GH_ERR_AUTH_CONFIG_INVALID', 'resource: at least one resource URI is required');
+    throw new AuthServerError(
+      'GH_ERR_AUTH_CONFIG_INVALID',
+      'resource: at least one resource URI is required',
+    );
   }
   resources.forEach((resource, index) => {
     if (normalizeResource(resource) === undefined) {
@@ -85,13 +91,13 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
 
   // The provider needs the issuer before it exists and the issuer may depend on the bound port, so
   // bind first and route requests to the provider once it is built.
-  let handle: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  const router: { handle?: (req: IncomingMessage, res: ServerResponse) => void } = {};
   const server = createServer((req, res) => {
-    if (handle === undefined) {
+    if (router.handle === undefined) {
       res.writeHead(503).end();
       return;
     }
-    handle(req, res);
+    router.handle(req, res);
   });
   const address = await listen(server, options.port, host);
 
@@ -116,7 +122,7 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
   const devLogin = createDevLogin(provider, config.users, logger);
   const providerCallback = provider.callback();
 
-  handle = (req, res) => {
+  router.handle = (req, res) => {
     const pathname = URL.parse(req.url ?? '/', 'http://authserver')?.pathname ?? '/';
     if (pathname === '/.well-known/oauth-authorization-server') {
       // RFC 8414 metadata is the same document as OpenID discovery for this issuer (no path).
@@ -157,7 +163,9 @@ function listen(server: ReturnType<typeof createServer>, port: number, host: str
   return new Promise((resolve, reject) => {
     const onError = (cause: Error) =>
       reject(
-        new AuthServerError('GH_ERR_AUTH_LISTEN_FAILED', `authserver cannot listen on ${host}:${port}`, { cause }),
+        new AuthServerError('GH_ERR_AUTH_LISTEN_FAILED', `authserver cannot listen on ${host}:${port}`, {
+          cause,
+        }),
       );
     server.once('error', onError);
     server.listen(port, host, () => {

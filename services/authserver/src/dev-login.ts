@@ -28,9 +28,19 @@ export function createDevLogin(
 ): (req: IncomingMessage, res: ServerResponse, pathname: string) => Promise<boolean> {
   const known = new Set(users);
 
-  async function completeLogin(req: IncomingMessage, res: ServerResponse, interaction: Interaction, user: string) {
+  async function completeLogin(
+    req: IncomingMessage,
+    res: ServerResponse,
+    interaction: Interaction,
+    user: string,
+  ) {
     logger?.info({ user, client: interaction.params.client_id }, 'authserver: development login');
-    await provider.interactionFinished(req, res, { login: { accountId: user } }, { mergeWithLastSubmission: false });
+    await provider.interactionFinished(
+      req,
+      res,
+      { login: { accountId: user } },
+      { mergeWithLastSubmission: false },
+    );
   }
 
   async function autoConsent(req: IncomingMessage, res: ServerResponse, interaction: Interaction) {
@@ -41,7 +51,8 @@ export function createDevLogin(
       missingOIDCClaims?: string[];
       missingResourceScopes?: Record<string, string[]>;
     };
-    const existing = interaction.grantId === undefined ? undefined : await provider.Grant.find(interaction.grantId);
+    const existing =
+      interaction.grantId === undefined ? undefined : await provider.Grant.find(interaction.grantId);
     const grant = existing ?? new provider.Grant({ accountId, clientId });
     if (details.missingOIDCScope) grant.addOIDCScope(details.missingOIDCScope.join(' '));
     if (details.missingOIDCClaims) grant.addOIDCClaims(details.missingOIDCClaims);
@@ -57,11 +68,21 @@ export function createDevLogin(
     try {
       interaction = await provider.interactionDetails(req, res);
     } catch {
-      sendPage(res, 400, 'Login expired', 'This login request expired or its cookie is missing. Start again from the client.');
+      sendPage(
+        res,
+        400,
+        'Login expired',
+        'This login request expired or its cookie is missing. Start again from the client.',
+      );
       return undefined;
     }
     if (interaction.uid !== uid) {
-      sendPage(res, 400, 'Login mismatch', 'This page does not belong to the login in progress. Start again from the client.');
+      sendPage(
+        res,
+        400,
+        'Login mismatch',
+        'This page does not belong to the login in progress. Start again from the client.',
+      );
       return undefined;
     }
     return interaction;
@@ -75,16 +96,29 @@ export function createDevLogin(
         const hint = interaction.params.login_hint;
         if (typeof hint === 'string' && hint !== '') {
           if (known.has(hint)) return completeLogin(req, res, interaction, hint);
-          logger?.warn({ client: interaction.params.client_id }, 'authserver: login_hint names an unknown user');
+          logger?.warn(
+            { client: interaction.params.client_id },
+            'authserver: login_hint names an unknown user',
+          );
           res.setHeader(AUTH_ERROR_HEADER, 'unknown_user');
-          return sendPage(res, 400, 'Unknown user', `No configured user is called "${escapeHtml(hint)}". No token was issued.`);
+          return sendPage(
+            res,
+            400,
+            'Unknown user',
+            `No configured user is called "${escapeHtml(hint)}". No token was issued.`,
+          );
         }
         return sendLoginPage(res, uid, String(interaction.params.client_id), users);
       }
       case 'consent':
         return autoConsent(req, res, interaction);
       default:
-        return sendPage(res, 400, 'Unsupported step', `The authorization step "${escapeHtml(interaction.prompt.name)}" is not supported.`);
+        return sendPage(
+          res,
+          400,
+          'Unsupported step',
+          `The authorization step "${escapeHtml(interaction.prompt.name)}" is not supported.`,
+        );
     }
   }
 
@@ -93,11 +127,17 @@ export function createDevLogin(
     if (form === undefined) return sendPage(res, 413, 'Form too large', 'The login form body is too large.');
     const interaction = await loadInteraction(req, res, uid);
     if (interaction === undefined) return;
-    if (interaction.prompt.name !== 'login') return sendPage(res, 400, 'Not a login', 'This step does not expect a login.');
+    if (interaction.prompt.name !== 'login')
+      return sendPage(res, 400, 'Not a login', 'This step does not expect a login.');
     const user = form.get('user') ?? '';
     if (!known.has(user)) {
       res.setHeader(AUTH_ERROR_HEADER, 'unknown_user');
-      return sendPage(res, 400, 'Unknown user', `No configured user is called "${escapeHtml(user)}". No token was issued.`);
+      return sendPage(
+        res,
+        400,
+        'Unknown user',
+        `No configured user is called "${escapeHtml(user)}". No token was issued.`,
+      );
     }
     return completeLogin(req, res, interaction, user);
   }
@@ -121,7 +161,9 @@ export function createDevLogin(
 
 function sendLoginPage(res: ServerResponse, uid: string, clientId: string, users: readonly string[]): void {
   const buttons = users
-    .map((user) => `<button type="submit" name="user" value="${escapeHtml(user)}">${escapeHtml(user)}</button>`)
+    .map(
+      (user) => `<button type="submit" name="user" value="${escapeHtml(user)}">${escapeHtml(user)}</button>`,
+    )
     .join('\n');
   const body = `<h1>Gatehouse development login</h1>
 <p>Client <strong>${escapeHtml(clientId)}</strong> asks to act for a user. Choose one (no password: development only).</p>

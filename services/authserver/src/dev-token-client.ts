@@ -59,7 +59,8 @@ export async function getDevAccessToken(request: DevTokenRequest): Promise<strin
     });
   }
 
-  const redirectUri = request.redirectUri ?? new URL('/callback', `${request.issuer.replace(/\/$/, '')}/`).href;
+  const redirectUri =
+    request.redirectUri ?? new URL('/callback', `${request.issuer.replace(/\/$/, '')}/`).href;
   const verifier = randomBytes(32).toString('base64url');
   const state = randomBytes(16).toString('base64url');
   const authorize = new URL(metadata.authorization_endpoint);
@@ -79,11 +80,17 @@ export async function getDevAccessToken(request: DevTokenRequest): Promise<strin
   const error = callback.searchParams.get('error');
   if (error !== null) throw oauthError(error, callback.searchParams.get('error_description'), request);
   if (callback.searchParams.get('state') !== state) {
-    throw new AuthServerError('GH_ERR_AUTH_FLOW_FAILED', `authorization for client "${request.clientId}" returned a wrong state`);
+    throw new AuthServerError(
+      'GH_ERR_AUTH_FLOW_FAILED',
+      `authorization for client "${request.clientId}" returned a wrong state`,
+    );
   }
   const code = callback.searchParams.get('code');
   if (code === null) {
-    throw new AuthServerError('GH_ERR_AUTH_FLOW_FAILED', `authorization for client "${request.clientId}" returned no code`);
+    throw new AuthServerError(
+      'GH_ERR_AUTH_FLOW_FAILED',
+      `authorization for client "${request.clientId}" returned no code`,
+    );
   }
   return exchange(http, metadata.token_endpoint, basic, request, {
     grant_type: 'authorization_code',
@@ -108,12 +115,21 @@ class HttpSession {
     if (cookie !== undefined) headers.set('cookie', cookie);
     let response: Response;
     try {
-      response = await fetch(url, { ...init, headers, redirect: 'manual', signal: AbortSignal.timeout(this.timeoutMs) });
-    } catch (cause) {
-      throw new AuthServerError('GH_ERR_AUTH_ISSUER_UNREACHABLE', `issuer ${this.issuer} is unreachable (${url})`, {
-        cause,
-        retryable: true,
+      response = await fetch(url, {
+        ...init,
+        headers,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.timeoutMs),
       });
+    } catch (cause) {
+      throw new AuthServerError(
+        'GH_ERR_AUTH_ISSUER_UNREACHABLE',
+        `issuer ${this.issuer} is unreachable (${url})`,
+        {
+          cause,
+          retryable: true,
+        },
+      );
     }
     this.jar.store(response);
     return response;
@@ -130,9 +146,13 @@ async function discover(http: HttpSession, issuer: string): Promise<Metadata> {
       return { authorization_endpoint: body.authorization_endpoint, token_endpoint: body.token_endpoint };
     }
   }
-  throw new AuthServerError('GH_ERR_AUTH_ISSUER_UNREACHABLE', `issuer ${issuer} serves no OAuth authorization server metadata`, {
-    retryable: true,
-  });
+  throw new AuthServerError(
+    'GH_ERR_AUTH_ISSUER_UNREACHABLE',
+    `issuer ${issuer} serves no OAuth authorization server metadata`,
+    {
+      retryable: true,
+    },
+  );
 }
 
 /** Follows the authorization request through login and consent until it redirects to `redirectUri`. */
@@ -179,15 +199,22 @@ async function exchange(
 ): Promise<string> {
   const response = await http.fetch(tokenEndpoint, {
     method: 'POST',
-    headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    headers: {
+      authorization: basic,
+      'content-type': 'application/x-www-form-urlencoded',
+      accept: 'application/json',
+    },
     body: new URLSearchParams(form).toString(),
   });
   const body = (await response.json().catch(() => undefined)) as
-    | { access_token?: unknown; error?: unknown; error_description?: unknown }
-    | undefined;
+    { access_token?: unknown; error?: unknown; error_description?: unknown } | undefined;
   if (response.ok && typeof body?.access_token === 'string') return body.access_token;
   if (typeof body?.error === 'string') {
-    throw oauthError(body.error, typeof body.error_description === 'string' ? body.error_description : null, request);
+    throw oauthError(
+      body.error,
+      typeof body.error_description === 'string' ? body.error_description : null,
+      request,
+    );
   }
   throw new AuthServerError(
     'GH_ERR_AUTH_FLOW_FAILED',

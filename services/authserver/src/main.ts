@@ -37,8 +37,14 @@ export async function runAuthServer(options: RunAuthServerOptions): Promise<Auth
     config: options.config,
     resource: options.resource,
     port,
-    host: env.GATEHOUSE_AUTH_HOST === undefined || env.GATEHOUSE_AUTH_HOST === '' ? '127.0.0.1' : env.GATEHOUSE_AUTH_HOST,
-    dataDir: env.GATEHOUSE_DATA_DIR === undefined || env.GATEHOUSE_DATA_DIR === '' ? './data' : env.GATEHOUSE_DATA_DIR,
+    host:
+      env.GATEHOUSE_AUTH_HOST === undefined || env.GATEHOUSE_AUTH_HOST === ''
+        ? '127.0.0.1'
+        : env.GATEHOUSE_AUTH_HOST,
+    dataDir:
+      env.GATEHOUSE_DATA_DIR === undefined || env.GATEHOUSE_DATA_DIR === ''
+        ? './data'
+        : env.GATEHOUSE_DATA_DIR,
     ...(options.logger === undefined ? {} : { logger: options.logger }),
   });
   if (options.handleSignals ?? true) {
@@ -55,7 +61,10 @@ function parsePort(value: string | undefined): number {
   if (value === undefined || value === '') return DEFAULT_AUTH_PORT;
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) {
-    throw new AuthServerError('GH_ERR_AUTH_CONFIG_INVALID', `GATEHOUSE_AUTH_PORT must be an integer 0..65535, got "${value}"`);
+    throw new AuthServerError(
+      'GH_ERR_AUTH_CONFIG_INVALID',
+      `GATEHOUSE_AUTH_PORT must be an integer 0..65535, got "${value}"`,
+    );
   }
   return port;
 }

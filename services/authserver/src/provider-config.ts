@@ -74,17 +74,15 @@ export function buildProviderConfiguration(input: ProviderConfigInput): Configur
 
   return {
     adapter: createMemoryAdapterFactory(),
-    clients: config.clients.map(
-      (client): ClientMetadata => ({
-        client_id: client.clientId,
-        client_secret: client.clientSecret,
-        scope: client.scopes.join(' '),
-        grant_types: ['client_credentials', 'authorization_code', 'refresh_token'],
-        response_types: ['code'],
-        redirect_uris: [...new Set([...(client.redirectUris ?? []), callbackUri])],
-        token_endpoint_auth_method: 'client_secret_basic',
-      }),
-    ),
+    clients: config.clients.map((client): ClientMetadata => ({
+      client_id: client.clientId,
+      client_secret: client.clientSecret,
+      scope: client.scopes.join(' '),
+      grant_types: ['client_credentials', 'authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      redirect_uris: [...new Set([...(client.redirectUris ?? []), callbackUri])],
+      token_endpoint_auth_method: 'client_secret_basic',
+    })),
     scopes: [...scopes],
     responseTypes: ['code'],
     jwks: { keys: jwks.keys as NonNullable<Configuration['jwks']>['keys'] },
@@ -140,8 +138,7 @@ export function buildProviderConfiguration(input: ProviderConfigInput): Configur
     },
     issueRefreshToken: (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     expiresWithSession: () => false,
-    findAccount: (_ctx, sub) =>
-      users.has(sub) ? { accountId: sub, claims: () => ({ sub }) } : undefined,
+    findAccount: (_ctx, sub) => (users.has(sub) ? { accountId: sub, claims: () => ({ sub }) } : undefined),
     interactions: {
       url: (_ctx, interaction) => `${INTERACTION_PATH}/${interaction.uid}`,
     },

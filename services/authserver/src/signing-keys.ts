@@ -56,7 +56,9 @@ function parseKeyFile(file: string, text: string): PrivateJwks {
   try {
     parsed = JSON.parse(text);
   } catch (cause) {
-    throw new AuthServerError('GH_ERR_AUTH_KEYSTORE', `signing key file ${file} is not valid JSON`, { cause });
+    throw new AuthServerError('GH_ERR_AUTH_KEYSTORE', `signing key file ${file} is not valid JSON`, {
+      cause,
+    });
   }
   const keys = (parsed as { keys?: unknown } | null)?.keys;
   if (!Array.isArray(keys) || keys.length === 0) {

@@ -43,7 +43,12 @@ export async function verifyAccessToken(
   audience: string = GATEWAY_RESOURCE,
 ): Promise<{ payload: JWTPayload & Record<string, unknown>; protectedHeader: ProtectedHeaderParameters }> {
   const jwks = createRemoteJWKSet(new URL(`${server.issuer}/jwks`));
-  return jwtVerify(token, jwks, { issuer: server.issuer, audience, typ: 'at+jwt', algorithms: ['RS256', 'ES256'] });
+  return jwtVerify(token, jwks, {
+    issuer: server.issuer,
+    audience,
+    typ: 'at+jwt',
+    algorithms: ['RS256', 'ES256'],
+  });
 }
 
 /** Client credentials request with HTTP Basic auth; returns the raw response. */
@@ -70,29 +75,42 @@ export function pkcePair(): { verifier: string; challenge: string } {
 
 /** Where a browser-like walk through an authorization request ended. */
 export type WalkEnd =
-  | { kind: 'redirect'; url: URL }
-  | { kind: 'page'; status: number; url: URL; body: string; headers: Headers };
+  { kind: 'redirect'; url: URL } | { kind: 'page'; status: number; url: URL; body: string; headers: Headers };
 
 /**
  * Follows an authorization URL like a browser would (cookies kept, redirects followed) until it
  * redirects to `redirectUri` or stops at a page.
  */
-export async function walkAuthorization(start: string | URL, redirectUri: string, jar = new CookieJar()): Promise<WalkEnd> {
+export async function walkAuthorization(
+  start: string | URL,
+  redirectUri: string,
+  jar = new CookieJar(),
+): Promise<WalkEnd> {
   const target = new URL(redirectUri);
   let url = new URL(start);
   for (let hop = 0; hop < 12; hop += 1) {
     const cookie = jar.header();
-    const response = await fetch(url, { redirect: 'manual', headers: cookie === undefined ? {} : { cookie } });
+    const response = await fetch(url, {
+      redirect: 'manual',
+      headers: cookie === undefined ? {} : { cookie },
+    });
     jar.store(response);
     const location = response.headers.get('location');
     if (response.status >= 300 && response.status < 400 && location !== null) {
       await response.body?.cancel();
       const next = new URL(location, url);
-      if (next.origin === target.origin && next.pathname === target.pathname) return { kind: 'redirect', url: next };
+      if (next.origin === target.origin && next.pathname === target.pathname)
+        return { kind: 'redirect', url: next };
       url = next;
       continue;
     }
-    return { kind: 'page', status: response.status, url, body: await response.text(), headers: response.headers };
+    return {
+      kind: 'page',
+      status: response.status,
+      url,
+      body: await response.text(),
+      headers: response.headers,
+    };
   }
   throw new Error(`authorization walk did not finish: ${url.href}`);
 }

@@ -32,9 +32,16 @@ describe('development authserver', () => {
 
   describe('discovery', () => {
     it('serves the same metadata at the OpenID and the RFC 8414 well-known URLs, for the bound issuer', async () => {
-      type Metadata = Record<string, unknown> & { grant_types_supported: string[]; scopes_supported: string[] };
-      const oidc = (await (await fetch(`${server.issuer}/.well-known/openid-configuration`)).json()) as Metadata;
-      const oauth = (await (await fetch(`${server.issuer}/.well-known/oauth-authorization-server`)).json()) as Metadata;
+      type Metadata = Record<string, unknown> & {
+        grant_types_supported: string[];
+        scopes_supported: string[];
+      };
+      const oidc = (await (
+        await fetch(`${server.issuer}/.well-known/openid-configuration`)
+      ).json()) as Metadata;
+      const oauth = (await (
+        await fetch(`${server.issuer}/.well-known/oauth-authorization-server`)
+      ).json()) as Metadata;
 
       expect(oauth).toEqual(oidc);
       expect(server.issuer).toBe(server.url);
@@ -50,11 +57,15 @@ describe('development authserver', () => {
       expect(oauth.grant_types_supported).toEqual(
         expect.arrayContaining(['authorization_code', 'refresh_token', 'client_credentials']),
       );
-      expect(oauth.scopes_supported).toEqual(expect.arrayContaining(['mcp:tools', 'audit:read', 'openid', 'offline_access']));
+      expect(oauth.scopes_supported).toEqual(
+        expect.arrayContaining(['mcp:tools', 'audit:read', 'openid', 'offline_access']),
+      );
     });
 
     it('publishes only public keys, each with a kid', async () => {
-      const { keys } = (await (await fetch(`${server.issuer}/jwks`)).json()) as { keys: Record<string, unknown>[] };
+      const { keys } = (await (await fetch(`${server.issuer}/jwks`)).json()) as {
+        keys: Record<string, unknown>[];
+      };
 
       expect(keys.map((key) => key.alg)).toEqual(expect.arrayContaining(['RS256', 'ES256']));
       for (const key of keys) {
@@ -66,7 +77,10 @@ describe('development authserver', () => {
 
   describe('client credentials', () => {
     it('issues an RFC 9068 JWT for the gateway with sub = the client id', async () => {
-      const response = await clientCredentials(server, SUPPORT_BOT, { scope: 'mcp:tools', resource: GATEWAY_RESOURCE });
+      const response = await clientCredentials(server, SUPPORT_BOT, {
+        scope: 'mcp:tools',
+        resource: GATEWAY_RESOURCE,
+      });
       expect(response.status).toBe(200);
       const body = (await response.json()) as { access_token: string; token_type: string };
 
@@ -106,21 +120,31 @@ describe('development authserver', () => {
     });
 
     it('refuses a scope the client is not configured for', async () => {
-      const response = await clientCredentials(server, SUPPORT_BOT, { scope: 'audit:read', resource: GATEWAY_RESOURCE });
+      const response = await clientCredentials(server, SUPPORT_BOT, {
+        scope: 'audit:read',
+        resource: GATEWAY_RESOURCE,
+      });
 
       expect(response.status).toBe(400);
       expect(await response.json()).toMatchObject({ error: 'invalid_scope', scope: 'audit:read' });
     });
 
     it('refuses a resource it does not serve', async () => {
-      const response = await clientCredentials(server, SUPPORT_BOT, { scope: 'mcp:tools', resource: 'http://evil.example/mcp' });
+      const response = await clientCredentials(server, SUPPORT_BOT, {
+        scope: 'mcp:tools',
+        resource: 'http://evil.example/mcp',
+      });
 
       expect(response.status).toBe(400);
       expect(await response.json()).toMatchObject({ error: 'invalid_target' });
     });
 
     it('refuses a wrong client secret', async () => {
-      const response = await clientCredentials(server, { id: 'support-bot', secret: 'guess' }, { scope: 'mcp:tools' });
+      const response = await clientCredentials(
+        server,
+        { id: 'support-bot', secret: 'guess' },
+        { scope: 'mcp:tools' },
+      );
 
       expect(response.status).toBe(401);
       expect(await response.json()).toMatchObject({ error: 'invalid_client' });
@@ -155,13 +179,22 @@ describe('development authserver', () => {
       });
 
       const { payload } = await verifyAccessToken(server, token);
-      expect(payload).toMatchObject({ sub: 'alice', client_id: 'support-bot', scope: 'mcp:tools', aud: GATEWAY_RESOURCE });
+      expect(payload).toMatchObject({
+        sub: 'alice',
+        client_id: 'support-bot',
+        scope: 'mcp:tools',
+        aud: GATEWAY_RESOURCE,
+      });
     });
 
     it('without login_hint, shows a login page listing the configured users; choosing one completes the flow', async () => {
       const { challenge } = pkcePair();
       const jar = new CookieJar();
-      const page = await walkAuthorization(authorizeUrl({ code_challenge: challenge, code_challenge_method: 'S256' }), redirectUri(), jar);
+      const page = await walkAuthorization(
+        authorizeUrl({ code_challenge: challenge, code_challenge_method: 'S256' }),
+        redirectUri(),
+        jar,
+      );
       if (page.kind !== 'page') throw new Error('expected the login page');
       expect(page.status).toBe(200);
       for (const user of ['alice', 'bob', 'admin']) expect(page.body).toContain(`value="${user}"`);
@@ -170,7 +203,10 @@ describe('development authserver', () => {
       const submit = await fetch(`${page.url.href}/login`, {
         method: 'POST',
         redirect: 'manual',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', ...(cookie === undefined ? {} : { cookie }) },
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          ...(cookie === undefined ? {} : { cookie }),
+        },
         body: 'user=bob',
       });
       jar.store(submit);
@@ -207,7 +243,10 @@ describe('development authserver', () => {
         scope: 'mcp:tools',
       });
 
-      await expect(attempt).rejects.toMatchObject({ code: 'GH_ERR_AUTH_USER_UNKNOWN', message: expect.stringContaining('"mallory"') });
+      await expect(attempt).rejects.toMatchObject({
+        code: 'GH_ERR_AUTH_USER_UNKNOWN',
+        message: expect.stringContaining('"mallory"'),
+      });
     });
 
     it('refuses plain PKCE (only S256 is accepted)', async () => {
@@ -323,7 +362,11 @@ describe('development authserver', () => {
       expect(refreshed.status).toBe(200);
       const again = (await refreshed.json()) as { access_token: string };
       const { payload: refreshedPayload } = await verifyAccessToken(server, again.access_token);
-      expect(refreshedPayload).toMatchObject({ sub: 'alice', client_id: client.client_id, aud: GATEWAY_RESOURCE });
+      expect(refreshedPayload).toMatchObject({
+        sub: 'alice',
+        client_id: client.client_id,
+        aud: GATEWAY_RESOURCE,
+      });
     });
 
     it('gives a registration without scope the dynamic default scopes only', async () => {
@@ -363,11 +406,15 @@ describe('signing keys', () => {
       try {
         // The issuer is bound to the port, which changed; verify with the old issuer against the new JWKS.
         const { createRemoteJWKSet, jwtVerify } = await import('jose');
-        const { payload, protectedHeader } = await jwtVerify(token, createRemoteJWKSet(new URL(`${second.issuer}/jwks`)), {
-          issuer: first.issuer,
-          audience: GATEWAY_RESOURCE,
-          typ: 'at+jwt',
-        });
+        const { payload, protectedHeader } = await jwtVerify(
+          token,
+          createRemoteJWKSet(new URL(`${second.issuer}/jwks`)),
+          {
+            issuer: first.issuer,
+            audience: GATEWAY_RESOURCE,
+            typ: 'at+jwt',
+          },
+        );
         expect(protectedHeader.kid).toBe(before.protectedHeader.kid);
         expect(payload.sub).toBe('support-bot');
       } finally {
