@@ -4,8 +4,9 @@
  * Syntax (matched against the whole key, case-insensitively):
  *   `*`        any run of characters, including none
  *   `?`        exactly one character
- *   `[abc]`    one of the listed characters; ranges `[a-z]`; negation `[!abc]` or `[^abc]`
- *   `\x`       the character x literally (to match `*`, `?`, `[` or `\`)
+ *   `[abc]`    one of the listed characters; ranges `[a-z]`; negation `[!abc]` or `[^abc]`;
+ *              `]` closes the class, write `\]` to list it
+ *   `\x`       the character x literally (to match `*`, `?`, `[`, `]` or `\`)
  *   anything else matches itself
  *
  * Invalid: an empty or non-string pattern, a control character, an unterminated or empty `[…]`,
@@ -73,15 +74,12 @@ function parseClass(chars: readonly string[], start: number): { source: string; 
     i += 1;
   }
   const members: string[] = [];
-  // A `]` right after `[` or `[!` is a member, as in POSIX globs.
-  let first = true;
   for (; i < chars.length; i++) {
     let char = chars[i] as string;
-    if (char === ']' && !first) {
+    if (char === ']') {
       if (members.length === 0) return new KeyGlobSyntax('has an empty character class "[]"');
       return { source: `[${negated ? '^' : ''}${members.join('')}]`, end: i };
     }
-    first = false;
     if (char === '\\') {
       const next = chars[i + 1];
       if (next === undefined) return new KeyGlobSyntax('ends with an unfinished escape "\\"');

@@ -10,7 +10,7 @@
  * | `url_password`          | `scheme://user:password@host`                                      | scheme, user, host     |
  * | `basic_auth`            | `Authorization: Basic <base64>`                                    | `Authorization: Basic` |
  * | `bearer`                | `Bearer <token>` (token68, ≥ 8 chars; lowercase prose such as "bearer instruments" is left alone) | `Bearer` |
- * | `jwt`                   | three or more base64url segments, the first starting `eyJ`          | nothing                |
+ * | `jwt`                   | three or more base64url segments, the first starting `eyJ` (at the start of a base64url run) | nothing |
  * | `github_token`          | `ghp_`/`gho_`/`ghu_`/`ghs_`/`ghr_` + ≥ 20 alphanumerics, `github_pat_…` | nothing           |
  * | `slack_token`           | `xoxb-`/`xoxa-`/`xoxp-`/`xoxr-`/`xoxs-`/`xoxe-` + ≥ 8 chars           | nothing                |
  * | `google_api_key`        | `AIza` + ≥ 30 chars                                                 | nothing                |
@@ -88,7 +88,8 @@ export const BUILTIN_SECRET_DETECTORS: readonly SecretDetector[] = [
   },
   {
     kind: 'jwt',
-    regex: /eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){0,2}/g,
+    // Starts only where a base64url run starts, so a long run of `eyJ` cannot make it quadratic.
+    regex: /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){0,2}/g,
     replace: whole('jwt'),
   },
   {
