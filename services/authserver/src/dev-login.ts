@@ -34,6 +34,16 @@ export function createDevLogin(
     interaction: Interaction,
     user: string,
   ) {
+    const signedIn = interaction.session;
+    if (signedIn !== undefined && signedIn.accountId !== user) {
+      // Switching users inside one browser session: oidc-provider would answer with an RP-initiated
+      // logout form (a feature this server does not enable); the development login simply forgets
+      // the previous session, so the resumed request starts a fresh one for `user`.
+      const previous = await provider.Session.findByUid(signedIn.uid);
+      await previous?.destroy();
+      interaction.session = undefined;
+      await interaction.save(Math.max(1, interaction.exp - Math.floor(Date.now() / 1000)));
+    }
     logger?.info({ user, client: interaction.params.client_id }, 'authserver: development login');
     await provider.interactionFinished(
       req,

@@ -1,5 +1,5 @@
 import type { ClientMetadata, Configuration, KoaContextWithOIDC } from 'oidc-provider';
-import { errors } from 'oidc-provider';
+import { errors, interactionPolicy } from 'oidc-provider';
 import { BUILTIN_SCOPES, OIDC_SCOPES, type AuthServerConfig } from './config.js';
 import { escapeHtml, htmlPage } from './html.js';
 import { createMemoryAdapterFactory } from './memory-adapter.js';
@@ -140,6 +140,7 @@ export function buildProviderConfiguration(input: ProviderConfigInput): Configur
     expiresWithSession: () => false,
     findAccount: (_ctx, sub) => (users.has(sub) ? { accountId: sub, claims: () => ({ sub }) } : undefined),
     interactions: {
+      policy: devInteractionPolicy(),
       url: (_ctx, interaction) => `${INTERACTION_PATH}/${interaction.uid}`,
     },
     // Development server: browser-based MCP clients (inspectors) may call it from any origin.
@@ -165,4 +166,24 @@ export function buildProviderConfiguration(input: ProviderConfigInput): Configur
       Grant: REFRESH_TOKEN_TTL_SEC,
     },
   };
+}
+
+/**
+ * oidc-provider's default prompts plus one login check: a `login_hint` naming someone other than
+ * the signed-in user asks for a login again, so a browser session as alice never silently answers
+ * a request made for bob.
+ */
+function devInteractionPolicy(): interactionPolicy.DefaultPolicy {
+  const { Check, base } = interactionPolicy;
+  const policy = base();
+  policy.get('login')?.checks.add(
+    new Check('login_hint_mismatch', 'login_hint names another user than the signed-in one', (ctx) => {
+      const hint = ctx.oidc.params?.login_hint;
+      const current = ctx.oidc.session?.accountId;
+      return typeof hint === 'string' && hint !== '' && current !== undefined && current !== hint
+        ? Check.REQUEST_PROMPT
+        : Check.NO_NEED_TO_PROMPT;
+    }),
+  );
+  return policy;
 }

@@ -218,6 +218,38 @@ describe('development authserver', () => {
       if (end.kind === 'redirect') expect(end.url.searchParams.get('code')).toBeTruthy();
     });
 
+    it('signs in again when login_hint names another user than the browser session', async () => {
+      const jar = new CookieJar();
+      const subjects: string[] = [];
+      for (const user of ['alice', 'bob']) {
+        const { verifier, challenge } = pkcePair();
+        const end = await walkAuthorization(
+          authorizeUrl({ code_challenge: challenge, code_challenge_method: 'S256', login_hint: user }),
+          redirectUri(),
+          jar,
+        );
+        if (end.kind !== 'redirect')
+          throw new Error(`expected a redirect, got HTTP ${end.status} ${end.url} ${end.body}`);
+        const response = await fetch(`${server.issuer}/token`, {
+          method: 'POST',
+          headers: {
+            authorization: `Basic ${Buffer.from('support-bot:dev-secret-support-bot').toString('base64')}`,
+            'content-type': 'application/x-www-form-urlencoded',
+          },
+          body: new URLSearchParams({
+            grant_type: 'authorization_code',
+            code: end.url.searchParams.get('code') ?? '',
+            code_verifier: verifier,
+            redirect_uri: redirectUri(),
+          }).toString(),
+        });
+        const { access_token: token } = (await response.json()) as { access_token: string };
+        subjects.push(String((await verifyAccessToken(server, token)).payload.sub));
+      }
+
+      expect(subjects).toEqual(['alice', 'bob']);
+    });
+
     it('refuses an unknown login_hint user with an error page and no code', async () => {
       const { challenge } = pkcePair();
       const end = await walkAuthorization(
