@@ -1,0 +1,70 @@
+/**
+ * `node --import tsx services/projector/src/main.ts`: the projector as its own process (scale-out,
+ * or a rebuild of the store from the embedded log while the rest of the stack is stopped).
+ *
+ * Environment:
+ *   GATEHOUSE_DATA_DIR   data dir (default ./data): embedded log in <dir>/eventlog, chDB in
+ *                        <dir>/clickhouse, pending-batch journal in <dir>/projector/
+ *   CLICKHOUSE_URL       ClickHouse over HTTP instead of chDB
+ *   KAFKA_BROKERS        the Kafka log instead of the embedded one (wired by the Kafka adapter)
+ *   LOG_LEVEL            pino level (default info)
+ *
+ * Exits 0 on SIGINT/SIGTERM after the batch in flight, 1 if the projector fails (a supervisor
+ * restarts it; nothing is lost, nothing is counted twice).
+ */
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { openEmbeddedLog, type EventLog } from '@gatehouse/eventlog';
+import { openAuditStore } from '@gatehouse/store';
+import { pino, type Logger } from 'pino';
+import { ProjectorError } from './errors.js';
+import { createProjector } from './projector.js';
+
+/** The embedded log's directory under the data dir. */
+export const EMBEDDED_LOG_SUBDIR = 'eventlog';
+
+async function openLog(env: NodeJS.ProcessEnv, dataDir: string, logger: Logger): Promise<{ log: EventLog; journalFile: string | undefined }> {
+  if (env.KAFKA_BROKERS) {
+    throw new ProjectorError('GH_ERR_PROJECTOR_CONFIG', 'KAFKA_BROKERS: the Kafka event log is not wired into the projector entry yet');
+  }
+  const log = await openEmbeddedLog({ dir: path.join(dataDir, EMBEDDED_LOG_SUBDIR), logger });
+  return { log, journalFile: path.join(dataDir, 'projector', 'projector.pending.json') };
+}
+
+/** Runs the projector until a signal or a failure; resolves with the exit code. */
+export async function runProjector(env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const logger = pino({ name: 'projector', level: env.LOG_LEVEL ?? 'info' });
+  const dataDir = path.resolve(env.GATEHOUSE_DATA_DIR || './data');
+  const { log, journalFile } = await openLog(env, dataDir, logger);
+  const store = await openAuditStore({ dataDir, url: env.CLICKHOUSE_URL || undefined }).catch(async (error: unknown) => {
+    await log.close();
+    throw error;
+  });
+  let finish: (code: number) => void = () => undefined;
+  const finished = new Promise<number>((resolve) => {
+    finish = resolve;
+  });
+  const projector = createProjector({ log, store, logger, journalFile, onFailure: () => finish(1) });
+  const onSignal = (signal: NodeJS.Signals) => {
+    logger.info({ signal }, 'stopping');
+    finish(0);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  await projector.start();
+  const code = await finished;
+  await projector.stop();
+  await store.close();
+  await log.close();
+  return code;
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  runProjector().then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`gatehouse projector: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,320 @@
+import type { EventLog, LogBatch, LogConsumer } from '@gatehouse/eventlog';
+import type { AuditStore } from '@gatehouse/store';
+import { pino, type Logger } from 'pino';
+import { BatchJournal } from './batch-journal.js';
+import { ProjectorError } from './errors.js';
+
+/** Options of `createProjector`. */
+export interface ProjectorOptions {
+  /** The event log to read (embedded or Kafka). Not closed by the projector. */
+  log: EventLog;
+  /** Where events go. Not closed by the projector. */
+  store: AuditStore;
+  /** Consumer group; projectors of one group share the work (Kafka) and the committed position. Default `projector`. */
+  group?: string;
+  /** Upper bound on events per batch (= per INSERT). Default 5,000. */
+  maxBatchEvents?: number;
+  /** How long one read waits for events when the log is idle, in ms. Default 200. */
+  maxBatchWaitMs?: number;
+  /** Attempts per batch for retryable store / log errors before the projector fails. Default 10. */
+  maxAttempts?: number;
+  /** First retry delay in ms; doubles per attempt up to `retryMaxDelayMs`. Default 100. */
+  retryBaseDelayMs?: number;
+  /** Longest retry delay in ms. Default 5,000. */
+  retryMaxDelayMs?: number;
+  /**
+   * File recording each batch's boundaries before it is inserted, so that a batch cut short by a
+   * crash is re-read with the same boundaries (and dedup token) after the restart. Only for
+   * single-partition logs (embedded). Default: none (queries still never see duplicates).
+   */
+  journalFile?: string;
+  /** Read from the earliest retained event even if the group has a committed position (rebuild). Default false. */
+  fromBeginning?: boolean;
+  /** pino logger. Default: a pino logger named `projector` at `LOG_LEVEL` (default info). */
+  logger?: Logger;
+  /** Called once if the projector fails (after logging it). Default: nothing more. */
+  onFailure?: (error: ProjectorError) => void;
+}
+
+/** `idle` before `start`; `failed` after an error it could not retry past. */
+export type ProjectorState = 'idle' | 'running' | 'stopping' | 'stopped' | 'failed';
+
+/** Counters since `start`. */
+export interface ProjectorStats {
+  state: ProjectorState;
+  /** Batches inserted and committed. */
+  batches: number;
+  /** Events inserted and committed (a batch delivered again after a crash counts again). */
+  events: number;
+  /** Retries after retryable errors. */
+  retries: number;
+  /** Events between the committed position and the log end, as of the last check (undefined if the log cannot tell). */
+  lag: number | undefined;
+  /** Token of the last committed batch. */
+  lastToken: string | undefined;
+  /** When the last batch was committed (ISO 8601). */
+  lastCommitAt: string | undefined;
+  /** Message of the error that failed the projector. */
+  lastError: string | undefined;
+}
+
+/** The log → ClickHouse projection loop. */
+export interface Projector {
+  /** Opens the consumer and starts the loop; resolves once it runs. Rejects if already started. */
+  start(): Promise<void>;
+  /** Stops after the batch in flight (uncommitted batches are delivered again later) and closes the consumer. Idempotent. */
+  stop(): Promise<void>;
+  /**
+   * Resolves when everything in the log up to now has been inserted and committed (lag 0; for a log
+   * that cannot report lag: when a read found nothing new). Rejects with
+   * `GH_ERR_PROJECTOR_DRAIN_TIMEOUT` after `timeoutMs`, `GH_ERR_PROJECTOR_FAILED` if the projector
+   * fails, `GH_ERR_PROJECTOR_STATE` if it is not running or stops meanwhile.
+   */
+  drain(timeoutMs: number): Promise<void>;
+  stats(): ProjectorStats;
+}
+
+/**
+ * Test hooks, deliberately not exported from the package: the crash test pauses the loop between
+ * a store insert and its commit to SIGKILL the process right there.
+ */
+export interface ProjectorTestHooks {
+  afterInsert?: (batch: LogBatch) => Promise<void>;
+}
+
+/**
+ * Creates the projector. The loop: `consumer.next` → `store.insertEvents(batch.events, batch.token)`
+ * (retried with backoff while the error is retryable) → `consumer.commit(batch)` only after the
+ * store acknowledged. At-least-once delivery plus the store's deduplication by token and by event
+ * id means a crash anywhere loses nothing and makes no query count an event twice.
+ */
+export function createProjector(options: ProjectorOptions): Projector {
+  return createProjectorWithHooks(options, {});
+}
+
+export function createProjectorWithHooks(options: ProjectorOptions, hooks: ProjectorTestHooks): Projector {
+  return new ProjectorLoop(options, hooks);
+}
+
+interface DrainWaiter {
+  resolve: () => void;
+  reject: (error: ProjectorError) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** Thrown inside the loop to unwind when `stop` interrupts a retry wait. */
+class Stopping {}
+
+function positive(name: string, value: number | undefined, fallback: number, min = 1): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value < min || !Number.isInteger(value)) {
+    throw new ProjectorError('GH_ERR_PROJECTOR_CONFIG', `${name}: expected an integer ≥ ${min}, got ${String(value)}`);
+  }
+  return value;
+}
+
+class ProjectorLoop implements Projector {
+  readonly #log: EventLog;
+  readonly #store: AuditStore;
+  readonly #group: string;
+  readonly #maxEvents: number;
+  readonly #maxWaitMs: number;
+  readonly #maxAttempts: number;
+  readonly #retryBaseMs: number;
+  readonly #retryMaxMs: number;
+  readonly #journal: BatchJournal | undefined;
+  readonly #fromBeginning: boolean;
+  readonly #logger: Logger;
+  readonly #onFailure: ((error: ProjectorError) => void) | undefined;
+  readonly #hooks: ProjectorTestHooks;
+
+  #state: ProjectorState = 'idle';
+  #consumer: LogConsumer | undefined;
+  #loop: Promise<void> | undefined;
+  #abort = new AbortController();
+  #waiters = new Set<DrainWaiter>();
+  #failure: ProjectorError | undefined;
+  #stats = { batches: 0, events: 0, retries: 0, lag: undefined as number | undefined, lastToken: undefined as string | undefined, lastCommitAt: undefined as string | undefined };
+
+  constructor(options: ProjectorOptions, hooks: ProjectorTestHooks) {
+    if (options.log === undefined || options.store === undefined) {
+      throw new ProjectorError('GH_ERR_PROJECTOR_CONFIG', 'createProjector: log and store are required');
+    }
+    this.#log = options.log;
+    this.#store = options.store;
+    this.#group = options.group ?? 'projector';
+    if (!/^[A-Za-z0-9._-]{1,128}$/.test(this.#group)) {
+      throw new ProjectorError('GH_ERR_PROJECTOR_CONFIG', `group: ${JSON.stringify(this.#group)} must be 1-128 of [A-Za-z0-9._-]`);
+    }
+    this.#maxEvents = positive('maxBatchEvents', options.maxBatchEvents, 5_000);
+    this.#maxWaitMs = positive('maxBatchWaitMs', options.maxBatchWaitMs, 200, 0);
+    this.#maxAttempts = positive('maxAttempts', options.maxAttempts, 10);
+    this.#retryBaseMs = positive('retryBaseDelayMs', options.retryBaseDelayMs, 100, 0);
+    this.#retryMaxMs = positive('retryMaxDelayMs', options.retryMaxDelayMs, 5_000, 0);
+    this.#journal = options.journalFile === undefined ? undefined : new BatchJournal(options.journalFile);
+    this.#fromBeginning = options.fromBeginning ?? false;
+    this.#logger = options.logger ?? pino({ name: 'projector', level: process.env.LOG_LEVEL ?? 'info' });
+    this.#onFailure = options.onFailure;
+    this.#hooks = hooks;
+  }
+
+  async start(): Promise<void> {
+    if (this.#state !== 'idle') {
+      throw new ProjectorError('GH_ERR_PROJECTOR_STATE', `start: the projector is ${this.#state}; create a new one to start again`);
+    }
+    this.#state = 'running';
+    try {
+      const pending = await this.#journal?.read();
+      this.#consumer = await this.#log.openConsumer(this.#group, { fromBeginning: this.#fromBeginning });
+      this.#logger.info({ group: this.#group, log: this.#log.kind, store: this.#store.kind, pending: pending?.token }, 'projector started');
+      this.#loop = this.#run(this.#consumer, pending?.lastOffset);
+    } catch (error) {
+      this.#state = 'failed';
+      throw error;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.#state === 'idle') {
+      this.#state = 'stopped';
+      return;
+    }
+    if (this.#state === 'running') this.#state = 'stopping';
+    this.#abort.abort();
+    await this.#loop;
+    await this.#consumer?.close().catch((error: unknown) => this.#logger.warn({ err: error }, 'closing the log consumer failed'));
+    this.#consumer = undefined;
+    if (this.#state !== 'failed') this.#state = 'stopped';
+    this.#settleWaiters(new ProjectorError('GH_ERR_PROJECTOR_STATE', 'drain: the projector was stopped before it reached the end of the log'));
+    this.#logger.info({ group: this.#group, batches: this.#stats.batches, events: this.#stats.events }, 'projector stopped');
+  }
+
+  drain(timeoutMs: number): Promise<void> {
+    if (this.#state === 'failed') {
+      return Promise.reject(new ProjectorError('GH_ERR_PROJECTOR_FAILED', `drain: the projector failed: ${this.#failure?.message}`, { cause: this.#failure }));
+    }
+    if (this.#state !== 'running') {
+      return Promise.reject(new ProjectorError('GH_ERR_PROJECTOR_STATE', `drain: the projector is ${this.#state}, not running`));
+    }
+    return new Promise<void>((resolve, reject) => {
+      const waiter: DrainWaiter = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.#waiters.delete(waiter);
+          reject(new ProjectorError('GH_ERR_PROJECTOR_DRAIN_TIMEOUT', `drain: the end of the log was not reached within ${timeoutMs} ms (lag ${String(this.#stats.lag)})`, { retryable: true }));
+        }, timeoutMs),
+      };
+      this.#waiters.add(waiter);
+    });
+  }
+
+  stats(): ProjectorStats {
+    return { state: this.#state, ...this.#stats, lastError: this.#failure?.message };
+  }
+
+  async #run(consumer: LogConsumer, untilOffset: string | undefined): Promise<void> {
+    let until = untilOffset;
+    try {
+      while (this.#state === 'running') {
+        const batch = await this.#attempt('read from the event log', () =>
+          consumer.next({ maxEvents: this.#maxEvents, maxWaitMs: this.#maxWaitMs, signal: this.#abort.signal, ...(until === undefined ? {} : { untilOffset: until }) }),
+        );
+        until = undefined;
+        if (batch.events.length === 0) {
+          if (this.#state === 'running') await this.#checkDrained(consumer, true);
+          continue;
+        }
+        if (this.#journal !== undefined) {
+          const journal = this.#journal;
+          await this.#attempt(`journal batch ${batch.token}`, () => journal.record(batch));
+        }
+        await this.#attempt(`insert batch ${batch.token}`, () => this.#store.insertEvents(batch.events, batch.token));
+        await this.#hooks.afterInsert?.(batch);
+        // Committed only now: a crash before this line delivers the batch again, and the store drops the repeat.
+        await this.#attempt(`commit batch ${batch.token}`, () => consumer.commit(batch));
+        this.#stats.batches += 1;
+        this.#stats.events += batch.events.length;
+        this.#stats.lastToken = batch.token;
+        this.#stats.lastCommitAt = new Date().toISOString();
+        this.#logger.debug({ token: batch.token, events: batch.events.length }, 'batch projected');
+        await this.#checkDrained(consumer, false);
+      }
+    } catch (error) {
+      if (error instanceof Stopping) return;
+      this.#fail(error);
+    }
+  }
+
+  /** Runs `operation`, retrying retryable errors with exponential backoff; `Stopping` if stopped meanwhile. */
+  async #attempt<T>(what: string, operation: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await operation();
+      } catch (error) {
+        if (this.#state !== 'running') throw new Stopping();
+        const retryable = (error as { retryable?: unknown }).retryable === true;
+        if (!retryable || attempt >= this.#maxAttempts) {
+          throw new ProjectorError(
+            'GH_ERR_PROJECTOR_FAILED',
+            `${what} failed${retryable ? ` after ${attempt} attempts` : ''}: ${error instanceof Error ? error.message : String(error)}`,
+            { cause: error },
+          );
+        }
+        const delayMs = Math.min(this.#retryMaxMs, this.#retryBaseMs * 2 ** (attempt - 1));
+        this.#stats.retries += 1;
+        this.#logger.warn({ err: error, attempt, delayMs }, `${what} failed; retrying`);
+        await this.#sleep(delayMs);
+        if (this.#state !== 'running') throw new Stopping();
+      }
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const signal = this.#abort.signal;
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  async #checkDrained(consumer: LogConsumer, readFoundNothing: boolean): Promise<void> {
+    let lag: number | undefined;
+    try {
+      lag = await consumer.lag();
+    } catch (error) {
+      this.#logger.warn({ err: error }, 'reading the consumer lag failed');
+      return;
+    }
+    this.#stats.lag = lag;
+    if (lag === 0 || (lag === undefined && readFoundNothing)) this.#settleWaiters();
+  }
+
+  #settleWaiters(error?: ProjectorError): void {
+    for (const waiter of this.#waiters) {
+      clearTimeout(waiter.timer);
+      if (error === undefined) waiter.resolve();
+      else waiter.reject(error);
+    }
+    this.#waiters.clear();
+  }
+
+  #fail(error: unknown): void {
+    const failure =
+      error instanceof ProjectorError ? error : new ProjectorError('GH_ERR_PROJECTOR_FAILED', `projector failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    this.#failure = failure;
+    this.#state = 'failed';
+    this.#logger.error({ err: failure, cause: failure.cause, group: this.#group }, 'projector failed; uncommitted batches will be delivered again on restart');
+    this.#settleWaiters(new ProjectorError('GH_ERR_PROJECTOR_FAILED', `drain: the projector failed: ${failure.message}`, { cause: failure }));
+    try {
+      this.#onFailure?.(failure);
+    } catch (callbackError) {
+      this.#logger.error({ err: callbackError }, 'onFailure threw');
+    }
+  }
+}

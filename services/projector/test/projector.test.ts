@@ -1,0 +1,144 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createMemoryLog } from '@gatehouse/eventlog';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createProjector, ProjectorError, type Projector } from '../src/index.js';
+import { createProjectorWithHooks } from '../src/projector.js';
+import { RecordingStore } from './recording-store.js';
+import { sampleEvents } from './sample-session.js';
+
+const logger = pino({ level: 'silent' });
+const running: Projector[] = [];
+const tempDirs: string[] = [];
+
+function track(projector: Projector): Projector {
+  running.push(projector);
+  return projector;
+}
+
+afterEach(async () => {
+  for (const projector of running.splice(0)) await projector.stop();
+  for (const dir of tempDirs.splice(0)) await rm(dir, { recursive: true, force: true });
+});
+
+describe('projector over the in-memory log', () => {
+  it('inserts every appended event once, in log order, in batches of at most maxBatchEvents', async () => {
+    const log = createMemoryLog();
+    const events = sampleEvents(250);
+    await log.append(events);
+    const store = new RecordingStore();
+    const projector = track(createProjector({ log, store: store.asStore(), maxBatchEvents: 100, maxBatchWaitMs: 20, logger }));
+    await projector.start();
+    await projector.drain(10_000);
+    expect(store.rows.map((e) => e.id)).toEqual(events.map((e) => e.id));
+    expect(store.inserts.map((i) => i.token)).toEqual(['memory/0/0-99', 'memory/0/100-199', 'memory/0/200-249']);
+    expect(projector.stats()).toMatchObject({ state: 'running', batches: 3, events: 250, lag: 0, lastToken: 'memory/0/200-249' });
+  });
+
+  it('keeps projecting events appended while it runs', async () => {
+    const log = createMemoryLog();
+    const store = new RecordingStore();
+    const projector = track(createProjector({ log, store: store.asStore(), maxBatchWaitMs: 20, logger }));
+    await projector.start();
+    const events = sampleEvents(30);
+    for (let i = 0; i < 30; i += 10) await log.append(events.slice(i, i + 10));
+    await projector.drain(10_000);
+    expect(store.rows.map((e) => e.id)).toEqual(events.map((e) => e.id));
+  });
+
+  it('resumes from the committed position after a restart, inserting nothing twice', async () => {
+    const log = createMemoryLog();
+    const events = sampleEvents(40);
+    await log.append(events.slice(0, 25));
+    const store = new RecordingStore();
+    const first = createProjector({ log, store: store.asStore(), maxBatchWaitMs: 20, logger });
+    await first.start();
+    await first.drain(10_000);
+    await first.stop();
+    await log.append(events.slice(25));
+    const second = track(createProjector({ log: log.reopen(), store: store.asStore(), maxBatchWaitMs: 20, logger }));
+    await second.start();
+    await second.drain(10_000);
+    expect(store.inserts.flatMap((i) => i.ids)).toEqual(events.map((e) => e.id));
+  });
+
+  it('retries a retryable store error with backoff and then commits', async () => {
+    const log = createMemoryLog();
+    await log.append(sampleEvents(10));
+    const store = new RecordingStore();
+    store.failNext(3, true);
+    const projector = track(createProjector({ log, store: store.asStore(), maxBatchWaitMs: 20, retryBaseDelayMs: 1, logger }));
+    await projector.start();
+    await projector.drain(10_000);
+    expect(store.rows).toHaveLength(10);
+    expect(projector.stats()).toMatchObject({ state: 'running', retries: 3, batches: 1 });
+  });
+
+  it('fails on a non-retryable store error without committing: the batch is delivered again on restart', async () => {
+    const log = createMemoryLog();
+    await log.append(sampleEvents(10));
+    const store = new RecordingStore();
+    store.failNext(1, false);
+    const failures: ProjectorError[] = [];
+    const projector = track(createProjector({ log, store: store.asStore(), maxBatchWaitMs: 20, logger, onFailure: (e) => failures.push(e) }));
+    await projector.start();
+    const drained = await projector.drain(10_000).catch((e: unknown) => e);
+    expect(drained).toMatchObject({ code: 'GH_ERR_PROJECTOR_FAILED' });
+    expect(failures).toHaveLength(1);
+    expect(failures[0]!.message).toContain('insert batch memory/0/0-9');
+    expect(projector.stats()).toMatchObject({ state: 'failed', batches: 0 });
+    await projector.stop();
+    const again = track(createProjector({ log: log.reopen(), store: store.asStore(), maxBatchWaitMs: 20, logger }));
+    await again.start();
+    await again.drain(10_000);
+    expect(store.inserts.map((i) => i.token)).toEqual(['memory/0/0-9']);
+  });
+
+  it('gives up on a retryable error after maxAttempts', async () => {
+    const log = createMemoryLog();
+    await log.append(sampleEvents(4));
+    const store = new RecordingStore();
+    store.failNext(100, true);
+    const projector = track(createProjector({ log, store: store.asStore(), maxBatchWaitMs: 20, retryBaseDelayMs: 1, maxAttempts: 4, logger }));
+    await projector.start();
+    await expect(projector.drain(10_000)).rejects.toMatchObject({ code: 'GH_ERR_PROJECTOR_FAILED', message: expect.stringContaining('after 4 attempts') });
+    expect(projector.stats().retries).toBe(3);
+  });
+
+  it('with a journal, re-reads a batch cut short by a crash with the same boundaries and token', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-projector-'));
+    tempDirs.push(dir);
+    const journalFile = path.join(dir, 'pending.json');
+    const log = createMemoryLog();
+    const events = sampleEvents(30);
+    await log.append(events.slice(0, 10));
+    const store = new RecordingStore();
+    const crashing = createProjectorWithHooks(
+      { log, store: store.asStore(), maxBatchWaitMs: 20, journalFile, logger },
+      {
+        afterInsert: async () => {
+          throw new Error('simulated crash between insert and commit');
+        },
+      },
+    );
+    await crashing.start();
+    await expect(crashing.drain(10_000)).rejects.toMatchObject({ code: 'GH_ERR_PROJECTOR_FAILED' });
+    await crashing.stop();
+    await log.append(events.slice(10));
+    const restarted = track(createProjector({ log: log.reopen(), store: store.asStore(), maxBatchWaitMs: 20, journalFile, logger }));
+    await restarted.start();
+    await restarted.drain(10_000);
+    expect(store.inserts.map((i) => i.token)).toEqual(['memory/0/0-9', 'memory/0/0-9', 'memory/0/10-29']);
+    expect(store.rows.map((e) => e.id)).toEqual(events.map((e) => e.id));
+  });
+
+  it('refuses bad options naming them, and drain before start', async () => {
+    const log = createMemoryLog();
+    const store = new RecordingStore().asStore();
+    expect(() => createProjector({ log, store, maxBatchEvents: 0, logger })).toThrow(/maxBatchEvents/);
+    expect(() => createProjector({ log, store, group: 'a b', logger })).toThrow(/group/);
+    await expect(createProjector({ log, store, logger }).drain(10)).rejects.toMatchObject({ code: 'GH_ERR_PROJECTOR_STATE' });
+  });
+});
