@@ -1,0 +1,172 @@
+import { canonicalJson, createEvent, events, sha256Hex, type Decision, type EventContext, type EventDraft, type Outcome, type Redactor } from '@gatehouse/events';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import {
+  CallToolRequestSchema,
+  ListToolsRequestSchema,
+  McpError,
+  type CallToolResult,
+  type Progress,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { Logger } from 'pino';
+import type { AuditRecorder } from '../audit/audit-recorder.js';
+import type { ToolCatalog } from '../catalog.js';
+import { GATEWAY_RPC_ERRORS } from '../errors.js';
+import type { IngressPolicy } from '../policy-port.js';
+import { classifyUpstreamError, type UpstreamConnection } from '../upstream/upstream-connection.js';
+
+/** Longest tool name echoed in an error message or stored in an event (characters). */
+const MAX_TOOL_NAME = 256;
+
+/** Everything one session's MCP server needs; shared objects are shared across sessions. */
+export interface GatewayServerDeps {
+  catalog: ToolCatalog;
+  upstreams: ReadonlyMap<string, UpstreamConnection>;
+  policy: IngressPolicy;
+  recorder: AuditRecorder;
+  redact: Redactor;
+  logger: Logger;
+  /** Forward even when `call.attempted` could not be recorded (logged per call). */
+  failOpen: boolean;
+}
+
+/** Who the session belongs to. `policyUser` is null when the agent acts for itself. */
+export interface SessionIdentity {
+  context: EventContext & { agent: string; user: string };
+  policyUser: string | null;
+}
+
+/**
+ * Builds the MCP server the caller talks to in one session. It advertises `tools` only: resources,
+ * prompts, completion and logging requests get method-not-found, so nothing reaches an upstream
+ * unchecked.
+ *
+ * `tools/list` answers only the tools the policy lets this caller call; `tools/call`:
+ * 1. decides (unknown tool → denied); denied → `call.denied`, JSON-RPC −32003, upstream untouched;
+ * 2. appends `call.attempted` durably — if the log refuses: −32004 and nothing is forwarded
+ *    (unless `failOpen`);
+ * 3. forwards with the shared upstream client (progress passed through, cancellation propagated);
+ * 4. queues `call.completed` / `call.failed` (never lost: retried, then spooled).
+ */
+export function createGatewayServer(deps: GatewayServerDeps, identity: SessionIdentity): Server {
+  const { catalog, policy, recorder, logger } = deps;
+  const { context, policyUser } = identity;
+  const server = new Server(
+    { name: 'gatehouse', version: '0.1.0' },
+    { capabilities: { tools: { listChanged: false } } },
+  );
+
+  server.setRequestHandler(ListToolsRequestSchema, async () => {
+    const names = policy.visibleTools(context.agent, policyUser, catalog.names());
+    await recorder.appendOutcome(events.toolsListed(context, names, policy.version));
+    return { tools: catalog.tools(names) };
+  });
+
+  server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
+    const started = performance.now();
+    const name = request.params.name;
+    const args = request.params.arguments ?? {};
+    const entry = catalog.get(name);
+    const toolName = name.length > MAX_TOOL_NAME ? `${name.slice(0, MAX_TOOL_NAME)}…` : name;
+    const redaction = deps.redact(args);
+    const subject = {
+      server: entry?.server ?? null,
+      tool: toolName,
+      request_id: String(extra.requestId),
+      args: redaction.args,
+      args_sha256: redaction.argsSha256,
+    };
+    const decision: Decision = entry
+      ? policy.decide(context.agent, policyUser, name)
+      : { allowed: false, rule: 'unknown-tool', policy_version: policy.version };
+
+    if (!decision.allowed) {
+      await recorder.appendOutcome(
+        createEvent('call.denied', context, {}, { ...subject, decision, outcome: outcome('denied', 0, null, decision.rule) }),
+      );
+      throw new McpError(GATEWAY_RPC_ERRORS.toolNotPermitted.code, GATEWAY_RPC_ERRORS.toolNotPermitted.message(toolName));
+    }
+    const upstream = entry ? deps.upstreams.get(entry.server) : undefined;
+    if (!entry || !upstream) throw new McpError(GATEWAY_RPC_ERRORS.upstreamUnavailable.code, GATEWAY_RPC_ERRORS.upstreamUnavailable.message());
+
+    try {
+      await recorder.appendDurable(createEvent('call.attempted', context, {}, { ...subject, decision }));
+    } catch (error) {
+      logger.error({ err: error, session_id: context.session_id, tool: name }, 'call.attempted not recorded');
+      if (!deps.failOpen) {
+        void recorder.appendOutcome(
+          failed(context, subject, decision, outcome('audit_unavailable', elapsed(started), null, 'call.attempted not recorded; call refused')),
+        );
+        throw new McpError(GATEWAY_RPC_ERRORS.auditUnavailable.code, GATEWAY_RPC_ERRORS.auditUnavailable.message());
+      }
+      logger.warn({ session_id: context.session_id, tool: name }, 'failOpen: forwarding a call whose call.attempted was not recorded');
+    }
+
+    // Progress is relayed in order, and the result waits for the relay: the response closes the
+    // caller's SSE stream, and a notification still being sent would be lost.
+    const progressToken = extra._meta?.progressToken;
+    let relayed: Promise<void> = Promise.resolve();
+    const onprogress =
+      progressToken === undefined
+        ? undefined
+        : (progress: Progress) => {
+            relayed = relayed
+              .then(() => extra.sendNotification({ method: 'notifications/progress', params: { ...progress, progressToken } }))
+              .catch((error: unknown) => logger.debug({ err: error }, 'progress notification not delivered'));
+          };
+
+    let result: CallToolResult;
+    try {
+      result = await upstream.callTool(entry.upstreamTool, args, { signal: extra.signal, ...(onprogress ? { onprogress } : {}) });
+    } catch (error) {
+      const kind = classifyUpstreamError(error, extra.signal);
+      const latency = elapsed(started);
+      if (kind === 'upstream_error' && error instanceof McpError) {
+        // The upstream answered with a JSON-RPC error: pass it on as it is.
+        void recorder.appendOutcome(
+          createEvent('call.completed', context, {}, { ...subject, decision, outcome: outcome('error', latency, null, `upstream error ${error.code}`) }),
+        );
+        throw error;
+      }
+      void recorder.appendOutcome(failed(context, subject, decision, outcome(kind === 'timeout' ? 'timeout' : 'error', latency, null, kind)));
+      if (kind === 'timeout') throw new McpError(GATEWAY_RPC_ERRORS.upstreamTimeout.code, GATEWAY_RPC_ERRORS.upstreamTimeout.message());
+      throw new McpError(GATEWAY_RPC_ERRORS.upstreamUnavailable.code, GATEWAY_RPC_ERRORS.upstreamUnavailable.message());
+    }
+
+    await relayed;
+    const canonical = canonicalJson(result);
+    void recorder.appendOutcome(
+      createEvent('call.completed', context, {}, {
+        ...subject,
+        decision,
+        outcome: {
+          status: result.isError === true ? 'error' : 'ok',
+          latency_ms: elapsed(started),
+          result_sha256: sha256Hex(canonical),
+          result_bytes: Buffer.byteLength(canonical),
+          error: null,
+        },
+      }),
+    );
+    return result;
+  });
+
+  return server;
+}
+
+function outcome(status: Outcome['status'], latencyMs: number, resultSha256: string | null, error: string | null): Outcome {
+  return { status, latency_ms: latencyMs, result_sha256: resultSha256, result_bytes: null, error };
+}
+
+function failed(
+  context: EventContext,
+  subject: { server: string | null; tool: string; request_id: string; args: unknown; args_sha256: string },
+  decision: Decision,
+  result: Outcome,
+): EventDraft {
+  return createEvent('call.failed', context, {}, { ...subject, decision, outcome: result });
+}
+
+/** Milliseconds since `started`, to 0.01 ms. */
+function elapsed(started: number): number {
+  return Math.round((performance.now() - started) * 100) / 100;
+}

@@ -1,0 +1,75 @@
+import { events } from '@gatehouse/events';
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { Logger } from 'pino';
+import type { AuditRecorder } from '../audit/audit-recorder.js';
+import type { Principal } from '../perimeter/token-verifier.js';
+import type { SessionIdentity } from './gateway-server.js';
+
+/** Why a session ended, as recorded in `session.ended`. */
+export type SessionEndReason = 'client_deleted' | 'transport_closed' | 'idle_timeout' | 'gateway_shutdown' | 'initialize_failed';
+
+/** One live MCP session: its caller, transport and server. */
+export interface GatewaySession {
+  readonly id: string;
+  readonly principal: Principal;
+  readonly identity: SessionIdentity;
+  readonly transport: StreamableHTTPServerTransport;
+  readonly server: Server;
+  /** Last request, ms since the epoch. */
+  lastSeenMs: number;
+  ended: boolean;
+}
+
+/**
+ * Live sessions of this ingress node. Ending a session (DELETE, transport close, idle timeout,
+ * shutdown) records `session.ended` once, then forgets the session's chain head.
+ */
+export class SessionRegistry {
+  readonly #sessions = new Map<string, GatewaySession>();
+  readonly #recorder: AuditRecorder;
+  readonly #logger: Logger;
+  readonly #sweeper: NodeJS.Timeout;
+
+  constructor(recorder: AuditRecorder, logger: Logger, idleTimeoutMs: number) {
+    this.#recorder = recorder;
+    this.#logger = logger;
+    const every = Math.max(1_000, Math.min(60_000, Math.floor(idleTimeoutMs / 2)));
+    this.#sweeper = setInterval(() => this.#sweep(idleTimeoutMs), every).unref();
+  }
+
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  add(session: GatewaySession): void {
+    this.#sessions.set(session.id, session);
+  }
+
+  get(id: string): GatewaySession | undefined {
+    return this.#sessions.get(id);
+  }
+
+  /** Ends a session once: records `session.ended`, closes its transport. Idempotent. */
+  async end(session: GatewaySession, reason: SessionEndReason): Promise<void> {
+    if (session.ended) return;
+    session.ended = true;
+    this.#sessions.delete(session.id);
+    await this.#recorder.appendOutcome(events.sessionEnded(session.identity.context, reason));
+    void this.#recorder.forget(session.id);
+    await session.transport.close().catch((error: unknown) => this.#logger.debug({ err: error }, 'session transport close failed'));
+  }
+
+  /** Ends every session (shutdown). */
+  async endAll(reason: SessionEndReason): Promise<void> {
+    clearInterval(this.#sweeper);
+    await Promise.all([...this.#sessions.values()].map((session) => this.end(session, reason)));
+  }
+
+  #sweep(idleTimeoutMs: number): void {
+    const cutoff = Date.now() - idleTimeoutMs;
+    for (const session of this.#sessions.values()) {
+      if (session.lastSeenMs < cutoff) void this.end(session, 'idle_timeout');
+    }
+  }
+}
