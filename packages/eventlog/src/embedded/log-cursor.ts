@@ -115,7 +115,7 @@ export class LogCursor {
     const { bytesRead } = await handle.read(this.#buffer, 0, want, this.#position);
     let at = 0;
     let taken = 0;
-    while (taken < max && this.#offset < this.#view.endOffset) {
+    while (taken < max && this.#offset < this.#view.endOffset && at < bytesRead) {
       const frame = readFrame(this.#buffer, at, bytesRead);
       if (frame.kind === 'ok') {
         into.push({ offset: this.#offset, event: this.#decode(segment, frame.payload) });

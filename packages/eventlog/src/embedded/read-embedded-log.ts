@@ -33,7 +33,7 @@ export async function* readEmbeddedLog(options: ReadEmbeddedLogOptions): AsyncGe
   const from = parseOffset(options.fromOffset ?? 0, 'readEmbeddedLog: fromOffset');
   const lockFile = path.join(dir, LOCK_FILE_NAME);
   const owner = await readLockOwner(lockFile);
-  if (owner !== undefined && owner !== process.pid && isProcessAlive(owner)) {
+  if (owner !== undefined && isProcessAlive(owner)) {
     throw new LogError('GH_ERR_LOG_LOCKED', `the event log ${dir} is open in process ${owner} (lock file ${lockFile}); stop it before reading offline`);
   }
   const found = await listSegments(dir);

@@ -1,0 +1,239 @@
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { encodeEvent, type GatehouseEvent } from '@gatehouse/events';
+import { openEmbeddedLog, readEmbeddedLog, type EmbeddedEventLog, type EventLog, type LogBatch } from '../src/index.js';
+import { FRAME_HEADER_BYTES } from '../src/embedded/record-frame.js';
+import { describeEventLogContract } from './event-log-contract.js';
+import { sessionCalls } from './support/sample-events.js';
+
+const quiet = { warn: () => undefined };
+
+describeEventLogContract('embedded', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'gh-eventlog-contract-'));
+  const opened: EventLog[] = [];
+  const open = async () => {
+    const log = await openEmbeddedLog({ dir, logger: quiet });
+    opened.push(log);
+    return log;
+  };
+  return {
+    log: await open(),
+    reopen: open,
+    cleanup: async () => {
+      await Promise.all(opened.map((log) => log.close()));
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describe('embedded event log', () => {
+  let dir: string;
+  const logs: EventLog[] = [];
+  const open = async (options: Partial<Parameters<typeof openEmbeddedLog>[0]> = {}): Promise<EmbeddedEventLog> => {
+    const log = await openEmbeddedLog({ dir, logger: quiet, ...options });
+    logs.push(log);
+    return log;
+  };
+  const readAll = async (): Promise<GatehouseEvent[]> => {
+    const out: GatehouseEvent[] = [];
+    for await (const batch of readEmbeddedLog({ dir })) out.push(...batch.events);
+    return out;
+  };
+
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'gh-eventlog-'));
+  });
+  afterEach(async () => {
+    await Promise.all(logs.splice(0).map((log) => log.close()));
+    vi.restoreAllMocks();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('coalesces concurrent appends into shared fsyncs and resolves each only after the fsync covering it', async () => {
+    const log = await open();
+    // Reach the FileHandle prototype through a handle of our own to count fdatasync calls.
+    const { open: openFile } = await import('node:fs/promises');
+    const probe = await openFile(path.join(dir, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
+    await probe.close();
+    const original = proto.datasync;
+    let completedSyncs = 0;
+    vi.spyOn(proto, 'datasync').mockImplementation(async function (this: unknown) {
+      await original.call(this);
+      completedSyncs++;
+    });
+
+    const calls = sessionCalls('s-group', 100);
+    const syncsSeenAtResolve: number[] = [];
+    await Promise.all(calls.map((call) => log.append([call]).then(() => syncsSeenAtResolve.push(completedSyncs))));
+
+    expect(completedSyncs).toBeLessThanOrEqual(2);
+    expect(syncsSeenAtResolve.every((syncs) => syncs >= 1)).toBe(true);
+    expect((await log.openConsumer('g').then((c) => c.next({ maxEvents: 200, maxWaitMs: 0 }))).events).toHaveLength(100);
+  });
+
+  it('rolls to a new segment, named by its first offset, when a write would pass segmentMaxBytes', async () => {
+    const calls = sessionCalls('s-roll', 30);
+    // Sizes differ by a few bytes (request ids 0–29); 10 of the largest fit, 11 of the smallest do not.
+    const recordBytes = Math.max(...calls.map((call) => FRAME_HEADER_BYTES + encodeEvent(call).length));
+    const log = await open({ segmentMaxBytes: recordBytes * 10 + 5 });
+    for (const call of calls) await log.append([call]);
+    await log.close();
+
+    const segments = (await readdir(dir)).filter((name) => name.endsWith('.seg')).sort();
+    expect(segments).toEqual(['00000000000000000000.seg', '00000000000000000010.seg', '00000000000000000020.seg']);
+    expect((await readAll()).map((e) => e.id)).toEqual(calls.map((e) => e.id));
+
+    const reopened = await open({ segmentMaxBytes: recordBytes * 10 + 5 });
+    expect(reopened.endOffset()).toBe('30');
+    const consumer = await reopened.openConsumer('from-middle');
+    await consumer.commit({ partition: 0, firstOffset: '0', lastOffset: '14', events: calls.slice(0, 15), token: 'embedded/0/0-14' });
+    await consumer.close();
+    const resumed = await reopened.openConsumer('from-middle');
+    const batch = await resumed.next({ maxEvents: 100, maxWaitMs: 0 });
+    expect(batch.firstOffset).toBe('15');
+    expect(batch.events.map((e) => e.id)).toEqual(calls.slice(15).map((e) => e.id));
+  });
+
+  it('refuses an append holding an event over maxRecordBytes with GH_ERR_LOG_RECORD_TOO_LARGE and writes none of it', async () => {
+    const log = await open({ maxRecordBytes: 2000 });
+    const [small] = sessionCalls('s-small', 1);
+    const [big] = sessionCalls('s-big', 1).map((e) => ({ ...e, args: { blob: 'x'.repeat(5000) } }) as GatehouseEvent);
+
+    await expect(log.append([small!, big!])).rejects.toMatchObject({ code: 'GH_ERR_LOG_RECORD_TOO_LARGE' });
+    expect(log.endOffset()).toBe('0');
+    await log.close();
+    expect(await readAll()).toEqual([]);
+  });
+
+  it('refuses an event that does not match the schema with GH_ERR_LOG_INVALID_RECORD and writes nothing', async () => {
+    const log = await open();
+    const [event] = sessionCalls('s-bad', 1);
+
+    await expect(log.append([{ ...event!, seq: -1 }])).rejects.toMatchObject({ code: 'GH_ERR_LOG_INVALID_RECORD' });
+    expect(log.endOffset()).toBe('0');
+  });
+
+  it('writes the checkpoint of a group to checkpoints/<group>.json as the next offset to read', async () => {
+    const log = await open();
+    await log.append(sessionCalls('s-cp', 4));
+    const consumer = await log.openConsumer('projector', { fromBeginning: true });
+    const batch = await consumer.next({ maxEvents: 3, maxWaitMs: 0 });
+    await consumer.commit(batch);
+
+    const stored = JSON.parse(await readFile(path.join(dir, 'checkpoints', 'projector.json'), 'utf8')) as Record<string, unknown>;
+    expect(stored).toMatchObject({ group: 'projector', next_offset: '3' });
+    expect(await log.committedOffset('projector')).toBe('3');
+    expect(await consumer.lag()).toBe(1);
+  });
+
+  it('re-delivers exactly the recorded batch when next is given its lastOffset as untilOffset', async () => {
+    const log = await open();
+    await log.append(sessionCalls('s-until', 3));
+    const consumer = await log.openConsumer('projector');
+    const pending: LogBatch = await consumer.next({ maxEvents: 2, maxWaitMs: 0 });
+    await consumer.close();
+    await log.append(sessionCalls('s-more', 3));
+
+    const again = await log.openConsumer('projector');
+    const batch = await again.next({ maxEvents: 100, maxWaitMs: 0, untilOffset: pending.lastOffset });
+
+    expect(batch.token).toBe('embedded/0/0-1');
+    expect(batch.token).toBe(pending.token);
+    expect(batch.events).toEqual(pending.events);
+  });
+
+  it('reads batches spanning many read chunks, and records larger than one chunk', async () => {
+    const log = await open({ maxRecordBytes: 3 * 1024 * 1024 });
+    const many = sessionCalls('s-many', 2500);
+    const [huge] = sessionCalls('s-huge', 1).map((e) => ({ ...e, args: { blob: 'x'.repeat(1_500_000) } }) as GatehouseEvent);
+    await log.append(many.slice(0, 1200));
+    await log.append([huge!]);
+    await log.append(many.slice(1200));
+    const consumer = await log.openConsumer('reader', { fromBeginning: true });
+
+    const batch = await consumer.next({ maxEvents: 5000, maxWaitMs: 0 });
+
+    expect(batch.events.map((e) => e.id)).toEqual([...many.slice(0, 1200), huge!, ...many.slice(1200)].map((e) => e.id));
+    expect(batch.token).toBe('embedded/0/0-2500');
+  });
+
+  it('allows one open consumer per group', async () => {
+    const log = await open();
+    await log.openConsumer('projector');
+    await expect(log.openConsumer('projector')).rejects.toMatchObject({ code: 'GH_ERR_LOG_GROUP_BUSY' });
+  });
+
+  it('rejects a group name that is not a safe file name', async () => {
+    const log = await open();
+    await expect(log.openConsumer('../escape')).rejects.toMatchObject({ code: 'GH_ERR_LOG_CONFIG' });
+  });
+
+  it('lets only one opener hold the directory, naming the owning pid', async () => {
+    await open();
+    await expect(openEmbeddedLog({ dir, logger: quiet })).rejects.toMatchObject({
+      code: 'GH_ERR_LOG_LOCKED',
+      message: expect.stringContaining(String(process.pid)),
+    });
+  });
+
+  it('takes over a lock left by a dead process', async () => {
+    // pid 2^22+1 is above the default pid_max on Linux, so no such process exists.
+    await writeFile(path.join(dir, 'LOCK'), `${2 ** 22 + 1}\n`);
+    const log = await open();
+    await log.append(sessionCalls('s-lock', 1));
+
+    expect(await readFile(path.join(dir, 'LOCK'), 'utf8')).toBe(`${process.pid}\n`);
+  });
+
+  it('releases the lock on close so the directory can be opened again', async () => {
+    const first = await open();
+    await first.append(sessionCalls('s-release', 2));
+    await first.close();
+    const second = await open();
+
+    expect(second.endOffset()).toBe('2');
+  });
+
+  it('refuses offline reading while a live process holds the log', async () => {
+    await open();
+    await expect(readAll()).rejects.toMatchObject({ code: 'GH_ERR_LOG_LOCKED' });
+  });
+
+  it('reads offline from a given offset in batches of maxEvents, with the tokens a consumer would give', async () => {
+    const log = await open();
+    const calls = sessionCalls('s-offline', 7);
+    await log.append(calls);
+    await log.close();
+
+    const batches: LogBatch[] = [];
+    for await (const batch of readEmbeddedLog({ dir, fromOffset: '2', maxEvents: 3 })) batches.push(batch);
+
+    expect(batches.map((b) => b.token)).toEqual(['embedded/0/2-4', 'embedded/0/5-6']);
+    expect(batches.flatMap((b) => b.events)).toEqual(calls.slice(2));
+  });
+
+  it('names the segment, offset and byte of a record that is intact but not a valid event', async () => {
+    const log = await open({ validateOnAppend: false });
+    const calls = sessionCalls('s-schema', 3);
+    await log.append([calls[0]!, { ...calls[1]!, seq: -5 }, calls[2]!]);
+    const consumer = await log.openConsumer('reader', { fromBeginning: true });
+
+    const failure = consumer.next({ maxEvents: 10, maxWaitMs: 0 });
+    await expect(failure).rejects.toMatchObject({ code: 'GH_ERR_LOG_INVALID_RECORD' });
+    await expect(failure).rejects.toThrow(/00000000000000000000\.seg.*offset 1 \(byte \d+\).*seq/);
+  });
+
+  it('ends a pending next with an empty batch when the log closes', async () => {
+    const log = await open();
+    const consumer = await log.openConsumer('reader');
+    const pending = consumer.next({ maxEvents: 10, maxWaitMs: 10 * 60_000 });
+    await new Promise((resolve) => setImmediate(resolve));
+    await log.close();
+
+    expect((await pending).events).toEqual([]);
+    await expect(consumer.next({ maxEvents: 1, maxWaitMs: 0 })).rejects.toMatchObject({ code: 'GH_ERR_LOG_CLOSED' });
+  });
+});
