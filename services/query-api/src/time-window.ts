@@ -62,8 +62,9 @@ export function zoneOffsetMinutes(tz: string, instantMs: number): number {
  */
 export function wallClockToUtc(tz: string, y: number, mo: number, d: number, h = 0, mi = 0, s = 0): Date {
   const guess = Date.UTC(y, mo - 1, d, h, mi, s);
-  const candidates = [...new Set([guess - zoneOffsetMinutes(tz, guess) * 60_000])];
-  candidates.push(guess - zoneOffsetMinutes(tz, candidates[0]!) * 60_000);
+  // Every offset in force within a day of the guess: one of them is the right one (or two, in an overlap).
+  const offsets = new Set([-86_400_000, 0, 86_400_000].map((d) => zoneOffsetMinutes(tz, guess + d) * 60_000));
+  const candidates = [...offsets].map((offset) => guess - offset);
   const valid = candidates.filter((t) => guess - t === zoneOffsetMinutes(tz, t) * 60_000);
   // Overlap (clocks turned back): both are valid, take the earlier. Gap: neither, take the later.
   return new Date(valid.length > 0 ? Math.min(...valid) : Math.max(...candidates));
