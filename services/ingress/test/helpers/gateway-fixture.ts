@@ -6,10 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { GatehouseEvent } from '@gatehouse/events';
+import { createMemoryLog, type MemoryEventLog } from '@gatehouse/eventlog';
 import { pino } from 'pino';
 import { createIngress, type Ingress, type IngressConfigInput, type IngressPolicy } from '../../src/index.js';
 import { demoPolicy } from './demo-policy.js';
-import { createFakeLog, type FakeLog } from './fake-memory-log.js';
 import { startTestIssuer, type TestIssuer } from './test-issuer.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -23,7 +23,7 @@ export const RESOURCE = 'http://127.0.0.1/mcp';
 export interface GatewayFixture {
   ingress: Ingress;
   issuer: TestIssuer;
-  log: FakeLog;
+  log: MemoryEventLog;
   /** Base URL of the gateway (`http://127.0.0.1:<port>`). */
   base: string;
   /** Tool calls the support desk received, from its record file. */
@@ -45,7 +45,7 @@ export async function startGateway(options: FixtureOptions = {}): Promise<Gatewa
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-ingress-'));
   const recordFile = join(dir, 'support-desk-calls.jsonl');
   const issuer = await startTestIssuer(RESOURCE);
-  const log = createFakeLog();
+  const log = createMemoryLog();
   const upstreams: IngressConfigInput['upstreams'] = {
     support: { command: process.execPath, args: ['--import', 'tsx', SUPPORT_DESK_ENTRY], env: { SUPPORT_DESK_RECORD: recordFile }, cwd: REPO_ROOT },
   };
