@@ -21,7 +21,8 @@ function write(value: unknown, path: string): string {
       return JSON.stringify(value);
     case 'object': {
       if (Array.isArray(value)) {
-        return `[${value.map((item, i) => (item === undefined ? 'null' : write(item, `${path}[${i}]`))).join(',')}]`;
+        // Array.from visits holes of sparse arrays (as undefined → null), which map would skip.
+        return `[${Array.from(value as unknown[], (item, i) => (item === undefined ? 'null' : write(item, `${path}[${i}]`))).join(',')}]`;
       }
       const record = value as Record<string, unknown>;
       if (typeof (record as { toJSON?: unknown }).toJSON === 'function') {

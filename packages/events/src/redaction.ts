@@ -18,7 +18,6 @@ export const DEFAULT_REDACT_KEYS: readonly string[] = Object.freeze([
   'pwd',
   '*secret*',
   '*token*',
-  'api_key',
   '*api_key*',
   '*api-key*',
   '*apikey*',
@@ -29,11 +28,8 @@ export const DEFAULT_REDACT_KEYS: readonly string[] = Object.freeze([
   '*private-key*',
   '*privatekey*',
   '*credential*',
-  'authorization',
-  'proxy-authorization',
-  'cookie',
-  'set-cookie',
-  'session_cookie',
+  '*authorization*',
+  '*cookie*',
 ]);
 
 /** An extra secret detector given in configuration. */
@@ -104,16 +100,16 @@ export function createRedactor(options: RedactorOptions = {}): Redactor {
       const reason = cause instanceof RangeError ? 'nested too deeply or cyclic' : (cause as Error).message;
       throw new GatehouseError('GH_ERR_EVENT_INVALID', `args: not encodable as JSON (${reason})`, { status: 400, cause });
     }
-    const redactedPaths: string[] = [];
+    const redactedPaths = new Set<string>();
     const walk = (value: unknown, path: string): unknown => {
       if (typeof value === 'string') {
         if (!scanning) return value;
         const scanned = scan(value);
-        if (scanned !== value) redactedPaths.push(path);
+        if (scanned !== value) redactedPaths.add(path);
         return scanned;
       }
       if (value === null || typeof value !== 'object') return value;
-      if (Array.isArray(value)) return value.map((item, i) => walk(item, `${path}[${i}]`));
+      if (Array.isArray(value)) return Array.from(value as unknown[], (item, i) => walk(item, `${path}[${i}]`));
       const source = value as Record<string, unknown>;
       if (typeof (source as { toJSON?: unknown }).toJSON === 'function') {
         return walk((source as { toJSON: () => unknown }).toJSON(), path);
@@ -131,17 +127,18 @@ export function createRedactor(options: RedactorOptions = {}): Redactor {
           }
         }
         const memberPath = `${path}${IDENTIFIER.test(outKey) ? `.${outKey}` : `[${JSON.stringify(outKey)}]`}`;
-        if (outKey !== key) redactedPaths.push(memberPath);
+        if (outKey !== key) redactedPaths.add(memberPath);
         if (keyRegex !== null && keyRegex.test(key)) {
           setMember(copy, outKey, REDACTED);
-          if (outKey === key) redactedPaths.push(memberPath);
+          redactedPaths.add(memberPath);
         } else {
           setMember(copy, outKey, walk(member, memberPath));
         }
       }
       return copy;
     };
-    return { args: walk(args, '$'), argsSha256, redactedPaths };
+    const redacted = walk(args, '$');
+    return { args: redacted, argsSha256, redactedPaths: [...redactedPaths] };
   };
 }
 

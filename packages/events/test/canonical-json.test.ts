@@ -33,6 +33,8 @@ describe('canonicalJson', () => {
 
   it('drops undefined members and writes undefined array items as null, as JSON.stringify does', () => {
     expect(canonicalJson({ a: undefined, b: [undefined, 1] })).toBe('{"b":[null,1]}');
+    // eslint-disable-next-line no-sparse-arrays
+    expect(canonicalJson([1, , 3])).toBe('[1,null,3]');
   });
 
   it('uses toJSON when a value has one (dates become ISO strings)', () => {

@@ -281,6 +281,12 @@ describe('createRedactor', () => {
       expect(result.redactedPaths).toEqual(['$["[REDACTED:github_token]"]']);
     });
 
+    it('names a path once even when both its key and its value held secrets', () => {
+      const result = redact({ 'AKIAABCDEFGHIJKLMNOP': 'Bearer abcDEF123456789xyz' });
+      expect(result.args).toEqual({ '[REDACTED:aws_access_key_id]': 'Bearer [REDACTED:bearer]' });
+      expect(result.redactedPaths).toEqual(['$["[REDACTED:aws_access_key_id]"]']);
+    });
+
     it('detectSecrets: false turns the detectors off but keeps key patterns', () => {
       const r = createRedactor({ detectSecrets: false });
       expect(r({ note: 'Bearer abcDEF123456789xyz', token: 't' }).args).toEqual({ note: 'Bearer abcDEF123456789xyz', token: REDACTED });
