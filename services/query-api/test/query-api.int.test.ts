@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
-import chdbConnection from 'chdb/connection';
+import { createChdbConnection } from 'chdb/connection';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventOf, GatehouseEvent } from '@gatehouse/events';
 import {
@@ -93,7 +93,9 @@ beforeAll(async () => {
     clock: () => NOW,
     instance: 'test',
   });
-  sql = createClient({ connection: chdbConnection.createChdbConnection({ path: path.join(fixture.dir, 'clickhouse') }) });
+  // A second connection to the same chDB directory: tampering the way someone with SQL access would.
+  const connection = createChdbConnection({ path: path.join(fixture.dir, 'clickhouse') });
+  sql = createClient({ connection: connection as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'] });
 
   await project(fixture.store, [timeline.policy('2026-11-01T00:00:00.000Z', P1), timeline.catalog('2026-11-01T00:00:01.000Z', 'support', TOOLS)]);
   // Session A, Tuesday 17 Nov: the compromised bot tries to export the customer table.
