@@ -1,0 +1,66 @@
+import { ChainRegistry, events, verifyChain, type EventContext } from '@gatehouse/events';
+import { createMemoryLog } from '@gatehouse/eventlog';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { AuditRecorder } from '../src/audit/audit-recorder.js';
+
+const ctx: EventContext = { session_id: 's-1', agent: 'support-bot', user: 'alice' };
+const logger = pino({ level: 'silent' });
+
+function setup() {
+  const log = createMemoryLog();
+  const chains = new ChainRegistry();
+  const recorder = new AuditRecorder({ log, chains, logger, retryDelaysMs: [1, 1], backlogRetryMs: 10 });
+  return { log, chains, recorder };
+}
+
+describe('audit recorder', () => {
+  it('appends one stream’s events in seq order even when issued concurrently', async () => {
+    const { log, recorder } = setup();
+    await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? recorder.appendOutcome(events.sessionEnded(ctx, `r${i}`)) : recorder.appendDurable(events.sessionEnded(ctx, `r${i}`)))));
+    const stored = log.events();
+    expect(stored.map((e) => e.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(verifyChain(stored).ok).toBe(true);
+  });
+
+  it('when the log refuses a durable append, rejects and rewinds the head so the chain stays gapless', async () => {
+    const { log, chains, recorder } = setup();
+    await recorder.appendDurable(events.sessionStarted(ctx, { protocol_version: null, client_name: null, client_version: null }));
+    log.setAvailable(false);
+    await expect(recorder.appendDurable(events.toolsListed(ctx, [], 'v'))).rejects.toMatchObject({ code: 'GH_ERR_LOG_UNAVAILABLE' });
+    expect(chains.head('s-1')?.seq).toBe(0);
+    log.setAvailable(true);
+    await recorder.appendDurable(events.toolsListed(ctx, [], 'v'));
+    expect(log.events().map((e) => e.seq)).toEqual([0, 1]);
+    expect(verifyChain(log.events()).ok).toBe(true);
+  });
+
+  it('never loses an outcome: retries, keeps it while the log is down, publishes it when the log is back', async () => {
+    const { log, recorder } = setup();
+    log.setAvailable(false);
+    const sealed = await recorder.appendOutcome(events.sessionEnded(ctx, 'client_deleted'));
+    expect(recorder.backlogSize).toBe(1);
+    expect(log.events()).toHaveLength(0);
+    log.setAvailable(true);
+    await recorder.drain();
+    expect(recorder.backlogSize).toBe(0);
+    expect(log.events().map((e) => e.id)).toEqual([sealed.id]);
+    recorder.stop();
+  });
+
+  it('hands refused outcomes to a spool when one is configured', async () => {
+    const log = createMemoryLog();
+    const spooled: string[] = [];
+    const recorder = new AuditRecorder({
+      log,
+      chains: new ChainRegistry(),
+      logger,
+      retryDelaysMs: [],
+      spool: { put: async (batch) => void spooled.push(...batch.map((e) => e.type)) },
+    });
+    log.setAvailable(false);
+    await recorder.appendOutcome(events.sessionEnded(ctx, 'idle_timeout'));
+    expect(spooled).toEqual(['session.ended']);
+    expect(recorder.backlogSize).toBe(0);
+  });
+});
