@@ -22,7 +22,11 @@ function buildPool(count: number, sessions: number): GatehouseEvent[] {
   const registry = new ChainRegistry();
   const pool: GatehouseEvent[] = [];
   for (let i = 0; i < count; i++) {
-    const args = { ticket_id: `T-${10_000 + i}`, include_history: i % 3 === 0, reason: 'customer asked for an update' };
+    const args = {
+      ticket_id: `T-${10_000 + i}`,
+      include_history: i % 3 === 0,
+      reason: 'customer asked for an update',
+    };
     pool.push(
       registry.seal(
         events.callAttempted(
@@ -34,8 +38,18 @@ function buildPool(count: number, sessions: number): GatehouseEvent[] {
             client_ip: '10.1.2.3',
             user_agent: 'claude-code/2.1 (bench)',
           },
-          { server: 'support', tool: 'support__read_ticket', request_id: String(i), args, args_sha256: sha256Hex(JSON.stringify(args)) },
-          { allowed: true, rule: 'allow agent:support-bot support__read_ticket', policy_version: 'c'.repeat(64) },
+          {
+            server: 'support',
+            tool: 'support__read_ticket',
+            request_id: String(i),
+            args,
+            args_sha256: sha256Hex(JSON.stringify(args)),
+          },
+          {
+            allowed: true,
+            rule: 'allow agent:support-bot support__read_ticket',
+            policy_version: 'c'.repeat(64),
+          },
         ),
       ),
     );
@@ -47,7 +61,11 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function runOne(appenders: number, total: number, pool: readonly GatehouseEvent[]): Promise<Record<string, string | number>> {
+async function runOne(
+  appenders: number,
+  total: number,
+  pool: readonly GatehouseEvent[],
+): Promise<Record<string, string | number>> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'gh-bench-eventlog-'));
   const log = await openEmbeddedLog({ dir });
   const latencies = new Float64Array(total);

@@ -49,7 +49,9 @@ function startFixture(fixture: string, args: string[]): Child {
     exited,
     waitForLines: (count) =>
       Promise.race([
-        new Promise<void>((resolve) => (lines.length >= count ? resolve() : watchers.push({ count, resolve }))),
+        new Promise<void>((resolve) =>
+          lines.length >= count ? resolve() : watchers.push({ count, resolve }),
+        ),
         exited.then(() => {
           if (lines.length < count) throw new Error(`fixture ${fixture} exited early: ${stderr}`);
         }),
@@ -65,7 +67,9 @@ async function readAll(dir: string): Promise<GatehouseEvent[]> {
 
 /** Byte position of record `index` in a segment written from `events` (one frame each). */
 function framePosition(events: readonly GatehouseEvent[], index: number): number {
-  return events.slice(0, index).reduce((sum, event) => sum + FRAME_HEADER_BYTES + encodeEvent(event).length, 0);
+  return events
+    .slice(0, index)
+    .reduce((sum, event) => sum + FRAME_HEADER_BYTES + encodeEvent(event).length, 0);
 }
 
 describe('embedded event log under crashes and damage', () => {
@@ -77,7 +81,8 @@ describe('embedded event log under crashes and damage', () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'gh-eventlog-crash-'));
   });
   afterEach(async () => {
-    for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    for (const child of children.splice(0))
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await Promise.all(logs.splice(0).map((log) => log.close()));
     await rm(dir, { recursive: true, force: true });
   });
@@ -101,7 +106,8 @@ describe('embedded event log under crashes and damage', () => {
     expect(storedIds.size).toBe(stored.length);
     expect(acknowledged.filter((id) => !storedIds.has(id))).toEqual([]);
     const seqsBySession = new Map<string, number[]>();
-    for (const event of stored) seqsBySession.set(event.session_id, [...(seqsBySession.get(event.session_id) ?? []), event.seq]);
+    for (const event of stored)
+      seqsBySession.set(event.session_id, [...(seqsBySession.get(event.session_id) ?? []), event.seq]);
     for (const seqs of seqsBySession.values()) expect(seqs).toEqual(seqs.map((_, i) => i));
     expect((await readdir(dir)).filter((name) => name.endsWith('.seg')).length).toBeGreaterThan(1);
     if (log.recovery) expect(warnings).toEqual([log.recovery]);
@@ -125,14 +131,21 @@ describe('embedded event log under crashes and damage', () => {
     const log = await openEmbeddedLog({ dir, logger: { warn: (details) => warnings.push(details) } });
     logs.push(log);
 
-    expect(log.recovery).toEqual({ file, position: goodSize, bytes: 40, reason: 'record cut short at end of file' });
+    expect(log.recovery).toEqual({
+      file,
+      position: goodSize,
+      bytes: 40,
+      reason: 'record cut short at end of file',
+    });
     expect(warnings).toEqual([log.recovery]);
     expect((await stat(file)).size).toBe(goodSize);
     expect(log.endOffset()).toBe('4');
     const [more] = sessionCalls('s-after', 1);
     await log.append([more!]);
     await log.close();
-    expect((await readAll(dir)).map((event) => event.id)).toEqual([...calls.slice(0, 4), more!].map((event) => event.id));
+    expect((await readAll(dir)).map((event) => event.id)).toEqual(
+      [...calls.slice(0, 4), more!].map((event) => event.id),
+    );
   });
 
   it('truncates a final record whose checksum fails', async () => {
@@ -183,7 +196,9 @@ describe('embedded event log under crashes and damage', () => {
     const opening = openEmbeddedLog({ dir, logger: quiet });
 
     await expect(opening).rejects.toMatchObject({ code: 'GH_ERR_LOG_CORRUPT_SEGMENT' });
-    await expect(opening).rejects.toThrow(`${SEGMENT} (${file}) is corrupt at byte ${badStart}: checksum mismatch`);
+    await expect(opening).rejects.toThrow(
+      `${SEGMENT} (${file}) is corrupt at byte ${badStart}: checksum mismatch`,
+    );
     expect((await stat(file)).size).toBe(bytes.length);
     await expect(readAll(dir)).rejects.toMatchObject({ code: 'GH_ERR_LOG_CORRUPT_SEGMENT' });
   });
@@ -243,7 +258,9 @@ describe('embedded event log under crashes and damage', () => {
     const log = await openEmbeddedLog({ dir, logger: quiet });
     logs.push(log);
     expect(await log.committedOffset('projector')).toBe(String(next));
-    expect((await readdir(path.join(dir, 'checkpoints'))).filter((name) => name.includes('.tmp-'))).toEqual([]);
+    expect((await readdir(path.join(dir, 'checkpoints'))).filter((name) => name.includes('.tmp-'))).toEqual(
+      [],
+    );
   });
 
   it('ignores and removes a half-written checkpoint temp file', async () => {

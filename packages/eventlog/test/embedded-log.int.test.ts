@@ -3,7 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { encodeEvent, type GatehouseEvent } from '@gatehouse/events';
-import { openEmbeddedLog, readEmbeddedLog, type EmbeddedEventLog, type EventLog, type LogBatch } from '../src/index.js';
+import {
+  openEmbeddedLog,
+  readEmbeddedLog,
+  type EmbeddedEventLog,
+  type EventLog,
+  type LogBatch,
+} from '../src/index.js';
 import { FRAME_HEADER_BYTES } from '../src/embedded/record-frame.js';
 import { describeEventLogContract } from './event-log-contract.js';
 import { sessionCalls } from './support/sample-events.js';
@@ -31,7 +37,9 @@ describeEventLogContract('embedded', async () => {
 describe('embedded event log', () => {
   let dir: string;
   const logs: EventLog[] = [];
-  const open = async (options: Partial<Parameters<typeof openEmbeddedLog>[0]> = {}): Promise<EmbeddedEventLog> => {
+  const open = async (
+    options: Partial<Parameters<typeof openEmbeddedLog>[0]> = {},
+  ): Promise<EmbeddedEventLog> => {
     const log = await openEmbeddedLog({ dir, logger: quiet, ...options });
     logs.push(log);
     return log;
@@ -67,11 +75,15 @@ describe('embedded event log', () => {
 
     const calls = sessionCalls('s-group', 100);
     const syncsSeenAtResolve: number[] = [];
-    await Promise.all(calls.map((call) => log.append([call]).then(() => syncsSeenAtResolve.push(completedSyncs))));
+    await Promise.all(
+      calls.map((call) => log.append([call]).then(() => syncsSeenAtResolve.push(completedSyncs))),
+    );
 
     expect(completedSyncs).toBeLessThanOrEqual(2);
     expect(syncsSeenAtResolve.every((syncs) => syncs >= 1)).toBe(true);
-    expect((await log.openConsumer('g').then((c) => c.next({ maxEvents: 200, maxWaitMs: 0 }))).events).toHaveLength(100);
+    expect(
+      (await log.openConsumer('g').then((c) => c.next({ maxEvents: 200, maxWaitMs: 0 }))).events,
+    ).toHaveLength(100);
   });
 
   it('rolls to a new segment, named by its first offset, when a write would pass segmentMaxBytes', async () => {
@@ -83,13 +95,23 @@ describe('embedded event log', () => {
     await log.close();
 
     const segments = (await readdir(dir)).filter((name) => name.endsWith('.seg')).sort();
-    expect(segments).toEqual(['00000000000000000000.seg', '00000000000000000010.seg', '00000000000000000020.seg']);
+    expect(segments).toEqual([
+      '00000000000000000000.seg',
+      '00000000000000000010.seg',
+      '00000000000000000020.seg',
+    ]);
     expect((await readAll()).map((e) => e.id)).toEqual(calls.map((e) => e.id));
 
     const reopened = await open({ segmentMaxBytes: recordBytes * 10 + 5 });
     expect(reopened.endOffset()).toBe('30');
     const consumer = await reopened.openConsumer('from-middle');
-    await consumer.commit({ partition: 0, firstOffset: '0', lastOffset: '14', events: calls.slice(0, 15), token: 'embedded/0/0-14' });
+    await consumer.commit({
+      partition: 0,
+      firstOffset: '0',
+      lastOffset: '14',
+      events: calls.slice(0, 15),
+      token: 'embedded/0/0-14',
+    });
     await consumer.close();
     const resumed = await reopened.openConsumer('from-middle');
     const batch = await resumed.next({ maxEvents: 100, maxWaitMs: 0 });
@@ -100,7 +122,9 @@ describe('embedded event log', () => {
   it('refuses an append holding an event over maxRecordBytes with GH_ERR_LOG_RECORD_TOO_LARGE and writes none of it', async () => {
     const log = await open({ maxRecordBytes: 2000 });
     const [small] = sessionCalls('s-small', 1);
-    const [big] = sessionCalls('s-big', 1).map((e) => ({ ...e, args: { blob: 'x'.repeat(5000) } }) as GatehouseEvent);
+    const [big] = sessionCalls('s-big', 1).map(
+      (e) => ({ ...e, args: { blob: 'x'.repeat(5000) } }) as GatehouseEvent,
+    );
 
     await expect(log.append([small!, big!])).rejects.toMatchObject({ code: 'GH_ERR_LOG_RECORD_TOO_LARGE' });
     expect(log.endOffset()).toBe('0');
@@ -112,7 +136,9 @@ describe('embedded event log', () => {
     const log = await open();
     const [event] = sessionCalls('s-bad', 1);
 
-    await expect(log.append([{ ...event!, seq: -1 }])).rejects.toMatchObject({ code: 'GH_ERR_LOG_INVALID_RECORD' });
+    await expect(log.append([{ ...event!, seq: -1 }])).rejects.toMatchObject({
+      code: 'GH_ERR_LOG_INVALID_RECORD',
+    });
     expect(log.endOffset()).toBe('0');
   });
 
@@ -123,7 +149,9 @@ describe('embedded event log', () => {
     const batch = await consumer.next({ maxEvents: 3, maxWaitMs: 0 });
     await consumer.commit(batch);
 
-    const stored = JSON.parse(await readFile(path.join(dir, 'checkpoints', 'projector.json'), 'utf8')) as Record<string, unknown>;
+    const stored = JSON.parse(
+      await readFile(path.join(dir, 'checkpoints', 'projector.json'), 'utf8'),
+    ) as Record<string, unknown>;
     expect(stored).toMatchObject({ group: 'projector', next_offset: '3' });
     expect(await log.committedOffset('projector')).toBe('3');
     expect(await consumer.lag()).toBe(1);
@@ -148,7 +176,9 @@ describe('embedded event log', () => {
   it('reads batches spanning many read chunks, and records larger than one chunk', async () => {
     const log = await open({ maxRecordBytes: 3 * 1024 * 1024 });
     const many = sessionCalls('s-many', 2500);
-    const [huge] = sessionCalls('s-huge', 1).map((e) => ({ ...e, args: { blob: 'x'.repeat(1_500_000) } }) as GatehouseEvent);
+    const [huge] = sessionCalls('s-huge', 1).map(
+      (e) => ({ ...e, args: { blob: 'x'.repeat(1_500_000) } }) as GatehouseEvent,
+    );
     await log.append(many.slice(0, 1200));
     await log.append([huge!]);
     await log.append(many.slice(1200));
@@ -156,7 +186,9 @@ describe('embedded event log', () => {
 
     const batch = await consumer.next({ maxEvents: 5000, maxWaitMs: 0 });
 
-    expect(batch.events.map((e) => e.id)).toEqual([...many.slice(0, 1200), huge!, ...many.slice(1200)].map((e) => e.id));
+    expect(batch.events.map((e) => e.id)).toEqual(
+      [...many.slice(0, 1200), huge!, ...many.slice(1200)].map((e) => e.id),
+    );
     expect(batch.token).toBe('embedded/0/0-2500');
   });
 
@@ -234,6 +266,8 @@ describe('embedded event log', () => {
     await log.close();
 
     expect((await pending).events).toEqual([]);
-    await expect(consumer.next({ maxEvents: 1, maxWaitMs: 0 })).rejects.toMatchObject({ code: 'GH_ERR_LOG_CLOSED' });
+    await expect(consumer.next({ maxEvents: 1, maxWaitMs: 0 })).rejects.toMatchObject({
+      code: 'GH_ERR_LOG_CLOSED',
+    });
   });
 });

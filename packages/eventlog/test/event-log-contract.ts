@@ -100,7 +100,9 @@ export function describeEventLogContract(name: string, makeLog: () => Promise<Ev
       for (const batch of batches) {
         expect(BigInt(batch.firstOffset)).toBe(expectedFirst);
         expect(BigInt(batch.lastOffset) - BigInt(batch.firstOffset) + 1n).toBe(BigInt(batch.events.length));
-        expect(batch.token.endsWith(`/${batch.partition}/${batch.firstOffset}-${batch.lastOffset}`)).toBe(true);
+        expect(batch.token.endsWith(`/${batch.partition}/${batch.firstOffset}-${batch.lastOffset}`)).toBe(
+          true,
+        );
         expectedFirst = BigInt(batch.lastOffset) + 1n;
       }
     });
@@ -121,7 +123,9 @@ export function describeEventLogContract(name: string, makeLog: () => Promise<Ev
       expect(new Set(ids(received)).size).toBe(200);
       for (const calls of sessions) {
         const sessionId = calls[0]!.session_id;
-        expect(received.filter((event) => event.session_id === sessionId).map((event) => event.seq)).toEqual(calls.map((call) => call.seq));
+        expect(received.filter((event) => event.session_id === sessionId).map((event) => event.seq)).toEqual(
+          calls.map((call) => call.seq),
+        );
       }
     });
 
@@ -218,7 +222,9 @@ export function describeEventLogContract(name: string, makeLog: () => Promise<Ev
 
     it('rejects appends after close with GH_ERR_LOG_CLOSED', async () => {
       await log.close();
-      await expect(log.append(sessionCalls('s-closed', 1))).rejects.toMatchObject({ code: 'GH_ERR_LOG_CLOSED' });
+      await expect(log.append(sessionCalls('s-closed', 1))).rejects.toMatchObject({
+        code: 'GH_ERR_LOG_CLOSED',
+      });
     });
   });
 }

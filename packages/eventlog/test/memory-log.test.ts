@@ -26,7 +26,10 @@ describe('in-memory event log', () => {
     const log = createMemoryLog();
     log.setAvailable(false);
 
-    await expect(log.append(sessionCalls('s-down', 2))).rejects.toMatchObject({ code: 'GH_ERR_LOG_UNAVAILABLE', retryable: true });
+    await expect(log.append(sessionCalls('s-down', 2))).rejects.toMatchObject({
+      code: 'GH_ERR_LOG_UNAVAILABLE',
+      retryable: true,
+    });
     expect(log.events()).toEqual([]);
 
     log.setAvailable(true);
@@ -50,7 +53,9 @@ describe('in-memory event log', () => {
   it('refuses an event over maxRecordBytes with GH_ERR_LOG_RECORD_TOO_LARGE and writes none of the append', async () => {
     const log = createMemoryLog({ maxRecordBytes: 200 });
 
-    await expect(log.append(sessionCalls('s-big', 2))).rejects.toMatchObject({ code: 'GH_ERR_LOG_RECORD_TOO_LARGE' });
+    await expect(log.append(sessionCalls('s-big', 2))).rejects.toMatchObject({
+      code: 'GH_ERR_LOG_RECORD_TOO_LARGE',
+    });
     expect(log.events()).toEqual([]);
     await log.close();
   });
@@ -59,7 +64,9 @@ describe('in-memory event log', () => {
     const log = createMemoryLog();
     const [event] = sessionCalls('s-bad', 1);
 
-    await expect(log.append([{ ...event!, hash: 'not-a-hash' }])).rejects.toMatchObject({ code: 'GH_ERR_LOG_INVALID_RECORD' });
+    await expect(log.append([{ ...event!, hash: 'not-a-hash' }])).rejects.toMatchObject({
+      code: 'GH_ERR_LOG_INVALID_RECORD',
+    });
     expect(log.events()).toEqual([]);
     await log.close();
   });

@@ -26,7 +26,10 @@ export function embeddedBatch(firstOffset: number, events: readonly GatehouseEve
 export function parseOffset(value: string | number, what: string): number {
   const parsed = typeof value === 'number' ? value : /^\d+$/.test(value) ? Number(value) : Number.NaN;
   if (!Number.isSafeInteger(parsed) || parsed < 0) {
-    throw new LogError('GH_ERR_LOG_CONFIG', `${what} must be a non-negative decimal offset, got ${JSON.stringify(value)}`);
+    throw new LogError(
+      'GH_ERR_LOG_CONFIG',
+      `${what} must be a non-negative decimal offset, got ${JSON.stringify(value)}`,
+    );
   }
   return parsed;
 }

@@ -63,7 +63,9 @@ export async function readCheckpoint(logDir: string, group: string): Promise<Che
     text = await readFile(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new LogError('GH_ERR_LOG_CHECKPOINT', `cannot read checkpoint ${file}: ${String(error)}`, { cause: error });
+    throw new LogError('GH_ERR_LOG_CHECKPOINT', `cannot read checkpoint ${file}: ${String(error)}`, {
+      cause: error,
+    });
   }
   let value: unknown;
   try {
@@ -73,7 +75,10 @@ export async function readCheckpoint(logDir: string, group: string): Promise<Che
   }
   const next = (value as { next_offset?: unknown } | null)?.next_offset;
   if (typeof next !== 'string' || !/^\d+$/.test(next) || !Number.isSafeInteger(Number(next))) {
-    throw new LogError('GH_ERR_LOG_CHECKPOINT', `checkpoint ${file}: next_offset must be a decimal offset string, got ${JSON.stringify(next)}`);
+    throw new LogError(
+      'GH_ERR_LOG_CHECKPOINT',
+      `checkpoint ${file}: next_offset must be a decimal offset string, got ${JSON.stringify(next)}`,
+    );
   }
   return { group, nextOffset: Number(next) };
 }
@@ -99,6 +104,9 @@ export async function writeCheckpoint(logDir: string, checkpoint: Checkpoint): P
     await syncDir(path.dirname(file));
   } catch (error) {
     await unlink(temp).catch(() => undefined);
-    throw new LogError('GH_ERR_LOG_CHECKPOINT', `cannot write checkpoint ${file}: ${String(error)}`, { cause: error, retryable: true });
+    throw new LogError('GH_ERR_LOG_CHECKPOINT', `cannot write checkpoint ${file}: ${String(error)}`, {
+      cause: error,
+      retryable: true,
+    });
   }
 }

@@ -91,18 +91,25 @@ export class EmbeddedConsumer implements LogConsumer {
       throw new LogError('GH_ERR_LOG_CONFIG', `next: maxEvents must be a positive integer, got ${maxEvents}`);
     }
     if (!Number.isFinite(maxWaitMs) || maxWaitMs < 0) {
-      throw new LogError('GH_ERR_LOG_CONFIG', `next: maxWaitMs must be a non-negative number of milliseconds, got ${maxWaitMs}`);
+      throw new LogError(
+        'GH_ERR_LOG_CONFIG',
+        `next: maxWaitMs must be a non-negative number of milliseconds, got ${maxWaitMs}`,
+      );
     }
     let limit = maxEvents;
     if (options.untilOffset !== undefined) {
       const until = parseOffset(options.untilOffset, 'next: untilOffset');
       if (until >= this.#cursor.offset) limit = Math.min(limit, until - this.#cursor.offset + 1);
     }
-    if (this.#cursor.offset >= this.#host.view.endOffset && maxWaitMs > 0) await this.#waitForAppend(maxWaitMs, signal);
+    if (this.#cursor.offset >= this.#host.view.endOffset && maxWaitMs > 0)
+      await this.#waitForAppend(maxWaitMs, signal);
     const first = this.#cursor.offset;
     if (this.#closed || this.#host.closed) return embeddedBatch(first, []);
     const records = await this.#cursor.read(limit);
-    return embeddedBatch(first, records.map((record) => record.event));
+    return embeddedBatch(
+      first,
+      records.map((record) => record.event),
+    );
   }
 
   /** Resolves on the first of: a durable append, `maxWaitMs`, `signal` aborting, this consumer closing. */
@@ -127,7 +134,10 @@ export class EmbeddedConsumer implements LogConsumer {
     this.#assertOpen();
     if (batch.events.length === 0) return;
     if (batch.partition !== EMBEDDED_PARTITION) {
-      throw new LogError('GH_ERR_LOG_CHECKPOINT', `commit: the embedded log has only partition 0, got a batch of partition ${batch.partition}`);
+      throw new LogError(
+        'GH_ERR_LOG_CHECKPOINT',
+        `commit: the embedded log has only partition 0, got a batch of partition ${batch.partition}`,
+      );
     }
     const next = parseOffset(batch.lastOffset, 'commit: batch.lastOffset') + 1;
     if (next > this.#host.view.endOffset) {

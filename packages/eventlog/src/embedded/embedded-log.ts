@@ -63,13 +63,22 @@ export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_GROUP_BYTES = 4 * 1024 * 1024;
 
 const stderrLogger: EmbeddedLogLogger = {
-  warn: (details, message) => process.stderr.write(`gatehouse eventlog: ${message} ${JSON.stringify(details)}\n`),
+  warn: (details, message) =>
+    process.stderr.write(`gatehouse eventlog: ${message} ${JSON.stringify(details)}\n`),
 };
 
-function positiveInteger(value: number | undefined, fallback: number, name: string, max = Number.MAX_SAFE_INTEGER): number {
+function positiveInteger(
+  value: number | undefined,
+  fallback: number,
+  name: string,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value < 1 || value > max) {
-    throw new LogError('GH_ERR_LOG_CONFIG', `${name} must be an integer between 1 and ${max} bytes, got ${value}`);
+    throw new LogError(
+      'GH_ERR_LOG_CONFIG',
+      `${name} must be an integer between 1 and ${max} bytes, got ${value}`,
+    );
   }
   return value;
 }
@@ -90,14 +99,31 @@ function positiveInteger(value: number | undefined, fallback: number, name: stri
  */
 export async function openEmbeddedLog(options: EmbeddedLogOptions): Promise<EmbeddedEventLog> {
   const dir = path.resolve(options.dir);
-  const segmentMaxBytes = positiveInteger(options.segmentMaxBytes, DEFAULT_SEGMENT_MAX_BYTES, 'segmentMaxBytes');
-  const maxRecordBytes = positiveInteger(options.maxRecordBytes, DEFAULT_MAX_RECORD_BYTES, 'maxRecordBytes', MAX_FRAME_PAYLOAD_BYTES);
-  const maxGroupBytes = positiveInteger(options.maxGroupBytes, Math.min(DEFAULT_MAX_GROUP_BYTES, segmentMaxBytes), 'maxGroupBytes');
+  const segmentMaxBytes = positiveInteger(
+    options.segmentMaxBytes,
+    DEFAULT_SEGMENT_MAX_BYTES,
+    'segmentMaxBytes',
+  );
+  const maxRecordBytes = positiveInteger(
+    options.maxRecordBytes,
+    DEFAULT_MAX_RECORD_BYTES,
+    'maxRecordBytes',
+    MAX_FRAME_PAYLOAD_BYTES,
+  );
+  const maxGroupBytes = positiveInteger(
+    options.maxGroupBytes,
+    Math.min(DEFAULT_MAX_GROUP_BYTES, segmentMaxBytes),
+    'maxGroupBytes',
+  );
   const logger = options.logger ?? stderrLogger;
   try {
     await mkdir(dir, { recursive: true });
   } catch (cause) {
-    throw new LogError('GH_ERR_LOG_CONFIG', `cannot create the event log directory ${dir}: ${String(cause)}`, { cause });
+    throw new LogError(
+      'GH_ERR_LOG_CONFIG',
+      `cannot create the event log directory ${dir}: ${String(cause)}`,
+      { cause },
+    );
   }
   const lock = await acquireDirLock(dir);
   try {
@@ -110,14 +136,23 @@ export async function openEmbeddedLog(options: EmbeddedLogOptions): Promise<Embe
       found.push({ baseOffset: 0, file });
     }
     const segments: SegmentView[] = [];
-    for (const segment of found.slice(0, -1)) segments.push({ ...segment, bytes: (await stat(segment.file)).size });
+    for (const segment of found.slice(0, -1))
+      segments.push({ ...segment, bytes: (await stat(segment.file)).size });
     const last = found[found.length - 1]!;
     const recovered = await recoverLastSegment(last.file, false);
     if (recovered.truncated) {
-      logger.warn({ ...recovered.truncated }, 'truncated a torn tail of the event log (records never acknowledged)');
+      logger.warn(
+        { ...recovered.truncated },
+        'truncated a torn tail of the event log (records never acknowledged)',
+      );
     }
     segments.push({ ...last, bytes: recovered.bytes });
-    return new EmbeddedLog(dir, lock, segments, recovered, { segmentMaxBytes, maxRecordBytes, maxGroupBytes, validate: options.validateOnAppend ?? true });
+    return new EmbeddedLog(dir, lock, segments, recovered, {
+      segmentMaxBytes,
+      maxRecordBytes,
+      maxGroupBytes,
+      validate: options.validateOnAppend ?? true,
+    });
   } catch (error) {
     await lock.release();
     throw error;
@@ -158,7 +193,12 @@ class EmbeddedLog implements EmbeddedEventLog, ConsumerHost {
     this.recovery = recovered.truncated;
     const endOffset = segments[segments.length - 1]!.baseOffset + recovered.records;
     this.#writer = new GroupCommitWriter(
-      { dir, segmentMaxBytes: limits.segmentMaxBytes, maxGroupBytes: limits.maxGroupBytes, onDurable: () => this.#wakeConsumers() },
+      {
+        dir,
+        segmentMaxBytes: limits.segmentMaxBytes,
+        maxGroupBytes: limits.maxGroupBytes,
+        onDurable: () => this.#wakeConsumers(),
+      },
       segments,
       recovered.handle,
       endOffset,
@@ -213,7 +253,10 @@ class EmbeddedLog implements EmbeddedEventLog, ConsumerHost {
     if (this.#closed) throw new LogError('GH_ERR_LOG_CLOSED', `the event log ${this.dir} is closed`);
     assertGroupName(group);
     if (this.#consumers.has(group) || this.#opening.has(group)) {
-      throw new LogError('GH_ERR_LOG_GROUP_BUSY', `consumer group ${group} already has an open consumer in this process; close it first`);
+      throw new LogError(
+        'GH_ERR_LOG_GROUP_BUSY',
+        `consumer group ${group} already has an open consumer in this process; close it first`,
+      );
     }
     this.#opening.add(group);
     try {

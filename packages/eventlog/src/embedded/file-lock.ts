@@ -29,7 +29,9 @@ export async function readLockOwner(file: string): Promise<number | undefined> {
     text = await readFile(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new LogError('GH_ERR_LOG_CONFIG', `cannot read the event log lock file ${file}: ${String(error)}`, { cause: error });
+    throw new LogError('GH_ERR_LOG_CONFIG', `cannot read the event log lock file ${file}: ${String(error)}`, {
+      cause: error,
+    });
   }
   const pid = Number.parseInt(text.trim(), 10);
   return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
@@ -68,14 +70,24 @@ export async function acquireDirLock(dir: string): Promise<DirLock> {
       };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new LogError('GH_ERR_LOG_CONFIG', `cannot create the event log lock file ${file}: ${String(error)}`, { cause: error });
+        throw new LogError(
+          'GH_ERR_LOG_CONFIG',
+          `cannot create the event log lock file ${file}: ${String(error)}`,
+          { cause: error },
+        );
       }
     }
     const owner = await readLockOwner(file);
-    if (owner !== undefined && (owner === process.pid || isProcessAlive(owner))) throw lockedError(file, owner);
+    if (owner !== undefined && (owner === process.pid || isProcessAlive(owner)))
+      throw lockedError(file, owner);
     // Stale (dead owner) or unreadable lock: remove it and try again.
     await unlink(file).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'ENOENT') throw new LogError('GH_ERR_LOG_CONFIG', `cannot remove the stale lock file ${file}: ${String(error)}`, { cause: error });
+      if (error.code !== 'ENOENT')
+        throw new LogError(
+          'GH_ERR_LOG_CONFIG',
+          `cannot remove the stale lock file ${file}: ${String(error)}`,
+          { cause: error },
+        );
     });
   }
   const owner = await readLockOwner(file);

@@ -117,7 +117,8 @@ export class GroupCommitWriter {
       records += append.payloads.length;
     }
     let segment = this.#segments[this.#segments.length - 1]!;
-    if (segment.bytes > 0 && segment.bytes + bytes > this.#options.segmentMaxBytes) segment = await this.#roll();
+    if (segment.bytes > 0 && segment.bytes + bytes > this.#options.segmentMaxBytes)
+      segment = await this.#roll();
 
     const buffer = Buffer.allocUnsafe(bytes);
     let at = 0;
@@ -126,16 +127,25 @@ export class GroupCommitWriter {
     try {
       let written = 0;
       while (written < bytes) {
-        const { bytesWritten } = await this.#active.write(buffer, written, bytes - written, segment.bytes + written);
+        const { bytesWritten } = await this.#active.write(
+          buffer,
+          written,
+          bytes - written,
+          segment.bytes + written,
+        );
         written += bytesWritten;
       }
       await this.#active.datasync();
     } catch (cause) {
       await this.#undo(segment, cause);
-      throw new LogError('GH_ERR_LOG_UNAVAILABLE', `cannot write event log segment ${segment.file}: ${String(cause)}`, {
-        cause,
-        retryable: true,
-      });
+      throw new LogError(
+        'GH_ERR_LOG_UNAVAILABLE',
+        `cannot write event log segment ${segment.file}: ${String(cause)}`,
+        {
+          cause,
+          retryable: true,
+        },
+      );
     }
     segment.bytes += bytes;
     this.#endOffset += records;
@@ -165,7 +175,11 @@ export class GroupCommitWriter {
       await syncDir(this.#options.dir);
     } catch (cause) {
       await handle?.close().catch(() => undefined);
-      throw new LogError('GH_ERR_LOG_UNAVAILABLE', `cannot create event log segment ${file}: ${String(cause)}`, { cause, retryable: true });
+      throw new LogError(
+        'GH_ERR_LOG_UNAVAILABLE',
+        `cannot create event log segment ${file}: ${String(cause)}`,
+        { cause, retryable: true },
+      );
     }
     await this.#active.close();
     this.#active = handle;

@@ -52,7 +52,10 @@ export class LogCursor {
   /** A cursor at `offset` (0 ≤ offset ≤ `view.endOffset`); finds the byte position by scanning its segment. */
   static async open(view: LogView, offset: number): Promise<LogCursor> {
     if (!Number.isSafeInteger(offset) || offset < 0 || offset > view.endOffset) {
-      throw new LogError('GH_ERR_LOG_CHECKPOINT', `offset ${offset} is outside the log (0–${view.endOffset})`);
+      throw new LogError(
+        'GH_ERR_LOG_CHECKPOINT',
+        `offset ${offset} is outside the log (0–${view.endOffset})`,
+      );
     }
     let index = 0;
     while (index + 1 < view.segments.length && view.segments[index + 1]!.baseOffset <= offset) index++;
@@ -63,7 +66,8 @@ export class LogCursor {
     if (skip > 0) {
       const handle = await cursor.#openSegment();
       const scan = await scanSegment(handle, { limit: segment.bytes, maxRecords: skip });
-      if (scan.damage) throw corruptSegmentError(segment.file, scan.damage, 'it lies inside data acknowledged as durable');
+      if (scan.damage)
+        throw corruptSegmentError(segment.file, scan.damage, 'it lies inside data acknowledged as durable');
       if (scan.records < skip) {
         throw new LogError(
           'GH_ERR_LOG_CHECKPOINT',
@@ -132,7 +136,11 @@ export class LogCursor {
         return;
       }
       const reason = frame.kind === 'invalid' ? frame.reason : 'record cut short inside durable data';
-      throw corruptSegmentError(segment.file, { position: damagePosition, reason }, 'it lies inside data acknowledged as durable');
+      throw corruptSegmentError(
+        segment.file,
+        { position: damagePosition, reason },
+        'it lies inside data acknowledged as durable',
+      );
     }
   }
 
@@ -154,7 +162,11 @@ export class LogCursor {
       try {
         this.#handle = await open(file, 'r');
       } catch (cause) {
-        throw new LogError('GH_ERR_LOG_UNAVAILABLE', `cannot open event log segment ${file}: ${String(cause)}`, { cause, retryable: true });
+        throw new LogError(
+          'GH_ERR_LOG_UNAVAILABLE',
+          `cannot open event log segment ${file}: ${String(cause)}`,
+          { cause, retryable: true },
+        );
       }
     }
     return this.#handle;

@@ -24,22 +24,31 @@ export interface ReadEmbeddedLogOptions {
  * corruption before the tail is `GH_ERR_LOG_CORRUPT_SEGMENT`. Refuses with `GH_ERR_LOG_LOCKED`
  * while a live process holds the log open, since its view of the end would be unreliable.
  */
-export async function* readEmbeddedLog(options: ReadEmbeddedLogOptions): AsyncGenerator<LogBatch, void, undefined> {
+export async function* readEmbeddedLog(
+  options: ReadEmbeddedLogOptions,
+): AsyncGenerator<LogBatch, void, undefined> {
   const dir = path.resolve(options.dir);
   const maxEvents = options.maxEvents ?? 1000;
   if (!Number.isSafeInteger(maxEvents) || maxEvents < 1) {
-    throw new LogError('GH_ERR_LOG_CONFIG', `readEmbeddedLog: maxEvents must be a positive integer, got ${maxEvents}`);
+    throw new LogError(
+      'GH_ERR_LOG_CONFIG',
+      `readEmbeddedLog: maxEvents must be a positive integer, got ${maxEvents}`,
+    );
   }
   const from = parseOffset(options.fromOffset ?? 0, 'readEmbeddedLog: fromOffset');
   const lockFile = path.join(dir, LOCK_FILE_NAME);
   const owner = await readLockOwner(lockFile);
   if (owner !== undefined && isProcessAlive(owner)) {
-    throw new LogError('GH_ERR_LOG_LOCKED', `the event log ${dir} is open in process ${owner} (lock file ${lockFile}); stop it before reading offline`);
+    throw new LogError(
+      'GH_ERR_LOG_LOCKED',
+      `the event log ${dir} is open in process ${owner} (lock file ${lockFile}); stop it before reading offline`,
+    );
   }
   const found = await listSegments(dir);
   if (found.length === 0) return;
   const segments: SegmentView[] = [];
-  for (const segment of found.slice(0, -1)) segments.push({ ...segment, bytes: (await stat(segment.file)).size });
+  for (const segment of found.slice(0, -1))
+    segments.push({ ...segment, bytes: (await stat(segment.file)).size });
   const last = found[found.length - 1]!;
   const recovered = await recoverLastSegment(last.file, true);
   await recovered.handle.close();
@@ -52,7 +61,10 @@ export async function* readEmbeddedLog(options: ReadEmbeddedLogOptions): AsyncGe
       const first = cursor.offset;
       const records = await cursor.read(maxEvents);
       if (records.length === 0) return;
-      yield embeddedBatch(first, records.map((record) => record.event));
+      yield embeddedBatch(
+        first,
+        records.map((record) => record.event),
+      );
     }
   } finally {
     await cursor.close();

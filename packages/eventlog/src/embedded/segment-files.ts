@@ -28,7 +28,9 @@ export async function listSegments(dir: string): Promise<SegmentRef[]> {
   try {
     names = await readdir(dir);
   } catch (cause) {
-    throw new LogError('GH_ERR_LOG_CONFIG', `cannot list the event log directory ${dir}: ${String(cause)}`, { cause });
+    throw new LogError('GH_ERR_LOG_CONFIG', `cannot list the event log directory ${dir}: ${String(cause)}`, {
+      cause,
+    });
   }
   const segments: SegmentRef[] = [];
   for (const name of names) {

@@ -50,11 +50,16 @@ export async function scanSegment(
         progressed = true;
         continue;
       }
-      if (frame.kind === 'invalid') return { records, end: position + at, damage: { position: position + at, reason: frame.reason } };
+      if (frame.kind === 'invalid')
+        return { records, end: position + at, damage: { position: position + at, reason: frame.reason } };
       // Incomplete: either the file really ends inside this frame, or the chunk does.
       if (position + at + frame.needBytes > limit || bytesRead < want) {
         if (position + at >= limit) break;
-        return { records, end: position + at, damage: { position: position + at, reason: 'record cut short at end of file' } };
+        return {
+          records,
+          end: position + at,
+          damage: { position: position + at, reason: 'record cut short at end of file' },
+        };
       }
       if (!progressed && frame.needBytes > buffer.length) buffer = Buffer.allocUnsafe(frame.needBytes);
       break;
@@ -71,7 +76,11 @@ export async function scanSegment(
  * position of the next valid frame, or -1 for a torn tail. Reads the rest of the file at once; this
  * runs only on the recovery path.
  */
-export async function findValidFrameAfter(handle: FileHandle, position: number, size: number): Promise<number> {
+export async function findValidFrameAfter(
+  handle: FileHandle,
+  position: number,
+  size: number,
+): Promise<number> {
   const rest = Buffer.allocUnsafe(size - position);
   let filled = 0;
   while (filled < rest.length) {

@@ -38,7 +38,10 @@ export async function recoverLastSegment(file: string, readOnly: boolean): Promi
   try {
     handle = await open(file, readOnly ? 'r' : 'r+');
   } catch (cause) {
-    throw new LogError('GH_ERR_LOG_UNAVAILABLE', `cannot open event log segment ${file}: ${String(cause)}`, { cause, retryable: true });
+    throw new LogError('GH_ERR_LOG_UNAVAILABLE', `cannot open event log segment ${file}: ${String(cause)}`, {
+      cause,
+      retryable: true,
+    });
   }
   try {
     const size = (await handle.stat()).size;
@@ -54,7 +57,12 @@ export async function recoverLastSegment(file: string, readOnly: boolean): Promi
       handle,
       records: scan.records,
       bytes: scan.end,
-      truncated: { file, position: scan.damage.position, bytes: size - scan.damage.position, reason: scan.damage.reason },
+      truncated: {
+        file,
+        position: scan.damage.position,
+        bytes: size - scan.damage.position,
+        reason: scan.damage.reason,
+      },
     };
   } catch (error) {
     await handle.close();

@@ -38,7 +38,10 @@ interface SharedState {
 export function createMemoryLog(options: MemoryLogOptions = {}): MemoryEventLog {
   const maxRecordBytes = options.maxRecordBytes ?? 1024 * 1024;
   if (!Number.isSafeInteger(maxRecordBytes) || maxRecordBytes < 1) {
-    throw new LogError('GH_ERR_LOG_CONFIG', `maxRecordBytes must be a positive integer, got ${maxRecordBytes}`);
+    throw new LogError(
+      'GH_ERR_LOG_CONFIG',
+      `maxRecordBytes must be a positive integer, got ${maxRecordBytes}`,
+    );
   }
   return new MemoryLog({ records: [], checkpoints: new Map(), maxRecordBytes });
 }
@@ -78,13 +81,21 @@ class MemoryLog implements MemoryEventLog {
   async append(events: readonly GatehouseEvent[]): Promise<void> {
     if (this.#closed) throw new LogError('GH_ERR_LOG_CLOSED', 'the in-memory event log is closed');
     if (!this.#available) {
-      throw new LogError('GH_ERR_LOG_UNAVAILABLE', 'the in-memory event log is unavailable (setAvailable(false))', { retryable: true });
+      throw new LogError(
+        'GH_ERR_LOG_UNAVAILABLE',
+        'the in-memory event log is unavailable (setAvailable(false))',
+        { retryable: true },
+      );
     }
     const copies = events.map((event) => this.#roundTrip(event));
     // Resolve on a later turn, as a real log would, so callers cannot rely on synchronous appends.
     await new Promise<void>((resolve) => setImmediate(resolve));
     if (!this.#available) {
-      throw new LogError('GH_ERR_LOG_UNAVAILABLE', 'the in-memory event log became unavailable during the append', { retryable: true });
+      throw new LogError(
+        'GH_ERR_LOG_UNAVAILABLE',
+        'the in-memory event log became unavailable during the append',
+        { retryable: true },
+      );
     }
     this.#state.records.push(...copies);
     if (copies.length > 0) this.#wake();
@@ -95,7 +106,11 @@ class MemoryLog implements MemoryEventLog {
     try {
       bytes = encodeEvent(parseEvent(event));
     } catch (cause) {
-      throw new LogError('GH_ERR_LOG_INVALID_RECORD', `append: event ${JSON.stringify((event as { id?: unknown }).id)} cannot be written: ${String(cause)}`, { cause });
+      throw new LogError(
+        'GH_ERR_LOG_INVALID_RECORD',
+        `append: event ${JSON.stringify((event as { id?: unknown }).id)} cannot be written: ${String(cause)}`,
+        { cause },
+      );
     }
     if (bytes.length > this.#state.maxRecordBytes) {
       throw new LogError(
@@ -109,7 +124,10 @@ class MemoryLog implements MemoryEventLog {
   async openConsumer(group: string, options: ConsumerOptions = {}): Promise<LogConsumer> {
     if (this.#closed) throw new LogError('GH_ERR_LOG_CLOSED', 'the in-memory event log is closed');
     if (this.#consumers.has(group)) {
-      throw new LogError('GH_ERR_LOG_GROUP_BUSY', `consumer group ${group} already has an open consumer; close it first`);
+      throw new LogError(
+        'GH_ERR_LOG_GROUP_BUSY',
+        `consumer group ${group} already has an open consumer; close it first`,
+      );
     }
     const committed = this.#state.checkpoints.get(group) ?? 0;
     const consumer = new MemoryConsumer(this, group, options.fromBeginning ? 0 : committed);
@@ -167,12 +185,16 @@ class MemoryConsumer implements LogConsumer {
   async next(options: NextOptions): Promise<LogBatch> {
     this.#assertOpen();
     if (!Number.isSafeInteger(options.maxEvents) || options.maxEvents < 1) {
-      throw new LogError('GH_ERR_LOG_CONFIG', `next: maxEvents must be a positive integer, got ${options.maxEvents}`);
+      throw new LogError(
+        'GH_ERR_LOG_CONFIG',
+        `next: maxEvents must be a positive integer, got ${options.maxEvents}`,
+      );
     }
     let limit = options.maxEvents;
     if (options.untilOffset !== undefined) {
       const until = Number(options.untilOffset);
-      if (Number.isSafeInteger(until) && until >= this.#position) limit = Math.min(limit, until - this.#position + 1);
+      if (Number.isSafeInteger(until) && until >= this.#position)
+        limit = Math.min(limit, until - this.#position + 1);
     }
     if (this.#position >= this.#log.endOffset && options.maxWaitMs > 0 && !options.signal?.aborted) {
       await this.#wait(options.maxWaitMs, options.signal);
@@ -181,7 +203,13 @@ class MemoryConsumer implements LogConsumer {
     const events = this.#closed || this.#log.closed ? [] : this.#log.read(first, limit);
     this.#position += events.length;
     const last = first + events.length - 1;
-    return { partition: 0, firstOffset: String(first), lastOffset: String(last), events, token: `memory/0/${first}-${last}` };
+    return {
+      partition: 0,
+      firstOffset: String(first),
+      lastOffset: String(last),
+      events,
+      token: `memory/0/${first}-${last}`,
+    };
   }
 
   async commit(batch: LogBatch): Promise<void> {
@@ -189,7 +217,10 @@ class MemoryConsumer implements LogConsumer {
     if (batch.events.length === 0) return;
     const next = Number(batch.lastOffset) + 1;
     if (!Number.isSafeInteger(next) || next > this.#log.endOffset) {
-      throw new LogError('GH_ERR_LOG_CHECKPOINT', `commit: batch.lastOffset ${batch.lastOffset} is not an offset of this log`);
+      throw new LogError(
+        'GH_ERR_LOG_CHECKPOINT',
+        `commit: batch.lastOffset ${batch.lastOffset} is not an offset of this log`,
+      );
     }
     this.#log.setCommitted(this.#group, next);
   }
@@ -206,7 +237,8 @@ class MemoryConsumer implements LogConsumer {
   }
 
   #assertOpen(): void {
-    if (this.#closed || this.#log.closed) throw new LogError('GH_ERR_LOG_CLOSED', `the consumer of group ${this.#group} is closed`);
+    if (this.#closed || this.#log.closed)
+      throw new LogError('GH_ERR_LOG_CLOSED', `the consumer of group ${this.#group} is closed`);
   }
 
   #wait(maxWaitMs: number, signal: AbortSignal | undefined): Promise<void> {
