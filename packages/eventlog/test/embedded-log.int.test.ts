@@ -220,6 +220,40 @@ describe('embedded event log', () => {
     expect(await readFile(path.join(dir, 'LOCK'), 'utf8')).toBe(`${process.pid}\n`);
   });
 
+  it('takes over a lock naming its own pid that no open log of this process holds (restarted container)', async () => {
+    await writeFile(path.join(dir, 'LOCK'), `${process.pid}\n`);
+    const log = await open();
+
+    await expect(openEmbeddedLog({ dir, logger: quiet })).rejects.toMatchObject({
+      code: 'GH_ERR_LOG_LOCKED',
+    });
+    await log.close();
+    await expect(readFile(path.join(dir, 'LOCK'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('when a write fails, rejects that group with a retryable GH_ERR_LOG_UNAVAILABLE, leaves no trace, and recovers', async () => {
+    const log = await open();
+    const [before, failed, after] = sessionCalls('s-fail', 3);
+    await log.append([before!]);
+    const { open: openFile } = await import('node:fs/promises');
+    const probe = await openFile(path.join(dir, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
+    await probe.close();
+    vi.spyOn(proto, 'datasync').mockRejectedValueOnce(
+      Object.assign(new Error('EIO: i/o error'), { code: 'EIO' }),
+    );
+
+    await expect(log.append([failed!])).rejects.toMatchObject({
+      code: 'GH_ERR_LOG_UNAVAILABLE',
+      retryable: true,
+    });
+    expect(log.endOffset()).toBe('1');
+    await log.append([after!]);
+    await log.close();
+
+    expect((await readAll()).map((e) => e.id)).toEqual([before!.id, after!.id]);
+  });
+
   it('releases the lock on close so the directory can be opened again', async () => {
     const first = await open();
     await first.append(sessionCalls('s-release', 2));

@@ -12,8 +12,21 @@ export interface DirLock {
   release(): Promise<void>;
 }
 
+/** Lock files this process holds right now (absolute paths). */
+const heldByThisProcess = new Set<string>();
+
+/**
+ * Whether the lock `file` naming `pid` belongs to a running holder. Our own pid counts only if this
+ * process really holds the lock: after a container restart the new process often gets the same
+ * pid as the one that crashed (pid 1), and its leftover lock must not lock it out.
+ */
+export function isLockHolderAlive(file: string, pid: number): boolean {
+  if (pid === process.pid) return heldByThisProcess.has(file);
+  return isProcessAlive(pid);
+}
+
 /** Whether a process with `pid` exists (EPERM means it exists but belongs to someone else). */
-export function isProcessAlive(pid: number): boolean {
+function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -62,9 +75,11 @@ export async function acquireDirLock(dir: string): Promise<DirLock> {
         await handle.close();
       }
       if ((await readLockOwner(file)) !== process.pid) continue;
+      heldByThisProcess.add(file);
       return {
         file,
         release: async () => {
+          if (!heldByThisProcess.delete(file)) return;
           if ((await readLockOwner(file)) === process.pid) await unlink(file).catch(() => undefined);
         },
       };
@@ -78,9 +93,8 @@ export async function acquireDirLock(dir: string): Promise<DirLock> {
       }
     }
     const owner = await readLockOwner(file);
-    if (owner !== undefined && (owner === process.pid || isProcessAlive(owner)))
-      throw lockedError(file, owner);
-    // Stale (dead owner) or unreadable lock: remove it and try again.
+    if (owner !== undefined && isLockHolderAlive(file, owner)) throw lockedError(file, owner);
+    // Stale (dead owner, or our pid left by an earlier incarnation) or unreadable: remove, retry.
     await unlink(file).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'ENOENT')
         throw new LogError(

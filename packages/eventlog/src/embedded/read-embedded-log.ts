@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { LogBatch } from '../event-log.js';
 import { LogError } from '../errors.js';
 import { embeddedBatch, parseOffset } from './batch-token.js';
-import { LOCK_FILE_NAME, isProcessAlive, readLockOwner } from './file-lock.js';
+import { LOCK_FILE_NAME, isLockHolderAlive, readLockOwner } from './file-lock.js';
 import { LogCursor, type SegmentView } from './log-cursor.js';
 import { listSegments } from './segment-files.js';
 import { recoverLastSegment } from './tail-recovery.js';
@@ -38,7 +38,7 @@ export async function* readEmbeddedLog(
   const from = parseOffset(options.fromOffset ?? 0, 'readEmbeddedLog: fromOffset');
   const lockFile = path.join(dir, LOCK_FILE_NAME);
   const owner = await readLockOwner(lockFile);
-  if (owner !== undefined && isProcessAlive(owner)) {
+  if (owner !== undefined && isLockHolderAlive(lockFile, owner)) {
     throw new LogError(
       'GH_ERR_LOG_LOCKED',
       `the event log ${dir} is open in process ${owner} (lock file ${lockFile}); stop it before reading offline`,
