@@ -1,0 +1,316 @@
+import { decodeEvent } from '@gatehouse/events';
+import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { LogBatch, LogConsumer, NextOptions } from '../event-log.js';
+import { LogError } from '../errors.js';
+import { BatchHandoff, type OffsetEvent } from './batch-handoff.js';
+import { toLogError } from './kafka-errors.js';
+import type { ResolvedKafkaOptions } from './kafka-options.js';
+
+/** How often a waiting `eachBatch` heartbeats (kafkajs sends one only every `heartbeatInterval`). */
+const HEARTBEAT_TICK_MS = 1_000;
+
+interface BatchOrigin {
+  /** The partition's assignment epoch when the batch was handed out. */
+  epoch: number;
+}
+
+export interface KafkaConsumerHost {
+  kafka: Kafka;
+  admin: Admin;
+  options: ResolvedKafkaOptions;
+  /** Called once when the consumer closes, so that its group can be opened again. */
+  release(group: string): void;
+}
+
+/**
+ * A consumer of one group over the topic, pull-style over kafkajs `eachBatch`.
+ *
+ * - `autoCommit` is off: a position moves only through `commit(batch)` (offset `last + 1` of that
+ *   batch's partition). A batch of a partition this consumer no longer owns (revoked by a
+ *   rebalance) is not committed: its new owner reads it again (at-least-once), and an old commit can
+ *   never move a position backwards.
+ * - Each fetched run of a partition waits (heartbeating) until `next` took all of it, so at most one
+ *   run per partition is buffered. On a rebalance buffered runs are dropped; runs of partitions that
+ *   stay assigned continue after the last offset `next` returned, not from the committed one.
+ * - A new group (no committed position) starts at the earliest retained offset, like the other
+ *   adapters; `fromBeginning` ignores committed positions for the partitions this consumer gets
+ *   first assigned.
+ * - `token` is `<topic>/<partition>/<first>-<last>`. An empty batch has partition -1 and is never
+ *   committed. `untilOffset` caps the next batch whatever its partition (a smaller batch is always
+ *   correct); with several partitions it re-creates a recorded batch only if that partition comes
+ *   first, so exact-batch replay is for single-partition topics.
+ */
+export class KafkaConsumer implements LogConsumer {
+  readonly #host: KafkaConsumerHost;
+  readonly #group: string;
+  readonly #topic: string;
+  readonly #fromBeginning: boolean;
+  readonly #consumer: Consumer;
+  readonly #handoff = new BatchHandoff();
+  readonly #assigned = new Set<number>();
+  readonly #epochs = new Map<number, number>();
+  /** Next offset `next` will hand out, per partition it owns. */
+  readonly #delivered = new Map<number, bigint>();
+  /** Highest position this consumer committed, per partition. */
+  readonly #committed = new Map<number, bigint>();
+  readonly #origins = new WeakMap<LogBatch, BatchOrigin>();
+  readonly #seekedFromBeginning = new Set<number>();
+  #memberId: string | undefined;
+  #closed = false;
+  #failure: LogError | undefined;
+  #joined: { resolve: () => void; reject: (error: LogError) => void } | undefined;
+
+  private constructor(host: KafkaConsumerHost, group: string, fromBeginning: boolean) {
+    this.#host = host;
+    this.#group = group;
+    this.#topic = host.options.topic;
+    this.#fromBeginning = fromBeginning;
+    this.#consumer = host.kafka.consumer({
+      groupId: group,
+      sessionTimeout: host.options.sessionTimeoutMs,
+      heartbeatInterval: Math.max(1_000, Math.floor(host.options.sessionTimeoutMs / 10)),
+      maxWaitTimeInMs: host.options.fetchMaxWaitMs,
+      allowAutoTopicCreation: false,
+      retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5_000 },
+    });
+    const { GROUP_JOIN, CRASH } = this.#consumer.events;
+    this.#consumer.on(GROUP_JOIN, (event) => this.#onJoin(event.payload.memberId, event.payload.memberAssignment[this.#topic] ?? []));
+    this.#consumer.on(CRASH, (event) => this.#onCrash(event.payload.error, event.payload.restart));
+  }
+
+  /** Connects, joins the group and waits for the first assignment (bounded by `joinTimeoutMs`). */
+  static async open(host: KafkaConsumerHost, group: string, fromBeginning: boolean): Promise<KafkaConsumer> {
+    const consumer = new KafkaConsumer(host, group, fromBeginning);
+    try {
+      await consumer.#start();
+    } catch (error) {
+      await consumer.close().catch(() => undefined);
+      throw error;
+    }
+    return consumer;
+  }
+
+  async #start(): Promise<void> {
+    const what = `open consumer group ${this.#group} on kafka topic ${this.#topic}`;
+    const { joinTimeoutMs, partitions } = this.#host.options;
+    const joined = new Promise<void>((resolve, reject) => {
+      this.#joined = { resolve, reject };
+    });
+    joined.catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new LogError('GH_ERR_LOG_UNAVAILABLE', `${what}: no partition assignment within joinTimeoutMs (${joinTimeoutMs} ms)`, { retryable: true })),
+        joinTimeoutMs,
+      );
+    });
+    try {
+      await this.#consumer.connect();
+      await this.#consumer.subscribe({ topics: [this.#topic], fromBeginning: true });
+      await this.#consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: true,
+        partitionsConsumedConcurrently: Math.max(1, partitions),
+        eachBatch: (payload) => this.#eachBatch(payload),
+      });
+      await Promise.race([joined, timeout]);
+    } catch (error) {
+      throw toLogError(error, what);
+    } finally {
+      clearTimeout(timer);
+      this.#joined = undefined;
+    }
+  }
+
+  async next(options: NextOptions): Promise<LogBatch> {
+    this.#assertUsable();
+    const { maxEvents, maxWaitMs, signal } = options;
+    if (!Number.isSafeInteger(maxEvents) || maxEvents < 1) {
+      throw new LogError('GH_ERR_LOG_CONFIG', `next: maxEvents must be a positive integer, got ${maxEvents}`);
+    }
+    if (!Number.isFinite(maxWaitMs) || maxWaitMs < 0) {
+      throw new LogError('GH_ERR_LOG_CONFIG', `next: maxWaitMs must be a non-negative number of milliseconds, got ${maxWaitMs}`);
+    }
+    let until: bigint | undefined;
+    if (options.untilOffset !== undefined) {
+      if (!/^\d+$/.test(options.untilOffset)) {
+        throw new LogError('GH_ERR_LOG_CONFIG', `next: untilOffset must be a non-negative decimal offset, got ${JSON.stringify(options.untilOffset)}`);
+      }
+      until = BigInt(options.untilOffset);
+    }
+    const deadline = Date.now() + maxWaitMs;
+    for (;;) {
+      const taken = this.#handoff.take(maxEvents, until);
+      if (taken !== undefined) return this.#batch(taken.partition, taken.records);
+      const left = deadline - Date.now();
+      if (left <= 0 || signal?.aborted || this.#closed) return emptyBatch();
+      await this.#handoff.waitForOffer(left, signal);
+      this.#assertUsable();
+    }
+  }
+
+  async commit(batch: LogBatch): Promise<void> {
+    this.#assertUsable();
+    if (batch.events.length === 0) return;
+    const origin = this.#origins.get(batch);
+    if (origin === undefined) {
+      throw new LogError('GH_ERR_LOG_CHECKPOINT', `commit: batch ${batch.token} was not returned by this consumer of group ${this.#group}`);
+    }
+    const partition = batch.partition;
+    if (!this.#assigned.has(partition) || (this.#epochs.get(partition) ?? 0) !== origin.epoch) return;
+    const position = BigInt(batch.lastOffset) + 1n;
+    if (position <= (this.#committed.get(partition) ?? -1n)) return;
+    try {
+      await this.#consumer.commitOffsets([{ topic: this.#topic, partition, offset: position.toString() }]);
+    } catch (error) {
+      throw toLogError(error, `commit ${batch.token} for group ${this.#group}`);
+    }
+    this.#committed.set(partition, position);
+  }
+
+  async lag(): Promise<number | undefined> {
+    this.#assertUsable();
+    try {
+      const [ends, committed] = await Promise.all([
+        this.#host.admin.fetchTopicOffsets(this.#topic),
+        this.#host.admin.fetchOffsets({ groupId: this.#group, topics: [this.#topic] }),
+      ]);
+      const positions = new Map((committed[0]?.partitions ?? []).map((entry) => [entry.partition, BigInt(entry.offset)]));
+      let lag = 0n;
+      for (const end of ends) {
+        const low = BigInt(end.low);
+        const high = BigInt(end.high);
+        const position = positions.get(end.partition) ?? -1n;
+        const from = position < low ? low : position;
+        if (high > from) lag += high - from;
+      }
+      return Number(lag);
+    } catch (error) {
+      throw toLogError(error, `lag of group ${this.#group} on kafka topic ${this.#topic}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    // Buffered runs end without error, so that the fetch loop stops and kafkajs can leave the group.
+    this.#handoff.abortAll(undefined);
+    this.#handoff.wakeAll();
+    try {
+      await this.#consumer.disconnect();
+    } catch {
+      // The group forgets a member that stops heartbeating; nothing else to release.
+    } finally {
+      this.#host.release(this.#group);
+    }
+  }
+
+  #assertUsable(): void {
+    if (this.#closed) throw new LogError('GH_ERR_LOG_CLOSED', `the consumer of group ${this.#group} is closed`);
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  #batch(partition: number, records: OffsetEvent[]): LogBatch {
+    const first = records[0]!.offset.toString();
+    const last = records[records.length - 1]!.offset.toString();
+    this.#delivered.set(partition, records[records.length - 1]!.offset + 1n);
+    const batch: LogBatch = {
+      partition,
+      firstOffset: first,
+      lastOffset: last,
+      events: records.map((record) => record.event),
+      token: `${this.#topic}/${partition}/${first}-${last}`,
+    };
+    this.#origins.set(batch, { epoch: this.#epochs.get(partition) ?? 0 });
+    return batch;
+  }
+
+  async #eachBatch({ batch, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const partition = batch.partition;
+    if (this.#closed || !this.#assigned.has(partition)) return;
+    const from = this.#delivered.get(partition) ?? -1n;
+    const records: OffsetEvent[] = [];
+    let poison: LogError | undefined;
+    for (const message of batch.messages) {
+      const offset = BigInt(message.offset);
+      if (offset < from) continue;
+      try {
+        if (message.value === null) throw new TypeError('the record has no value');
+        records.push({ offset, event: decodeEvent(message.value) });
+      } catch (cause) {
+        poison = new LogError(
+          'GH_ERR_LOG_INVALID_RECORD',
+          `kafka topic ${this.#topic} partition ${partition} offset ${offset} is not a Gatehouse event: ${cause instanceof Error ? cause.message : String(cause)}`,
+          { cause },
+        );
+        break;
+      }
+    }
+    if (records.length === 0 && poison === undefined) return;
+    const offer = this.#handoff.offer(partition, records, poison);
+    while (!offer.finished) {
+      let tick: NodeJS.Timeout | undefined;
+      await Promise.race([offer.done, new Promise<void>((resolve) => (tick = setTimeout(resolve, HEARTBEAT_TICK_MS)))]);
+      clearTimeout(tick);
+      if (offer.finished) break;
+      if (this.#closed || !isRunning() || isStale()) {
+        this.#handoff.withdraw(offer);
+        return;
+      }
+      try {
+        await heartbeat();
+      } catch (error) {
+        // A rebalance (or a lost coordinator): every buffered run is dropped and kafkajs rejoins.
+        this.#handoff.abortAll(error);
+        throw error;
+      }
+    }
+    if (offer.abortedWith !== undefined) throw offer.abortedWith;
+  }
+
+  #onJoin(memberId: string, partitions: readonly number[]): void {
+    const now = new Set(partitions);
+    const revoked = new Set<number>();
+    const memberChanged = this.#memberId !== undefined && this.#memberId !== memberId;
+    for (const partition of this.#assigned) if (memberChanged || !now.has(partition)) revoked.add(partition);
+    this.#memberId = memberId;
+    for (const partition of revoked) this.#revoke(partition);
+    this.#handoff.withdrawPartitions(revoked);
+    for (const partition of now) {
+      this.#assigned.add(partition);
+      if (this.#fromBeginning && !this.#seekedFromBeginning.has(partition)) {
+        this.#seekedFromBeginning.add(partition);
+        // Offset 0, or the earliest retained one: kafkajs resets an out-of-range position to the
+        // earliest because the subscription is `fromBeginning`.
+        this.#consumer.seek({ topic: this.#topic, partition, offset: '0' });
+      }
+    }
+    this.#joined?.resolve();
+  }
+
+  #revoke(partition: number): void {
+    this.#assigned.delete(partition);
+    this.#delivered.delete(partition);
+    this.#committed.delete(partition);
+    this.#epochs.set(partition, (this.#epochs.get(partition) ?? 0) + 1);
+  }
+
+  #onCrash(error: Error, restart: boolean): void {
+    // Whatever this member owned may have moved to another member before it rejoins.
+    for (const partition of [...this.#assigned]) this.#revoke(partition);
+    this.#handoff.abortAll(error);
+    if (this.#closed) return;
+    if (restart) return;
+    this.#failure = new LogError(
+      'GH_ERR_LOG_UNAVAILABLE',
+      `consumer group ${this.#group} on kafka topic ${this.#topic} stopped (${error.message}); close this consumer and open a new one`,
+      { cause: error },
+    );
+    this.#joined?.reject(this.#failure);
+    this.#handoff.wakeAll();
+  }
+}
+
+function emptyBatch(): LogBatch {
+  return { partition: -1, firstOffset: '-1', lastOffset: '-1', events: [], token: '' };
+}
