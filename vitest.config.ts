@@ -14,6 +14,8 @@ export default defineConfig({
       'test/**/*.test.ts',
     ],
     pool: 'forks',
+    // Starts a Kafka broker for the Kafka tests when KAFKA_BROKERS is unset (see the file).
+    globalSetup: ['test/support/kafka.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     reporters: ['default'],

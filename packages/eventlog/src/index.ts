@@ -10,3 +10,12 @@ export { readEmbeddedLog, type ReadEmbeddedLogOptions } from './embedded/read-em
 export type { EmbeddedConsumer } from './embedded/embedded-consumer.js';
 export type { TailRecovery } from './embedded/tail-recovery.js';
 export { createMemoryLog, type MemoryEventLog, type MemoryLogOptions } from './memory/memory-log.js';
+export { openKafkaLog, type KafkaEventLog } from './kafka/kafka-log.js';
+export type { KafkaConsumer } from './kafka/kafka-consumer.js';
+export {
+  parseKafkaBrokers,
+  DEFAULT_KAFKA_TOPIC,
+  DEFAULT_KAFKA_PARTITIONS,
+  type KafkaLogOptions,
+  type KafkaLogLogger,
+} from './kafka/kafka-options.js';
