@@ -1,5 +1,5 @@
 import * as chrono from 'chrono-node';
-import { badRequest } from './errors.js';
+import { badRequest, QueryApiError } from './errors.js';
 
 /** A half-open UTC interval `[from, to)`. */
 export interface TimeWindow {
@@ -123,21 +123,22 @@ export function resolveWindow(
 }
 
 /**
- * Reads one point in time: an ISO 8601 date-time, or words ("yesterday 14:00", "2 hours ago") read
- * in `tz` at `now`. Throws `QueryApiError` naming `field`.
+ * Reads one point in time for the CLI: an ISO 8601 date-time, or words ("yesterday 14:00",
+ * "2 hours ago") read in `tz` at `now`; a bare day means its local midnight. Throws `QueryApiError`
+ * whose message starts with `field:` (`--at: "yesterdayy" is not a date or time`).
  */
 export function resolveInstant(text: string, tz: string, now: Date, field: string): Date {
   if (/^\d{4}-\d{2}-\d{2}T/.test(text)) {
     const ms = Date.parse(text);
-    if (Number.isNaN(ms)) throw badRequest(field, `is not a date or time (got ${JSON.stringify(text)})`);
+    if (Number.isNaN(ms)) throw new QueryApiError('GH_ERR_QUERY_BAD_REQUEST', `${field}: ${JSON.stringify(text)} is not a date or time`);
     return new Date(ms);
   }
-  if (!isTimeZone(tz)) throw badRequest('--tz', `must be an IANA time zone name (got ${JSON.stringify(tz)})`);
+  if (!isTimeZone(tz)) throw new QueryApiError('GH_ERR_QUERY_BAD_REQUEST', `--tz: ${JSON.stringify(tz)} is not an IANA time zone name (e.g. Europe/Berlin)`);
   const trimmed = text.trim();
   const results = chrono.parse(trimmed, { instant: now, timezone: zoneOffsetMinutes(tz, now.getTime()) }, { forwardDate: false });
   const result = results[0];
   if (results.length !== 1 || result === undefined || result.text.length !== trimmed.length) {
-    throw badRequest(field, `${JSON.stringify(text)} is not a date or time`);
+    throw new QueryApiError('GH_ERR_QUERY_BAD_REQUEST', `${field}: ${JSON.stringify(text)} is not a date or time`);
   }
   return result.start.isCertain('hour') || result.start.isCertain('timezoneOffset') ? instantOf(result.start, tz) : dayStart(result.start, tz, 0);
 }

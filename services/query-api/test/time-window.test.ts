@@ -57,7 +57,7 @@ describe('resolveInstant', () => {
   });
 
   it('names the flag and the value it could not read', () => {
-    expect(() => resolveInstant('yesterdayy', 'UTC', now, '--at')).toThrow('--at "yesterdayy" is not a date or time');
+    expect(() => resolveInstant('yesterdayy', 'UTC', now, '--at')).toThrow('--at: "yesterdayy" is not a date or time');
   });
 });
 

@@ -1,0 +1,205 @@
+import { GatehouseError } from '@gatehouse/events';
+import type {
+  ActivityAnswer,
+  CapabilitiesAnswer,
+  SessionEventsAnswer,
+  SessionsAnswer,
+  SessionVerification,
+  WhatIfAnswer,
+} from '@gatehouse/query-api';
+
+/** Error codes of the query API client. */
+export const QUERY_CLIENT_ERROR_CODES = ['GH_ERR_CLI_QUERY_UNREACHABLE', 'GH_ERR_CLI_QUERY_REFUSED', 'GH_ERR_CLI_QUERY_TOKEN'] as const;
+export type QueryClientErrorCode = (typeof QUERY_CLIENT_ERROR_CODES)[number];
+
+/** The query API could not be reached, refused the request, or no token could be had. */
+export class QueryClientError extends GatehouseError {
+  declare readonly code: QueryClientErrorCode;
+  /** HTTP status of a refusal. */
+  readonly httpStatus: number | undefined;
+  /** `error` member of the refusal body (`bad_request`, `insufficient_scope`, …). */
+  readonly wireError: string | undefined;
+  constructor(code: QueryClientErrorCode, message: string, options: { httpStatus?: number; wireError?: string; cause?: unknown } = {}) {
+    super(code, message, { status: options.httpStatus, retryable: code === 'GH_ERR_CLI_QUERY_UNREACHABLE', cause: options.cause });
+    this.name = 'QueryClientError';
+    this.httpStatus = options.httpStatus;
+    this.wireError = options.wireError;
+  }
+}
+
+export interface QueryClientOptions {
+  /** Base URL of the query API, e.g. `http://localhost:7421`. */
+  api: string;
+  /** Returns the bearer token (called once, on the first request). */
+  token: () => Promise<string>;
+  /**
+   * Rewrites a 400's field reference into the flag the user typed, e.g.
+   * `{ 'querystring/at': '--at' }`. Unlisted fields are kept as the API named them.
+   */
+  flags?: Record<string, string>;
+  fetch?: typeof fetch;
+}
+
+type Params = Record<string, string | number | undefined>;
+
+/**
+ * A typed HTTP client of the query API (DESIGN.md contract). Every method rejects with
+ * `QueryClientError`: unreachable (naming the URL), refused (status + the API's message, with
+ * field names turned into flags), or no token.
+ */
+export class QueryClient {
+  readonly api: string;
+  readonly #options: QueryClientOptions;
+  #token: Promise<string> | undefined;
+
+  constructor(options: QueryClientOptions) {
+    this.#options = options;
+    this.api = options.api.replace(/\/+$/, '');
+  }
+
+  capabilities(agent: string, params: { user?: string; at?: string }): Promise<CapabilitiesAnswer> {
+    return this.getJson(`/v1/agents/${encodeURIComponent(agent)}/capabilities`, params);
+  }
+
+  activity(agent: string, params: { from?: string; to?: string; when?: string; tz?: string; limit?: number; cursor?: string }): Promise<ActivityAnswer> {
+    return this.getJson(`/v1/agents/${encodeURIComponent(agent)}/activity`, params);
+  }
+
+  sessions(params: { agent?: string; from?: string; to?: string; limit?: number; cursor?: string }): Promise<SessionsAnswer> {
+    return this.getJson('/v1/sessions', params);
+  }
+
+  sessionEvents(id: string, params: { from_seq?: number } = {}): Promise<SessionEventsAnswer> {
+    return this.getJson(`/v1/sessions/${encodeURIComponent(id)}/events`, params);
+  }
+
+  verify(id: string): Promise<SessionVerification> {
+    return this.getJson(`/v1/sessions/${encodeURIComponent(id)}/verify`, {});
+  }
+
+  whatIf(id: string, policy: string): Promise<WhatIfAnswer> {
+    return this.getJson(`/v1/sessions/${encodeURIComponent(id)}/what-if`, { policy });
+  }
+
+  async getJson<T>(path: string, params: Params): Promise<T> {
+    const url = new URL(`${this.api}${path}`);
+    for (const [key, value] of Object.entries(params)) if (value !== undefined) url.searchParams.set(key, String(value));
+    this.#token ??= this.#options.token();
+    let token: string;
+    try {
+      token = await this.#token;
+    } catch (error) {
+      this.#token = undefined;
+      throw error;
+    }
+    let response: Response;
+    try {
+      response = await (this.#options.fetch ?? fetch)(url, { headers: { authorization: `Bearer ${token}`, accept: 'application/json' } });
+    } catch (cause) {
+      throw new QueryClientError('GH_ERR_CLI_QUERY_UNREACHABLE', `--api: cannot reach the query API at ${this.api} (is \`gatehouse start\` running?)`, { cause });
+    }
+    const text = await response.text();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    if (!response.ok) {
+      const { error, message } = (body ?? {}) as { error?: string; message?: string };
+      throw new QueryClientError('GH_ERR_CLI_QUERY_REFUSED', this.#describe(response.status, error, message), { httpStatus: response.status, ...(error === undefined ? {} : { wireError: error }) });
+    }
+    return body as T;
+  }
+
+  #describe(status: number, error: string | undefined, message: string | undefined): string {
+    if (status === 401) return `the query API refused the access token (401 ${error ?? ''}): pass --token or set GATEHOUSE_TOKEN to a token for ${this.api} with scope audit:read`.replace(' )', ')');
+    if (status === 403) return `the access token lacks the scope the query API requires (403 ${error ?? 'forbidden'}): ${message ?? ''}`.trim();
+    let text = message ?? `HTTP ${status}`;
+    for (const [field, flag] of Object.entries(this.#options.flags ?? {})) {
+      if (text.startsWith(`${field} `)) text = `${flag}: ${text.slice(field.length + 1)}`;
+    }
+    return status === 400 ? text : `${text} (HTTP ${status})`;
+  }
+}
+
+/** What the query commands need from their surroundings; every member has a production default. */
+export interface QueryCommandDeps {
+  /** Where answers go. Default `process.stdout`. */
+  out?: { write(text: string): unknown; isTTY?: boolean };
+  /** Default `process.env` (GATEHOUSE_TOKEN, GATEHOUSE_QUERY_URL, NO_COLOR, the settings variables). */
+  env?: NodeJS.ProcessEnv;
+  /**
+   * Obtains a token when neither `--token` nor `GATEHOUSE_TOKEN` is given. Default: in embedded
+   * mode, a client-credentials token for client `analyst` from the development authserver, with the
+   * secret and resources read from `GATEHOUSE_CONFIG`.
+   */
+  getToken?: (api: string) => Promise<string>;
+  /** Clock for words in `--at`/`--from`/`--to`. Default `() => new Date()`. */
+  now?: () => Date;
+  fetch?: typeof fetch;
+  /** Poll interval of `replay --follow` (ms). Default 1,000. */
+  followIntervalMs?: number;
+  /** Sets the process exit code (verify: 1 when broken). Default: `process.exitCode = code`. */
+  setExitCode?: (code: number) => void;
+}
+
+/** Options every query command takes. */
+export interface CommonQueryOptions {
+  api?: string;
+  token?: string;
+  json?: boolean;
+}
+
+/** Adds `--api`, `--token` and `--json` to a query command. */
+export function withQueryOptions<T extends { option(flags: string, description: string): T }>(command: T): T {
+  return command
+    .option('--api <url>', 'query API base URL (default $GATEHOUSE_QUERY_URL or http://<GATEHOUSE_HOST>:<GATEHOUSE_QUERY_PORT>)')
+    .option('--token <jwt>', 'access token with scope audit:read (default $GATEHOUSE_TOKEN, or one from the embedded authserver for client analyst)')
+    .option('--json', 'print the answer as JSON');
+}
+
+/** Builds the client for one command invocation: resolves the API URL and how to get a token. */
+export async function queryClientFor(options: CommonQueryOptions, deps: QueryCommandDeps, flags: Record<string, string> = {}): Promise<QueryClient> {
+  const env = deps.env ?? process.env;
+  let api = options.api ?? env.GATEHOUSE_QUERY_URL;
+  if (api === undefined || api === '') {
+    const { readSettings } = await import('./settings.js');
+    const settings = readSettings(env);
+    api = `http://${settings.host}:${settings.queryPort}`;
+  }
+  if (!URL.canParse(api) || !/^https?:$/.test(new URL(api).protocol)) {
+    throw new QueryClientError('GH_ERR_CLI_QUERY_UNREACHABLE', `--api: ${JSON.stringify(api)} is not an http(s) URL`);
+  }
+  const explicit = options.token ?? (env.GATEHOUSE_TOKEN || undefined);
+  const baseUrl = api;
+  const token = explicit !== undefined ? async () => explicit : async () => (deps.getToken ?? ((u: string) => embeddedAnalystToken(u, env)))(baseUrl);
+  return new QueryClient({ api, token, flags, ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }) });
+}
+
+/**
+ * A token for client `analyst` from the development authserver (embedded mode), using the
+ * `authserver` and `query` sections of `GATEHOUSE_CONFIG`.
+ */
+export async function embeddedAnalystToken(api: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const { readSettings } = await import('./settings.js');
+  const { loadConfig } = await import('./config.js');
+  const settings = readSettings(env);
+  const config = await loadConfig(settings.configPath);
+  const analyst = config.authserver?.clients.find((client) => client.clientId === 'analyst');
+  if (config.authserver === undefined || analyst === undefined) {
+    throw new QueryClientError('GH_ERR_CLI_QUERY_TOKEN', `--token: none given, GATEHOUSE_TOKEN is unset, and ${settings.configPath} has no authserver client "analyst" to obtain one for ${api}`);
+  }
+  const { getDevAccessToken } = await import('@gatehouse/authserver');
+  try {
+    return await getDevAccessToken({
+      issuer: config.authserver.issuer,
+      clientId: analyst.clientId,
+      clientSecret: analyst.clientSecret,
+      resource: config.query.resource,
+      scope: config.query.requiredScopes,
+    });
+  } catch (cause) {
+    throw new QueryClientError('GH_ERR_CLI_QUERY_TOKEN', `--token: none given and the development authserver ${config.authserver.issuer} gave none (${(cause as Error).message}); is \`gatehouse start\` running?`, { cause });
+  }
+}
