@@ -1,4 +1,4 @@
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { LogError } from '../errors.js';
 import { syncDir } from './checkpoint-store.js';
@@ -174,7 +174,11 @@ export class GroupCommitWriter {
       handle = await open(file, 'wx');
       await syncDir(this.#options.dir);
     } catch (cause) {
-      await handle?.close().catch(() => undefined);
+      if (handle !== undefined) {
+        // Remove the half-made segment, or the next attempt would fail on the existing name.
+        await handle.close().catch(() => undefined);
+        await unlink(file).catch(() => undefined);
+      }
       throw new LogError(
         'GH_ERR_LOG_UNAVAILABLE',
         `cannot create event log segment ${file}: ${String(cause)}`,
