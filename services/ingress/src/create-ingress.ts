@@ -48,7 +48,7 @@ export interface IngressStats {
   policyVersion: string;
   /** Outcome events sealed but not yet in the log (in-memory backlog). */
   auditBacklog: number;
-  upstreams: Record<string, { connected: boolean; connects: number; inFlightHttpRequests: number; tools: number }>;
+  upstreams: Record<string, { connected: boolean; connects: number; inFlightHttpRequests: number; abortListeners: number | null; tools: number }>;
 }
 
 /** A started ingress: upstreams connected, catalog and policy published, routes registered. */

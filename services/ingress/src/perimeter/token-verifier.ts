@@ -23,6 +23,14 @@ export interface TokenVerifierOptions {
   jwksCacheMaxAgeMs?: number;
   /** Timeout of one metadata or JWKS request, in ms. Default 5,000. */
   httpTimeoutMs?: number;
+  /**
+   * How long a verified token is remembered (so a session's requests skip the signature check), in
+   * ms; never past the token's `exp`. 0 disables the cache. Default 60,000: a key withdrawn from
+   * the JWKS stops being honoured within this time.
+   */
+  verifiedCacheTtlMs?: number;
+  /** Most tokens remembered; the oldest is forgotten first. Default 10,000. */
+  verifiedCacheMaxEntries?: number;
 }
 
 /** Verifies bearer tokens for this gateway. */
@@ -60,8 +68,28 @@ export function createTokenVerifier(config: GatewayConfig, options: TokenVerifie
     return keySet;
   };
 
+  const cacheTtlMs = options.verifiedCacheTtlMs ?? 60_000;
+  const cacheMax = options.verifiedCacheMaxEntries ?? 10_000;
+  const verified = new Map<string, { principal: Principal; untilMs: number }>();
+
+  const remember = (token: string, principal: Principal): Principal => {
+    if (cacheTtlMs <= 0) return principal;
+    const untilMs = Math.min(Date.now() + cacheTtlMs, principal.expiresAt * 1000);
+    if (verified.size >= cacheMax) {
+      const oldest = verified.keys().next();
+      if (!oldest.done) verified.delete(oldest.value);
+    }
+    verified.set(token, { principal, untilMs });
+    return principal;
+  };
+
   return {
     async verify(token) {
+      const cached = verified.get(token);
+      if (cached) {
+        if (Date.now() < cached.untilMs) return cached.principal;
+        verified.delete(token);
+      }
       let jwks: JWTVerifyGetKey;
       try {
         jwks = await getKeySet();
@@ -86,13 +114,13 @@ export function createTokenVerifier(config: GatewayConfig, options: TokenVerifie
       if (typ !== undefined && !ACCEPTED_TYPES.has(typ.toLowerCase())) throw new PerimeterRejection('wrong_token_type', 401);
       const agent = stringClaim(payload, 'client_id') ?? stringClaim(payload, 'azp');
       if (agent === undefined) throw new PerimeterRejection('missing_client_id', 401);
-      return {
+      return remember(token, {
         agent,
         user: stringClaim(payload, 'sub') ?? agent,
         scopes: scopesOf(payload),
         tokenId: stringClaim(payload, 'jti') ?? null,
         expiresAt: payload.exp ?? 0,
-      };
+      });
     },
   };
 }

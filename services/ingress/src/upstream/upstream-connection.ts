@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -68,9 +69,15 @@ export class UpstreamConnection {
     this.#fetch = config.kind === 'http' ? createPerRequestSignalFetch(options.fetch) : undefined;
   }
 
-  /** Connection health for `/healthz` and the bench. */
-  stats(): { connected: boolean; connects: number; inFlightHttpRequests: number } {
-    return { connected: this.#client !== undefined, connects: this.#connects, inFlightHttpRequests: this.#fetch?.inFlight() ?? 0 };
+  /**
+   * Connection health for `/healthz` and the bench. `abortListeners` counts the `abort` listeners
+   * on the SDK transport's long-lived signal (read from SDK internals; null when not applicable) —
+   * it stays at 1 with the per-request-signal fetch, and grows by one per call without it.
+   */
+  stats(): { connected: boolean; connects: number; inFlightHttpRequests: number; abortListeners: number | null } {
+    const controller = (this.#client?.transport as { _abortController?: unknown } | undefined)?._abortController;
+    const abortListeners = controller instanceof AbortController ? getEventListeners(controller.signal, 'abort').length : null;
+    return { connected: this.#client !== undefined, connects: this.#connects, inFlightHttpRequests: this.#fetch?.inFlight() ?? 0, abortListeners };
   }
 
   /** The connected client, connecting first if needed (single-flight). */
