@@ -22,12 +22,12 @@ import {
 } from '../../../services/query-api/test/fixtures.js';
 
 const NOW = new Date('2026-11-24T20:00:00Z');
-const P1 = publishedPolicy([
+const P1 = await publishedPolicy([
   ['agent:support-bot', 'support__list_open_tickets', 'allow'],
   ['agent:support-bot', 'support__read_ticket', 'allow'],
   ['agent:support-bot', 'support__draft_reply', 'allow'],
 ]);
-const P2 = publishedPolicy([
+const P2 = await publishedPolicy([
   ['agent:support-bot', 'support__list_open_tickets', 'allow'],
   ['agent:support-bot', 'support__read_ticket', 'allow'],
 ]);

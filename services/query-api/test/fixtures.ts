@@ -10,13 +10,13 @@ import {
   ChainRegistry,
   createEvent,
   sha256Hex,
-  canonicalJson,
   type Decision,
   type EventOf,
   type GatehouseEvent,
 } from '@gatehouse/events';
 import { createMemoryLog, type MemoryEventLog } from '@gatehouse/eventlog';
 import { openAuditStore, type AuditStore } from '@gatehouse/store';
+import { catalogPublishedData, loadPolicy, policyFromPublished } from '@gatehouse/policy';
 import type { DecidingPolicy } from '../src/index.js';
 
 export const ISSUER = 'http://issuer.test';
@@ -73,36 +73,16 @@ export async function project(store: AuditStore, events: readonly GatehouseEvent
   await store.insertEvents(events, `test/${process.pid}/${batch}`);
 }
 
-export type PolicyRules = string[][];
+export type PolicyRules = [string, string, 'allow' | 'deny'][];
 
-/** A `policy.published` draft for rules, with the version = SHA-256 of its canonical form. */
-export function publishedPolicy(rules: PolicyRules, roles: string[][] = []): EventOf<'policy.published'>['data'] {
-  const allRules = [...rules.map((r) => ['p', ...r]), ...roles.map((r) => ['g', ...r])];
-  return { version: sha256Hex(canonicalJson(allRules)), model: 'gatehouse-v1', rules: allRules, source: 'test' };
+/** The `policy.published` payload of a policy built from rules and roles by the real policy package. */
+export async function publishedPolicy(rules: PolicyRules, roles: [string, string][] = []): Promise<EventOf<'policy.published'>['data']> {
+  return (await loadPolicy({ rules, roles }, { source: 'test' })).publishedData();
 }
 
-/** Compiles a published policy. TEMPORARY stand-in until @gatehouse/policy lands. */
+/** Compiles a published policy with the real policy package (what the query API does). */
 export async function compile(data: EventOf<'policy.published'>['data']): Promise<DecidingPolicy> {
-  const rules = data.rules.filter((r) => r[0] === 'p').map((r) => ({ sub: r[1]!, pattern: r[2]!, effect: r[3]! }));
-  const roles = data.rules.filter((r) => r[0] === 'g');
-  const subjects = (s: string) => [s, ...roles.filter((r) => r[1] === s).map((r) => r[2]!)];
-  const glob = (p: string) => new RegExp(`^${p.split('*').map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
-  const grant = (subject: string, tool: string): { allowed: boolean; rule: string } => {
-    const matching = rules.filter((r) => subjects(subject).includes(r.sub) && glob(r.pattern).test(tool));
-    const deny = matching.find((r) => r.effect === 'deny');
-    if (deny) return { allowed: false, rule: `deny ${deny.sub} ${deny.pattern}` };
-    const allow = matching.find((r) => r.effect === 'allow');
-    return allow ? { allowed: true, rule: `allow ${allow.sub} ${allow.pattern}` } : { allowed: false, rule: 'default-deny' };
-  };
-  return {
-    version: data.version,
-    decide(agent, user, tool) {
-      const a = grant(`agent:${agent}`, tool);
-      if (!a.allowed || user === null) return { ...a, policy_version: data.version };
-      const u = grant(`user:${user}`, tool);
-      return { ...u, policy_version: data.version };
-    },
-  };
+  return policyFromPublished(data);
 }
 
 /** Seals events on named chains at chosen instants. */
@@ -131,7 +111,7 @@ export class Timeline {
       iso,
       'catalog.published',
       { session_id: `catalog:${server}` },
-      { version: sha256Hex(tools.join(',')), tools: tools.map((name) => ({ name, description: null, input_schema_sha256: sha256Hex(name) })) },
+      catalogPublishedData(server, tools.map((name) => ({ name, inputSchema: { type: 'object' } }))),
       { server },
     );
   }

@@ -29,7 +29,7 @@ import {
 } from './fixtures.js';
 
 const TOOLS = ['list_open_tickets', 'read_ticket', 'draft_reply', 'issue_refund', 'close_account', 'export_customers'];
-const P1 = publishedPolicy(
+const P1 = await publishedPolicy(
   [
     ['agent:support-bot', 'support__list_open_tickets', 'allow'],
     ['agent:support-bot', 'support__read_ticket', 'allow'],
@@ -40,7 +40,7 @@ const P1 = publishedPolicy(
   [['user:alice', 'role:support-staff']],
 );
 /** Stricter: the bot may no longer draft replies. */
-const P2 = publishedPolicy(
+const P2 = await publishedPolicy(
   [
     ['agent:support-bot', 'support__list_open_tickets', 'allow'],
     ['agent:support-bot', 'support__read_ticket', 'allow'],
