@@ -231,7 +231,10 @@ class EmbeddedLog implements EmbeddedEventLog, ConsumerHost {
   #encode(event: GatehouseEvent): Buffer {
     let payload: Buffer;
     try {
-      payload = encodeEvent(this.#limits.validate ? parseEvent(event) : event);
+      // Validate, then encode the caller's object (not zod's copy): the schema has no transforms, and
+      // keeping the identity lets an encoder that memoizes per sealed event do its job.
+      if (this.#limits.validate) parseEvent(event);
+      payload = encodeEvent(event);
     } catch (cause) {
       const id = (event as { id?: unknown } | null)?.id;
       throw new LogError(
