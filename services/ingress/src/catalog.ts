@@ -1,9 +1,10 @@
-import { canonicalJson, sha256Hex, type CatalogTool } from '@gatehouse/events';
+import type { CatalogTool } from '@gatehouse/events';
+import { catalogPublishedData, TOOL_NAMESPACE_SEPARATOR } from '@gatehouse/policy';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { IngressError } from './errors.js';
 
 /** Separator between the upstream name and the upstream's own tool name. */
-export const NAMESPACE_SEPARATOR = '__';
+export const NAMESPACE_SEPARATOR = TOOL_NAMESPACE_SEPARATOR;
 
 /** One tool as the gateway offers it. */
 export interface CatalogEntry {
@@ -21,9 +22,11 @@ export interface CatalogEntry {
 export class ToolCatalog {
   readonly #entries = new Map<string, CatalogEntry>();
   readonly #names: string[] = [];
+  readonly #upstreams: ReadonlyMap<string, readonly Tool[]>;
 
   /** Throws `GH_ERR_INGRESS_CATALOG_CONFLICT` if two tools end up with the same namespaced name. */
   constructor(upstreams: ReadonlyMap<string, readonly Tool[]>) {
+    this.#upstreams = upstreams;
     for (const [server, tools] of upstreams) {
       for (const tool of tools) {
         const name = `${server}${NAMESPACE_SEPARATOR}${tool.name}`;
@@ -56,14 +59,11 @@ export class ToolCatalog {
     return out;
   }
 
-  /** The `catalog.published` payload for one upstream: its tools and the content hash as version. */
+  /**
+   * The `catalog.published` payload for one upstream (`@gatehouse/policy`'s `catalogPublishedData`,
+   * so the query side computes the same version from the same tools).
+   */
   publishedData(server: string): { version: string; tools: CatalogTool[] } {
-    const tools: CatalogTool[] = [];
-    for (const entry of this.#entries.values()) {
-      if (entry.server !== server) continue;
-      tools.push({ name: entry.name, description: entry.tool.description ?? null, input_schema_sha256: sha256Hex(canonicalJson(entry.tool.inputSchema)) });
-    }
-    tools.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    return { version: sha256Hex(canonicalJson(tools)), tools };
+    return catalogPublishedData(server, this.#upstreams.get(server) ?? []);
   }
 }

@@ -56,7 +56,7 @@ export async function startGateway(options: FixtureOptions = {}): Promise<Gatewa
       upstreams,
     },
     log,
-    policy: options.policy ?? demoPolicy(),
+    policy: options.policy ?? (await demoPolicy()),
     logger: pino({ level: 'silent' }),
     instanceId: 'test-node',
     verifier: { jwksCooldownMs: 0 },
