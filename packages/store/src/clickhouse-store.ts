@@ -15,7 +15,8 @@ import {
 import { openClickHouseClient } from './connection.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { StoreError, translateClickHouseError } from './errors.js';
-import { dateParam, EVENT_ROW_SELECT, eventToRow, fromClickHouseTs, rowToEvent, type EventRow } from './event-row.js';
+import { dateParam, EVENT_ROW_SELECT, eventToRow, fromClickHouseTs, rowToEvent, rowValues, type EventRow } from './event-row.js';
+import { EVENT_COLUMN_NAMES } from './migrations.js';
 import { migrate, type MigrationReport } from './migrate.js';
 
 /** Options of `openAuditStore`. */
@@ -94,11 +95,11 @@ export class ClickHouseAuditStore implements AuditStore {
       throw new StoreError('GH_ERR_STORE_CONFIG', 'insertEvents: dedupToken must be a non-empty string of at most 1024 characters');
     }
     if (events.length === 0) return;
-    const rows: EventRow[] = new Array<EventRow>(events.length);
+    const rows: unknown[][] = new Array<unknown[]>(events.length);
     for (let i = 0; i < events.length; i++) {
       const event = events[i];
       try {
-        rows[i] = eventToRow(parseEvent(event));
+        rows[i] = rowValues(eventToRow(parseEvent(event)));
       } catch (cause) {
         const id = typeof (event as { id?: unknown } | undefined)?.id === 'string' ? (event as { id: string }).id : 'without id';
         throw new StoreError(
@@ -110,10 +111,13 @@ export class ClickHouseAuditStore implements AuditStore {
     }
     const table = `${this.database}.events`;
     await this.#run(`insert of ${events.length} events into ${table} (token ${dedupToken})`, () =>
+      // JSONCompactEachRow: the same JSON values as JSONEachRow without repeating 27 keys per row
+      // (about a third less to stringify and for ClickHouse to parse).
       this.#client.insert({
         table,
+        columns: [...EVENT_COLUMN_NAMES],
         values: rows,
-        format: 'JSONEachRow',
+        format: 'JSONCompactEachRow',
         clickhouse_settings: { insert_deduplication_token: dedupToken },
       }),
     );

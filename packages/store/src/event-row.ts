@@ -109,6 +109,16 @@ export function eventToRow(event: GatehouseEvent): EventRow {
   };
 }
 
+/** A row's values in `EVENT_COLUMN_NAMES` order (JSONCompactEachRow). */
+export function rowValues(row: EventRow): unknown[] {
+  return [
+    row.id, row.type, row.v, row.ts, row.session_id, row.seq, row.prev_hash, row.hash, row.agent, row.user,
+    row.scopes, row.client_ip, row.user_agent, row.server, row.tool, row.request_id, row.args, row.args_sha256,
+    row.decision_allowed, row.decision_rule, row.decision_policy_version, row.outcome_status,
+    row.outcome_latency_ms, row.outcome_result_sha256, row.outcome_result_bytes, row.outcome_error, row.data,
+  ];
+}
+
 /**
  * Rebuilds the event from its row columns, exactly as it was sealed, so that `computeEventHash`
  * over the result equals `hash` unless a column was altered. Deliberately does NOT validate: a row

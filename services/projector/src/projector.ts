@@ -215,11 +215,15 @@ class ProjectorLoop implements Projector {
 
   async #run(consumer: LogConsumer, untilOffset: string | undefined): Promise<void> {
     let until = untilOffset;
+    let prefetched: Promise<LogBatch> | undefined;
+    const read = () =>
+      this.#attempt('read from the event log', () =>
+        consumer.next({ maxEvents: this.#maxEvents, maxWaitMs: this.#maxWaitMs, signal: this.#abort.signal, ...(until === undefined ? {} : { untilOffset: until }) }),
+      );
     try {
       while (this.#state === 'running') {
-        const batch = await this.#attempt('read from the event log', () =>
-          consumer.next({ maxEvents: this.#maxEvents, maxWaitMs: this.#maxWaitMs, signal: this.#abort.signal, ...(until === undefined ? {} : { untilOffset: until }) }),
-        );
+        const batch = await (prefetched ?? read());
+        prefetched = undefined;
         until = undefined;
         if (batch.events.length === 0) {
           if (this.#state === 'running') await this.#checkDrained(consumer, true);
@@ -229,7 +233,15 @@ class ProjectorLoop implements Projector {
           const journal = this.#journal;
           await this.#attempt(`journal batch ${batch.token}`, () => journal.record(batch));
         }
-        await this.#attempt(`insert batch ${batch.token}`, () => this.#store.insertEvents(batch.events, batch.token));
+        const inserted = this.#attempt(`insert batch ${batch.token}`, () => this.#store.insertEvents(batch.events, batch.token));
+        // A full batch means more is waiting: read it while ClickHouse works on this one (chDB and
+        // the HTTP client both run the insert off the event loop). Not at the tail, where the read
+        // would wait maxBatchWaitMs and hold up this batch's commit behind it.
+        if (batch.events.length >= this.#maxEvents) {
+          prefetched = read();
+          prefetched.catch(() => undefined);
+        }
+        await inserted;
         await this.#hooks.afterInsert?.(batch);
         // Committed only now: a crash before this line delivers the batch again, and the store drops the repeat.
         await this.#attempt(`commit batch ${batch.token}`, () => consumer.commit(batch));
