@@ -8,15 +8,19 @@ export interface CheckpointLogger {
   warn(obj: object, msg: string): void;
 }
 
+/** Chain heads as the ingress keeps them (a map) or as the store reports them (a list). */
+export type HeadSource = ReadonlyMap<string, ChainHead> | readonly CheckpointHead[];
+
 export interface CheckpointerOptions {
   /** Where `checkpoint.signed` events are appended. */
   log: EventLog;
   /**
-   * The heads to sign: session/stream → latest head. Either the ingress's live `ChainRegistry.heads()`
-   * (what was written) or `store.latestHeads()` (what reached ClickHouse). Chains named
+   * The heads to sign. Prefer the ingress's live `ChainRegistry.heads()` (what was written — a row
+   * deleted from ClickHouse before the next checkpoint is still caught); `store.latestHeads()` (what
+   * reached ClickHouse) also works, e.g. in a standalone query-api process. Chains named
    * `checkpoint:*` are never included.
    */
-  heads: () => ReadonlyMap<string, ChainHead> | Promise<ReadonlyMap<string, ChainHead>>;
+  heads: () => HeadSource | Promise<HeadSource>;
   /** Signing key, see `loadCheckpointKey`. */
   key: CheckpointKey;
   /** How often to publish (ms). A checkpoint is skipped when no head moved since the last one. */
@@ -60,10 +64,12 @@ export function startCheckpointer(options: CheckpointerOptions): Checkpointer {
   let stopped = false;
 
   const publish = async (): Promise<GatehouseEvent | undefined> => {
-    const map = await options.heads();
-    const heads: CheckpointHead[] = [...map]
-      .filter(([session]) => !session.startsWith('checkpoint:'))
-      .map(([session_id, head]) => ({ session_id, seq: head.seq, hash: head.hash }))
+    const source = await options.heads();
+    const all: CheckpointHead[] = Array.isArray(source)
+      ? (source as readonly CheckpointHead[]).map((h) => ({ session_id: h.session_id, seq: h.seq, hash: h.hash }))
+      : [...(source as ReadonlyMap<string, ChainHead>)].map(([session_id, head]) => ({ session_id, seq: head.seq, hash: head.hash }));
+    const heads = all
+      .filter((head) => !head.session_id.startsWith('checkpoint:'))
       .sort((a, b) => (a.session_id < b.session_id ? -1 : a.session_id > b.session_id ? 1 : 0));
     const fingerprint = JSON.stringify(heads);
     if (heads.length === 0 || fingerprint === lastSigned) return undefined;

@@ -11,5 +11,6 @@ export type { CapabilitiesAnswer } from './routes/capabilities-route.js';
 export type { SessionsAnswer, SessionEventsAnswer, WhatIfAnswer } from './routes/session-routes.js';
 export { loadCheckpointKey, checkpointKeyPath, CHECKPOINT_ALGORITHMS, type CheckpointAlgorithm, type CheckpointKey } from './checkpoint-key.js';
 export { signCheckpoint, verifyCheckpoint, CHECKPOINT_TYP, type CheckpointPayload } from './checkpoint-jws.js';
-export { startCheckpointer, type Checkpointer, type CheckpointerOptions } from './checkpointer.js';
+export { startCheckpointer, type Checkpointer, type CheckpointerOptions, type HeadSource } from './checkpointer.js';
 export { QueryRecorder, type ExecutedQuery } from './query-recorder.js';
+export { runQueryApi, type RunQueryApiOptions, type RunningQueryApi } from './main.js';
