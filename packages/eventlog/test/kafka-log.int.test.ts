@@ -1,24 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll } from 'vitest';
-import { openKafkaLog, type EventLog, type KafkaLogOptions } from '../src/index.js';
+import { openKafkaLog, type EventLog } from '../src/index.js';
 import { kafkaBrokers } from '../../../test/support/kafka-brokers.js';
 import { describeEventLogContract } from './event-log-contract.js';
-
-/** Kafka logs for tests: a fresh topic per call, quiet client, short timeouts. */
-export function kafkaTestOptions(brokers: string[], overrides: Partial<KafkaLogOptions> = {}): KafkaLogOptions {
-  return {
-    brokers,
-    topic: `gatehouse.test.${randomUUID().slice(0, 8)}`,
-    partitions: 6,
-    clientId: 'gatehouse-test',
-    appendTimeoutMs: 5_000,
-    sessionTimeoutMs: 10_000,
-    fetchMaxWaitMs: 200,
-    logger: { warn: () => undefined, error: () => undefined },
-    ...overrides,
-  };
-}
+import { kafkaTestOptions } from './kafka-test-options.js';
 
 let admin: ReturnType<Kafka['admin']>;
 let brokers: string[];

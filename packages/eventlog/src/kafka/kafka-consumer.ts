@@ -122,6 +122,11 @@ export class KafkaConsumer implements LogConsumer {
     }
   }
 
+  /** The partitions this consumer owns right now (after the latest rebalance), ascending. */
+  assignedPartitions(): number[] {
+    return [...this.#assigned].sort((a, b) => a - b);
+  }
+
   async next(options: NextOptions): Promise<LogBatch> {
     this.#assertUsable();
     const { maxEvents, maxWaitMs, signal } = options;
