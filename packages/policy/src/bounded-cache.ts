@@ -24,6 +24,11 @@ export class BoundedCache<K, V> {
     this.#entries.set(key, value);
   }
 
+  /** The cached values, oldest first. */
+  values(): IterableIterator<V> {
+    return this.#entries.values();
+  }
+
   get size(): number {
     return this.#entries.size;
   }

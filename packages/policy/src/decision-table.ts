@@ -122,6 +122,13 @@ export class DecisionTable {
     return decision;
   }
 
+  /** Current cache sizes (entries): compiled subjects, (agent, user) pairs, memoized decisions in all pairs. */
+  stats(): { subjects: number; pairs: number; memoized: number } {
+    let memoized = 0;
+    for (const pair of this.#pairs.values()) memoized += pair.memo.size;
+    return { subjects: this.#subjects.size, pairs: this.#pairs.size, memoized };
+  }
+
   #combine(pair: PairDecider, tool: string): Decision {
     const a = evaluate(pair.agent, tool);
     if (!a.allowed || pair.user === null) return Object.freeze({ allowed: a.allowed, rule: a.rule, policy_version: this.version });
