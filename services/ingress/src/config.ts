@@ -46,6 +46,8 @@ export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;
 
 const upstreamEntrySchema = z
   .strictObject({
+    /** Optional and derived (`command` → stdio, `url` → http); accepted so parsing is idempotent. */
+    kind: z.enum(['stdio', 'http']).optional(),
     /** stdio upstream: the command to spawn (resolved against `cwd`). */
     command: z.string().min(1).optional(),
     /** stdio upstream: its arguments. */
@@ -67,6 +69,9 @@ const upstreamEntrySchema = z
     }
     if (value.url !== undefined && (value.args.length > 0 || Object.keys(value.env).length > 0 || value.cwd !== undefined)) {
       ctx.addIssue({ code: 'custom', message: '`args`, `env` and `cwd` apply to stdio upstreams only' });
+    }
+    if (value.kind !== undefined && value.kind !== (value.url !== undefined ? 'http' : 'stdio')) {
+      ctx.addIssue({ code: 'custom', path: ['kind'], message: '`kind` contradicts `command`/`url`' });
     }
     if (value.command !== undefined && Object.keys(value.headers).length > 0) {
       ctx.addIssue({ code: 'custom', path: ['headers'], message: '`headers` apply to Streamable HTTP upstreams only' });

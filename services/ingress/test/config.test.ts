@@ -36,6 +36,11 @@ describe('ingress configuration', () => {
     expect(config.upstreams.crm).toEqual({ kind: 'http', url: 'https://crm.example/mcp', headers: { authorization: 'Bearer gw-own' }, timeoutMs: 60_000 });
   });
 
+  it('accepts an already parsed configuration (the CLI validates the whole file first)', () => {
+    const parsed = parseIngressConfig({ ...valid, upstreams: { ...valid.upstreams, crm: { url: 'https://crm.example/mcp' } } });
+    expect(parseIngressConfig(parsed)).toEqual(parsed);
+  });
+
   it('ignores the other sections of gatehouse.yaml', () => {
     expect(() => parseIngressConfig({ ...valid, policy: { rules: [] }, query: {} })).not.toThrow();
   });

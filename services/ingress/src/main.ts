@@ -1,0 +1,106 @@
+/**
+ * `node --import tsx services/ingress/src/main.ts`: the ingress as its own process (scale-out).
+ * `gatehouse start` composes the same factory into the embedded stack instead.
+ *
+ * Environment:
+ *   GATEHOUSE_CONFIG        gatehouse.yaml (default examples/support-desk/gatehouse.yaml); the
+ *                           `gateway:`, `upstreams:`, `policy:` and `audit.redactKeys` sections are read
+ *   GATEHOUSE_INGRESS_PORT  port (default 7420)
+ *   GATEHOUSE_HOST          interface (default 127.0.0.1)
+ *   KAFKA_BROKERS           Kafka event log (comma-separated host:port); otherwise the embedded log
+ *                           under GATEHOUSE_DATA_DIR/log (default ./data/log) — one process only
+ *   GATEHOUSE_INSTANCE      this node's id, naming its `perimeter:<id>` stream (default: random)
+ *   LOG_LEVEL               pino level (default info)
+ *
+ * Exits 0 on SIGINT/SIGTERM after ending every session; 1 if start-up fails (the message names
+ * the config key, upstream or variable at fault).
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { openEmbeddedLog, openKafkaLog, parseKafkaBrokers, type EventLog } from '@gatehouse/eventlog';
+import { loadPolicy, type PolicyConfigInput } from '@gatehouse/policy';
+import { pino } from 'pino';
+import { parse as parseYaml } from 'yaml';
+import { parseIngressConfig } from './config.js';
+import { createIngress } from './create-ingress.js';
+import { IngressError } from './errors.js';
+
+async function readConfig(file: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (cause) {
+    throw new IngressError('GH_ERR_INGRESS_CONFIG', `GATEHOUSE_CONFIG: cannot read ${file} (${(cause as Error).message})`, { cause });
+  }
+  try {
+    const value: unknown = parseYaml(text);
+    if (value === null || typeof value !== 'object') throw new TypeError('not a mapping');
+    return value as Record<string, unknown>;
+  } catch (cause) {
+    throw new IngressError('GH_ERR_INGRESS_CONFIG', `${file}: not valid YAML (${(cause as Error).message})`, { cause });
+  }
+}
+
+function port(env: NodeJS.ProcessEnv): number {
+  const raw = env.GATEHOUSE_INGRESS_PORT;
+  if (raw === undefined || raw === '') return 7420;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > 65_535) {
+    throw new IngressError('GH_ERR_INGRESS_CONFIG', 'GATEHOUSE_INGRESS_PORT: expected an integer port between 0 and 65535');
+  }
+  return value;
+}
+
+async function openLog(env: NodeJS.ProcessEnv): Promise<EventLog> {
+  if (env.KAFKA_BROKERS) return openKafkaLog({ brokers: parseKafkaBrokers(env.KAFKA_BROKERS) });
+  return openEmbeddedLog({ dir: path.join(path.resolve(env.GATEHOUSE_DATA_DIR || './data'), 'log') });
+}
+
+/** Runs the ingress until a signal; resolves with the exit code. */
+export async function runIngress(env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const logger = pino({ name: 'gatehouse-ingress', level: env.LOG_LEVEL ?? 'info' });
+  const file = path.resolve(env.GATEHOUSE_CONFIG || 'examples/support-desk/gatehouse.yaml');
+  const raw = await readConfig(file);
+  const config = parseIngressConfig(raw, file);
+  const policy = await loadPolicy(raw.policy as PolicyConfigInput, { source: file });
+  const audit = raw.audit as { redactKeys?: unknown } | undefined;
+  const redactKeys = Array.isArray(audit?.redactKeys) ? audit.redactKeys.filter((k): k is string => typeof k === 'string') : [];
+  const listenPort = port(env);
+  const log = await openLog(env);
+  let ingress;
+  try {
+    ingress = await createIngress({
+      config,
+      log,
+      policy,
+      logger,
+      redactKeys,
+      ...(env.GATEHOUSE_INSTANCE ? { instanceId: env.GATEHOUSE_INSTANCE } : {}),
+    });
+  } catch (error) {
+    await log.close();
+    throw error;
+  }
+  const url = await ingress.listen(listenPort, env.GATEHOUSE_HOST || '127.0.0.1');
+  logger.info({ url: `${url}${new URL(config.gateway.resource).pathname}`, policy_version: policy.version, log: log.kind }, 'ingress listening');
+
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  logger.info({ signal }, 'stopping');
+  await ingress.close();
+  await log.close();
+  return 0;
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  runIngress().then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`gatehouse ingress: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}
