@@ -8,16 +8,29 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAuditStore, StoreError, type AuditStore } from '../src/index.js';
 import { SampleEvents } from './sample-events.js';
 
-// chDB binds one data dir per process: every store in this file shares `dataDir`, and tests keep
-// apart by using their own database.
+// The AuditStore contract, run against chDB (default) and, when CLICKHOUSE_TEST_URL is set, against
+// that ClickHouse server over HTTP. chDB binds one data dir per process: every store in this file
+// shares `dataDir`, and tests keep apart by using their own database (prefixed on a server, where
+// databases outlive the run, and dropped afterwards).
+const serverUrl = process.env.CLICKHOUSE_TEST_URL || undefined;
+const prefix = serverUrl === undefined ? '' : `gh_test_${process.pid}_${Date.now()}_`;
 let dataDir: string;
 let raw: ClickHouseClient;
 const opened: AuditStore[] = [];
 
+function target(name: string): { dataDir?: string; url?: string; database: string } {
+  return serverUrl === undefined ? { dataDir, database: name } : { url: serverUrl, database: `${prefix}${name}` };
+}
+
 async function open(database: string, extra: { ttlDays?: number } = {}): Promise<AuditStore> {
-  const store = await openAuditStore({ dataDir, database, ...extra });
+  const store = await openAuditStore({ ...target(database), ...extra });
   opened.push(store);
   return store;
+}
+
+/** SQL naming a test database (prefixed on a server). */
+function db(name: string): string {
+  return `${prefix}${name}`;
 }
 
 async function rawQuery<T>(query: string): Promise<T[]> {
@@ -29,24 +42,31 @@ const at = (offsetMs: number) => new Date(T0 + offsetMs);
 
 beforeAll(async () => {
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-store-'));
-  const connection = createChdbConnection({ path: path.join(dataDir, 'clickhouse') });
-  raw = createClient({ connection: connection as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'] });
+  raw =
+    serverUrl === undefined
+      ? createClient({
+          connection: createChdbConnection({ path: path.join(dataDir, 'clickhouse') }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'],
+        })
+      : createClient({ url: serverUrl });
 });
 
 afterAll(async () => {
   for (const store of opened) await store.close();
+  if (serverUrl !== undefined) {
+    for (const name of ['mig', 'ttl', 'q', 'dup', 'fail', 'tamper']) await raw.command({ query: `DROP DATABASE IF EXISTS ${db(name)}` });
+  }
   await raw.close();
   await rm(dataDir, { recursive: true, force: true });
 });
 
 describe('migrations', () => {
   it('applies every migration once, records it, and does nothing when run again', async () => {
-    const first = await openAuditStore({ dataDir, database: 'mig' });
+    const first = await openAuditStore(target('mig'));
     expect((first as unknown as { migrations: { applied: number[] } }).migrations.applied).toEqual([1, 2, 3]);
     await first.close();
     const second = await open('mig');
     expect((second as unknown as { migrations: { applied: number[]; version: number } }).migrations).toEqual({ applied: [], version: 3 });
-    const recorded = await rawQuery<{ version: number; name: string }>('SELECT version, name FROM mig.schema_migrations FINAL ORDER BY version');
+    const recorded = await rawQuery<{ version: number; name: string }>(`SELECT version, name FROM ${db('mig')}.schema_migrations FINAL ORDER BY version`);
     expect(recorded).toEqual([
       { version: 1, name: 'events' },
       { version: 2, name: 'events-by-session' },
@@ -56,14 +76,14 @@ describe('migrations', () => {
 
   it('sets the retention TTL when ttlDays is given and removes it when it is not', async () => {
     await open('ttl', { ttlDays: 30 });
-    const engines = () => rawQuery<{ name: string; engine_full: string }>("SELECT name, engine_full FROM system.tables WHERE database = 'ttl' AND name LIKE 'events%' AND engine != 'MaterializedView' ORDER BY name");
+    const engines = () => rawQuery<{ name: string; engine_full: string }>(`SELECT name, engine_full FROM system.tables WHERE database = '${db('ttl')}' AND name LIKE 'events%' AND engine != 'MaterializedView' ORDER BY name`);
     for (const table of await engines()) expect(table.engine_full).toContain('TTL toDateTime(ts) + toIntervalDay(30)');
     await open('ttl');
     for (const table of await engines()) expect(table.engine_full).not.toContain('TTL');
   });
 
   it('refuses a database name that is not a plain identifier, naming the option', async () => {
-    await expect(openAuditStore({ dataDir, database: 'x; DROP TABLE y' })).rejects.toMatchObject({ code: 'GH_ERR_STORE_CONFIG', message: expect.stringContaining('database') });
+    await expect(openAuditStore({ ...target('x'), database: 'x; DROP TABLE y' })).rejects.toMatchObject({ code: 'GH_ERR_STORE_CONFIG', message: expect.stringContaining('database') });
   });
 });
 
@@ -192,15 +212,15 @@ describe('duplicates', () => {
   it('writes a batch repeated under the same token once (ClickHouse insert deduplication)', async () => {
     await store.insertEvents(batch, 'log/0/0-7');
     await store.insertEvents(batch, 'log/0/0-7');
-    const [physical] = await rawQuery<{ n: string }>('SELECT count() AS n FROM dup.events');
+    const [physical] = await rawQuery<{ n: string }>(`SELECT count() AS n FROM ${db('dup')}.events`);
     expect(Number(physical!.n)).toBe(batch.length);
-    const [bySession] = await rawQuery<{ n: string }>('SELECT count() AS n FROM dup.events_by_session');
+    const [bySession] = await rawQuery<{ n: string }>(`SELECT count() AS n FROM ${db('dup')}.events_by_session`);
     expect(Number(bySession!.n)).toBe(batch.length);
   });
 
   it('never shows an event twice even when it was written again under another token', async () => {
     await store.insertEvents(batch.slice(2), 'other-token');
-    const [physical] = await rawQuery<{ n: string }>('SELECT count() AS n FROM dup.events');
+    const [physical] = await rawQuery<{ n: string }>(`SELECT count() AS n FROM ${db('dup')}.events`);
     expect(Number(physical!.n)).toBeGreaterThan(batch.length); // really stored twice, not merged yet
     expect(await store.countEvents()).toBe(batch.length);
     expect(await store.sessionEvents('dup')).toEqual(batch);
@@ -238,22 +258,22 @@ describe('failures', () => {
   });
 
   it('translates a ClickHouse error into a StoreError naming the table that failed', async () => {
-    await raw.command({ query: 'RENAME TABLE fail.events_by_session TO fail.events_by_session_away' });
+    await raw.command({ query: `RENAME TABLE ${db('fail')}.events_by_session TO ${db('fail')}.events_by_session_away` });
     try {
       const error = await store.sessionEvents('bad').catch((e: unknown) => e);
       expect(error).toBeInstanceOf(StoreError);
       expect(error).toMatchObject({ code: 'GH_ERR_STORE_QUERY', retryable: false, clickhouseCode: 60 });
-      expect((error as Error).message).toContain('fail.events_by_session');
+      expect((error as Error).message).toContain(`${db('fail')}.events_by_session`);
     } finally {
-      await raw.command({ query: 'RENAME TABLE fail.events_by_session_away TO fail.events_by_session' });
+      await raw.command({ query: `RENAME TABLE ${db('fail')}.events_by_session_away TO ${db('fail')}.events_by_session` });
     }
   });
 
   it('rejects every call after close with GH_ERR_STORE_CLOSED', async () => {
-    const closing = await openAuditStore({ dataDir, database: 'fail' });
+    const closing = await openAuditStore(target('fail'));
     await closing.close();
     await expect(closing.insertEvents(sample.session('late', 'a', T0, []), 't')).rejects.toMatchObject({ code: 'GH_ERR_STORE_CLOSED' });
-    await expect(closing.countEvents()).rejects.toMatchObject({ code: 'GH_ERR_STORE_CLOSED', message: expect.stringContaining('fail.events') });
+    await expect(closing.countEvents()).rejects.toMatchObject({ code: 'GH_ERR_STORE_CLOSED', message: expect.stringContaining(`${db('fail')}.events`) });
     expect(await closing.ping()).toBe(false);
   });
 });
@@ -278,7 +298,7 @@ describe('tamper evidence', () => {
   it('detects a column edited directly in ClickHouse: the rebuilt event no longer matches its hash', async () => {
     const denied = events.find((e) => e.type === 'call.denied')!;
     await raw.command({
-      query: `ALTER TABLE tamper.events_by_session UPDATE outcome_status = 'ok' WHERE id = '${denied.id}'`,
+      query: `ALTER TABLE ${db('tamper')}.events_by_session UPDATE outcome_status = 'ok' WHERE id = '${denied.id}'`,
       clickhouse_settings: { mutations_sync: '2' },
     });
     const replayed = await store.sessionEvents('t1');
@@ -291,7 +311,7 @@ describe('tamper evidence', () => {
   it('detects an edit of the JSON args column the same way', async () => {
     const attempted = events.find((e) => e.type === 'call.attempted' && e.tool === 'support__read_ticket')!;
     await raw.command({
-      query: `ALTER TABLE tamper.events UPDATE args = '{"ticket":99}' WHERE id = '${attempted.id}'`,
+      query: `ALTER TABLE ${db('tamper')}.events UPDATE args = '{"ticket":99}' WHERE id = '${attempted.id}'`,
       clickhouse_settings: { mutations_sync: '2' },
     });
     const activity = await store.activity({ agent: 'support-bot', from: at(0), to: at(60_000), limit: 100 });

@@ -39,7 +39,7 @@ export class SampleEvents {
     seal(createEvent('session.started', ctx, { protocol_version: '2025-06-18', client_name: 'test', client_version: '1' }, {}, t++));
     seal(createEvent('tools.listed', ctx, { tools: calls.map((c) => c.tool), policy_version: 'a'.repeat(64) }, {}, t++));
     calls.forEach((call, i) => {
-      const args = { ticket: i, note: 'héllo "quoted"', nested: { z: 1.5, a: [true, null] } };
+      const args = { ticket: i, note: 'héllo "quoted"; SELECT 1; --\n\t\\ \'x\' \u2028 😀', nested: { z: 1.5, a: [true, null] } };
       const subject = { server: 'support', tool: call.tool, request_id: String(i + 1), args, args_sha256: sha256Hex(JSON.stringify(args)) };
       const decision: Decision = {
         allowed: call.result !== 'denied',
