@@ -33,13 +33,21 @@ export function toCatalogTools(server: string, mcpTools: readonly McpToolLike[])
       throw new PolicyError('GH_ERR_POLICY_CATALOG_INVALID', `upstream ${server}: tools[${i}] has no name`);
     }
     const name = namespacedToolName(server, tool.name);
-    if (seen.has(name)) throw new PolicyError('GH_ERR_POLICY_CATALOG_INVALID', `upstream ${server}: tool ${JSON.stringify(name)} is listed twice`);
+    if (seen.has(name))
+      throw new PolicyError(
+        'GH_ERR_POLICY_CATALOG_INVALID',
+        `upstream ${server}: tool ${JSON.stringify(name)} is listed twice`,
+      );
     seen.add(name);
     let schema: string;
     try {
       schema = canonicalJson(tool.inputSchema ?? null);
     } catch (cause) {
-      throw new PolicyError('GH_ERR_POLICY_CATALOG_INVALID', `upstream ${server}: tool ${JSON.stringify(name)}: inputSchema is not JSON (${(cause as Error).message})`, { cause });
+      throw new PolicyError(
+        'GH_ERR_POLICY_CATALOG_INVALID',
+        `upstream ${server}: tool ${JSON.stringify(name)}: inputSchema is not JSON (${(cause as Error).message})`,
+        { cause },
+      );
     }
     return { name, description: tool.description ?? null, input_schema_sha256: sha256Hex(schema) };
   });
@@ -55,7 +63,10 @@ export function catalogVersion(tools: readonly CatalogTool[]): string {
 }
 
 /** The `catalog.published` payload for one upstream's `tools/list` result. */
-export function catalogPublishedData(server: string, mcpTools: readonly McpToolLike[]): { version: string; tools: CatalogTool[] } {
+export function catalogPublishedData(
+  server: string,
+  mcpTools: readonly McpToolLike[],
+): { version: string; tools: CatalogTool[] } {
   const tools = toCatalogTools(server, mcpTools);
   return { version: catalogVersion(tools), tools };
 }

@@ -30,7 +30,11 @@ export interface DecisionTableLimits {
   readonly toolsPerPair: number;
 }
 
-export const DEFAULT_DECISION_TABLE_LIMITS: DecisionTableLimits = { subjects: 4096, pairs: 1024, toolsPerPair: 512 };
+export const DEFAULT_DECISION_TABLE_LIMITS: DecisionTableLimits = {
+  subjects: 4096,
+  pairs: 1024,
+  toolsPerPair: 512,
+};
 
 /** Tool names longer than this are decided every time instead of being memoized. */
 export const MAX_MEMOIZED_TOOL_NAME = 256;
@@ -89,7 +93,8 @@ export class DecisionTable {
       const list = this.#rulesBySubject.get(rule.subject) ?? [];
       list.push(rule);
       this.#rulesBySubject.set(rule.subject, list);
-      if (!this.#matchers.has(rule.pattern)) this.#matchers.set(rule.pattern, compileToolPattern(rule.pattern));
+      if (!this.#matchers.has(rule.pattern))
+        this.#matchers.set(rule.pattern, compileToolPattern(rule.pattern));
     }
     this.#subjects = new BoundedCache(limits.subjects);
     this.#pairs = new BoundedCache(limits.pairs);
@@ -103,7 +108,8 @@ export class DecisionTable {
   decide(agent: string, user: string | null, tool: string): Decision {
     const forUser = user === null || user === agent ? null : user;
     // Length-prefixed so no (agent, user) pair can collide with another, whatever characters they hold.
-    const pairKey = forUser === null ? `${agent.length}:${agent}` : `${agent.length}:${agent}\u0000${forUser}`;
+    const pairKey =
+      forUser === null ? `${agent.length}:${agent}` : `${agent.length}:${agent}\u0000${forUser}`;
     let pair = this.#pairs.get(pairKey);
     if (pair === undefined) {
       pair = {
@@ -131,7 +137,8 @@ export class DecisionTable {
 
   #combine(pair: PairDecider, tool: string): Decision {
     const a = evaluate(pair.agent, tool);
-    if (!a.allowed || pair.user === null) return Object.freeze({ allowed: a.allowed, rule: a.rule, policy_version: this.version });
+    if (!a.allowed || pair.user === null)
+      return Object.freeze({ allowed: a.allowed, rule: a.rule, policy_version: this.version });
     const u = evaluate(pair.user, tool);
     const rule = u.allowed ? `${a.rule} + ${u.rule}` : u.rule;
     return Object.freeze({ allowed: u.allowed, rule, policy_version: this.version });
@@ -151,11 +158,19 @@ export class DecisionTable {
       const via = rule.subject === subject ? '' : ` (${subject})`;
       const entry: Entry = {
         matches: this.#matchers.get(rule.pattern) ?? compileToolPattern(rule.pattern),
-        verdict: { allowed: rule.effect === 'allow', rule: `${rule.effect} ${rule.subject} ${rule.pattern}${via}` },
+        verdict: {
+          allowed: rule.effect === 'allow',
+          rule: `${rule.effect} ${rule.subject} ${rule.pattern}${via}`,
+        },
       };
       (rule.effect === 'deny' ? denies : allows).push(entry);
     }
-    const table: SubjectTable = { subject, denies, allows, defaultDeny: { allowed: false, rule: `default-deny (${subject})` } };
+    const table: SubjectTable = {
+      subject,
+      denies,
+      allows,
+      defaultDeny: { allowed: false, rule: `default-deny (${subject})` },
+    };
     this.#subjects.set(subject, table);
     return table;
   }

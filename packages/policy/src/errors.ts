@@ -29,7 +29,11 @@ export class PolicyError extends GatehouseError {
   /** For `GH_ERR_POLICY_INVALID`: one line per problem, each naming its rule or role index. */
   readonly problems: readonly string[];
 
-  constructor(code: PolicyErrorCode, message: string, options: { problems?: readonly string[]; cause?: unknown } = {}) {
+  constructor(
+    code: PolicyErrorCode,
+    message: string,
+    options: { problems?: readonly string[]; cause?: unknown } = {},
+  ) {
     super(code, message, { status: 400, retryable: false, cause: options.cause });
     this.name = 'PolicyError';
     this.code = code;

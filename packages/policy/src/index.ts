@@ -18,8 +18,18 @@ export {
 export { POLICY_MODEL, SUPPORTED_MODELS, TOOL_MATCH_FUNCTION } from './model.js';
 export { policyVersion } from './policy-version.js';
 export { compileToolPattern, type ToolMatcher } from './tool-pattern.js';
-export { DEFAULT_DECISION_TABLE_LIMITS, MAX_MEMOIZED_TOOL_NAME, type DecisionTableLimits } from './decision-table.js';
-export { loadPolicy, policyFromPublished, type LoadPolicyOptions, type Policy, type PublishedPolicy } from './load-policy.js';
+export {
+  DEFAULT_DECISION_TABLE_LIMITS,
+  MAX_MEMOIZED_TOOL_NAME,
+  type DecisionTableLimits,
+} from './decision-table.js';
+export {
+  loadPolicy,
+  policyFromPublished,
+  type LoadPolicyOptions,
+  type Policy,
+  type PublishedPolicy,
+} from './load-policy.js';
 export {
   TOOL_NAMESPACE_SEPARATOR,
   namespacedToolName,

@@ -1,9 +1,19 @@
 import { newEnforcer, newModelFromString, type Enforcer } from 'casbin';
 import type { Decision, EventOf } from '@gatehouse/events';
-import { DecisionTable, DEFAULT_DECISION_TABLE_LIMITS, type DecisionTableLimits, type IndexedRule } from './decision-table.js';
+import {
+  DecisionTable,
+  DEFAULT_DECISION_TABLE_LIMITS,
+  type DecisionTableLimits,
+  type IndexedRule,
+} from './decision-table.js';
 import { PolicyError } from './errors.js';
 import { POLICY_MODEL, SUPPORTED_MODELS, TOOL_MATCH_FUNCTION } from './model.js';
-import { parsePolicyConfig, type PolicyConfig, type PolicyConfigInput, type PolicyEffect } from './policy-config.js';
+import {
+  parsePolicyConfig,
+  type PolicyConfig,
+  type PolicyConfigInput,
+  type PolicyEffect,
+} from './policy-config.js';
 import { policyVersion } from './policy-version.js';
 import { createToolMatchFunction } from './tool-pattern.js';
 
@@ -63,12 +73,19 @@ async function buildEnforcer(model: string, config: PolicyConfig): Promise<Enfor
     return enforcer;
   } catch (error) {
     if (error instanceof PolicyError) throw error;
-    throw new PolicyError('GH_ERR_POLICY_ENGINE', `Casbin could not build the enforcer: ${(error as Error).message}`, { cause: error });
+    throw new PolicyError(
+      'GH_ERR_POLICY_ENGINE',
+      `Casbin could not build the enforcer: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
 }
 
 /** Resolves, once, what the decision table needs: the rules and every role holder's implicit roles. */
-async function resolve(enforcer: Enforcer, version: string): Promise<ConstructorParameters<typeof DecisionTable>[0]> {
+async function resolve(
+  enforcer: Enforcer,
+  version: string,
+): Promise<ConstructorParameters<typeof DecisionTable>[0]> {
   const lines = await enforcer.getPolicy();
   const rules: IndexedRule[] = lines.map((line, index) => ({
     index,
@@ -82,12 +99,18 @@ async function resolve(enforcer: Enforcer, version: string): Promise<Constructor
   return { version, rules, rolesOf };
 }
 
-async function build(model: string, config: PolicyConfig, source: string, limits: DecisionTableLimits): Promise<Policy> {
+async function build(
+  model: string,
+  config: PolicyConfig,
+  source: string,
+  limits: DecisionTableLimits,
+): Promise<Policy> {
   const version = policyVersion(model, config);
   const enforcer = await buildEnforcer(model, config);
   const table = new DecisionTable(await resolve(enforcer, version), limits);
   const rules = publishedLines(config);
-  const decide = (agent: string, user: string | null, tool: string): Decision => table.decide(agent, user, tool);
+  const decide = (agent: string, user: string | null, tool: string): Decision =>
+    table.decide(agent, user, tool);
   return {
     version,
     model,
@@ -117,7 +140,10 @@ export async function loadPolicy(config: PolicyConfigInput, options: LoadPolicyO
  * Throws `PolicyError`: `GH_ERR_POLICY_PUBLISHED_INVALID` (a malformed line, named by index),
  * `GH_ERR_POLICY_MODEL_UNSUPPORTED`, `GH_ERR_POLICY_INVALID`, or `GH_ERR_POLICY_VERSION_MISMATCH`.
  */
-export async function policyFromPublished(data: PublishedPolicy, options: { limits?: DecisionTableLimits } = {}): Promise<Policy> {
+export async function policyFromPublished(
+  data: PublishedPolicy,
+  options: { limits?: DecisionTableLimits } = {},
+): Promise<Policy> {
   if (!SUPPORTED_MODELS.includes(data.model)) {
     throw new PolicyError(
       'GH_ERR_POLICY_MODEL_UNSUPPORTED',

@@ -53,14 +53,20 @@ function show(value: unknown): string {
 }
 
 /** Why `name` is not a valid subject of the given kinds, or null if it is. */
-function subjectProblem(value: unknown, allowStar: boolean, prefixes: readonly string[], shape: string): string | null {
+function subjectProblem(
+  value: unknown,
+  allowStar: boolean,
+  prefixes: readonly string[],
+  shape: string,
+): string | null {
   if (typeof value !== 'string') return `must be a string (${shape}), got ${show(value)}`;
   if (allowStar && value === '*') return null;
   const prefix = prefixes.find((p) => value.startsWith(p));
   if (prefix === undefined) return `${show(value)} must be ${shape}`;
   const name = value.slice(prefix.length);
   if (name.length === 0) return `${show(value)} has an empty name after "${prefix}"`;
-  if (name.includes('*')) return `${show(value)}: "*" is only valid as the whole subject (everyone), not inside a name`;
+  if (name.includes('*'))
+    return `${show(value)}: "*" is only valid as the whole subject (everyone), not inside a name`;
   if (name.trim() !== name) return `${show(value)} has leading or trailing whitespace`;
   if (value.length > MAX_POLICY_FIELD_LENGTH) return `is longer than ${MAX_POLICY_FIELD_LENGTH} characters`;
   return null;
@@ -71,26 +77,42 @@ function checkRules(rules: readonly unknown[], problems: Problem[]): void {
   rules.forEach((rule, i) => {
     const at = `rule #${i}`;
     if (!Array.isArray(rule) || rule.length !== 3) {
-      problems.push({ path: ['rules', i], message: `${at} must be [subject, tool pattern, allow|deny], got ${show(rule)}` });
+      problems.push({
+        path: ['rules', i],
+        message: `${at} must be [subject, tool pattern, allow|deny], got ${show(rule)}`,
+      });
       return;
     }
     const [subject, pattern, effect] = rule as unknown[];
     const bad = subjectProblem(subject, true, SUBJECT_PREFIXES, SUBJECT_SHAPE);
     if (bad !== null) problems.push({ path: ['rules', i, 0], message: `${at}: subject ${bad}` });
     if (typeof pattern !== 'string') {
-      problems.push({ path: ['rules', i, 1], message: `${at}: tool pattern must be a string, got ${show(pattern)}` });
+      problems.push({
+        path: ['rules', i, 1],
+        message: `${at}: tool pattern must be a string, got ${show(pattern)}`,
+      });
     } else if (pattern.length === 0) {
-      problems.push({ path: ['rules', i, 1], message: `${at}: tool pattern is empty (use "*" for every tool)` });
+      problems.push({
+        path: ['rules', i, 1],
+        message: `${at}: tool pattern is empty (use "*" for every tool)`,
+      });
     } else if (pattern.length > MAX_POLICY_FIELD_LENGTH) {
-      problems.push({ path: ['rules', i, 1], message: `${at}: tool pattern is longer than ${MAX_POLICY_FIELD_LENGTH} characters` });
+      problems.push({
+        path: ['rules', i, 1],
+        message: `${at}: tool pattern is longer than ${MAX_POLICY_FIELD_LENGTH} characters`,
+      });
     }
     if (effect !== 'allow' && effect !== 'deny') {
-      problems.push({ path: ['rules', i, 2], message: `${at}: effect ${show(effect)} must be allow or deny` });
+      problems.push({
+        path: ['rules', i, 2],
+        message: `${at}: effect ${show(effect)} must be allow or deny`,
+      });
     }
     if (typeof subject === 'string' && typeof pattern === 'string' && typeof effect === 'string') {
       const key = JSON.stringify([subject, pattern, effect]);
       const first = seen.get(key);
-      if (first !== undefined) problems.push({ path: ['rules', i], message: `${at} duplicates rule #${first}` });
+      if (first !== undefined)
+        problems.push({ path: ['rules', i], message: `${at} duplicates rule #${first}` });
       else seen.set(key, i);
     }
   });
@@ -103,12 +125,20 @@ function checkRoles(roles: readonly unknown[], problems: Problem[]): void {
   roles.forEach((line, i) => {
     const at = `role #${i}`;
     if (!Array.isArray(line) || line.length !== 2) {
-      problems.push({ path: ['roles', i], message: `${at} must be [member, role:<name>], got ${show(line)}` });
+      problems.push({
+        path: ['roles', i],
+        message: `${at} must be [member, role:<name>], got ${show(line)}`,
+      });
       wellFormed = false;
       return;
     }
     const [member, role] = line as unknown[];
-    const badMember = subjectProblem(member, false, SUBJECT_PREFIXES, 'agent:<client_id>, user:<sub> or role:<name>');
+    const badMember = subjectProblem(
+      member,
+      false,
+      SUBJECT_PREFIXES,
+      'agent:<client_id>, user:<sub> or role:<name>',
+    );
     if (badMember !== null) problems.push({ path: ['roles', i, 0], message: `${at}: member ${badMember}` });
     const badRole = subjectProblem(role, false, ['role:'], 'role:<name>');
     if (badRole !== null) problems.push({ path: ['roles', i, 1], message: `${at}: role ${badRole}` });
@@ -201,14 +231,13 @@ export const policyConfigSchema = z
     const problems: Problem[] = [];
     checkRules(raw.rules, problems);
     checkRoles(raw.roles ?? [], problems);
-    for (const problem of problems) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
+    for (const problem of problems)
+      ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
   })
-  .transform(
-    (raw): PolicyConfig => ({
-      rules: raw.rules.map((r) => [...(r as PolicyRule)] as const),
-      roles: (raw.roles ?? []).map((r) => [...(r as RoleAssignment)] as const),
-    }),
-  );
+  .transform((raw): PolicyConfig => ({
+    rules: raw.rules.map((r) => [...(r as PolicyRule)] as const),
+    roles: (raw.roles ?? []).map((r) => [...(r as RoleAssignment)] as const),
+  }));
 
 /**
  * Validates a `policy:` section. Throws `PolicyError` `GH_ERR_POLICY_INVALID` whose message lists
@@ -222,5 +251,8 @@ export function parsePolicyConfig(value: unknown, where = 'policy'): PolicyConfi
     const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
     return `${where}${path}: ${issue.message}`;
   });
-  throw new PolicyError('GH_ERR_POLICY_INVALID', `invalid policy:\n  ${problems.join('\n  ')}`, { problems, cause: result.error });
+  throw new PolicyError('GH_ERR_POLICY_INVALID', `invalid policy:\n  ${problems.join('\n  ')}`, {
+    problems,
+    cause: result.error,
+  });
 }

@@ -3,18 +3,28 @@ import { describe, expect, it } from 'vitest';
 import { catalogPublishedData, catalogVersion, toCatalogTools } from '../src/index.js';
 
 const LISTED = [
-  { name: 'read_ticket', description: 'Read one ticket', inputSchema: { type: 'object', properties: { id: { type: 'string' } } } },
+  {
+    name: 'read_ticket',
+    description: 'Read one ticket',
+    inputSchema: { type: 'object', properties: { id: { type: 'string' } } },
+  },
   { name: 'list_open_tickets', inputSchema: { type: 'object' } },
 ];
 
 describe('catalog', () => {
   it('namespaces tool names, hashes input schemas canonically and sorts by name', () => {
     expect(toCatalogTools('support', LISTED)).toEqual([
-      { name: 'support__list_open_tickets', description: null, input_schema_sha256: sha256Hex('{"type":"object"}') },
+      {
+        name: 'support__list_open_tickets',
+        description: null,
+        input_schema_sha256: sha256Hex('{"type":"object"}'),
+      },
       {
         name: 'support__read_ticket',
         description: 'Read one ticket',
-        input_schema_sha256: sha256Hex(canonicalJson({ properties: { id: { type: 'string' } }, type: 'object' })),
+        input_schema_sha256: sha256Hex(
+          canonicalJson({ properties: { id: { type: 'string' } }, type: 'object' }),
+        ),
       },
     ]);
   });
@@ -23,11 +33,18 @@ describe('catalog', () => {
     const a = toCatalogTools('support', LISTED);
     const b = toCatalogTools('support', [
       { name: 'list_open_tickets', inputSchema: { type: 'object' } },
-      { inputSchema: { properties: { id: { type: 'string' } }, type: 'object' }, description: 'Read one ticket', name: 'read_ticket' },
+      {
+        inputSchema: { properties: { id: { type: 'string' } }, type: 'object' },
+        description: 'Read one ticket',
+        name: 'read_ticket',
+      },
     ]);
     expect(catalogVersion(b)).toBe(catalogVersion(a));
     expect(catalogVersion([...a].reverse())).toBe(catalogVersion(a));
-    const changed = toCatalogTools('support', [LISTED[0]!, { ...LISTED[1]!, inputSchema: { type: 'object', required: ['x'] } }]);
+    const changed = toCatalogTools('support', [
+      LISTED[0]!,
+      { ...LISTED[1]!, inputSchema: { type: 'object', required: ['x'] } },
+    ]);
     expect(catalogVersion(changed)).not.toBe(catalogVersion(a));
   });
 
@@ -39,7 +56,10 @@ describe('catalog', () => {
 
   it('refuses a tool listed twice, naming it', () => {
     expect(() => toCatalogTools('support', [LISTED[0]!, LISTED[0]!])).toThrow(
-      expect.objectContaining({ code: 'GH_ERR_POLICY_CATALOG_INVALID', message: 'upstream support: tool "support__read_ticket" is listed twice' }),
+      expect.objectContaining({
+        code: 'GH_ERR_POLICY_CATALOG_INVALID',
+        message: 'upstream support: tool "support__read_ticket" is listed twice',
+      }),
     );
   });
 });

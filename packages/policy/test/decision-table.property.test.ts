@@ -5,14 +5,22 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import { compileToolPattern, loadPolicy, type PolicyEffect, type PolicyRule, type RoleAssignment } from '../src/index.js';
+import {
+  compileToolPattern,
+  loadPolicy,
+  type PolicyEffect,
+  type PolicyRule,
+  type RoleAssignment,
+} from '../src/index.js';
 
 const AGENTS = ['a1', 'a2', 'a3'];
 const USERS = ['u1', 'u2', 'u3'];
 const ROLES = ['role:r0', 'role:r1', 'role:r2', 'role:r3', 'role:r4', 'role:r5'];
 
 const toolName = fc.array(fc.constantFrom('a', 'b', '_'), { maxLength: 7 }).map((cs) => cs.join(''));
-const pattern = fc.array(fc.constantFrom('a', 'b', '_', '*'), { minLength: 1, maxLength: 6 }).map((cs) => cs.join(''));
+const pattern = fc
+  .array(fc.constantFrom('a', 'b', '_', '*'), { minLength: 1, maxLength: 6 })
+  .map((cs) => cs.join(''));
 const subject = fc.oneof(
   fc.constant('*'),
   fc.constantFrom(...AGENTS.map((a) => `agent:${a}`)),
@@ -20,11 +28,17 @@ const subject = fc.oneof(
   fc.constantFrom(...ROLES),
 );
 const effect = fc.constantFrom<PolicyEffect>('allow', 'deny');
-const rules = fc.uniqueArray(fc.tuple(subject, pattern, effect), { maxLength: 24, selector: (r) => r.join('\u0000') });
+const rules = fc.uniqueArray(fc.tuple(subject, pattern, effect), {
+  maxLength: 24,
+  selector: (r) => r.join('\u0000'),
+});
 
 /** Role edges that can only point "upwards" (r_i → r_j with i < j), so chains form but never cycles. */
 const roleEdge = fc.oneof(
-  fc.tuple(fc.constantFrom(...AGENTS.map((a) => `agent:${a}`), ...USERS.map((u) => `user:${u}`)), fc.constantFrom(...ROLES)),
+  fc.tuple(
+    fc.constantFrom(...AGENTS.map((a) => `agent:${a}`), ...USERS.map((u) => `user:${u}`)),
+    fc.constantFrom(...ROLES),
+  ),
   fc
     .tuple(fc.integer({ min: 0, max: ROLES.length - 2 }), fc.integer({ min: 1, max: ROLES.length - 1 }))
     .filter(([i, j]) => i < j)
@@ -41,19 +55,34 @@ const query = fc.record({
 describe('compiled decision table vs Casbin enforce (differential)', () => {
   it('allows exactly what enforce(agent) && enforce(user) allows, for random policies and queries', async () => {
     await fc.assert(
-      fc.asyncProperty(rules, roles, fc.array(query, { minLength: 1, maxLength: 30 }), async (ruleList, roleList, queries) => {
-        const policy = await loadPolicy({ rules: ruleList as PolicyRule[], roles: roleList as RoleAssignment[] }, { source: 'property' });
-        for (const q of queries) {
-          const user = q.user === 'same-as-agent' ? q.agent : q.user;
-          const agentOk = await policy.enforcer.enforce(`agent:${q.agent}`, q.tool);
-          const userOk = user === null || user === q.agent ? true : await policy.enforcer.enforce(`user:${user}`, q.tool);
-          const decision = policy.decide(q.agent, user, q.tool);
-          expect({ ...q, user, allowed: decision.allowed }).toEqual({ ...q, user, allowed: agentOk && userOk });
-          expect(decision.policy_version).toBe(policy.version);
-          if (decision.allowed) expect(decision.rule).toMatch(/^allow /);
-          else expect(decision.rule).toMatch(/^(deny |default-deny \((agent|user):)/);
-        }
-      }),
+      fc.asyncProperty(
+        rules,
+        roles,
+        fc.array(query, { minLength: 1, maxLength: 30 }),
+        async (ruleList, roleList, queries) => {
+          const policy = await loadPolicy(
+            { rules: ruleList as PolicyRule[], roles: roleList as RoleAssignment[] },
+            { source: 'property' },
+          );
+          for (const q of queries) {
+            const user = q.user === 'same-as-agent' ? q.agent : q.user;
+            const agentOk = await policy.enforcer.enforce(`agent:${q.agent}`, q.tool);
+            const userOk =
+              user === null || user === q.agent
+                ? true
+                : await policy.enforcer.enforce(`user:${user}`, q.tool);
+            const decision = policy.decide(q.agent, user, q.tool);
+            expect({ ...q, user, allowed: decision.allowed }).toEqual({
+              ...q,
+              user,
+              allowed: agentOk && userOk,
+            });
+            expect(decision.policy_version).toBe(policy.version);
+            if (decision.allowed) expect(decision.rule).toMatch(/^allow /);
+            else expect(decision.rule).toMatch(/^(deny |default-deny \((agent|user):)/);
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -61,7 +90,10 @@ describe('compiled decision table vs Casbin enforce (differential)', () => {
   it('names a deciding rule that exists in the policy and matches the tool', async () => {
     await fc.assert(
       fc.asyncProperty(rules, roles, query, async (ruleList, roleList, q) => {
-        const policy = await loadPolicy({ rules: ruleList as PolicyRule[], roles: roleList as RoleAssignment[] }, { source: 'property' });
+        const policy = await loadPolicy(
+          { rules: ruleList as PolicyRule[], roles: roleList as RoleAssignment[] },
+          { source: 'property' },
+        );
         const user = q.user === 'same-as-agent' ? null : q.user;
         const { rule } = policy.decide(q.agent, user, q.tool);
         for (const part of rule.split(' + ')) {
@@ -108,12 +140,20 @@ describe('compiled decision table vs Casbin enforce (differential)', () => {
 });
 
 describe('tool patterns', () => {
-  const reference = (p: string) => new RegExp(`^${p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[\\s\\S]*')}$`);
+  const reference = (p: string) =>
+    new RegExp(
+      `^${p
+        .split('*')
+        .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+        .join('[\\s\\S]*')}$`,
+    );
 
   it('match like an anchored glob where * is any run of characters', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.constantFrom('a', 'b', '_', '*', '.', '\n'), { minLength: 1, maxLength: 8 }).map((cs) => cs.join('')),
+        fc
+          .array(fc.constantFrom('a', 'b', '_', '*', '.', '\n'), { minLength: 1, maxLength: 8 })
+          .map((cs) => cs.join('')),
         fc.array(fc.constantFrom('a', 'b', '_', '*', '.', '\n'), { maxLength: 10 }).map((cs) => cs.join('')),
         (p, tool) => {
           expect(compileToolPattern(p)(tool)).toBe(reference(p).test(tool));

@@ -30,7 +30,11 @@ describe('decision table caches', () => {
   it('decides but does not memoize very long tool names', () => {
     const table = new DecisionTable(RESOLVED);
     const long = `x__${'a'.repeat(MAX_MEMOIZED_TOOL_NAME)}`;
-    expect(table.decide('bot', null, long)).toEqual({ allowed: true, rule: `allow agent:bot x__*`, policy_version: 'v1' });
+    expect(table.decide('bot', null, long)).toEqual({
+      allowed: true,
+      rule: `allow agent:bot x__*`,
+      policy_version: 'v1',
+    });
     expect(table.stats().memoized).toBe(0);
   });
 
@@ -39,7 +43,11 @@ describe('decision table caches', () => {
     const first = table.decide('bot', 'ann', 'x__read');
     expect(table.decide('bot', 'ann', 'x__read')).toBe(first);
     expect(Object.isFrozen(first)).toBe(true);
-    expect(first).toEqual({ allowed: true, rule: 'allow agent:bot x__* + allow role:staff * (user:ann)', policy_version: 'v1' });
+    expect(first).toEqual({
+      allowed: true,
+      rule: 'allow agent:bot x__* + allow role:staff * (user:ann)',
+      policy_version: 'v1',
+    });
   });
 
   it('keeps (agent, user) pairs apart whatever characters the names contain', () => {

@@ -10,9 +10,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadPolicy, type Policy, type PolicyConfigInput } from '../src/index.js';
 
 const DEMO_CONFIG = fileURLToPath(new URL('../../../examples/support-desk/gatehouse.yaml', import.meta.url));
-const TOOLS = ['list_open_tickets', 'read_ticket', 'draft_reply', 'issue_refund', 'close_account', 'export_customers'].map(
-  (t) => `support__${t}`,
-);
+const TOOLS = [
+  'list_open_tickets',
+  'read_ticket',
+  'draft_reply',
+  'issue_refund',
+  'close_account',
+  'export_customers',
+].map((t) => `support__${t}`);
 
 let policy: Policy;
 
@@ -32,7 +37,9 @@ describe('the support-desk demo policy', () => {
 
   it('treats a user equal to the agent (client-credentials token) like no user', () => {
     for (const tool of TOOLS) {
-      expect(policy.decide('support-bot', 'support-bot', tool)).toEqual(policy.decide('support-bot', null, tool));
+      expect(policy.decide('support-bot', 'support-bot', tool)).toEqual(
+        policy.decide('support-bot', null, tool),
+      );
     }
   });
 
@@ -73,7 +80,11 @@ describe('the support-desk demo policy', () => {
     for (const agent of ['support-bot', 'ops-agent', 'analyst', 'unknown-agent']) {
       for (const user of ['alice', 'bob', 'mallory', 'admin']) {
         const exportAllowed = policy.decide(agent, user, 'support__export_customers').allowed;
-        expect({ agent, user, exportAllowed }).toEqual({ agent, user, exportAllowed: user === 'admin' && agent === 'ops-agent' });
+        expect({ agent, user, exportAllowed }).toEqual({
+          agent,
+          user,
+          exportAllowed: user === 'admin' && agent === 'ops-agent',
+        });
         expect(policy.decide(agent, user, 'support__close_account').allowed).toBe(false);
       }
     }
@@ -93,12 +104,17 @@ describe('the support-desk demo policy', () => {
       rule: 'default-deny (agent:support-bot)',
       policy_version: policy.version,
     });
-    expect(policy.decide('stranger', null, 'support__read_ticket').rule).toBe('default-deny (agent:stranger)');
-    expect(policy.decide('support-bot', 'mallory', 'support__read_ticket').rule).toBe('default-deny (user:mallory)');
+    expect(policy.decide('stranger', null, 'support__read_ticket').rule).toBe(
+      'default-deny (agent:stranger)',
+    );
+    expect(policy.decide('support-bot', 'mallory', 'support__read_ticket').rule).toBe(
+      'default-deny (user:mallory)',
+    );
   });
 
   it('stamps every decision with the policy version', () => {
-    for (const tool of TOOLS) expect(policy.decide('ops-agent', 'bob', tool).policy_version).toBe(policy.version);
+    for (const tool of TOOLS)
+      expect(policy.decide('ops-agent', 'bob', tool).policy_version).toBe(policy.version);
     expect(policy.version).toMatch(/^[0-9a-f]{64}$/);
   });
 });
@@ -115,9 +131,16 @@ describe('the * subject', () => {
       },
       { source: 'test' },
     );
-    expect(p.decide('anyone', null, 'docs__search')).toEqual({ allowed: true, rule: 'allow * docs__* (agent:anyone)', policy_version: p.version });
+    expect(p.decide('anyone', null, 'docs__search')).toEqual({
+      allowed: true,
+      rule: 'allow * docs__* (agent:anyone)',
+      policy_version: p.version,
+    });
     expect(p.decide('anyone', 'someone', 'docs__search').allowed).toBe(true);
-    expect(p.decide('bot', null, 'docs__delete_page')).toMatchObject({ allowed: false, rule: 'deny * docs__delete_* (agent:bot)' });
+    expect(p.decide('bot', null, 'docs__delete_page')).toMatchObject({
+      allowed: false,
+      rule: 'deny * docs__delete_* (agent:bot)',
+    });
     expect(p.decide('anyone', null, 'mail__send').allowed).toBe(false);
   });
 });
@@ -140,7 +163,9 @@ describe('role chains', () => {
       },
       { source: 'test' },
     );
-    expect(p.decide('wiki-bot', null, 'wiki__read_page').rule).toBe('allow role:reader wiki__read_* (agent:wiki-bot)');
+    expect(p.decide('wiki-bot', null, 'wiki__read_page').rule).toBe(
+      'allow role:reader wiki__read_* (agent:wiki-bot)',
+    );
     expect(p.decide('wiki-bot', 'ann', 'wiki__read_page').allowed).toBe(true);
     expect(p.decide('wiki-bot', 'ann', 'wiki__edit_page').allowed).toBe(false);
     expect(p.decide('wiki-bot', null, 'wiki__edit_page').allowed).toBe(false);

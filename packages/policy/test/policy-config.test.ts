@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { describe, expect, it } from 'vitest';
-import { loadPolicy, MAX_ROLE_DEPTH, parsePolicyConfig, policyConfigSchema, PolicyError } from '../src/index.js';
+import {
+  loadPolicy,
+  MAX_ROLE_DEPTH,
+  parsePolicyConfig,
+  policyConfigSchema,
+  PolicyError,
+} from '../src/index.js';
 
 function problemsOf(value: unknown): string[] {
   try {
@@ -15,7 +21,14 @@ function problemsOf(value: unknown): string[] {
 
 describe('policy configuration', () => {
   it('accepts the documented shape and defaults roles to []', () => {
-    expect(parsePolicyConfig({ rules: [['agent:a', 'x__*', 'allow'], ['*', 'x__y', 'deny']] })).toEqual({
+    expect(
+      parsePolicyConfig({
+        rules: [
+          ['agent:a', 'x__*', 'allow'],
+          ['*', 'x__y', 'deny'],
+        ],
+      }),
+    ).toEqual({
       rules: [
         ['agent:a', 'x__*', 'allow'],
         ['*', 'x__y', 'deny'],
@@ -25,13 +38,22 @@ describe('policy configuration', () => {
   });
 
   it('names the rule index and the bad subject prefix', () => {
-    expect(problemsOf({ rules: [['agent:a', 'x', 'allow'], ['client:bot', 'x', 'allow']] })).toEqual([
+    expect(
+      problemsOf({
+        rules: [
+          ['agent:a', 'x', 'allow'],
+          ['client:bot', 'x', 'allow'],
+        ],
+      }),
+    ).toEqual([
       'policy.rules[1][0]: rule #1: subject "client:bot" must be agent:<client_id>, user:<sub>, role:<name> or *',
     ]);
   });
 
   it('names the rule index and the bad effect', () => {
-    expect(problemsOf({ rules: [['agent:a', 'x', 'permit']] })).toEqual(['policy.rules[0][2]: rule #0: effect "permit" must be allow or deny']);
+    expect(problemsOf({ rules: [['agent:a', 'x', 'permit']] })).toEqual([
+      'policy.rules[0][2]: rule #0: effect "permit" must be allow or deny',
+    ]);
   });
 
   it('names the rule index of an empty pattern', () => {
@@ -43,7 +65,13 @@ describe('policy configuration', () => {
   it('refuses empty names, wildcards inside names, wrong arity and duplicates', () => {
     expect(
       problemsOf({
-        rules: [['user:', 'x', 'allow'], ['user:*', 'x', 'allow'], ['agent:a', 'x'], ['agent:a', 'x', 'deny'], ['agent:a', 'x', 'deny']],
+        rules: [
+          ['user:', 'x', 'allow'],
+          ['user:*', 'x', 'allow'],
+          ['agent:a', 'x'],
+          ['agent:a', 'x', 'deny'],
+          ['agent:a', 'x', 'deny'],
+        ],
       }),
     ).toEqual([
       'policy.rules[0][0]: rule #0: subject "user:" has an empty name after "user:"',
@@ -55,7 +83,14 @@ describe('policy configuration', () => {
 
   it('checks role lines: member kinds, role prefix, self-membership', () => {
     expect(
-      problemsOf({ rules: [], roles: [['*', 'role:a'], ['user:u', 'user:v'], ['role:a', 'role:a']] }),
+      problemsOf({
+        rules: [],
+        roles: [
+          ['*', 'role:a'],
+          ['user:u', 'user:v'],
+          ['role:a', 'role:a'],
+        ],
+      }),
     ).toEqual([
       'policy.roles[0][0]: role #0: member "*" must be agent:<client_id>, user:<sub> or role:<name>',
       'policy.roles[1][1]: role #1: role "user:v" must be role:<name>',
@@ -64,14 +99,28 @@ describe('policy configuration', () => {
   });
 
   it('refuses role cycles, naming the cycle', () => {
-    expect(problemsOf({ rules: [], roles: [['role:a', 'role:b'], ['role:b', 'role:c'], ['role:c', 'role:a']] })).toEqual([
-      'policy.roles: roles form a cycle: role:a → role:b → role:c → role:a',
-    ]);
+    expect(
+      problemsOf({
+        rules: [],
+        roles: [
+          ['role:a', 'role:b'],
+          ['role:b', 'role:c'],
+          ['role:c', 'role:a'],
+        ],
+      }),
+    ).toEqual(['policy.roles: roles form a cycle: role:a → role:b → role:c → role:a']);
   });
 
   it(`accepts a role chain of ${MAX_ROLE_DEPTH} hops and refuses a longer one (Casbin stops at ${MAX_ROLE_DEPTH})`, async () => {
-    const chain = (hops: number) => Array.from({ length: hops }, (_, i) => [i === 0 ? 'user:u' : `role:r${i}`, `role:r${i + 1}`]);
-    const deepest = await loadPolicy({ rules: [[`role:r${MAX_ROLE_DEPTH}`, 't', 'allow']], roles: chain(MAX_ROLE_DEPTH) as [string, string][] }, { source: 't' });
+    const chain = (hops: number) =>
+      Array.from({ length: hops }, (_, i) => [i === 0 ? 'user:u' : `role:r${i}`, `role:r${i + 1}`]);
+    const deepest = await loadPolicy(
+      {
+        rules: [[`role:r${MAX_ROLE_DEPTH}`, 't', 'allow']],
+        roles: chain(MAX_ROLE_DEPTH) as [string, string][],
+      },
+      { source: 't' },
+    );
     expect(await deepest.enforcer.enforce('user:u', 't')).toBe(true);
     expect(deepest.decide('a', 'u', 't').rule).toBe(`default-deny (agent:a)`);
     expect(problemsOf({ rules: [], roles: chain(MAX_ROLE_DEPTH + 1) })).toEqual([
@@ -80,7 +129,9 @@ describe('policy configuration', () => {
   });
 
   it('reports its problems through zod with a path when embedded in a larger schema', () => {
-    const result = z.strictObject({ policy: policyConfigSchema }).safeParse({ policy: { rules: [['agent:a', 'x', 'maybe']], extra: 1 } });
+    const result = z
+      .strictObject({ policy: policyConfigSchema })
+      .safeParse({ policy: { rules: [['agent:a', 'x', 'maybe']], extra: 1 } });
     expect(result.success).toBe(false);
     expect(result.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
       ['policy', 'Unrecognized key: "extra"'],
@@ -89,7 +140,9 @@ describe('policy configuration', () => {
   });
 
   it('makes loadPolicy fail with GH_ERR_POLICY_INVALID before touching Casbin', async () => {
-    await expect(loadPolicy({ rules: [['agent:a', 'x', 'permit' as 'allow']] }, { source: 't' })).rejects.toMatchObject({
+    await expect(
+      loadPolicy({ rules: [['agent:a', 'x', 'permit' as 'allow']] }, { source: 't' }),
+    ).rejects.toMatchObject({
       code: 'GH_ERR_POLICY_INVALID',
       message: expect.stringContaining('rule #0: effect "permit"'),
     });

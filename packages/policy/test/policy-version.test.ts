@@ -1,6 +1,13 @@
 import { canonicalJson, eventDataSchemas, sha256Hex } from '@gatehouse/events';
 import { describe, expect, it } from 'vitest';
-import { loadPolicy, policyFromPublished, POLICY_MODEL, PolicyError, policyVersion, type PolicyConfigInput } from '../src/index.js';
+import {
+  loadPolicy,
+  policyFromPublished,
+  POLICY_MODEL,
+  PolicyError,
+  policyVersion,
+  type PolicyConfigInput,
+} from '../src/index.js';
 
 const CONFIG: PolicyConfigInput = {
   rules: [
@@ -15,7 +22,9 @@ const CONFIG: PolicyConfigInput = {
 describe('policy version', () => {
   it('is the SHA-256 of the canonical JSON of model, rules and roles', async () => {
     const policy = await loadPolicy(CONFIG, { source: 'a.yaml' });
-    expect(policy.version).toBe(sha256Hex(canonicalJson({ model: POLICY_MODEL, rules: CONFIG.rules, roles: CONFIG.roles })));
+    expect(policy.version).toBe(
+      sha256Hex(canonicalJson({ model: POLICY_MODEL, rules: CONFIG.rules, roles: CONFIG.roles })),
+    );
   });
 
   it('is the same for the same content, whatever the source or key order', async () => {
@@ -35,12 +44,17 @@ describe('policy version', () => {
     const rules = [...CONFIG.rules];
     rules[2] = ['role:support-staff', 'support__export_customers', 'allow'];
     const flipped = await loadPolicy({ ...CONFIG, rules }, { source: 'a' });
-    const extraRole = await loadPolicy({ ...CONFIG, roles: [...(CONFIG.roles ?? []), ['user:bob', 'role:support-staff']] }, { source: 'a' });
+    const extraRole = await loadPolicy(
+      { ...CONFIG, roles: [...(CONFIG.roles ?? []), ['user:bob', 'role:support-staff']] },
+      { source: 'a' },
+    );
     expect(new Set([base.version, flipped.version, extraRole.version]).size).toBe(3);
   });
 
   it('is exported as a pure function of the validated config', () => {
-    expect(policyVersion(POLICY_MODEL, { rules: CONFIG.rules, roles: CONFIG.roles ?? [] })).toMatch(/^[0-9a-f]{64}$/);
+    expect(policyVersion(POLICY_MODEL, { rules: CONFIG.rules, roles: CONFIG.roles ?? [] })).toMatch(
+      /^[0-9a-f]{64}$/,
+    );
   });
 });
 
@@ -76,7 +90,11 @@ describe('policyFromPublished', () => {
     const rebuilt = await policyFromPublished(original.publishedData());
     expect(rebuilt.version).toBe(original.version);
     expect(rebuilt.publishedData()).toEqual(original.publishedData());
-    for (const [agent, user] of [['support-bot', null], ['support-bot', 'alice'], ['ops', 'admin']] as const) {
+    for (const [agent, user] of [
+      ['support-bot', null],
+      ['support-bot', 'alice'],
+      ['ops', 'admin'],
+    ] as const) {
       for (const tool of ['support__read_ticket', 'support__export_customers', 'billing__charge']) {
         expect(rebuilt.decide(agent, user, tool)).toEqual(original.decide(agent, user, tool));
       }
@@ -91,7 +109,9 @@ describe('policyFromPublished', () => {
 
   it('refuses a payload with a model it cannot evaluate', async () => {
     const data = { ...(await loadPolicy(CONFIG, { source: 'a' })).publishedData(), model: 'gatehouse-v1' };
-    await expect(policyFromPublished(data)).rejects.toMatchObject({ code: 'GH_ERR_POLICY_MODEL_UNSUPPORTED' });
+    await expect(policyFromPublished(data)).rejects.toMatchObject({
+      code: 'GH_ERR_POLICY_MODEL_UNSUPPORTED',
+    });
   });
 
   it('names the malformed line of a payload', async () => {
@@ -99,12 +119,18 @@ describe('policyFromPublished', () => {
     data.rules.splice(1, 0, ['x', 'agent:a', 'b']);
     const error = await policyFromPublished(data).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PolicyError);
-    expect(error).toMatchObject({ code: 'GH_ERR_POLICY_PUBLISHED_INVALID', message: expect.stringContaining('rules[1]') });
+    expect(error).toMatchObject({
+      code: 'GH_ERR_POLICY_PUBLISHED_INVALID',
+      message: expect.stringContaining('rules[1]'),
+    });
   });
 
   it('names the invalid rule of a payload whose lines are well-formed but wrong', async () => {
     const data = (await loadPolicy(CONFIG, { source: 'a' })).publishedData();
     data.rules[0] = ['p', 'bot', 'support__read_ticket', 'allow'];
-    await expect(policyFromPublished(data)).rejects.toMatchObject({ code: 'GH_ERR_POLICY_INVALID', message: expect.stringContaining('rule #0') });
+    await expect(policyFromPublished(data)).rejects.toMatchObject({
+      code: 'GH_ERR_POLICY_INVALID',
+      message: expect.stringContaining('rule #0'),
+    });
   });
 });
