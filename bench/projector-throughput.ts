@@ -35,7 +35,9 @@ export const run: Bench = async ({ quick, progress }) => {
   const notes: string[] = [];
   let peakRssMiB = 0;
   for (const batchEvents of batchSizes) {
-    progress(`${events} events, batches of ${batchEvents}: filling the log and projecting in a child process`);
+    progress(
+      `${events} events, batches of ${batchEvents}: filling the log and projecting in a child process`,
+    );
     const result = await runChild(events, batchEvents);
     peakRssMiB = Math.max(peakRssMiB, result.peakRssMiB);
     const perSecond = result.events / (result.projectMs / 1000);
@@ -49,18 +51,30 @@ export const run: Bench = async ({ quick, progress }) => {
       'rows in ClickHouse': result.rows,
       'log fill s': (result.fillMs / 1000).toFixed(2),
     });
-    notes.push(`target ≥ ${TARGET_PER_S.toLocaleString('en')}/s at batches of ${batchEvents}: ${perSecond >= TARGET_PER_S ? 'met' : 'NOT met'} (${Math.round(perSecond).toLocaleString('en')}/s)`);
-    if (result.rows !== result.events) notes.push(`rows in ClickHouse (${result.rows}) differ from events appended (${result.events})!`);
+    notes.push(
+      `target ≥ ${TARGET_PER_S.toLocaleString('en')}/s at batches of ${batchEvents}: ${perSecond >= TARGET_PER_S ? 'met' : 'NOT met'} (${Math.round(perSecond).toLocaleString('en')}/s)`,
+    );
+    if (result.rows !== result.events)
+      notes.push(`rows in ClickHouse (${result.rows}) differ from events appended (${result.events})!`);
   }
-  notes.push('each configuration: fresh data dir, chDB in-process (max_threads 2), log pre-filled in appends of 5,000 events');
-  notes.push('CPU µs/event counts every thread of the projector process (JS and chDB); events/s ≈ cores available / CPU per event when the machine is busy');
+  notes.push(
+    'each configuration: fresh data dir, chDB in-process (max_threads 2), log pre-filled in appends of 5,000 events',
+  );
+  notes.push(
+    'CPU µs/event counts every thread of the projector process (JS and chDB); events/s ≈ cores available / CPU per event when the machine is busy',
+  );
   return { title: 'Projector: embedded log → chDB throughput', rows, peakRssMiB, notes };
 };
 
 function runChild(events: number, batchEvents: number): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', here], {
-      env: { ...process.env, PROJECTOR_BENCH_CHILD: '1', BENCH_EVENTS: String(events), BENCH_BATCH: String(batchEvents) },
+      env: {
+        ...process.env,
+        PROJECTOR_BENCH_CHILD: '1',
+        BENCH_EVENTS: String(events),
+        BENCH_BATCH: String(batchEvents),
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
@@ -70,7 +84,8 @@ function runChild(events: number, batchEvents: number): Promise<ChildResult> {
     child.on('error', reject);
     child.on('exit', (code) => {
       const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (code !== 0 || line === undefined) reject(new TypeError(`projector bench child exited with ${code}: ${out}`));
+      if (code !== 0 || line === undefined)
+        reject(new TypeError(`projector bench child exited with ${code}: ${out}`));
       else resolve(JSON.parse(line) as ChildResult);
     });
   });
@@ -78,7 +93,13 @@ function runChild(events: number, batchEvents: number): Promise<ChildResult> {
 
 /** The measured part, in a process of its own. */
 async function child(): Promise<void> {
-  const [{ ChainRegistry, createEvent, sha256Hex }, { openEmbeddedLog }, { openAuditStore }, { createProjector }, { pino }] = await Promise.all([
+  const [
+    { ChainRegistry, createEvent, sha256Hex },
+    { openEmbeddedLog },
+    { openAuditStore },
+    { createProjector },
+    { pino },
+  ] = await Promise.all([
     import('@gatehouse/events'),
     import('@gatehouse/eventlog'),
     import('@gatehouse/store'),
@@ -97,21 +118,60 @@ async function child(): Promise<void> {
       const chunk = [];
       for (let i = offset; i < Math.min(total, offset + 5_000); i++) {
         const session = i % 200;
-        const ctx = { session_id: `bench-session-${session}`, agent: `agent-${session % 5}`, user: `user-${session % 17}`, scopes: ['mcp'], client_ip: '10.0.0.1', user_agent: 'bench/1.0' };
+        const ctx = {
+          session_id: `bench-session-${session}`,
+          agent: `agent-${session % 5}`,
+          user: `user-${session % 17}`,
+          scopes: ['mcp'],
+          client_ip: '10.0.0.1',
+          user_agent: 'bench/1.0',
+        };
         const args = { ticket: i, query: 'status of my refund', limit: 20 };
-        const call = { server: 'support', tool: `support__tool_${i % 6}`, request_id: String(i), args, args_sha256: sha256Hex(String(i)) };
-        const decision = { allowed: i % 10 !== 0, rule: i % 10 === 0 ? 'default-deny' : 'allow agent', policy_version: 'a'.repeat(64) };
+        const call = {
+          server: 'support',
+          tool: `support__tool_${i % 6}`,
+          request_id: String(i),
+          args,
+          args_sha256: sha256Hex(String(i)),
+        };
+        const decision = {
+          allowed: i % 10 !== 0,
+          rule: i % 10 === 0 ? 'default-deny' : 'allow agent',
+          policy_version: 'a'.repeat(64),
+        };
         const draft =
           i % 2 === 0
             ? createEvent('call.attempted', ctx, {}, { ...call, decision }, start + i)
-            : createEvent('call.completed', ctx, {}, { ...call, decision, outcome: { status: 'ok', latency_ms: 2.5, result_sha256: sha256Hex(`r${i}`), result_bytes: 512, error: null } }, start + i);
+            : createEvent(
+                'call.completed',
+                ctx,
+                {},
+                {
+                  ...call,
+                  decision,
+                  outcome: {
+                    status: 'ok',
+                    latency_ms: 2.5,
+                    result_sha256: sha256Hex(`r${i}`),
+                    result_bytes: 512,
+                    error: null,
+                  },
+                },
+                start + i,
+              );
         chunk.push(chains.seal(draft));
       }
       await log.append(chunk);
     }
     const fillMs = performance.now() - fillStarted;
     const store = await openAuditStore({ dataDir });
-    const projector = createProjector({ log, store, maxBatchEvents: batchEvents, maxBatchWaitMs: 50, logger: pino({ level: 'warn' }, pino.destination(2)) });
+    const projector = createProjector({
+      log,
+      store,
+      maxBatchEvents: batchEvents,
+      maxBatchWaitMs: 50,
+      logger: pino({ level: 'warn' }, pino.destination(2)),
+    });
     const projectStarted = performance.now();
     const cpuStarted = process.cpuUsage();
     await projector.start();
@@ -123,18 +183,33 @@ async function child(): Promise<void> {
     const rows = await store.countEvents();
     await store.close();
     await log.close();
-    const result: ChildResult = { events: total, batchEvents, fillMs, projectMs, rows, batches: stats.batches, cpuMicrosPerEvent: (cpu.user + cpu.system) / total, peakRssMiB: process.resourceUsage().maxRSS / 1024 };
+    const result: ChildResult = {
+      events: total,
+      batchEvents,
+      fillMs,
+      projectMs,
+      rows,
+      batches: stats.batches,
+      cpuMicrosPerEvent: (cpu.user + cpu.system) / total,
+      peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    };
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
     await rm(dataDir, { recursive: true, force: true });
   }
 }
 
-if (process.env.PROJECTOR_BENCH_CHILD === '1' && process.argv[1] !== undefined && path.resolve(process.argv[1]) === here) {
+if (
+  process.env.PROJECTOR_BENCH_CHILD === '1' &&
+  process.argv[1] !== undefined &&
+  path.resolve(process.argv[1]) === here
+) {
   child().then(
     () => process.exit(0),
     (error: unknown) => {
-      process.stderr.write(`projector bench child: ${error instanceof Error ? error.stack : String(error)}\n`);
+      process.stderr.write(
+        `projector bench child: ${error instanceof Error ? error.stack : String(error)}\n`,
+      );
       process.exit(1);
     },
   );

@@ -150,4 +150,10 @@ export const SESSION_EVENT_TYPES = [
 ] as const;
 
 /** Event types `activity` returns. */
-export const ACTIVITY_EVENT_TYPES = ['tools.listed', 'call.attempted', 'call.denied', 'call.completed', 'call.failed'] as const;
+export const ACTIVITY_EVENT_TYPES = [
+  'tools.listed',
+  'call.attempted',
+  'call.denied',
+  'call.completed',
+  'call.failed',
+] as const;

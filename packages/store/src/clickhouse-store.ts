@@ -15,7 +15,15 @@ import {
 import { openClickHouseClient } from './connection.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { StoreError, translateClickHouseError } from './errors.js';
-import { dateParam, EVENT_ROW_SELECT, eventToRow, fromClickHouseTs, rowToEvent, rowValues, type EventRow } from './event-row.js';
+import {
+  dateParam,
+  EVENT_ROW_SELECT,
+  eventToRow,
+  fromClickHouseTs,
+  rowToEvent,
+  rowValues,
+  type EventRow,
+} from './event-row.js';
 import { EVENT_COLUMN_NAMES } from './migrations.js';
 import { migrate, type MigrationReport } from './migrate.js';
 
@@ -49,14 +57,23 @@ const ACTIVITY_TYPES_SQL = ACTIVITY_EVENT_TYPES.map((t) => `'${t}'`).join(', ');
 export async function openAuditStore(options: AuditStoreOptions = {}): Promise<ClickHouseAuditStore> {
   const database = options.database ?? 'gatehouse';
   if (!IDENTIFIER.test(database)) {
-    throw new StoreError('GH_ERR_STORE_CONFIG', `database: ${JSON.stringify(database)} is not a plain identifier (letters, digits, _)`);
+    throw new StoreError(
+      'GH_ERR_STORE_CONFIG',
+      `database: ${JSON.stringify(database)} is not a plain identifier (letters, digits, _)`,
+    );
   }
   const maxThreads = options.maxThreads ?? 2;
   if (!Number.isInteger(maxThreads) || maxThreads < 1 || maxThreads > 1024) {
-    throw new StoreError('GH_ERR_STORE_CONFIG', `maxThreads: expected an integer 1…1024, got ${String(maxThreads)}`);
+    throw new StoreError(
+      'GH_ERR_STORE_CONFIG',
+      `maxThreads: expected an integer 1…1024, got ${String(maxThreads)}`,
+    );
   }
   if (options.ttlDays !== undefined && (!Number.isInteger(options.ttlDays) || options.ttlDays < 1)) {
-    throw new StoreError('GH_ERR_STORE_CONFIG', `ttlDays: expected a positive integer, got ${String(options.ttlDays)}`);
+    throw new StoreError(
+      'GH_ERR_STORE_CONFIG',
+      `ttlDays: expected a positive integer, got ${String(options.ttlDays)}`,
+    );
   }
   const { client, kind } = openClickHouseClient({
     url: options.url,
@@ -82,7 +99,12 @@ export class ClickHouseAuditStore implements AuditStore {
   readonly #client: ClickHouseClient;
   #closed = false;
 
-  constructor(client: ClickHouseClient, kind: 'chdb' | 'http', database: string, migrations: MigrationReport) {
+  constructor(
+    client: ClickHouseClient,
+    kind: 'chdb' | 'http',
+    database: string,
+    migrations: MigrationReport,
+  ) {
     this.#client = client;
     this.kind = kind;
     this.database = database;
@@ -92,7 +114,10 @@ export class ClickHouseAuditStore implements AuditStore {
   async insertEvents(events: readonly GatehouseEvent[], dedupToken: string): Promise<void> {
     this.#assertOpen('insertEvents');
     if (typeof dedupToken !== 'string' || dedupToken.length === 0 || dedupToken.length > 1024) {
-      throw new StoreError('GH_ERR_STORE_CONFIG', 'insertEvents: dedupToken must be a non-empty string of at most 1024 characters');
+      throw new StoreError(
+        'GH_ERR_STORE_CONFIG',
+        'insertEvents: dedupToken must be a non-empty string of at most 1024 characters',
+      );
     }
     if (events.length === 0) return;
     const rows: unknown[][] = new Array<unknown[]>(events.length);
@@ -101,7 +126,10 @@ export class ClickHouseAuditStore implements AuditStore {
       try {
         rows[i] = rowValues(eventToRow(parseEvent(event)));
       } catch (cause) {
-        const id = typeof (event as { id?: unknown } | undefined)?.id === 'string' ? (event as { id: string }).id : 'without id';
+        const id =
+          typeof (event as { id?: unknown } | undefined)?.id === 'string'
+            ? (event as { id: string }).id
+            : 'without id';
         throw new StoreError(
           'GH_ERR_STORE_INVALID_EVENT',
           `insert into ${this.database}.events refused: event ${i} of ${events.length} (${id}) is invalid, nothing was written: ${cause instanceof Error ? cause.message : String(cause)}`,
@@ -221,7 +249,14 @@ export class ClickHouseAuditStore implements AuditStore {
       `SELECT ${EVENT_ROW_SELECT} FROM ${table} FINAL WHERE ${where}${after} ORDER BY ts, id LIMIT {limit:UInt32}`,
       params,
     );
-    const counts = await this.#select<{ tool: string; n_attempted: string; n_allowed: string; n_denied: string; n_ok: string; n_error: string }>(
+    const counts = await this.#select<{
+      tool: string;
+      n_attempted: string;
+      n_allowed: string;
+      n_denied: string;
+      n_ok: string;
+      n_error: string;
+    }>(
       `per-tool counts of ${table}`,
       `SELECT tool,
               countIf(type = 'call.attempted') AS n_attempted,
@@ -297,11 +332,19 @@ export class ClickHouseAuditStore implements AuditStore {
        GROUP BY session_id ORDER BY session_id`,
       params,
     );
-    return rows.map((row) => ({ session_id: row.session_id, seq: Number(row.head_seq), hash: row.head_hash }));
+    return rows.map((row) => ({
+      session_id: row.session_id,
+      seq: Number(row.head_seq),
+      hash: row.head_hash,
+    }));
   }
 
   async countEvents(): Promise<number> {
-    const rows = await this.#select<{ n: string }>(`event count of ${this.database}.events`, `SELECT count() AS n FROM ${this.database}.events FINAL`, {});
+    const rows = await this.#select<{ n: string }>(
+      `event count of ${this.database}.events`,
+      `SELECT count() AS n FROM ${this.database}.events FINAL`,
+      {},
+    );
     return Number(rows[0]?.n ?? 0);
   }
 
@@ -339,12 +382,16 @@ export class ClickHouseAuditStore implements AuditStore {
   }
 
   #assertOpen(operation: string): void {
-    if (this.#closed) throw new StoreError('GH_ERR_STORE_CLOSED', `${operation}: the audit store was closed`, { operation });
+    if (this.#closed)
+      throw new StoreError('GH_ERR_STORE_CLOSED', `${operation}: the audit store was closed`, { operation });
   }
 }
 
 function checkInteger(name: string, value: number, min: number, max: number): void {
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new StoreError('GH_ERR_STORE_CONFIG', `${name}: expected an integer ${min}…${max}, got ${String(value)}`);
+    throw new StoreError(
+      'GH_ERR_STORE_CONFIG',
+      `${name}: expected an integer ${min}…${max}, got ${String(value)}`,
+    );
   }
 }

@@ -20,7 +20,10 @@ export interface ConnectionOptions {
  * chDB binds ONE data directory per process: a second store in the same process must use the same
  * `dataDir`, and no other process may open it at the same time.
  */
-export function openClickHouseClient(options: ConnectionOptions): { client: ClickHouseClient; kind: 'chdb' | 'http' } {
+export function openClickHouseClient(options: ConnectionOptions): {
+  client: ClickHouseClient;
+  kind: 'chdb' | 'http';
+} {
   const clickhouse_settings: ClickHouseSettings = {
     max_threads: options.maxThreads,
     // UInt64 columns (seq, result_bytes, counts) come back as strings: JSON numbers would lose precision.
@@ -29,11 +32,18 @@ export function openClickHouseClient(options: ConnectionOptions): { client: Clic
   if (options.url !== undefined && options.url !== '') {
     return {
       kind: 'http',
-      client: createClient({ url: options.url, clickhouse_settings, request_timeout: options.requestTimeoutMs }),
+      client: createClient({
+        url: options.url,
+        clickhouse_settings,
+        request_timeout: options.requestTimeoutMs,
+      }),
     };
   }
   if (options.dataDir === undefined || options.dataDir === '') {
-    throw new StoreError('GH_ERR_STORE_CONFIG', 'openAuditStore: give dataDir (chDB under <dataDir>/clickhouse) or url (CLICKHOUSE_URL)');
+    throw new StoreError(
+      'GH_ERR_STORE_CONFIG',
+      'openAuditStore: give dataDir (chDB under <dataDir>/clickhouse) or url (CLICKHOUSE_URL)',
+    );
   }
   const enginePath = path.resolve(options.dataDir, 'clickhouse');
   mkdirSync(enginePath, { recursive: true });
@@ -49,6 +59,8 @@ export function openClickHouseClient(options: ConnectionOptions): { client: Clic
   }
   // chdb types its connection against @clickhouse/client-common, which @clickhouse/client 1.23
   // bundles its own copy of: the shapes are the same, the declarations are not.
-  const clientConnection = connection as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'];
+  const clientConnection = connection as unknown as NonNullable<
+    Parameters<typeof createClient>[0]
+  >['connection'];
   return { kind: 'chdb', client: createClient({ connection: clientConnection, clickhouse_settings }) };
 }

@@ -32,10 +32,17 @@ export class StoreError extends GatehouseError {
   constructor(
     code: StoreErrorCode,
     message: string,
-    options: { retryable?: boolean; cause?: unknown; status?: number; operation?: string; clickhouseCode?: number } = {},
+    options: {
+      retryable?: boolean;
+      cause?: unknown;
+      status?: number;
+      operation?: string;
+      clickhouseCode?: number;
+    } = {},
   ) {
     super(code, message, {
-      status: options.status ?? (code === 'GH_ERR_STORE_CURSOR' || code === 'GH_ERR_STORE_CONFIG' ? 400 : 503),
+      status:
+        options.status ?? (code === 'GH_ERR_STORE_CURSOR' || code === 'GH_ERR_STORE_CONFIG' ? 400 : 503),
       retryable: options.retryable ?? false,
       cause: options.cause,
     });
@@ -64,7 +71,16 @@ const RETRYABLE_CLICKHOUSE_CODES = new Set([
 ]);
 
 /** Node / HTTP error codes of a connection that failed in transit. */
-const RETRYABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_SOCKET']);
+const RETRYABLE_NODE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+]);
 
 /**
  * Translates whatever `@clickhouse/client` (HTTP or chDB) threw into a `StoreError` naming the
@@ -74,7 +90,8 @@ export function translateClickHouseError(operation: string, error: unknown): Sto
   if (error instanceof StoreError) return error;
   const detail = error instanceof Error ? error.message : String(error);
   const chCode = readClickHouseCode(error);
-  const nodeCode = typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : undefined;
+  const nodeCode =
+    typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : undefined;
   const timedOut = /timeout/i.test(detail);
   if (chCode !== undefined) {
     const type = (error as { type?: unknown }).type;
@@ -87,10 +104,14 @@ export function translateClickHouseError(operation: string, error: unknown): Sto
   }
   const retryable = (nodeCode !== undefined && RETRYABLE_NODE_CODES.has(nodeCode)) || timedOut;
   if (/closed/i.test(detail) && !retryable) {
-    return new StoreError('GH_ERR_STORE_CLOSED', `${operation} failed: the ClickHouse connection is closed (${detail.trim()})`, {
-      cause: error,
-      operation,
-    });
+    return new StoreError(
+      'GH_ERR_STORE_CLOSED',
+      `${operation} failed: the ClickHouse connection is closed (${detail.trim()})`,
+      {
+        cause: error,
+        operation,
+      },
+    );
   }
   return new StoreError(
     retryable ? 'GH_ERR_STORE_UNAVAILABLE' : 'GH_ERR_STORE_QUERY',

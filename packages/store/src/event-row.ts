@@ -74,9 +74,13 @@ export function dateParam(date: Date, name: string): string {
 export function eventToRow(event: GatehouseEvent): EventRow {
   const ms = Date.parse(event.ts);
   if (Number.isNaN(ms) || new Date(ms).toISOString() !== event.ts || ms < MIN_TS_MS || ms > MAX_TS_MS) {
-    throw new StoreError('GH_ERR_STORE_INVALID_EVENT', `event ${event.id}: ts ${JSON.stringify(event.ts)} is not a UTC instant between 1900 and 2299`, {
-      status: 400,
-    });
+    throw new StoreError(
+      'GH_ERR_STORE_INVALID_EVENT',
+      `event ${event.id}: ts ${JSON.stringify(event.ts)} is not a UTC instant between 1900 and 2299`,
+      {
+        status: 400,
+      },
+    );
   }
   return {
     id: event.id,
@@ -112,10 +116,33 @@ export function eventToRow(event: GatehouseEvent): EventRow {
 /** A row's values in `EVENT_COLUMN_NAMES` order (JSONCompactEachRow). */
 export function rowValues(row: EventRow): unknown[] {
   return [
-    row.id, row.type, row.v, row.ts, row.session_id, row.seq, row.prev_hash, row.hash, row.agent, row.user,
-    row.scopes, row.client_ip, row.user_agent, row.server, row.tool, row.request_id, row.args, row.args_sha256,
-    row.decision_allowed, row.decision_rule, row.decision_policy_version, row.outcome_status,
-    row.outcome_latency_ms, row.outcome_result_sha256, row.outcome_result_bytes, row.outcome_error, row.data,
+    row.id,
+    row.type,
+    row.v,
+    row.ts,
+    row.session_id,
+    row.seq,
+    row.prev_hash,
+    row.hash,
+    row.agent,
+    row.user,
+    row.scopes,
+    row.client_ip,
+    row.user_agent,
+    row.server,
+    row.tool,
+    row.request_id,
+    row.args,
+    row.args_sha256,
+    row.decision_allowed,
+    row.decision_rule,
+    row.decision_policy_version,
+    row.outcome_status,
+    row.outcome_latency_ms,
+    row.outcome_result_sha256,
+    row.outcome_result_bytes,
+    row.outcome_error,
+    row.data,
   ];
 }
 
@@ -148,7 +175,11 @@ export function rowToEvent(row: EventRow): GatehouseEvent {
     decision:
       row.decision_allowed === null
         ? null
-        : { allowed: row.decision_allowed, rule: row.decision_rule, policy_version: row.decision_policy_version },
+        : {
+            allowed: row.decision_allowed,
+            rule: row.decision_rule,
+            policy_version: row.decision_policy_version,
+          },
     outcome:
       row.outcome_status === null
         ? null
@@ -178,8 +209,31 @@ function parseJsonText(text: string): unknown {
  * the column in WHERE / ORDER BY and silently change comparisons.
  */
 export const EVENT_ROW_SELECT = [
-  'id', 'type', 'v', 'ts', 'session_id', 'seq', 'prev_hash', 'hash', 'agent', '`user`', 'scopes', 'client_ip',
-  'user_agent', 'server', 'tool', 'request_id', 'args', 'args_sha256', 'decision_allowed', 'decision_rule',
-  'decision_policy_version', 'outcome_status', 'outcome_latency_ms', 'outcome_result_sha256',
-  'outcome_result_bytes', 'outcome_error', 'data',
+  'id',
+  'type',
+  'v',
+  'ts',
+  'session_id',
+  'seq',
+  'prev_hash',
+  'hash',
+  'agent',
+  '`user`',
+  'scopes',
+  'client_ip',
+  'user_agent',
+  'server',
+  'tool',
+  'request_id',
+  'args',
+  'args_sha256',
+  'decision_allowed',
+  'decision_rule',
+  'decision_policy_version',
+  'outcome_status',
+  'outcome_latency_ms',
+  'outcome_result_sha256',
+  'outcome_result_bytes',
+  'outcome_error',
+  'data',
 ].join(', ');

@@ -30,7 +30,12 @@ ENGINE = ReplacingMergeTree ORDER BY version`,
     }),
   );
   const done = await step(`read ${db}.schema_migrations`, async () => {
-    const rows = await (await client.query({ query: `SELECT version FROM ${db}.schema_migrations FINAL`, format: 'JSONEachRow' })).json<{ version: number }>();
+    const rows = await (
+      await client.query({
+        query: `SELECT version FROM ${db}.schema_migrations FINAL`,
+        format: 'JSONEachRow',
+      })
+    ).json<{ version: number }>();
     return new Set(rows.map((row) => Number(row.version)));
   });
   const applied: number[] = [];
@@ -65,7 +70,8 @@ async function applyTtl(client: ClickHouseClient, db: string, ttlDays: number | 
     const rows = await step(`read TTL of ${db}.${table}`, async () =>
       (
         await client.query({
-          query: 'SELECT engine_full FROM system.tables WHERE database = {db:String} AND name = {table:String}',
+          query:
+            'SELECT engine_full FROM system.tables WHERE database = {db:String} AND name = {table:String}',
           query_params: { db, table },
           format: 'JSONEachRow',
         })
@@ -75,10 +81,15 @@ async function applyTtl(client: ClickHouseClient, db: string, ttlDays: number | 
     const current = /\bTTL toDateTime\(ts\) \+ toIntervalDay\((\d+)\)/.exec(engine)?.[1];
     const hasTtl = /\bTTL\b/.test(engine);
     if (ttlDays === undefined) {
-      if (hasTtl) await step(`remove TTL of ${db}.${table}`, () => client.command({ query: `ALTER TABLE ${db}.${table} REMOVE TTL` }));
+      if (hasTtl)
+        await step(`remove TTL of ${db}.${table}`, () =>
+          client.command({ query: `ALTER TABLE ${db}.${table} REMOVE TTL` }),
+        );
     } else if (current === undefined || Number(current) !== ttlDays) {
       await step(`set TTL of ${db}.${table} to ${ttlDays} days`, () =>
-        client.command({ query: `ALTER TABLE ${db}.${table} MODIFY TTL toDateTime(ts) + INTERVAL ${ttlDays} DAY` }),
+        client.command({
+          query: `ALTER TABLE ${db}.${table} MODIFY TTL toDateTime(ts) + INTERVAL ${ttlDays} DAY`,
+        }),
       );
     }
   }

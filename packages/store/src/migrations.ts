@@ -63,10 +63,33 @@ const EVENT_COLUMNS = `
 
 /** Column names of both event tables, in declaration order. */
 export const EVENT_COLUMN_NAMES = [
-  'id', 'type', 'v', 'ts', 'session_id', 'seq', 'prev_hash', 'hash', 'agent', 'user', 'scopes', 'client_ip',
-  'user_agent', 'server', 'tool', 'request_id', 'args', 'args_sha256', 'decision_allowed', 'decision_rule',
-  'decision_policy_version', 'outcome_status', 'outcome_latency_ms', 'outcome_result_sha256',
-  'outcome_result_bytes', 'outcome_error', 'data',
+  'id',
+  'type',
+  'v',
+  'ts',
+  'session_id',
+  'seq',
+  'prev_hash',
+  'hash',
+  'agent',
+  'user',
+  'scopes',
+  'client_ip',
+  'user_agent',
+  'server',
+  'tool',
+  'request_id',
+  'args',
+  'args_sha256',
+  'decision_allowed',
+  'decision_rule',
+  'decision_policy_version',
+  'outcome_status',
+  'outcome_latency_ms',
+  'outcome_result_sha256',
+  'outcome_result_bytes',
+  'outcome_error',
+  'data',
 ] as const;
 
 /** Deduplication window (blocks) for inserts repeated with the same token. */

@@ -19,7 +19,9 @@ let raw: ClickHouseClient;
 const opened: AuditStore[] = [];
 
 function target(name: string): { dataDir?: string; url?: string; database: string } {
-  return serverUrl === undefined ? { dataDir, database: name } : { url: serverUrl, database: `${prefix}${name}` };
+  return serverUrl === undefined
+    ? { dataDir, database: name }
+    : { url: serverUrl, database: `${prefix}${name}` };
 }
 
 async function open(database: string, extra: { ttlDays?: number } = {}): Promise<AuditStore> {
@@ -45,7 +47,9 @@ beforeAll(async () => {
   raw =
     serverUrl === undefined
       ? createClient({
-          connection: createChdbConnection({ path: path.join(dataDir, 'clickhouse') }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'],
+          connection: createChdbConnection({
+            path: path.join(dataDir, 'clickhouse'),
+          }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'],
         })
       : createClient({ url: serverUrl });
 });
@@ -53,7 +57,8 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const store of opened) await store.close();
   if (serverUrl !== undefined) {
-    for (const name of ['mig', 'ttl', 'q', 'dup', 'fail', 'tamper']) await raw.command({ query: `DROP DATABASE IF EXISTS ${db(name)}` });
+    for (const name of ['mig', 'ttl', 'q', 'dup', 'fail', 'tamper'])
+      await raw.command({ query: `DROP DATABASE IF EXISTS ${db(name)}` });
   }
   await raw.close();
   await rm(dataDir, { recursive: true, force: true });
@@ -65,8 +70,13 @@ describe('migrations', () => {
     expect((first as unknown as { migrations: { applied: number[] } }).migrations.applied).toEqual([1, 2, 3]);
     await first.close();
     const second = await open('mig');
-    expect((second as unknown as { migrations: { applied: number[]; version: number } }).migrations).toEqual({ applied: [], version: 3 });
-    const recorded = await rawQuery<{ version: number; name: string }>(`SELECT version, name FROM ${db('mig')}.schema_migrations FINAL ORDER BY version`);
+    expect((second as unknown as { migrations: { applied: number[]; version: number } }).migrations).toEqual({
+      applied: [],
+      version: 3,
+    });
+    const recorded = await rawQuery<{ version: number; name: string }>(
+      `SELECT version, name FROM ${db('mig')}.schema_migrations FINAL ORDER BY version`,
+    );
     expect(recorded).toEqual([
       { version: 1, name: 'events' },
       { version: 2, name: 'events-by-session' },
@@ -76,14 +86,21 @@ describe('migrations', () => {
 
   it('sets the retention TTL when ttlDays is given and removes it when it is not', async () => {
     await open('ttl', { ttlDays: 30 });
-    const engines = () => rawQuery<{ name: string; engine_full: string }>(`SELECT name, engine_full FROM system.tables WHERE database = '${db('ttl')}' AND name LIKE 'events%' AND engine != 'MaterializedView' ORDER BY name`);
-    for (const table of await engines()) expect(table.engine_full).toContain('TTL toDateTime(ts) + toIntervalDay(30)');
+    const engines = () =>
+      rawQuery<{ name: string; engine_full: string }>(
+        `SELECT name, engine_full FROM system.tables WHERE database = '${db('ttl')}' AND name LIKE 'events%' AND engine != 'MaterializedView' ORDER BY name`,
+      );
+    for (const table of await engines())
+      expect(table.engine_full).toContain('TTL toDateTime(ts) + toIntervalDay(30)');
     await open('ttl');
     for (const table of await engines()) expect(table.engine_full).not.toContain('TTL');
   });
 
   it('refuses a database name that is not a plain identifier, naming the option', async () => {
-    await expect(openAuditStore({ ...target('x'), database: 'x; DROP TABLE y' })).rejects.toMatchObject({ code: 'GH_ERR_STORE_CONFIG', message: expect.stringContaining('database') });
+    await expect(openAuditStore({ ...target('x'), database: 'x; DROP TABLE y' })).rejects.toMatchObject({
+      code: 'GH_ERR_STORE_CONFIG',
+      message: expect.stringContaining('database'),
+    });
   });
 });
 
@@ -94,14 +111,24 @@ describe('inserting and querying', () => {
   const catalogA1 = sample.catalog('support', T0 - 86_400_000, ['read_ticket']);
   const catalogA2 = sample.catalog('support', T0 + 5_000, ['read_ticket', 'draft_reply']);
   const catalogB = sample.catalog('billing', T0 - 1_000, ['issue_refund']);
-  const s1 = sample.session('s1', 'support-bot', T0, [
+  const s1 = sample.session(
+    's1',
+    'support-bot',
+    T0,
+    [
+      { tool: 'support__read_ticket', result: 'ok' },
+      { tool: 'support__export_customers', result: 'denied' },
+      { tool: 'support__read_ticket', result: 'tool-error' },
+      { tool: 'support__draft_reply', result: 'failed' },
+    ],
+    'alice',
+  );
+  const s2 = sample.session('s2', 'support-bot', T0 + 60_000, [
     { tool: 'support__read_ticket', result: 'ok' },
-    { tool: 'support__export_customers', result: 'denied' },
-    { tool: 'support__read_ticket', result: 'tool-error' },
-    { tool: 'support__draft_reply', result: 'failed' },
-  ], 'alice');
-  const s2 = sample.session('s2', 'support-bot', T0 + 60_000, [{ tool: 'support__read_ticket', result: 'ok' }]);
-  const s3 = sample.session('s3', 'other-bot', T0 + 120_000, [{ tool: 'support__list_open_tickets', result: 'ok' }]);
+  ]);
+  const s3 = sample.session('s3', 'other-bot', T0 + 120_000, [
+    { tool: 'support__list_open_tickets', result: 'ok' },
+  ]);
   const all = [policyV1, policyV2, catalogA1, catalogA2, catalogB, ...s1, ...s2, ...s3];
   let store: AuditStore;
 
@@ -157,7 +184,13 @@ describe('inserting and querying', () => {
     const pages: GatehouseEvent[] = [...first.items];
     let cursor = first.nextCursor;
     while (cursor !== undefined) {
-      const page = await store.activity({ agent: 'support-bot', from: at(0), to: at(3_600_000), limit: 5, cursor });
+      const page = await store.activity({
+        agent: 'support-bot',
+        from: at(0),
+        to: at(3_600_000),
+        limit: 5,
+        cursor,
+      });
       pages.push(...page.items);
       cursor = page.nextCursor;
     }
@@ -168,15 +201,27 @@ describe('inserting and querying', () => {
 
   it('refuses a cursor from another listing or a forged one with GH_ERR_STORE_CURSOR', async () => {
     const sessions = await store.listSessions({ limit: 1 });
-    await expect(store.activity({ agent: 'support-bot', from: at(0), to: at(1), limit: 1, cursor: sessions.nextCursor! })).rejects.toMatchObject({ code: 'GH_ERR_STORE_CURSOR', status: 400 });
-    await expect(store.listSessions({ limit: 1, cursor: 'not-a-cursor' })).rejects.toMatchObject({ code: 'GH_ERR_STORE_CURSOR' });
+    await expect(
+      store.activity({
+        agent: 'support-bot',
+        from: at(0),
+        to: at(1),
+        limit: 1,
+        cursor: sessions.nextCursor!,
+      }),
+    ).rejects.toMatchObject({ code: 'GH_ERR_STORE_CURSOR', status: 400 });
+    await expect(store.listSessions({ limit: 1, cursor: 'not-a-cursor' })).rejects.toMatchObject({
+      code: 'GH_ERR_STORE_CURSOR',
+    });
   });
 
   it('finds the policy in force at a time, and a policy by version', async () => {
     expect(await store.policyAt(at(0))).toEqual(policyV1);
     expect(await store.policyAt(at(5_000))).toEqual(policyV2);
     expect(await store.policyAt(at(-2 * 86_400_000))).toBeUndefined();
-    expect(await store.policyByVersion(policyV2.type === 'policy.published' ? policyV2.data.version : '')).toEqual(policyV2);
+    expect(
+      await store.policyByVersion(policyV2.type === 'policy.published' ? policyV2.data.version : ''),
+    ).toEqual(policyV2);
     expect(await store.policyByVersion('f'.repeat(64))).toBeUndefined();
   });
 
@@ -214,7 +259,9 @@ describe('duplicates', () => {
     await store.insertEvents(batch, 'log/0/0-7');
     const [physical] = await rawQuery<{ n: string }>(`SELECT count() AS n FROM ${db('dup')}.events`);
     expect(Number(physical!.n)).toBe(batch.length);
-    const [bySession] = await rawQuery<{ n: string }>(`SELECT count() AS n FROM ${db('dup')}.events_by_session`);
+    const [bySession] = await rawQuery<{ n: string }>(
+      `SELECT count() AS n FROM ${db('dup')}.events_by_session`,
+    );
     expect(Number(bySession!.n)).toBe(batch.length);
   });
 
@@ -228,12 +275,16 @@ describe('duplicates', () => {
     expect(sessions.items).toHaveLength(1);
     expect(sessions.items[0]).toMatchObject({ events: batch.length, calls: 2, denied: 1 });
     const activity = await store.activity({ agent: 'support-bot', from: at(0), to: at(60_000), limit: 100 });
-    expect(activity.items).toEqual(batch.filter((e) => e.type.startsWith('call.') || e.type === 'tools.listed'));
+    expect(activity.items).toEqual(
+      batch.filter((e) => e.type.startsWith('call.') || e.type === 'tools.listed'),
+    );
     expect(activity.tools).toEqual([
       { tool: 'support__issue_refund', attempted: 1, allowed: 0, denied: 1, ok: 0, error: 0 },
       { tool: 'support__read_ticket', attempted: 1, allowed: 1, denied: 0, ok: 1, error: 0 },
     ]);
-    expect(await store.latestHeads()).toEqual([{ session_id: 'dup', seq: batch.at(-1)!.seq, hash: batch.at(-1)!.hash }]);
+    expect(await store.latestHeads()).toEqual([
+      { session_id: 'dup', seq: batch.at(-1)!.seq, hash: batch.at(-1)!.hash },
+    ]);
   });
 });
 
@@ -248,7 +299,10 @@ describe('failures', () => {
   it('refuses a batch holding one bad event with a message naming it, and writes nothing', async () => {
     const events = sample.session('bad', 'support-bot', T0, [{ tool: 'support__read_ticket', result: 'ok' }]);
     const broken = [...events];
-    broken[2] = { ...events[2]!, outcome: { ...events[2]!.outcome!, status: 'maybe' } } as unknown as GatehouseEvent;
+    broken[2] = {
+      ...events[2]!,
+      outcome: { ...events[2]!.outcome!, status: 'maybe' },
+    } as unknown as GatehouseEvent;
     const error = await store.insertEvents(broken, 'bad-batch').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StoreError);
     expect(error).toMatchObject({ code: 'GH_ERR_STORE_INVALID_EVENT', retryable: false });
@@ -258,22 +312,31 @@ describe('failures', () => {
   });
 
   it('translates a ClickHouse error into a StoreError naming the table that failed', async () => {
-    await raw.command({ query: `RENAME TABLE ${db('fail')}.events_by_session TO ${db('fail')}.events_by_session_away` });
+    await raw.command({
+      query: `RENAME TABLE ${db('fail')}.events_by_session TO ${db('fail')}.events_by_session_away`,
+    });
     try {
       const error = await store.sessionEvents('bad').catch((e: unknown) => e);
       expect(error).toBeInstanceOf(StoreError);
       expect(error).toMatchObject({ code: 'GH_ERR_STORE_QUERY', retryable: false, clickhouseCode: 60 });
       expect((error as Error).message).toContain(`${db('fail')}.events_by_session`);
     } finally {
-      await raw.command({ query: `RENAME TABLE ${db('fail')}.events_by_session_away TO ${db('fail')}.events_by_session` });
+      await raw.command({
+        query: `RENAME TABLE ${db('fail')}.events_by_session_away TO ${db('fail')}.events_by_session`,
+      });
     }
   });
 
   it('rejects every call after close with GH_ERR_STORE_CLOSED', async () => {
     const closing = await openAuditStore(target('fail'));
     await closing.close();
-    await expect(closing.insertEvents(sample.session('late', 'a', T0, []), 't')).rejects.toMatchObject({ code: 'GH_ERR_STORE_CLOSED' });
-    await expect(closing.countEvents()).rejects.toMatchObject({ code: 'GH_ERR_STORE_CLOSED', message: expect.stringContaining(`${db('fail')}.events`) });
+    await expect(closing.insertEvents(sample.session('late', 'a', T0, []), 't')).rejects.toMatchObject({
+      code: 'GH_ERR_STORE_CLOSED',
+    });
+    await expect(closing.countEvents()).rejects.toMatchObject({
+      code: 'GH_ERR_STORE_CLOSED',
+      message: expect.stringContaining(`${db('fail')}.events`),
+    });
     expect(await closing.ping()).toBe(false);
   });
 });
@@ -305,7 +368,8 @@ describe('tamper evidence', () => {
     const edited = replayed.find((e) => e.id === denied.id)!;
     expect(edited.outcome?.status).toBe('ok');
     expect(computeEventHash(edited)).not.toBe(edited.hash);
-    for (const event of replayed.filter((e) => e.id !== denied.id)) expect(computeEventHash(event)).toBe(event.hash);
+    for (const event of replayed.filter((e) => e.id !== denied.id))
+      expect(computeEventHash(event)).toBe(event.hash);
   });
 
   it('detects an edit of the JSON args column the same way', async () => {

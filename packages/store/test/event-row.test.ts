@@ -30,7 +30,11 @@ describe('event ↔ row mapping', () => {
     for (const event of events) {
       const row = eventToRow(event);
       // As read back: UInt64 columns arrive as decimal strings.
-      const readBack = { ...row, seq: String(row.seq), outcome_result_bytes: row.outcome_result_bytes === null ? null : String(row.outcome_result_bytes) };
+      const readBack = {
+        ...row,
+        seq: String(row.seq),
+        outcome_result_bytes: row.outcome_result_bytes === null ? null : String(row.outcome_result_bytes),
+      };
       const rebuilt = rowToEvent(readBack);
       expect(rebuilt).toEqual(event);
       expect(computeEventHash(rebuilt)).toBe(event.hash);
@@ -41,9 +45,22 @@ describe('event ↔ row mapping', () => {
     const event = events.find((e) => e.type === 'call.completed')!;
     const row = eventToRow(event);
     const edits: Partial<typeof row> = {
-      type: 'call.failed', ts: '2026-01-02 00:00:00.999', agent: 'someone-else', user: null, scopes: [], tool: 'other',
-      args: '{"ticket":1}', decision_allowed: false, decision_rule: 'x', outcome_status: 'error', outcome_latency_ms: 1,
-      outcome_result_bytes: 1, outcome_error: 'x', data: '{"x":1}', prev_hash: '1'.repeat(64), seq: 99,
+      type: 'call.failed',
+      ts: '2026-01-02 00:00:00.999',
+      agent: 'someone-else',
+      user: null,
+      scopes: [],
+      tool: 'other',
+      args: '{"ticket":1}',
+      decision_allowed: false,
+      decision_rule: 'x',
+      outcome_status: 'error',
+      outcome_latency_ms: 1,
+      outcome_result_bytes: 1,
+      outcome_error: 'x',
+      data: '{"x":1}',
+      prev_hash: '1'.repeat(64),
+      seq: 99,
     };
     for (const [column, value] of Object.entries(edits)) {
       const rebuilt = rowToEvent({ ...row, [column]: value });

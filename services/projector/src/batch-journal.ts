@@ -33,22 +33,39 @@ export class BatchJournal {
       text = await readFile(this.file, 'utf8');
     } catch (cause) {
       if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new ProjectorError('GH_ERR_PROJECTOR_JOURNAL', `cannot read the batch journal ${this.file}: ${String(cause)}`, { cause });
+      throw new ProjectorError(
+        'GH_ERR_PROJECTOR_JOURNAL',
+        `cannot read the batch journal ${this.file}: ${String(cause)}`,
+        { cause },
+      );
     }
     try {
       const value = JSON.parse(text) as Partial<PendingBatch>;
-      if (typeof value.partition !== 'number' || typeof value.lastOffset !== 'string' || !/^\d+$/.test(value.lastOffset)) {
+      if (
+        typeof value.partition !== 'number' ||
+        typeof value.lastOffset !== 'string' ||
+        !/^\d+$/.test(value.lastOffset)
+      ) {
         throw new TypeError('missing partition or lastOffset');
       }
       return value as PendingBatch;
     } catch (cause) {
-      throw new ProjectorError('GH_ERR_PROJECTOR_JOURNAL', `the batch journal ${this.file} is not valid (${String(cause)}); delete it to start without it`, { cause });
+      throw new ProjectorError(
+        'GH_ERR_PROJECTOR_JOURNAL',
+        `the batch journal ${this.file} is not valid (${String(cause)}); delete it to start without it`,
+        { cause },
+      );
     }
   }
 
   /** Durably records `batch` as the one being written. */
   async record(batch: LogBatch): Promise<void> {
-    const pending: PendingBatch = { partition: batch.partition, firstOffset: batch.firstOffset, lastOffset: batch.lastOffset, token: batch.token };
+    const pending: PendingBatch = {
+      partition: batch.partition,
+      firstOffset: batch.firstOffset,
+      lastOffset: batch.lastOffset,
+      token: batch.token,
+    };
     const temp = `${this.file}.tmp`;
     try {
       await mkdir(path.dirname(this.file), { recursive: true });
@@ -61,7 +78,11 @@ export class BatchJournal {
       }
       await rename(temp, this.file);
     } catch (cause) {
-      throw new ProjectorError('GH_ERR_PROJECTOR_JOURNAL', `cannot write the batch journal ${this.file}: ${String(cause)}`, { cause, retryable: true });
+      throw new ProjectorError(
+        'GH_ERR_PROJECTOR_JOURNAL',
+        `cannot write the batch journal ${this.file}: ${String(cause)}`,
+        { cause, retryable: true },
+      );
     }
   }
 }

@@ -17,7 +17,11 @@ export type ProjectorErrorCode = (typeof PROJECTOR_ERROR_CODES)[number];
 
 export class ProjectorError extends GatehouseError {
   declare readonly code: ProjectorErrorCode;
-  constructor(code: ProjectorErrorCode, message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
+  constructor(
+    code: ProjectorErrorCode,
+    message: string,
+    options: { retryable?: boolean; cause?: unknown } = {},
+  ) {
     super(code, message, { status: 503, ...options });
     this.name = 'ProjectorError';
   }

@@ -23,9 +23,16 @@ import { createProjector } from './projector.js';
 /** The embedded log's directory under the data dir. */
 export const EMBEDDED_LOG_SUBDIR = 'eventlog';
 
-async function openLog(env: NodeJS.ProcessEnv, dataDir: string, logger: Logger): Promise<{ log: EventLog; journalFile: string | undefined }> {
+async function openLog(
+  env: NodeJS.ProcessEnv,
+  dataDir: string,
+  logger: Logger,
+): Promise<{ log: EventLog; journalFile: string | undefined }> {
   if (env.KAFKA_BROKERS) {
-    throw new ProjectorError('GH_ERR_PROJECTOR_CONFIG', 'KAFKA_BROKERS: the Kafka event log is not wired into the projector entry yet');
+    throw new ProjectorError(
+      'GH_ERR_PROJECTOR_CONFIG',
+      'KAFKA_BROKERS: the Kafka event log is not wired into the projector entry yet',
+    );
   }
   const log = await openEmbeddedLog({ dir: path.join(dataDir, EMBEDDED_LOG_SUBDIR), logger });
   return { log, journalFile: path.join(dataDir, 'projector', 'projector.pending.json') };
@@ -36,10 +43,12 @@ export async function runProjector(env: NodeJS.ProcessEnv = process.env): Promis
   const logger = pino({ name: 'projector', level: env.LOG_LEVEL ?? 'info' });
   const dataDir = path.resolve(env.GATEHOUSE_DATA_DIR || './data');
   const { log, journalFile } = await openLog(env, dataDir, logger);
-  const store = await openAuditStore({ dataDir, url: env.CLICKHOUSE_URL || undefined }).catch(async (error: unknown) => {
-    await log.close();
-    throw error;
-  });
+  const store = await openAuditStore({ dataDir, url: env.CLICKHOUSE_URL || undefined }).catch(
+    async (error: unknown) => {
+      await log.close();
+      throw error;
+    },
+  );
   let finish: (code: number) => void = () => undefined;
   const finished = new Promise<number>((resolve) => {
     finish = resolve;
@@ -63,7 +72,9 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.reso
   runProjector().then(
     (code) => process.exit(code),
     (error: unknown) => {
-      process.stderr.write(`gatehouse projector: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.stderr.write(
+        `gatehouse projector: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
       process.exit(1);
     },
   );

@@ -108,7 +108,10 @@ class Stopping {}
 function positive(name: string, value: number | undefined, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
   if (!Number.isFinite(value) || value < min || !Number.isInteger(value)) {
-    throw new ProjectorError('GH_ERR_PROJECTOR_CONFIG', `${name}: expected an integer ≥ ${min}, got ${String(value)}`);
+    throw new ProjectorError(
+      'GH_ERR_PROJECTOR_CONFIG',
+      `${name}: expected an integer ≥ ${min}, got ${String(value)}`,
+    );
   }
   return value;
 }
@@ -134,7 +137,14 @@ class ProjectorLoop implements Projector {
   #abort = new AbortController();
   #waiters = new Set<DrainWaiter>();
   #failure: ProjectorError | undefined;
-  #stats = { batches: 0, events: 0, retries: 0, lag: undefined as number | undefined, lastToken: undefined as string | undefined, lastCommitAt: undefined as string | undefined };
+  #stats = {
+    batches: 0,
+    events: 0,
+    retries: 0,
+    lag: undefined as number | undefined,
+    lastToken: undefined as string | undefined,
+    lastCommitAt: undefined as string | undefined,
+  };
 
   constructor(options: ProjectorOptions, hooks: ProjectorTestHooks) {
     if (options.log === undefined || options.store === undefined) {
@@ -144,7 +154,10 @@ class ProjectorLoop implements Projector {
     this.#store = options.store;
     this.#group = options.group ?? 'projector';
     if (!/^[A-Za-z0-9._-]{1,128}$/.test(this.#group)) {
-      throw new ProjectorError('GH_ERR_PROJECTOR_CONFIG', `group: ${JSON.stringify(this.#group)} must be 1-128 of [A-Za-z0-9._-]`);
+      throw new ProjectorError(
+        'GH_ERR_PROJECTOR_CONFIG',
+        `group: ${JSON.stringify(this.#group)} must be 1-128 of [A-Za-z0-9._-]`,
+      );
     }
     this.#maxEvents = positive('maxBatchEvents', options.maxBatchEvents, 5_000);
     this.#maxWaitMs = positive('maxBatchWaitMs', options.maxBatchWaitMs, 200, 0);
@@ -160,13 +173,19 @@ class ProjectorLoop implements Projector {
 
   async start(): Promise<void> {
     if (this.#state !== 'idle') {
-      throw new ProjectorError('GH_ERR_PROJECTOR_STATE', `start: the projector is ${this.#state}; create a new one to start again`);
+      throw new ProjectorError(
+        'GH_ERR_PROJECTOR_STATE',
+        `start: the projector is ${this.#state}; create a new one to start again`,
+      );
     }
     this.#state = 'running';
     try {
       const pending = await this.#journal?.read();
       this.#consumer = await this.#log.openConsumer(this.#group, { fromBeginning: this.#fromBeginning });
-      this.#logger.info({ group: this.#group, log: this.#log.kind, store: this.#store.kind, pending: pending?.token }, 'projector started');
+      this.#logger.info(
+        { group: this.#group, log: this.#log.kind, store: this.#store.kind, pending: pending?.token },
+        'projector started',
+      );
       this.#loop = this.#run(this.#consumer, pending?.lastOffset);
     } catch (error) {
       this.#state = 'failed';
@@ -182,19 +201,37 @@ class ProjectorLoop implements Projector {
     if (this.#state === 'running') this.#state = 'stopping';
     this.#abort.abort();
     await this.#loop;
-    await this.#consumer?.close().catch((error: unknown) => this.#logger.warn({ err: error }, 'closing the log consumer failed'));
+    await this.#consumer
+      ?.close()
+      .catch((error: unknown) => this.#logger.warn({ err: error }, 'closing the log consumer failed'));
     this.#consumer = undefined;
     if (this.#state !== 'failed') this.#state = 'stopped';
-    this.#settleWaiters(new ProjectorError('GH_ERR_PROJECTOR_STATE', 'drain: the projector was stopped before it reached the end of the log'));
-    this.#logger.info({ group: this.#group, batches: this.#stats.batches, events: this.#stats.events }, 'projector stopped');
+    this.#settleWaiters(
+      new ProjectorError(
+        'GH_ERR_PROJECTOR_STATE',
+        'drain: the projector was stopped before it reached the end of the log',
+      ),
+    );
+    this.#logger.info(
+      { group: this.#group, batches: this.#stats.batches, events: this.#stats.events },
+      'projector stopped',
+    );
   }
 
   drain(timeoutMs: number): Promise<void> {
     if (this.#state === 'failed') {
-      return Promise.reject(new ProjectorError('GH_ERR_PROJECTOR_FAILED', `drain: the projector failed: ${this.#failure?.message}`, { cause: this.#failure }));
+      return Promise.reject(
+        new ProjectorError(
+          'GH_ERR_PROJECTOR_FAILED',
+          `drain: the projector failed: ${this.#failure?.message}`,
+          { cause: this.#failure },
+        ),
+      );
     }
     if (this.#state !== 'running') {
-      return Promise.reject(new ProjectorError('GH_ERR_PROJECTOR_STATE', `drain: the projector is ${this.#state}, not running`));
+      return Promise.reject(
+        new ProjectorError('GH_ERR_PROJECTOR_STATE', `drain: the projector is ${this.#state}, not running`),
+      );
     }
     return new Promise<void>((resolve, reject) => {
       const waiter: DrainWaiter = {
@@ -202,7 +239,13 @@ class ProjectorLoop implements Projector {
         reject,
         timer: setTimeout(() => {
           this.#waiters.delete(waiter);
-          reject(new ProjectorError('GH_ERR_PROJECTOR_DRAIN_TIMEOUT', `drain: the end of the log was not reached within ${timeoutMs} ms (lag ${String(this.#stats.lag)})`, { retryable: true }));
+          reject(
+            new ProjectorError(
+              'GH_ERR_PROJECTOR_DRAIN_TIMEOUT',
+              `drain: the end of the log was not reached within ${timeoutMs} ms (lag ${String(this.#stats.lag)})`,
+              { retryable: true },
+            ),
+          );
         }, timeoutMs),
       };
       this.#waiters.add(waiter);
@@ -218,7 +261,12 @@ class ProjectorLoop implements Projector {
     let prefetched: Promise<LogBatch> | undefined;
     const read = () =>
       this.#attempt('read from the event log', () =>
-        consumer.next({ maxEvents: this.#maxEvents, maxWaitMs: this.#maxWaitMs, signal: this.#abort.signal, ...(until === undefined ? {} : { untilOffset: until }) }),
+        consumer.next({
+          maxEvents: this.#maxEvents,
+          maxWaitMs: this.#maxWaitMs,
+          signal: this.#abort.signal,
+          ...(until === undefined ? {} : { untilOffset: until }),
+        }),
       );
     try {
       while (this.#state === 'running') {
@@ -233,7 +281,9 @@ class ProjectorLoop implements Projector {
           const journal = this.#journal;
           await this.#attempt(`journal batch ${batch.token}`, () => journal.record(batch));
         }
-        const inserted = this.#attempt(`insert batch ${batch.token}`, () => this.#store.insertEvents(batch.events, batch.token));
+        const inserted = this.#attempt(`insert batch ${batch.token}`, () =>
+          this.#store.insertEvents(batch.events, batch.token),
+        );
         // A full batch means more is waiting: read it while ClickHouse works on this one (chDB and
         // the HTTP client both run the insert off the event loop). Not at the tail, where the read
         // would wait maxBatchWaitMs and hold up this batch's commit behind it.
@@ -318,11 +368,24 @@ class ProjectorLoop implements Projector {
 
   #fail(error: unknown): void {
     const failure =
-      error instanceof ProjectorError ? error : new ProjectorError('GH_ERR_PROJECTOR_FAILED', `projector failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      error instanceof ProjectorError
+        ? error
+        : new ProjectorError(
+            'GH_ERR_PROJECTOR_FAILED',
+            `projector failed: ${error instanceof Error ? error.message : String(error)}`,
+            { cause: error },
+          );
     this.#failure = failure;
     this.#state = 'failed';
-    this.#logger.error({ err: failure, cause: failure.cause, group: this.#group }, 'projector failed; uncommitted batches will be delivered again on restart');
-    this.#settleWaiters(new ProjectorError('GH_ERR_PROJECTOR_FAILED', `drain: the projector failed: ${failure.message}`, { cause: failure }));
+    this.#logger.error(
+      { err: failure, cause: failure.cause, group: this.#group },
+      'projector failed; uncommitted batches will be delivered again on restart',
+    );
+    this.#settleWaiters(
+      new ProjectorError('GH_ERR_PROJECTOR_FAILED', `drain: the projector failed: ${failure.message}`, {
+        cause: failure,
+      }),
+    );
     try {
       this.#onFailure?.(failure);
     } catch (callbackError) {

@@ -27,7 +27,8 @@ describe('projector crash between a store insert and its checkpoint commit (SIGK
   });
 
   afterAll(async () => {
-    for (const child of children) if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGKILL');
+    for (const child of children)
+      if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGKILL');
     await store?.close();
     await raw?.close();
     await rm(dataDir, { recursive: true, force: true });
@@ -35,7 +36,12 @@ describe('projector crash between a store insert and its checkpoint commit (SIGK
 
   it('loses nothing and stores nothing twice after the projector is killed and restarted', async () => {
     // 1. The projector inserts batch 3 (offsets 200-299) into ClickHouse and is killed before committing it.
-    const crashing = spawnFixture('projector-child.ts', { DATA_DIR: dataDir, MODE: 'pause', PAUSE_AT_BATCH: '3', MAX_BATCH: '100' });
+    const crashing = spawnFixture('projector-child.ts', {
+      DATA_DIR: dataDir,
+      MODE: 'pause',
+      PAUSE_AT_BATCH: '3',
+      MAX_BATCH: '100',
+    });
     children.push(crashing);
     expect(await crashing.line('inserted ')).toBe('inserted embedded/0/200-299');
     crashing.process.kill('SIGKILL');
@@ -49,7 +55,11 @@ describe('projector crash between a store insert and its checkpoint commit (SIGK
 
     // 3. A new projector process resumes and drains the log. Its batches may be larger now (250), yet
     //    the journal makes it re-read exactly 200-299 first, so ClickHouse drops that repeat by token.
-    const restarted = spawnFixture('projector-child.ts', { DATA_DIR: dataDir, MODE: 'drain', MAX_BATCH: '250' });
+    const restarted = spawnFixture('projector-child.ts', {
+      DATA_DIR: dataDir,
+      MODE: 'drain',
+      MAX_BATCH: '250',
+    });
     children.push(restarted);
     const drained = await restarted.line('drained ');
     expect(await restarted.exited).toBe(0);
@@ -62,12 +72,24 @@ describe('projector crash between a store insert and its checkpoint commit (SIGK
     // 4. ClickHouse holds each appended event exactly once, physically and to every query.
     store = await openAuditStore({ dataDir });
     raw = createClient({
-      connection: createChdbConnection({ path: path.join(dataDir, 'clickhouse') }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'],
+      connection: createChdbConnection({ path: path.join(dataDir, 'clickhouse') }) as unknown as NonNullable<
+        Parameters<typeof createClient>[0]
+      >['connection'],
     });
-    const [counts] = await (await raw.query({ query: 'SELECT count() AS rows, uniqExact(id) AS ids FROM gatehouse.events', format: 'JSONEachRow' })).json<{ rows: string; ids: string }>();
+    const [counts] = await (
+      await raw.query({
+        query: 'SELECT count() AS rows, uniqExact(id) AS ids FROM gatehouse.events',
+        format: 'JSONEachRow',
+      })
+    ).json<{ rows: string; ids: string }>();
     expect(Number(counts!.rows)).toBe(events.length);
     expect(Number(counts!.ids)).toBe(events.length);
-    const [bySession] = await (await raw.query({ query: 'SELECT count() AS rows FROM gatehouse.events_by_session', format: 'JSONEachRow' })).json<{ rows: string }>();
+    const [bySession] = await (
+      await raw.query({
+        query: 'SELECT count() AS rows FROM gatehouse.events_by_session',
+        format: 'JSONEachRow',
+      })
+    ).json<{ rows: string }>();
     expect(Number(bySession!.rows)).toBe(events.length);
     expect(await store.countEvents()).toBe(events.length);
 
@@ -84,7 +106,9 @@ describe('projector crash between a store insert and its checkpoint commit (SIGK
     const to = new Date(Date.parse(events.at(-1)!.ts) + 1);
     for (const agent of ['agent-0', 'agent-1', 'agent-2']) {
       const activity = await store.activity({ agent, from, to, limit: 10_000 });
-      expect(activity.items.map((e) => e.id)).toEqual(events.filter((e) => e.agent === agent).map((e) => e.id));
+      expect(activity.items.map((e) => e.id)).toEqual(
+        events.filter((e) => e.agent === agent).map((e) => e.id),
+      );
       const attempted = activity.tools.reduce((n, t) => n + t.attempted, 0);
       expect(attempted).toBe(events.filter((e) => e.agent === agent && e.type === 'call.attempted').length);
     }

@@ -43,13 +43,24 @@ describe('embedded log → projector → chDB', () => {
     await projector.drain(30_000);
     expect(await store.countEvents()).toBe(first.length + second.length);
     expect(await log.committedOffset('projector')).toBe(String(first.length + second.length));
-    expect(projector.stats()).toMatchObject({ state: 'running', events: first.length + second.length, lag: 0 });
+    expect(projector.stats()).toMatchObject({
+      state: 'running',
+      events: first.length + second.length,
+      lag: 0,
+    });
     const replayed = await store.sessionEvents('sess-3');
     expect(replayed).toEqual([...first, ...second].filter((e) => e.session_id === 'sess-3'));
   });
 
   it('rebuilds nothing twice when a second group replays the whole log into the same store', async () => {
-    const rebuild = createProjector({ log, store, group: 'rebuild', maxBatchEvents: 700, maxBatchWaitMs: 20, logger });
+    const rebuild = createProjector({
+      log,
+      store,
+      group: 'rebuild',
+      maxBatchEvents: 700,
+      maxBatchWaitMs: 20,
+      logger,
+    });
     await rebuild.start();
     await rebuild.drain(30_000);
     await rebuild.stop();

@@ -25,9 +25,15 @@ describe('projector main entry (GATEHOUSE_DATA_DIR, embedded log, chDB)', () => 
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  it('projects the data dir\'s log into its chDB store and exits 0 on SIGTERM', async () => {
+  it("projects the data dir's log into its chDB store and exits 0 on SIGTERM", async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', mainFile], {
-      env: { ...process.env, GATEHOUSE_DATA_DIR: dataDir, CLICKHOUSE_URL: '', KAFKA_BROKERS: '', LOG_LEVEL: 'debug' },
+      env: {
+        ...process.env,
+        GATEHOUSE_DATA_DIR: dataDir,
+        CLICKHOUSE_URL: '',
+        KAFKA_BROKERS: '',
+        LOG_LEVEL: 'debug',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -37,7 +43,10 @@ describe('projector main entry (GATEHOUSE_DATA_DIR, embedded log, chDB)', () => 
       stderr += chunk;
     });
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`main did not project ${events.length} events in time; stderr: ${stderr}`)), 60_000);
+      const timer = setTimeout(
+        () => reject(new Error(`main did not project ${events.length} events in time; stderr: ${stderr}`)),
+        60_000,
+      );
       let buffered = '';
       child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
         buffered += chunk;

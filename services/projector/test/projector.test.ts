@@ -29,12 +29,24 @@ describe('projector over the in-memory log', () => {
     const events = sampleEvents(250);
     await log.append(events);
     const store = new RecordingStore();
-    const projector = track(createProjector({ log, store: store.asStore(), maxBatchEvents: 100, maxBatchWaitMs: 20, logger }));
+    const projector = track(
+      createProjector({ log, store: store.asStore(), maxBatchEvents: 100, maxBatchWaitMs: 20, logger }),
+    );
     await projector.start();
     await projector.drain(10_000);
     expect(store.rows.map((e) => e.id)).toEqual(events.map((e) => e.id));
-    expect(store.inserts.map((i) => i.token)).toEqual(['memory/0/0-99', 'memory/0/100-199', 'memory/0/200-249']);
-    expect(projector.stats()).toMatchObject({ state: 'running', batches: 3, events: 250, lag: 0, lastToken: 'memory/0/200-249' });
+    expect(store.inserts.map((i) => i.token)).toEqual([
+      'memory/0/0-99',
+      'memory/0/100-199',
+      'memory/0/200-249',
+    ]);
+    expect(projector.stats()).toMatchObject({
+      state: 'running',
+      batches: 3,
+      events: 250,
+      lag: 0,
+      lastToken: 'memory/0/200-249',
+    });
   });
 
   it('keeps projecting events appended while it runs', async () => {
@@ -58,7 +70,9 @@ describe('projector over the in-memory log', () => {
     await first.drain(10_000);
     await first.stop();
     await log.append(events.slice(25));
-    const second = track(createProjector({ log: log.reopen(), store: store.asStore(), maxBatchWaitMs: 20, logger }));
+    const second = track(
+      createProjector({ log: log.reopen(), store: store.asStore(), maxBatchWaitMs: 20, logger }),
+    );
     await second.start();
     await second.drain(10_000);
     expect(store.inserts.flatMap((i) => i.ids)).toEqual(events.map((e) => e.id));
@@ -69,7 +83,9 @@ describe('projector over the in-memory log', () => {
     await log.append(sampleEvents(10));
     const store = new RecordingStore();
     store.failNext(3, true);
-    const projector = track(createProjector({ log, store: store.asStore(), maxBatchWaitMs: 20, retryBaseDelayMs: 1, logger }));
+    const projector = track(
+      createProjector({ log, store: store.asStore(), maxBatchWaitMs: 20, retryBaseDelayMs: 1, logger }),
+    );
     await projector.start();
     await projector.drain(10_000);
     expect(store.rows).toHaveLength(10);
@@ -82,7 +98,15 @@ describe('projector over the in-memory log', () => {
     const store = new RecordingStore();
     store.failNext(1, false);
     const failures: ProjectorError[] = [];
-    const projector = track(createProjector({ log, store: store.asStore(), maxBatchWaitMs: 20, logger, onFailure: (e) => failures.push(e) }));
+    const projector = track(
+      createProjector({
+        log,
+        store: store.asStore(),
+        maxBatchWaitMs: 20,
+        logger,
+        onFailure: (e) => failures.push(e),
+      }),
+    );
     await projector.start();
     const drained = await projector.drain(10_000).catch((e: unknown) => e);
     expect(drained).toMatchObject({ code: 'GH_ERR_PROJECTOR_FAILED' });
@@ -90,7 +114,9 @@ describe('projector over the in-memory log', () => {
     expect(failures[0]!.message).toContain('insert batch memory/0/0-9');
     expect(projector.stats()).toMatchObject({ state: 'failed', batches: 0 });
     await projector.stop();
-    const again = track(createProjector({ log: log.reopen(), store: store.asStore(), maxBatchWaitMs: 20, logger }));
+    const again = track(
+      createProjector({ log: log.reopen(), store: store.asStore(), maxBatchWaitMs: 20, logger }),
+    );
     await again.start();
     await again.drain(10_000);
     expect(store.inserts.map((i) => i.token)).toEqual(['memory/0/0-9']);
@@ -101,9 +127,21 @@ describe('projector over the in-memory log', () => {
     await log.append(sampleEvents(4));
     const store = new RecordingStore();
     store.failNext(100, true);
-    const projector = track(createProjector({ log, store: store.asStore(), maxBatchWaitMs: 20, retryBaseDelayMs: 1, maxAttempts: 4, logger }));
+    const projector = track(
+      createProjector({
+        log,
+        store: store.asStore(),
+        maxBatchWaitMs: 20,
+        retryBaseDelayMs: 1,
+        maxAttempts: 4,
+        logger,
+      }),
+    );
     await projector.start();
-    await expect(projector.drain(10_000)).rejects.toMatchObject({ code: 'GH_ERR_PROJECTOR_FAILED', message: expect.stringContaining('after 4 attempts') });
+    await expect(projector.drain(10_000)).rejects.toMatchObject({
+      code: 'GH_ERR_PROJECTOR_FAILED',
+      message: expect.stringContaining('after 4 attempts'),
+    });
     expect(projector.stats().retries).toBe(3);
   });
 
@@ -127,7 +165,9 @@ describe('projector over the in-memory log', () => {
     await expect(crashing.drain(10_000)).rejects.toMatchObject({ code: 'GH_ERR_PROJECTOR_FAILED' });
     await crashing.stop();
     await log.append(events.slice(10));
-    const restarted = track(createProjector({ log: log.reopen(), store: store.asStore(), maxBatchWaitMs: 20, journalFile, logger }));
+    const restarted = track(
+      createProjector({ log: log.reopen(), store: store.asStore(), maxBatchWaitMs: 20, journalFile, logger }),
+    );
     await restarted.start();
     await restarted.drain(10_000);
     expect(store.inserts.map((i) => i.token)).toEqual(['memory/0/0-9', 'memory/0/0-9', 'memory/0/10-29']);
@@ -139,6 +179,8 @@ describe('projector over the in-memory log', () => {
     const store = new RecordingStore().asStore();
     expect(() => createProjector({ log, store, maxBatchEvents: 0, logger })).toThrow(/maxBatchEvents/);
     expect(() => createProjector({ log, store, group: 'a b', logger })).toThrow(/group/);
-    await expect(createProjector({ log, store, logger }).drain(10)).rejects.toMatchObject({ code: 'GH_ERR_PROJECTOR_STATE' });
+    await expect(createProjector({ log, store, logger }).drain(10)).rejects.toMatchObject({
+      code: 'GH_ERR_PROJECTOR_STATE',
+    });
   });
 });

@@ -32,9 +32,13 @@ export class RecordingStore {
         await new Promise<void>((resolve) => setImmediate(resolve));
         if (this.#failures.count > 0) {
           this.#failures.count -= 1;
-          throw new StoreError(this.#failures.retryable ? 'GH_ERR_STORE_UNAVAILABLE' : 'GH_ERR_STORE_QUERY', `insert into recording.events failed (token ${token})`, {
-            retryable: this.#failures.retryable,
-          });
+          throw new StoreError(
+            this.#failures.retryable ? 'GH_ERR_STORE_UNAVAILABLE' : 'GH_ERR_STORE_QUERY',
+            `insert into recording.events failed (token ${token})`,
+            {
+              retryable: this.#failures.retryable,
+            },
+          );
         }
         this.inserts.push({ token, ids: events.map((e) => e.id) });
         if (this.#tokens.has(token)) return;
