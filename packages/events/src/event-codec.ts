@@ -1,5 +1,6 @@
 import { canonicalJson } from './canonical-json.js';
 import { EventSchemaError } from './errors.js';
+import { cachedCanonicalJson } from './hash-chain.js';
 import { eventSchema, type GatehouseEvent } from './schema.js';
 
 /**
@@ -17,7 +18,7 @@ export function parseEvent(value: unknown): GatehouseEvent {
 
 /** Encodes an event as the bytes stored in the log: canonical JSON, UTF-8. */
 export function encodeEvent(event: GatehouseEvent): Buffer {
-  return Buffer.from(canonicalJson(event), 'utf8');
+  return Buffer.from(cachedCanonicalJson(event) ?? canonicalJson(event), 'utf8');
 }
 
 /** Decodes and validates log bytes. Throws `EventSchemaError` on bad JSON or a schema mismatch. */

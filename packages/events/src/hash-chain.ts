@@ -20,6 +20,18 @@ export function sha256Hex(input: string | Uint8Array): string {
   return createHash('sha256').update(input).digest('hex');
 }
 
+/**
+ * Canonical JSON of each sealed event (with its `hash`), computed once while sealing so that
+ * writing the event to the log does not encode it a second time. Sealed events are frozen, so the
+ * cached text cannot go stale through a field assignment.
+ */
+const sealedText = new WeakMap<GatehouseEvent, string>();
+
+/** The canonical JSON that `sealEvent` computed for `event`, if this process sealed it. */
+export function cachedCanonicalJson(event: GatehouseEvent): string | undefined {
+  return sealedText.get(event);
+}
+
 /** The hash an event must carry: SHA-256 over the canonical JSON of the event without `hash`. */
 export function computeEventHash(event: Omit<GatehouseEvent, 'hash'> | GatehouseEvent): string {
   const { hash: _ignored, ...rest } = event as GatehouseEvent;
@@ -36,7 +48,18 @@ export function sealEvent(draft: EventDraft, head: ChainHead | undefined): Gateh
     seq: head === undefined ? 0 : head.seq + 1,
     prev_hash: head === undefined ? GENESIS_HASH : head.hash,
   } as Omit<GatehouseEvent, 'hash'>;
-  return { ...unsealed, hash: computeEventHash(unsealed) } as GatehouseEvent;
+  // Encode the members that sort before `hash` and those after it separately, so that the text
+  // with `hash` spliced in between is the canonical JSON of the sealed event, built only once.
+  const before: Record<string, unknown> = {};
+  const after: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(unsealed)) (key < 'hash' ? before : after)[key] = value;
+  const first = canonicalJson(before).slice(1, -1);
+  const rest = canonicalJson(after).slice(1, -1);
+  const join = (...parts: string[]) => `{${parts.filter((p) => p !== '').join(',')}}`;
+  const hash = sha256Hex(join(first, rest));
+  const event = Object.freeze({ ...unsealed, hash }) as GatehouseEvent;
+  sealedText.set(event, join(first, `"hash":${JSON.stringify(hash)}`, rest));
+  return event;
 }
 
 /**

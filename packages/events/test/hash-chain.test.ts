@@ -3,6 +3,7 @@ import {
   ChainRegistry,
   GENESIS_HASH,
   canonicalJson,
+  encodeEvent,
   computeEventHash,
   sealEvent,
   sha256Hex,
@@ -59,5 +60,15 @@ describe('hash chain', () => {
     registry.restore('policy', { seq: 9, hash: 'a'.repeat(64) });
     const next = registry.seal(draftsByType()['policy.published']);
     expect(next).toMatchObject({ seq: 10, prev_hash: 'a'.repeat(64) });
+  });
+
+  it('seals events frozen, and encodes each exactly as canonical JSON of the whole event', () => {
+    const registry = new ChainRegistry();
+    for (const draft of Object.values(draftsByType())) {
+      const event = registry.seal({ ...draft, session_id: 'sess-codec' } as typeof draft);
+      expect(Object.isFrozen(event)).toBe(true);
+      expect(encodeEvent(event).toString('utf8')).toBe(canonicalJson(event));
+      expect(computeEventHash(event)).toBe(event.hash);
+    }
   });
 });
