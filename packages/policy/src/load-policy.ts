@@ -82,10 +82,7 @@ async function buildEnforcer(model: string, config: PolicyConfig): Promise<Enfor
 }
 
 /** Resolves, once, what the decision table needs: the rules and every role holder's implicit roles. */
-async function resolve(
-  enforcer: Enforcer,
-  version: string,
-): Promise<ConstructorParameters<typeof DecisionTable>[0]> {
+async function resolve(enforcer: Enforcer, version: string): Promise<ResolvedPolicy> {
   const lines = await enforcer.getPolicy();
   const rules: IndexedRule[] = lines.map((line, index) => ({
     index,
