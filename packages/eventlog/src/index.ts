@@ -19,3 +19,12 @@ export {
   type KafkaLogOptions,
   type KafkaLogLogger,
 } from './kafka/kafka-options.js';
+export {
+  createSpoolingLog,
+  DEFAULT_SPOOLABLE_TYPES,
+  type SpoolingLog,
+  type SpoolingLogOptions,
+  type SpoolRetryOptions,
+  type SpoolLogger,
+  type OutcomeDisposition,
+} from './spool/spooling-log.js';

@@ -1,0 +1,170 @@
+import { mkdir, open, readFile, rename, stat, truncate, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { decodeEvent, encodeEvent, type GatehouseEvent } from '@gatehouse/events';
+import { LogError } from '../errors.js';
+
+/** One spooled event and the byte position just past its line. */
+export interface SpooledEvent {
+  event: GatehouseEvent;
+  end: number;
+}
+
+/**
+ * The spool on disk, in `dir`:
+ *
+ * - `outcomes.spool`: one event per line, canonical JSON (`encodeEvent`) + `\n`, appended and
+ *   fdatasync'd before `append` resolves. A line without its `\n` is a write torn by a crash; it
+ *   was never acknowledged and is cut off on open.
+ * - `outcomes.offset`: the byte position of the first line not yet republished (decimal text),
+ *   replaced atomically (write, fsync, rename). Missing = 0; past the end of the spool = 0 (the
+ *   spool was emptied and truncated before the offset was reset).
+ *
+ * Lines before the offset were acknowledged by the log; a crash between the log's acknowledgement
+ * and the offset update republishes them again (readers deduplicate by event id).
+ */
+export class SpoolFile {
+  readonly dir: string;
+  readonly file: string;
+  readonly offsetFile: string;
+  #handle: FileHandle | undefined;
+  #size = 0;
+
+  private constructor(dir: string) {
+    this.dir = path.resolve(dir);
+    this.file = path.join(this.dir, 'outcomes.spool');
+    this.offsetFile = path.join(this.dir, 'outcomes.offset');
+  }
+
+  /** Opens (creating) the spool and returns it with the events not yet republished, in order. */
+  static async open(dir: string): Promise<{ spool: SpoolFile; pending: SpooledEvent[] }> {
+    const spool = new SpoolFile(dir);
+    try {
+      await mkdir(spool.dir, { recursive: true });
+      const pending = await spool.#recover();
+      spool.#handle = await open(spool.file, 'a');
+      return { spool, pending };
+    } catch (cause) {
+      if (cause instanceof LogError) throw cause;
+      throw new LogError('GH_ERR_LOG_CONFIG', `cannot open the outcome spool in ${spool.dir}: ${String(cause)}`, { cause });
+    }
+  }
+
+  async #recover(): Promise<SpooledEvent[]> {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(this.file);
+    } catch (cause) {
+      if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw cause;
+    }
+    const complete = bytes.lastIndexOf(0x0a) + 1;
+    if (complete < bytes.length) await truncate(this.file, complete);
+    this.#size = complete;
+    let offset = await this.#readOffset();
+    if (offset > complete) offset = 0;
+    const pending: SpooledEvent[] = [];
+    let start = offset;
+    let line = 0;
+    while (start < complete) {
+      const end = bytes.indexOf(0x0a, start) + 1;
+      line++;
+      try {
+        pending.push({ event: decodeEvent(bytes.subarray(start, end - 1)), end });
+      } catch (cause) {
+        throw new LogError(
+          'GH_ERR_LOG_CORRUPT_SEGMENT',
+          `outcome spool ${this.file}: line ${line} after byte ${offset} (bytes ${start}-${end - 1}) is not a valid event; move the file aside to start without it`,
+          { cause },
+        );
+      }
+      start = end;
+    }
+    return pending;
+  }
+
+  async #readOffset(): Promise<number> {
+    try {
+      const text = (await readFile(this.offsetFile, 'utf8')).trim();
+      const value = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+      if (!Number.isSafeInteger(value)) {
+        throw new LogError('GH_ERR_LOG_CHECKPOINT', `outcome spool offset file ${this.offsetFile} holds ${JSON.stringify(text)}, not a byte offset`);
+      }
+      return value;
+    } catch (cause) {
+      if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw cause;
+    }
+  }
+
+  /** Appends `events` durably (fdatasync) and returns them with their end positions. */
+  async append(events: readonly GatehouseEvent[]): Promise<SpooledEvent[]> {
+    const handle = this.#open();
+    const lines = events.map((event) => Buffer.concat([encodeEvent(event), Buffer.from('\n')]));
+    const spooled: SpooledEvent[] = [];
+    let end = this.#size;
+    for (let i = 0; i < events.length; i++) {
+      end += lines[i]!.length;
+      spooled.push({ event: events[i]!, end });
+    }
+    try {
+      await handle.write(Buffer.concat(lines));
+      await handle.datasync();
+    } catch (cause) {
+      // The spool's tail is now unknown: cut it back so that the next write starts on a line.
+      await truncate(this.file, this.#size).catch(() => undefined);
+      throw new LogError('GH_ERR_LOG_UNAVAILABLE', `cannot write the outcome spool ${this.file}: ${String(cause)}`, { cause });
+    }
+    this.#size = end;
+    return spooled;
+  }
+
+  /** Records that everything before byte `position` was acknowledged by the log. */
+  async advance(position: number): Promise<void> {
+    const temp = `${this.offsetFile}.tmp`;
+    const handle = await open(temp, 'w');
+    try {
+      await handle.writeFile(`${position}\n`);
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, this.offsetFile);
+    await syncDir(this.dir);
+  }
+
+  /** Empties the spool (everything was republished). */
+  async reset(): Promise<void> {
+    const handle = this.#open();
+    await handle.truncate(0);
+    await handle.datasync();
+    this.#size = 0;
+    await this.advance(0);
+  }
+
+  /** Bytes in the spool file (published or not). */
+  async size(): Promise<number> {
+    return (await stat(this.file)).size;
+  }
+
+  async close(): Promise<void> {
+    const handle = this.#handle;
+    this.#handle = undefined;
+    await handle?.close();
+  }
+
+  #open(): FileHandle {
+    if (this.#handle === undefined) throw new LogError('GH_ERR_LOG_CLOSED', `the outcome spool ${this.file} is closed`);
+    return this.#handle;
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } catch {
+    // Some file systems refuse fsync on a directory; the rename is then as durable as they allow.
+  } finally {
+    await handle.close();
+  }
+}

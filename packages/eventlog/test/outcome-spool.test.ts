@@ -1,0 +1,133 @@
+import { appendFile, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createMemoryLog, createSpoolingLog, type MemoryEventLog, type SpoolingLog } from '../src/index.js';
+import { sessionWithOutcomes } from './spool-sample-events.js';
+
+let dir: string;
+let log: MemoryEventLog;
+const opened: SpoolingLog[] = [];
+
+async function spooling(overrides: { republishIntervalMs?: number } = {}): Promise<SpoolingLog> {
+  const spool = await createSpoolingLog({
+    log,
+    dir,
+    retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 1, republishIntervalMs: overrides.republishIntervalMs ?? 60_000 },
+  });
+  opened.push(spool);
+  return spool;
+}
+
+/** Waits (bounded by the test timeout) until `check` holds, polling. */
+async function eventually(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-spool-'));
+  log = createMemoryLog();
+});
+afterEach(async () => {
+  for (const spool of opened.splice(0)) await spool.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('outcome spool over the in-memory log', () => {
+  it('appends straight to the log while it is available and spools nothing', async () => {
+    const spool = await spooling();
+    const [attempted, completed] = sessionWithOutcomes('s-up', 1);
+    await log.append([attempted!]);
+
+    await expect(spool.appendOutcome([completed!])).resolves.toBe('logged');
+    expect(log.events().map((event) => event.id)).toEqual([attempted!.id, completed!.id]);
+    expect(spool.pending()).toBe(0);
+  });
+
+  it('spools an outcome to disk when the log stays down, and republishes it once the log is back', async () => {
+    const spool = await spooling();
+    const [attempted, completed] = sessionWithOutcomes('s-down', 1);
+    await log.append([attempted!]);
+    log.setAvailable(false);
+
+    await expect(spool.appendOutcome([completed!])).resolves.toBe('spooled');
+    expect(spool.pending()).toBe(1);
+    expect(spool.hasSpooled('s-down')).toBe(true);
+    expect((await readFile(path.join(dir, 'outcomes.spool'), 'utf8')).trim().split('\n')).toHaveLength(1);
+    expect(await spool.flush()).toBe(1);
+
+    log.setAvailable(true);
+    expect(await spool.flush()).toBe(0);
+    expect(log.events().map((event) => event.id)).toEqual([attempted!.id, completed!.id]);
+    expect(spool.hasSpooled('s-down')).toBe(false);
+    expect((await stat(path.join(dir, 'outcomes.spool'))).size).toBe(0);
+  });
+
+  it("spools a session's later outcomes behind its spooled ones even when the log is back, so the chain order holds", async () => {
+    const spool = await spooling();
+    const chain = sessionWithOutcomes('s-order', 3);
+    const outcomes = chain.filter((event) => event.type === 'call.completed');
+    log.setAvailable(false);
+    await spool.appendOutcome([outcomes[0]!]);
+    log.setAvailable(true);
+
+    await expect(spool.appendOutcome([outcomes[1]!])).resolves.toBe('spooled');
+    await spool.flush();
+    await expect(spool.appendOutcome([outcomes[2]!])).resolves.toBe('logged');
+
+    expect(log.events().map((event) => event.seq)).toEqual(outcomes.map((event) => event.seq));
+  });
+
+  it('republishes the spool before a durable append of the same session, and refuses the append while it cannot', async () => {
+    const spool = await spooling();
+    const chain = sessionWithOutcomes('s-attempt', 2);
+    log.setAvailable(false);
+    await spool.appendOutcome([chain[1]!]);
+
+    await expect(spool.append([chain[2]!])).rejects.toMatchObject({ code: 'GH_ERR_LOG_UNAVAILABLE', retryable: true });
+    log.setAvailable(true);
+    await spool.append([chain[2]!]);
+
+    expect(log.events().map((event) => event.id)).toEqual([chain[1]!.id, chain[2]!.id]);
+  });
+
+  it('keeps spooled outcomes across a restart and republishes them in the background', async () => {
+    const first = await spooling();
+    const outcomes = sessionWithOutcomes('s-restart', 3).filter((event) => event.type === 'call.completed');
+    log.setAvailable(false);
+    for (const outcome of outcomes) await first.appendOutcome([outcome]);
+    await first.close();
+    opened.splice(opened.indexOf(first), 1);
+    log.setAvailable(true);
+
+    const second = await spooling({ republishIntervalMs: 10 });
+    expect(second.pending()).toBe(3);
+    await eventually(() => second.pending() === 0);
+
+    expect(log.events().map((event) => event.id)).toEqual(outcomes.map((event) => event.id));
+  });
+
+  it('drops a torn last line (a spool write cut by a crash) on open and keeps every complete one', async () => {
+    const first = await spooling();
+    const outcomes = sessionWithOutcomes('s-torn', 2).filter((event) => event.type === 'call.completed');
+    log.setAvailable(false);
+    await first.appendOutcome([outcomes[0]!]);
+    await first.close();
+    opened.splice(opened.indexOf(first), 1);
+    await appendFile(path.join(dir, 'outcomes.spool'), '{"id":"torn');
+
+    const second = await spooling();
+    expect(second.pending()).toBe(1);
+    await second.appendOutcome([outcomes[1]!]);
+    log.setAvailable(true);
+    await second.flush();
+
+    expect(log.events().map((event) => event.id)).toEqual(outcomes.map((event) => event.id));
+  });
+
+  it('refuses to spool a call.attempted (a call must not be forwarded without it being durable)', async () => {
+    const spool = await spooling();
+    const [attempted] = sessionWithOutcomes('s-attempted', 1);
+    await expect(spool.appendOutcome([attempted!])).rejects.toMatchObject({ code: 'GH_ERR_LOG_CONFIG' });
+  });
+});
