@@ -5,6 +5,7 @@ import {
   DEFAULT_DECISION_TABLE_LIMITS,
   type DecisionTableLimits,
   type IndexedRule,
+  type ResolvedPolicy,
 } from './decision-table.js';
 import { PolicyError } from './errors.js';
 import { POLICY_MODEL, SUPPORTED_MODELS, TOOL_MATCH_FUNCTION } from './model.js';
