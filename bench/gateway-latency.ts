@@ -2,7 +2,8 @@
  * Gateway latency: what the ingress adds to an allowed `tools/call`.
  *
  * One process hosts an upstream MCP server (the support desk, SDK `McpServer` over Streamable
- * HTTP), the ingress in front of it (perimeter with a real JWKS-verified token, per-tool decision,
+ * HTTP), the ingress in front of it (perimeter with a real JWKS-verified token, per-tool decision
+ * by the real compiled policy,
  * `call.attempted` appended durably to the embedded log before forwarding, outcome appended after)
  * and SDK clients (`Client` + `StreamableHTTPClientTransport`). Side by side in one run:
  *
@@ -23,9 +24,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { canonicalJson, sha256Hex, type Decision } from '@gatehouse/events';
 import { openEmbeddedLog } from '@gatehouse/eventlog';
-import { createIngress, type Ingress, type IngressPolicy } from '@gatehouse/ingress';
+import { createIngress, type Ingress } from '@gatehouse/ingress';
+import { loadPolicy } from '@gatehouse/policy';
 import { createSupportDeskServer } from '@gatehouse/support-desk';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -100,27 +101,6 @@ async function startIssuer(): Promise<{ issuer: string; jwksUri: string; token: 
   return { issuer, jwksUri: `${issuer}/jwks`, token, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
-/**
- * A decision table of the shape `@gatehouse/policy` compiles (a Map lookup per call): ops-agent for
- * admin may call every support tool but close_account.
- */
-function benchPolicy(tools: readonly string[]): IngressPolicy {
-  const version = sha256Hex(canonicalJson({ bench: tools }));
-  const table = new Map<string, Decision>();
-  for (const tool of tools) {
-    const allowed = tool !== 'support__close_account';
-    table.set(`ops-agent\u0000admin\u0000${tool}`, { allowed, rule: allowed ? 'allow agent:ops-agent *' : 'deny agent:ops-agent support__close_account', policy_version: version });
-  }
-  const decide = (agent: string, user: string | null, tool: string): Decision =>
-    table.get(`${agent}\u0000${user ?? ''}\u0000${tool}`) ?? { allowed: false, rule: 'default-deny', policy_version: version };
-  return {
-    version,
-    decide,
-    visibleTools: (agent, user, names) => names.filter((n) => decide(agent, user, n).allowed),
-    publishedData: () => ({ version, model: 'bench', rules: [], source: 'bench' }),
-  };
-}
-
 async function connect(url: string, headers: Record<string, string> = {}): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
   const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } });
   const client = new Client({ name: 'bench', version: '1' });
@@ -185,13 +165,28 @@ export const run: Bench = async ({ quick, progress }): Promise<BenchResult> => {
   let ingress: Ingress | undefined;
   const clients: Client[] = [];
   try {
+    // The demo's rules (examples/support-desk/gatehouse.yaml): ops-agent acting for admin may read tickets.
+    const policy = await loadPolicy(
+      {
+        rules: [
+          ['agent:support-bot', 'support__read_ticket', 'allow'],
+          ['agent:ops-agent', '*', 'allow'],
+          ['agent:ops-agent', 'support__close_account', 'deny'],
+          ['role:support-staff', 'support__*', 'allow'],
+          ['role:support-staff', 'support__export_customers', 'deny'],
+          ['user:admin', '*', 'allow'],
+        ],
+        roles: [['user:alice', 'role:support-staff']],
+      },
+      { source: 'bench' },
+    );
     ingress = await createIngress({
       config: {
         gateway: { resource: RESOURCE, issuer: issuer.issuer, jwksUri: issuer.jwksUri, allowedHosts: ['127.0.0.1'] },
         upstreams: { support: { url: upstream.url } },
       },
       log,
-      policy: benchPolicy(['close_account', 'draft_reply', 'export_customers', 'issue_refund', 'list_open_tickets', 'read_ticket'].map((t) => `support__${t}`)),
+      policy,
       logger: pino({ level: 'warn' }),
       instanceId: 'bench',
     });

@@ -23,6 +23,23 @@ describe('audit recorder', () => {
     expect(verifyChain(stored).ok).toBe(true);
   });
 
+  it('batches events of one stream that queue up behind an append in flight (one fsync for many calls)', async () => {
+    const log = createMemoryLog();
+    const batches: number[] = [];
+    const counting = { ...log, kind: log.kind, append: async (batch: Parameters<typeof log.append>[0]) => {
+      batches.push(batch.length);
+      await log.append(batch);
+    } };
+    const recorder = new AuditRecorder({ log: counting, chains: new ChainRegistry(), logger });
+    const first = recorder.appendDurable(events.sessionEnded(ctx, 'a'));
+    await Promise.resolve();
+    await Promise.resolve();
+    const rest = Array.from({ length: 9 }, (_, i) => recorder.appendDurable(events.sessionEnded(ctx, `b${i}`)));
+    await Promise.all([first, ...rest]);
+    expect(batches).toEqual([1, 9]);
+    expect(verifyChain(log.events()).ok).toBe(true);
+  });
+
   it('when the log refuses a durable append, rejects and rewinds the head so the chain stays gapless', async () => {
     const { log, chains, recorder } = setup();
     await recorder.appendDurable(events.sessionStarted(ctx, { protocol_version: null, client_name: null, client_version: null }));

@@ -23,11 +23,26 @@ export interface AuditRecorderOptions {
   backlogRetryMs?: number;
 }
 
+/** One append waiting for its stream's turn. */
+interface Pending {
+  draft: EventDraft;
+  /** Durable: reject if refused. Outcome: retry, then park; never reject. */
+  durable: boolean;
+  attempts: number;
+  resolve: (event: GatehouseEvent) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Most events appended to the log in one batch for one stream. */
+const MAX_STREAM_BATCH = 256;
+
 /**
  * Seals events onto their chain (one per session or named stream) and appends them to the log.
  *
  * Guarantees:
- * - Appends of one stream are serialized, so `seq` order equals log order within a stream.
+ * - Appends of one stream are serialized, so `seq` order equals log order within a stream. Events
+ *   of one stream that queue up while an append is in flight go to the log together in the next
+ *   append (one fsync / one produce), so concurrent calls in one session still share group commits.
  * - `appendDurable` resolves only after the log acknowledged the event; if the log refuses, the
  *   chain head is rewound (the next event reuses the seq) and the promise rejects.
  * - `appendOutcome` never rejects: it retries, then hands the event to the spool (or an in-memory
@@ -41,7 +56,7 @@ export class AuditRecorder {
   readonly #spool: OutcomeSpool | undefined;
   readonly #retryDelaysMs: readonly number[];
   readonly #backlogRetryMs: number;
-  readonly #tails = new Map<string, Promise<unknown>>();
+  readonly #queues = new Map<string, { pending: Pending[]; idle: Promise<void> }>();
   readonly #backlog: GatehouseEvent[] = [];
   #backlogTimer: NodeJS.Timeout | undefined;
   #backlogFlushing = false;
@@ -62,17 +77,7 @@ export class AuditRecorder {
 
   /** Seals and appends; resolves with the sealed event once durable; rejects (and rewinds) if refused. */
   appendDurable(draft: EventDraft): Promise<GatehouseEvent> {
-    return this.#serialize(draft.session_id, async () => {
-      const before: ChainHead | undefined = this.#chains.head(draft.session_id);
-      const event = this.#chains.seal(draft);
-      try {
-        await this.#log.append([event]);
-      } catch (error) {
-        this.#chains.rewind(draft.session_id, before);
-        throw error;
-      }
-      return event;
-    });
+    return this.#enqueue(draft, true);
   }
 
   /**
@@ -80,32 +85,18 @@ export class AuditRecorder {
    * in the log, in the spool, or in the backlog; never rejects.
    */
   appendOutcome(draft: EventDraft): Promise<GatehouseEvent> {
-    return this.#serialize(draft.session_id, async () => {
-      const event = this.#chains.seal(draft);
-      let lastError: unknown;
-      for (let attempt = 0; attempt <= this.#retryDelaysMs.length; attempt++) {
-        if (attempt > 0) await sleep(this.#retryDelaysMs[attempt - 1] ?? 0);
-        try {
-          await this.#log.append([event]);
-          return event;
-        } catch (error) {
-          lastError = error;
-        }
-      }
-      await this.#park(event, lastError);
-      return event;
-    });
+    return this.#enqueue(draft, false);
   }
 
   /** Forgets a finished session's chain head once its queued appends are done. */
   async forget(stream: string): Promise<void> {
-    await this.#tails.get(stream);
-    this.#chains.forget(stream);
+    await this.#queues.get(stream)?.idle;
+    if (!this.#queues.has(stream)) this.#chains.forget(stream);
   }
 
   /** Waits for every queued append, then tries the backlog once more. */
   async drain(): Promise<void> {
-    await Promise.all([...this.#tails.values()]);
+    while (this.#queues.size > 0) await Promise.all([...this.#queues.values()].map((q) => q.idle));
     await this.#flushBacklog();
   }
 
@@ -118,18 +109,54 @@ export class AuditRecorder {
     }
   }
 
-  #serialize<T>(stream: string, op: () => Promise<T>): Promise<T> {
-    const previous = this.#tails.get(stream) ?? Promise.resolve();
-    const run = previous.then(op, op);
-    const tail = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#tails.set(stream, tail);
-    void tail.then(() => {
-      if (this.#tails.get(stream) === tail) this.#tails.delete(stream);
+  #enqueue(draft: EventDraft, durable: boolean): Promise<GatehouseEvent> {
+    return new Promise<GatehouseEvent>((resolve, reject) => {
+      const item: Pending = { draft, durable, attempts: 0, resolve, reject };
+      const queue = this.#queues.get(draft.session_id);
+      if (queue) {
+        queue.pending.push(item);
+        return;
+      }
+      const fresh = { pending: [item], idle: Promise.resolve() };
+      this.#queues.set(draft.session_id, fresh);
+      fresh.idle = this.#run(draft.session_id, fresh.pending);
     });
-    return run;
+  }
+
+  /** Appends the stream's queue batch by batch until it is empty, then removes it. */
+  async #run(stream: string, pending: Pending[]): Promise<void> {
+    await Promise.resolve(); // let callers of this tick join the first batch
+    while (pending.length > 0) {
+      const batch = pending.splice(0, MAX_STREAM_BATCH);
+      const before: ChainHead | undefined = this.#chains.head(stream);
+      const sealed = batch.map((item) => this.#chains.seal(item.draft));
+      try {
+        await this.#log.append(sealed);
+        batch.forEach((item, i) => item.resolve(sealed[i]!));
+        continue;
+      } catch (error) {
+        this.#chains.rewind(stream, before);
+        const retry: Pending[] = [];
+        for (const item of batch) {
+          if (item.durable) item.reject(error);
+          else retry.push(item);
+        }
+        if (retry.length === 0) continue;
+        const attempt = retry[0]!.attempts;
+        if (attempt < this.#retryDelaysMs.length) {
+          for (const item of retry) item.attempts += 1;
+          await sleep(this.#retryDelaysMs[attempt] ?? 0);
+          pending.unshift(...retry);
+        } else {
+          for (const item of retry) {
+            const event = this.#chains.seal(item.draft);
+            await this.#park(event, error);
+            item.resolve(event);
+          }
+        }
+      }
+    }
+    this.#queues.delete(stream);
   }
 
   async #park(event: GatehouseEvent, cause: unknown): Promise<void> {
