@@ -9,6 +9,7 @@ import type { DecidingPolicy } from './evaluate.js';
 import { QueryApiError } from './errors.js';
 import { createErrorHandler } from './http-errors.js';
 import type { PolicyCompiler, QueryContext } from './query-context.js';
+import { PublishedHistory, type PublishedHistoryOptions } from './published-history.js';
 import { QueryRecorder } from './query-recorder.js';
 import { activityRoute } from './routes/activity-route.js';
 import { capabilitiesRoute } from './routes/capabilities-route.js';
@@ -45,6 +46,8 @@ export interface QueryApiOptions {
    * `main.ts`); here it is only reported by `/healthz`. Default 2.
    */
   maxThreads?: number;
+  /** How policies and catalogs are kept in memory (see `PublishedHistory`). */
+  publishedHistory?: PublishedHistoryOptions;
   /** Clock for "now" (default `at`, relative `when`). Default `() => new Date()`. */
   clock?: () => Date;
 }
@@ -82,6 +85,7 @@ export async function createQueryApi(options: QueryApiOptions): Promise<QueryApi
   const currentPolicy = typeof options.policy === 'function' ? options.policy : () => options.policy as DecidingPolicy;
   const ctx: QueryContext = {
     store: options.store,
+    history: new PublishedHistory(options.store, options.publishedHistory),
     currentPolicy,
     policyOf(published: EventOf<'policy.published'>) {
       const version = published.data.version;

@@ -14,3 +14,4 @@ export { signCheckpoint, verifyCheckpoint, CHECKPOINT_TYP, type CheckpointPayloa
 export { startCheckpointer, type Checkpointer, type CheckpointerOptions, type HeadSource } from './checkpointer.js';
 export { QueryRecorder, type ExecutedQuery } from './query-recorder.js';
 export { runQueryApi, type RunQueryApiOptions, type RunningQueryApi } from './main.js';
+export { PublishedHistory, type PublishedHistoryOptions } from './published-history.js';

@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import type { EventOf } from '@gatehouse/events';
 import type { AuditStore } from '@gatehouse/store';
 import type { DecidingPolicy } from './evaluate.js';
+import type { PublishedHistory } from './published-history.js';
 
 /** Turns a published policy into one that decides (e.g. `policyFromPublished` of `@gatehouse/policy`). */
 export type PolicyCompiler = (published: EventOf<'policy.published'>['data']) => DecidingPolicy | Promise<DecidingPolicy>;
@@ -9,6 +10,8 @@ export type PolicyCompiler = (published: EventOf<'policy.published'>['data']) =>
 /** What every route reads: built once by `createQueryApi`. */
 export interface QueryContext {
   readonly store: AuditStore;
+  /** Policies and catalogs as published, for "in force at T" and policies by version. */
+  readonly history: PublishedHistory;
   /** The policy the gateway enforces now (`what-if?policy=current`). */
   currentPolicy(): DecidingPolicy;
   /** Compiled policies by version, cached. */

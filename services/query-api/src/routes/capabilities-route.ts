@@ -45,11 +45,11 @@ export function capabilitiesRoute(app: FastifyInstance, ctx: QueryContext): void
     async (request): Promise<CapabilitiesAnswer> => {
       const { agent } = request.params;
       const at = request.query.at === undefined ? ctx.clock() : new Date(request.query.at);
-      const published = await ctx.store.policyAt(at);
+      const published = await ctx.history.policyAt(at);
       if (published === undefined) {
         throw new QueryApiError('GH_ERR_QUERY_NOT_FOUND', `no policy had been published at ${at.toISOString()} (querystring/at)`);
       }
-      const [policy, catalogs] = await Promise.all([ctx.policyOf(published), ctx.store.catalogsAt(at)]);
+      const [policy, catalogs] = await Promise.all([ctx.policyOf(published), ctx.history.catalogsAt(at)]);
       const user = request.query.user ?? null;
       return {
         agent,

@@ -138,7 +138,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: QueryContext): void {
       if (requested === 'current') {
         policy = ctx.currentPolicy();
       } else {
-        const published = await ctx.store.policyByVersion(requested);
+        const published = await ctx.history.policyByVersion(requested);
         if (published === undefined) throw new QueryApiError('GH_ERR_QUERY_NOT_FOUND', `no policy with version ${requested} was ever published (querystring/policy)`);
         policy = await ctx.policyOf(published);
       }
