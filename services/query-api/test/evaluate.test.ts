@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { ChainRegistry, createEvent, sha256Hex, type Decision, type GatehouseEvent } from '@gatehouse/events';
+import { csvHeader, csvLine } from '../src/export-format.js';
+import { describeValidation } from '../src/http-errors.js';
+import { evaluateCapabilities, whatIf, type DecidingPolicy } from '../src/index.js';
+
+/** Allows exactly the listed tools, naming the rule after the tool. */
+function allowOnly(version: string, tools: string[]): DecidingPolicy {
+  return {
+    version,
+    decide: (_agent, _user, tool): Decision =>
+      tools.includes(tool) ? { allowed: true, rule: `allow ${tool}`, policy_version: version } : { allowed: false, rule: 'default-deny', policy_version: version },
+  };
+}
+
+function session(calls: [tool: string, allowed: boolean, rule: string][]): GatehouseEvent[] {
+  const chains = new ChainRegistry();
+  const ctx = { session_id: 's', agent: 'bot', user: 'bot' };
+  const out = [chains.seal(createEvent('session.started', ctx, { protocol_version: null, client_name: null, client_version: null }))];
+  calls.forEach(([tool, allowed, rule], i) => {
+    const call = { server: 'support', tool, request_id: String(i), args: { note: 'a,"b"' }, args_sha256: sha256Hex('x') };
+    const decision = { allowed, rule, policy_version: 'v1' };
+    out.push(chains.seal(createEvent('call.attempted', ctx, {}, { ...call, decision })));
+    out.push(chains.seal(createEvent(allowed ? 'call.completed' : 'call.denied', ctx, {}, { ...call, decision })));
+  });
+  return out;
+}
+
+describe('whatIf', () => {
+  it('re-decides each call once (from call.attempted) and reports only calls whose outcome flips', () => {
+    const events = session([
+      ['support__read_ticket', true, 'allow support__read_ticket'],
+      ['support__draft_reply', true, 'allow support__draft_reply'],
+      ['support__export_customers', false, 'default-deny'],
+    ]);
+    const result = whatIf(allowOnly('v2', ['support__read_ticket', 'support__export_customers']), events);
+    expect(result.changes.map((c) => [c.seq, c.tool, c.would])).toEqual([
+      [3, 'support__draft_reply', { allowed: false, rule: 'default-deny' }],
+      [5, 'support__export_customers', { allowed: true, rule: 'allow support__export_customers' }],
+    ]);
+    expect(result.unchanged).toBe(1);
+  });
+
+  it('does not count a different deciding rule with the same outcome as a change', () => {
+    const result = whatIf(allowOnly('v2', ['support__read_ticket']), session([['support__read_ticket', true, 'allow role:staff support__*']]));
+    expect(result).toEqual({ changes: [], unchanged: 1 });
+  });
+});
+
+describe('evaluateCapabilities', () => {
+  it('lists every catalog tool once, namespaced and sorted, with the decision for each', () => {
+    const chains = new ChainRegistry();
+    const catalog = (server: string, names: string[]) =>
+      chains.seal(
+        createEvent('catalog.published', { session_id: `catalog:${server}` }, { version: sha256Hex(server), tools: names.map((name) => ({ name, description: null, input_schema_sha256: sha256Hex(name) })) }, { server }),
+      ) as Parameters<typeof evaluateCapabilities>[1][number];
+    const tools = evaluateCapabilities(allowOnly('v', ['b__one']), [catalog('b', ['b__one', 'two']), catalog('a', ['a__x'])], 'bot', null);
+    expect(tools).toEqual([
+      { name: 'a__x', allowed: false, rule: 'default-deny' },
+      { name: 'b__one', allowed: true, rule: 'allow b__one' },
+      { name: 'b__two', allowed: false, rule: 'default-deny' },
+    ]);
+  });
+});
+
+describe('CSV export', () => {
+  it('quotes cells holding commas, quotes or line breaks (RFC 4180) and leaves nulls empty', () => {
+    const [, attempted] = session([['support__read_ticket', false, 'deny "x", y']]);
+    const line = csvLine(attempted!);
+    expect(csvHeader().split(',')).toContain('rule');
+    expect(line).toContain(',false,"deny ""x"", y",v1,');
+    expect(line.endsWith('\r\n')).toBe(true);
+  });
+});
+
+describe('describeValidation', () => {
+  it('names the parameter and what it must be', () => {
+    expect(describeValidation('querystring', { instancePath: '/at', keyword: 'format', params: { format: 'date-time' } })).toBe(
+      'querystring/at must be an ISO 8601 date-time (e.g. 2026-11-24T14:00:00Z)',
+    );
+    expect(describeValidation('querystring', { instancePath: '', keyword: 'additionalProperties', params: { additionalProperty: 'agnet' } })).toBe(
+      'querystring/agnet is not a known parameter',
+    );
+    expect(describeValidation('querystring', { instancePath: '/format', keyword: 'enum', params: { allowedValues: ['json', 'csv'] } })).toBe(
+      'querystring/format must be one of "json", "csv"',
+    );
+  });
+});
