@@ -63,7 +63,8 @@ export const run: Bench = async ({ quick, progress }) => {
     row('capabilities at a past time', result.capabilities, TARGETS.capabilities),
     row("one session's events", result.sessionEvents, TARGETS.sessionEvents),
   ];
-  const verdict = (name: string, f: Figures, target: number) => `${name} p95 ${f.p95.toFixed(1)} ms, target ≤ ${target} ms: ${f.p95 <= target ? 'met' : 'NOT met'}`;
+  const verdict = (name: string, f: Figures, target: number) =>
+    `${name} p95 ${f.p95.toFixed(1)} ms, target ≤ ${target} ms: ${f.p95 <= target ? 'met' : 'NOT met'}`;
   return {
     title: `Query API latency over ${result.events.toLocaleString('en')} events in chDB`,
     rows,
@@ -78,10 +79,19 @@ export const run: Bench = async ({ quick, progress }) => {
   };
 };
 
-function runChild(events: number, samples: number, progress: (message: string) => void): Promise<ChildResult> {
+function runChild(
+  events: number,
+  samples: number,
+  progress: (message: string) => void,
+): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', here], {
-      env: { ...process.env, QUERY_BENCH_CHILD: '1', BENCH_EVENTS: String(events), BENCH_SAMPLES: String(samples) },
+      env: {
+        ...process.env,
+        QUERY_BENCH_CHILD: '1',
+        BENCH_EVENTS: String(events),
+        BENCH_SAMPLES: String(samples),
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
@@ -92,7 +102,8 @@ function runChild(events: number, samples: number, progress: (message: string) =
     child.on('error', reject);
     child.on('exit', (code) => {
       const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (code !== 0 || line === undefined) reject(new TypeError(`query bench child exited with ${code}: ${out}`));
+      if (code !== 0 || line === undefined)
+        reject(new TypeError(`query bench child exited with ${code}: ${out}`));
       else resolve(JSON.parse(line) as ChildResult);
     });
   });
@@ -100,23 +111,32 @@ function runChild(events: number, samples: number, progress: (message: string) =
 
 function percentiles(values: number[]): Figures {
   const sorted = [...values].sort((a, b) => a - b);
-  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
+  const at = (p: number) =>
+    sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
   return { p50: at(50), p95: at(95), p99: at(99), samples: sorted.length };
 }
 
 /** The measured part, in a process of its own. */
 async function child(): Promise<void> {
-  const [{ ChainRegistry, createEvent }, { createMemoryLog }, { openAuditStore }, { loadPolicy, policyFromPublished, catalogPublishedData }, { createQueryApi }, jose, { createClient }, { createChdbConnection }] =
-    await Promise.all([
-      import('@gatehouse/events'),
-      import('@gatehouse/eventlog'),
-      import('@gatehouse/store'),
-      import('@gatehouse/policy'),
-      import('@gatehouse/query-api'),
-      import('jose'),
-      import('@clickhouse/client'),
-      import('chdb/connection'),
-    ]);
+  const [
+    { ChainRegistry, createEvent },
+    { createMemoryLog },
+    { openAuditStore },
+    { loadPolicy, policyFromPublished, catalogPublishedData },
+    { createQueryApi },
+    jose,
+    { createClient },
+    { createChdbConnection },
+  ] = await Promise.all([
+    import('@gatehouse/events'),
+    import('@gatehouse/eventlog'),
+    import('@gatehouse/store'),
+    import('@gatehouse/policy'),
+    import('@gatehouse/query-api'),
+    import('jose'),
+    import('@clickhouse/client'),
+    import('chdb/connection'),
+  ]);
   const say = (message: string) => process.stdout.write(`progress ${message}\n`);
   const total = Number(process.env.BENCH_EVENTS);
   const samples = Number(process.env.BENCH_SAMPLES);
@@ -124,7 +144,10 @@ async function child(): Promise<void> {
   try {
     const store = await openAuditStore({ dataDir, maxThreads: 2 });
     const connection = createChdbConnection({ path: path.join(dataDir, 'clickhouse') });
-    const sql = createClient({ connection: connection as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'], clickhouse_settings: { max_threads: 2 } });
+    const sql = createClient({
+      connection: connection as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'],
+      clickhouse_settings: { max_threads: 2 },
+    });
     const base = Date.UTC(2026, 9, 1);
 
     // Policies (one a day) and the catalog, as real sealed events.
@@ -133,14 +156,35 @@ async function child(): Promise<void> {
     const policyEvents = [];
     for (let day = 0; day < DAYS; day++) {
       const rules: [string, string, 'allow' | 'deny'][] = [];
-      for (let j = 0; j < 50; j++) rules.push([`agent:agent-${j}`, `srv__tool-${(j + day) % TOOLS}`, 'allow']);
+      for (let j = 0; j < 50; j++)
+        rules.push([`agent:agent-${j}`, `srv__tool-${(j + day) % TOOLS}`, 'allow']);
       rules.push(['role:staff', 'srv__*', 'allow'], ['role:staff', 'srv__tool-0', 'deny']);
-      const policy = await loadPolicy({ rules, roles: [['user:agent-1', 'role:staff']] }, { source: `bench day ${day}` });
+      const policy = await loadPolicy(
+        { rules, roles: [['user:agent-1', 'role:staff']] },
+        { source: `bench day ${day}` },
+      );
       published.push(policy.version);
-      policyEvents.push(chains.seal(createEvent('policy.published', { session_id: 'policy' }, policy.publishedData(), {}, base + day * DAY_MS)));
+      policyEvents.push(
+        chains.seal(
+          createEvent(
+            'policy.published',
+            { session_id: 'policy' },
+            policy.publishedData(),
+            {},
+            base + day * DAY_MS,
+          ),
+        ),
+      );
     }
-    const catalog = catalogPublishedData('srv', Array.from({ length: TOOLS }, (_, i) => ({ name: `tool-${i}`, inputSchema: { type: 'object' } })));
-    policyEvents.push(chains.seal(createEvent('catalog.published', { session_id: 'catalog:srv' }, catalog, { server: 'srv' }, base)));
+    const catalog = catalogPublishedData(
+      'srv',
+      Array.from({ length: TOOLS }, (_, i) => ({ name: `tool-${i}`, inputSchema: { type: 'object' } })),
+    );
+    policyEvents.push(
+      chains.seal(
+        createEvent('catalog.published', { session_id: 'catalog:srv' }, catalog, { server: 'srv' }, base),
+      ),
+    );
     await store.insertEvents(policyEvents, 'bench/policies');
 
     const policyVersion = published[0]!;
@@ -197,7 +241,9 @@ FROM (
       .setSubject('analyst')
       .setExpirationTime('2h')
       .sign(privateKey);
-    const current = await policyFromPublished(policyEvents[DAYS - 1]!.data as Parameters<typeof policyFromPublished>[0]);
+    const current = await policyFromPublished(
+      policyEvents[DAYS - 1]!.data as Parameters<typeof policyFromPublished>[0],
+    );
     const api = await createQueryApi({
       store,
       log: createMemoryLog(),
@@ -215,21 +261,29 @@ FROM (
       const started = performance.now();
       const response = await api.app.inject({ method: 'GET', url, headers });
       const ms = performance.now() - started;
-      if (response.statusCode !== 200) throw new TypeError(`${url}: HTTP ${response.statusCode} ${response.body.slice(0, 300)}`);
+      if (response.statusCode !== 200)
+        throw new TypeError(`${url}: HTTP ${response.statusCode} ${response.body.slice(0, 300)}`);
       return { ms, body: response.body };
     };
     const activityUrl = () => {
       const day = random(DAYS);
       return `/v1/agents/agent-${random(AGENTS)}/activity?from=${new Date(base + day * DAY_MS).toISOString()}&to=${new Date(base + (day + 1) * DAY_MS).toISOString()}`;
     };
-    const capabilitiesUrl = () => `/v1/agents/agent-${random(60)}/capabilities?user=agent-1&at=${new Date(base + random(DAYS * DAY_MS)).toISOString()}`;
+    const capabilitiesUrl = () =>
+      `/v1/agents/agent-${random(60)}/capabilities?user=agent-1&at=${new Date(base + random(DAYS * DAY_MS)).toISOString()}`;
     const sessionUrl = () => `/v1/sessions/bench-${random(sessions)}/events`;
 
     say('warming up');
-    for (let i = 0; i < 5; i++) await Promise.all([time(activityUrl()), time(sessionUrl())].map((p) => p.then(() => undefined)));
-    for (let day = 0; day < DAYS; day++) await time(`/v1/agents/agent-1/capabilities?at=${new Date(base + day * DAY_MS + 1000).toISOString()}`);
+    for (let i = 0; i < 5; i++)
+      await Promise.all([time(activityUrl()), time(sessionUrl())].map((p) => p.then(() => undefined)));
+    for (let day = 0; day < DAYS; day++)
+      await time(`/v1/agents/agent-1/capabilities?at=${new Date(base + day * DAY_MS + 1000).toISOString()}`);
 
-    const measured = { activity: [] as number[], capabilities: [] as number[], sessionEvents: [] as number[] };
+    const measured = {
+      activity: [] as number[],
+      capabilities: [] as number[],
+      sessionEvents: [] as number[],
+    };
     let activityEvents = 0;
     say(`measuring ${samples} samples of each query, one at a time`);
     for (let i = 0; i < samples; i++) {
@@ -258,7 +312,11 @@ FROM (
   }
 }
 
-if (process.env.QUERY_BENCH_CHILD === '1' && process.argv[1] !== undefined && path.resolve(process.argv[1]) === here) {
+if (
+  process.env.QUERY_BENCH_CHILD === '1' &&
+  process.argv[1] !== undefined &&
+  path.resolve(process.argv[1]) === here
+) {
   child().then(
     () => process.exit(0),
     (error: unknown) => {

@@ -9,7 +9,11 @@ import type {
 } from '@gatehouse/query-api';
 
 /** Error codes of the query API client. */
-export const QUERY_CLIENT_ERROR_CODES = ['GH_ERR_CLI_QUERY_UNREACHABLE', 'GH_ERR_CLI_QUERY_REFUSED', 'GH_ERR_CLI_QUERY_TOKEN'] as const;
+export const QUERY_CLIENT_ERROR_CODES = [
+  'GH_ERR_CLI_QUERY_UNREACHABLE',
+  'GH_ERR_CLI_QUERY_REFUSED',
+  'GH_ERR_CLI_QUERY_TOKEN',
+] as const;
 export type QueryClientErrorCode = (typeof QUERY_CLIENT_ERROR_CODES)[number];
 
 /** The query API could not be reached, refused the request, or no token could be had. */
@@ -19,8 +23,16 @@ export class QueryClientError extends GatehouseError {
   readonly httpStatus: number | undefined;
   /** `error` member of the refusal body (`bad_request`, `insufficient_scope`, …). */
   readonly wireError: string | undefined;
-  constructor(code: QueryClientErrorCode, message: string, options: { httpStatus?: number; wireError?: string; cause?: unknown } = {}) {
-    super(code, message, { status: options.httpStatus, retryable: code === 'GH_ERR_CLI_QUERY_UNREACHABLE', cause: options.cause });
+  constructor(
+    code: QueryClientErrorCode,
+    message: string,
+    options: { httpStatus?: number; wireError?: string; cause?: unknown } = {},
+  ) {
+    super(code, message, {
+      status: options.httpStatus,
+      retryable: code === 'GH_ERR_CLI_QUERY_UNREACHABLE',
+      cause: options.cause,
+    });
     this.name = 'QueryClientError';
     this.httpStatus = options.httpStatus;
     this.wireError = options.wireError;
@@ -61,11 +73,20 @@ export class QueryClient {
     return this.getJson(`/v1/agents/${encodeURIComponent(agent)}/capabilities`, params);
   }
 
-  activity(agent: string, params: { from?: string; to?: string; when?: string; tz?: string; limit?: number; cursor?: string }): Promise<ActivityAnswer> {
+  activity(
+    agent: string,
+    params: { from?: string; to?: string; when?: string; tz?: string; limit?: number; cursor?: string },
+  ): Promise<ActivityAnswer> {
     return this.getJson(`/v1/agents/${encodeURIComponent(agent)}/activity`, params);
   }
 
-  sessions(params: { agent?: string; from?: string; to?: string; limit?: number; cursor?: string }): Promise<SessionsAnswer> {
+  sessions(params: {
+    agent?: string;
+    from?: string;
+    to?: string;
+    limit?: number;
+    cursor?: string;
+  }): Promise<SessionsAnswer> {
     return this.getJson('/v1/sessions', params);
   }
 
@@ -83,7 +104,8 @@ export class QueryClient {
 
   async getJson<T>(path: string, params: Params): Promise<T> {
     const url = new URL(`${this.api}${path}`);
-    for (const [key, value] of Object.entries(params)) if (value !== undefined) url.searchParams.set(key, String(value));
+    for (const [key, value] of Object.entries(params))
+      if (value !== undefined) url.searchParams.set(key, String(value));
     this.#token ??= this.#options.token();
     let token: string;
     try {
@@ -94,9 +116,15 @@ export class QueryClient {
     }
     let response: Response;
     try {
-      response = await (this.#options.fetch ?? fetch)(url, { headers: { authorization: `Bearer ${token}`, accept: 'application/json' } });
+      response = await (this.#options.fetch ?? fetch)(url, {
+        headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+      });
     } catch (cause) {
-      throw new QueryClientError('GH_ERR_CLI_QUERY_UNREACHABLE', `--api: cannot reach the query API at ${this.api} (is \`gatehouse start\` running?)`, { cause });
+      throw new QueryClientError(
+        'GH_ERR_CLI_QUERY_UNREACHABLE',
+        `--api: cannot reach the query API at ${this.api} (is \`gatehouse start\` running?)`,
+        { cause },
+      );
     }
     const text = await response.text();
     let body: unknown;
@@ -107,14 +135,23 @@ export class QueryClient {
     }
     if (!response.ok) {
       const { error, message } = (body ?? {}) as { error?: string; message?: string };
-      throw new QueryClientError('GH_ERR_CLI_QUERY_REFUSED', this.#describe(response.status, error, message), { httpStatus: response.status, ...(error === undefined ? {} : { wireError: error }) });
+      throw new QueryClientError(
+        'GH_ERR_CLI_QUERY_REFUSED',
+        this.#describe(response.status, error, message),
+        { httpStatus: response.status, ...(error === undefined ? {} : { wireError: error }) },
+      );
     }
     return body as T;
   }
 
   #describe(status: number, error: string | undefined, message: string | undefined): string {
-    if (status === 401) return `the query API refused the access token (401 ${error ?? ''}): pass --token or set GATEHOUSE_TOKEN to a token for ${this.api} with scope audit:read`.replace(' )', ')');
-    if (status === 403) return `the access token lacks the scope the query API requires (403 ${error ?? 'forbidden'}): ${message ?? ''}`.trim();
+    if (status === 401)
+      return `the query API refused the access token (401 ${error ?? ''}): pass --token or set GATEHOUSE_TOKEN to a token for ${this.api} with scope audit:read`.replace(
+        ' )',
+        ')',
+      );
+    if (status === 403)
+      return `the access token lacks the scope the query API requires (403 ${error ?? 'forbidden'}): ${message ?? ''}`.trim();
     let text = message ?? `HTTP ${status}`;
     for (const [field, flag] of Object.entries(this.#options.flags ?? {})) {
       if (text.startsWith(`${field} `)) text = `${flag}: ${text.slice(field.length + 1)}`;
@@ -154,13 +191,23 @@ export interface CommonQueryOptions {
 /** Adds `--api`, `--token` and `--json` to a query command. */
 export function withQueryOptions<T extends { option(flags: string, description: string): T }>(command: T): T {
   return command
-    .option('--api <url>', 'query API base URL (default $GATEHOUSE_QUERY_URL or http://<GATEHOUSE_HOST>:<GATEHOUSE_QUERY_PORT>)')
-    .option('--token <jwt>', 'access token with scope audit:read (default $GATEHOUSE_TOKEN, or one from the embedded authserver for client analyst)')
+    .option(
+      '--api <url>',
+      'query API base URL (default $GATEHOUSE_QUERY_URL or http://<GATEHOUSE_HOST>:<GATEHOUSE_QUERY_PORT>)',
+    )
+    .option(
+      '--token <jwt>',
+      'access token with scope audit:read (default $GATEHOUSE_TOKEN, or one from the embedded authserver for client analyst)',
+    )
     .option('--json', 'print the answer as JSON');
 }
 
 /** Builds the client for one command invocation: resolves the API URL and how to get a token. */
-export async function queryClientFor(options: CommonQueryOptions, deps: QueryCommandDeps, flags: Record<string, string> = {}): Promise<QueryClient> {
+export async function queryClientFor(
+  options: CommonQueryOptions,
+  deps: QueryCommandDeps,
+  flags: Record<string, string> = {},
+): Promise<QueryClient> {
   const env = deps.env ?? process.env;
   let api = options.api ?? env.GATEHOUSE_QUERY_URL;
   if (api === undefined || api === '') {
@@ -169,11 +216,17 @@ export async function queryClientFor(options: CommonQueryOptions, deps: QueryCom
     api = `http://${settings.host}:${settings.queryPort}`;
   }
   if (!URL.canParse(api) || !/^https?:$/.test(new URL(api).protocol)) {
-    throw new QueryClientError('GH_ERR_CLI_QUERY_UNREACHABLE', `--api: ${JSON.stringify(api)} is not an http(s) URL`);
+    throw new QueryClientError(
+      'GH_ERR_CLI_QUERY_UNREACHABLE',
+      `--api: ${JSON.stringify(api)} is not an http(s) URL`,
+    );
   }
   const explicit = options.token ?? (env.GATEHOUSE_TOKEN || undefined);
   const baseUrl = api;
-  const token = explicit !== undefined ? async () => explicit : async () => (deps.getToken ?? ((u: string) => embeddedAnalystToken(u, env)))(baseUrl);
+  const token =
+    explicit !== undefined
+      ? async () => explicit
+      : async () => (deps.getToken ?? ((u: string) => embeddedAnalystToken(u, env)))(baseUrl);
   return new QueryClient({ api, token, flags, ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }) });
 }
 
@@ -181,14 +234,20 @@ export async function queryClientFor(options: CommonQueryOptions, deps: QueryCom
  * A token for client `analyst` from the development authserver (embedded mode), using the
  * `authserver` and `query` sections of `GATEHOUSE_CONFIG`.
  */
-export async function embeddedAnalystToken(api: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+export async function embeddedAnalystToken(
+  api: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
   const { readSettings } = await import('./settings.js');
   const { loadConfig } = await import('./config.js');
   const settings = readSettings(env);
   const config = await loadConfig(settings.configPath);
   const analyst = config.authserver?.clients.find((client) => client.clientId === 'analyst');
   if (config.authserver === undefined || analyst === undefined) {
-    throw new QueryClientError('GH_ERR_CLI_QUERY_TOKEN', `--token: none given, GATEHOUSE_TOKEN is unset, and ${settings.configPath} has no authserver client "analyst" to obtain one for ${api}`);
+    throw new QueryClientError(
+      'GH_ERR_CLI_QUERY_TOKEN',
+      `--token: none given, GATEHOUSE_TOKEN is unset, and ${settings.configPath} has no authserver client "analyst" to obtain one for ${api}`,
+    );
   }
   const { getDevAccessToken } = await import('@gatehouse/authserver');
   try {
@@ -200,6 +259,10 @@ export async function embeddedAnalystToken(api: string, env: NodeJS.ProcessEnv =
       scope: config.query.requiredScopes,
     });
   } catch (cause) {
-    throw new QueryClientError('GH_ERR_CLI_QUERY_TOKEN', `--token: none given and the development authserver ${config.authserver.issuer} gave none (${(cause as Error).message}); is \`gatehouse start\` running?`, { cause });
+    throw new QueryClientError(
+      'GH_ERR_CLI_QUERY_TOKEN',
+      `--token: none given and the development authserver ${config.authserver.issuer} gave none (${(cause as Error).message}); is \`gatehouse start\` running?`,
+      { cause },
+    );
   }
 }

@@ -6,7 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuthServer, getDevAccessToken, type AuthServer } from '@gatehouse/authserver';
 import { createQueryApi, type QueryApi, type SessionsAnswer } from '@gatehouse/query-api';
 import { registerSessionsCommand } from '../src/commands/sessions.js';
-import { compile, createMemoryLog, openStoreFixture, publishedPolicy, type StoreFixture } from '../../../services/query-api/test/fixtures.js';
+import {
+  compile,
+  createMemoryLog,
+  openStoreFixture,
+  publishedPolicy,
+  type StoreFixture,
+} from '../../../services/query-api/test/fixtures.js';
 
 const QUERY_RESOURCE = 'http://localhost:7421';
 const GATEWAY_RESOURCE = 'http://localhost:7420/mcp';
@@ -46,9 +52,16 @@ afterAll(async () => {
 });
 
 const token = (clientId: string, resource: string, scope: string) =>
-  getDevAccessToken({ issuer: authServer.issuer, clientId, clientSecret: clients.find((c) => c.clientId === clientId)!.clientSecret, resource, scope });
+  getDevAccessToken({
+    issuer: authServer.issuer,
+    clientId,
+    clientSecret: clients.find((c) => c.clientId === clientId)!.clientSecret,
+    resource,
+    scope,
+  });
 
-const ask = (bearer: string) => fetch(`${url}/v1/sessions`, { headers: { authorization: `Bearer ${bearer}` } });
+const ask = (bearer: string) =>
+  fetch(`${url}/v1/sessions`, { headers: { authorization: `Bearer ${bearer}` } });
 
 describe('the query API with tokens from the development authserver', () => {
   it('answers the analyst holding audit:read for the query API resource', async () => {
@@ -57,7 +70,7 @@ describe('the query API with tokens from the development authserver', () => {
     expect(((await response.json()) as SessionsAnswer).sessions).toEqual([]);
   });
 
-  it('refuses the analyst\'s token minted for the gateway (wrong audience): 401', async () => {
+  it("refuses the analyst's token minted for the gateway (wrong audience): 401", async () => {
     const response = await ask(await token('analyst', GATEWAY_RESOURCE, 'audit:read'));
     expect(response.status).toBe(401);
     expect(response.headers.get('www-authenticate')).toContain('error="invalid_token"');
@@ -70,16 +83,21 @@ describe('the query API with tokens from the development authserver', () => {
   });
 
   it('lets the CLI obtain an analyst token itself from the configured authserver when none is given', async () => {
-    const config = (await readFile(path.resolve(import.meta.dirname, '../../../examples/support-desk/gatehouse.yaml'), 'utf8')).replaceAll(
-      'issuer: http://localhost:7422',
-      `issuer: ${authServer.issuer}`,
-    );
+    const config = (
+      await readFile(
+        path.resolve(import.meta.dirname, '../../../examples/support-desk/gatehouse.yaml'),
+        'utf8',
+      )
+    ).replaceAll('issuer: http://localhost:7422', `issuer: ${authServer.issuer}`);
     const dir = await mkdtemp(path.join(os.tmpdir(), 'gh-cli-config-'));
     const configPath = path.join(dir, 'gatehouse.yaml');
     await writeFile(configPath, config);
     let out = '';
     const program = new Command('gatehouse').exitOverride();
-    registerSessionsCommand(program, { out: { write: (text: string) => (out += text) }, env: { GATEHOUSE_CONFIG: configPath } });
+    registerSessionsCommand(program, {
+      out: { write: (text: string) => (out += text) },
+      env: { GATEHOUSE_CONFIG: configPath },
+    });
     await program.parseAsync(['node', 'gatehouse', 'sessions', '--api', url, '--json']);
     await rm(dir, { recursive: true, force: true });
     expect(JSON.parse(out)).toEqual({ sessions: [] });

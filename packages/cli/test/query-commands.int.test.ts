@@ -1,7 +1,12 @@
 import { Command, CommanderError } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GatehouseEvent } from '@gatehouse/events';
-import { createQueryApi, type CapabilitiesAnswer, type QueryApi, type SessionsAnswer } from '@gatehouse/query-api';
+import {
+  createQueryApi,
+  type CapabilitiesAnswer,
+  type QueryApi,
+  type SessionsAnswer,
+} from '@gatehouse/query-api';
 import { registerCanCommand } from '../src/commands/can.js';
 import { registerDidCommand } from '../src/commands/did.js';
 import { registerReplayCommand } from '../src/commands/replay.js';
@@ -45,7 +50,10 @@ interface Run {
 }
 
 /** Runs one `gatehouse …` command line against the test API and captures what it prints. */
-async function gatehouse(args: string[], extra: Partial<QueryCommandDeps> & { tty?: boolean } = {}): Promise<Run> {
+async function gatehouse(
+  args: string[],
+  extra: Partial<QueryCommandDeps> & { tty?: boolean } = {},
+): Promise<Run> {
   let out = '';
   let exitCode: number | undefined;
   const deps: QueryCommandDeps = {
@@ -56,13 +64,22 @@ async function gatehouse(args: string[], extra: Partial<QueryCommandDeps> & { tt
     setExitCode: (code) => (exitCode = code),
     ...extra,
   };
-  const program = new Command('gatehouse').exitOverride().configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
+  const program = new Command('gatehouse')
+    .exitOverride()
+    .configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
   registerCanCommand(program, deps);
   registerDidCommand(program, deps);
   registerReplayCommand(program, deps);
   registerVerifyCommand(program, deps);
   registerSessionsCommand(program, deps);
-  await program.parseAsync(['node', 'gatehouse', ...args, '--api', url, ...(args.includes('--token') ? [] : ['--token', token])]);
+  await program.parseAsync([
+    'node',
+    'gatehouse',
+    ...args,
+    '--api',
+    url,
+    ...(args.includes('--token') ? [] : ['--token', token]),
+  ]);
   return { out, exitCode };
 }
 
@@ -80,16 +97,32 @@ beforeAll(async () => {
     clock: () => NOW,
   });
   url = await api.listen({ port: 0 });
-  const call = (session: string, iso: string, tool: string) => timeline.call(iso, { session_id: session, ...bot }, tool, p1.decide('support-bot', null, tool));
+  const call = (session: string, iso: string, tool: string) =>
+    timeline.call(iso, { session_id: session, ...bot }, tool, p1.decide('support-bot', null, tool));
   await project(fixture.store, [
     timeline.policy('2026-11-01T00:00:00.000Z', P1),
-    timeline.catalog('2026-11-01T00:00:01.000Z', 'support', ['list_open_tickets', 'read_ticket', 'draft_reply', 'export_customers']),
+    timeline.catalog('2026-11-01T00:00:01.000Z', 'support', [
+      'list_open_tickets',
+      'read_ticket',
+      'draft_reply',
+      'export_customers',
+    ]),
     timeline.policy('2026-11-20T00:00:00.000Z', P2),
-    timeline.at('2026-11-17T10:00:00.000Z', 'session.started', { session_id: 'sess-1', ...bot }, { protocol_version: null, client_name: 'bot', client_version: '1' }),
+    timeline.at(
+      '2026-11-17T10:00:00.000Z',
+      'session.started',
+      { session_id: 'sess-1', ...bot },
+      { protocol_version: null, client_name: 'bot', client_version: '1' },
+    ),
     ...call('sess-1', '2026-11-17T10:00:01.000Z', 'support__read_ticket'),
     ...call('sess-1', '2026-11-17T10:00:02.000Z', 'support__draft_reply'),
     ...call('sess-1', '2026-11-17T10:00:03.000Z', 'support__export_customers'),
-    timeline.at('2026-11-17T10:00:04.000Z', 'session.ended', { session_id: 'sess-1', ...bot }, { reason: 'closed' }),
+    timeline.at(
+      '2026-11-17T10:00:04.000Z',
+      'session.ended',
+      { session_id: 'sess-1', ...bot },
+      { reason: 'closed' },
+    ),
   ]);
 }, 120_000);
 
@@ -104,18 +137,25 @@ describe('gatehouse can', () => {
     expect(text.out).toContain('support-bot at 2026-11-15T00:00:00.000Z');
     expect(text.out).toMatch(/✓ allowed\s+support__draft_reply/);
     expect(text.out).toMatch(/✗ denied\s+support__export_customers/);
-    const json = JSON.parse((await gatehouse(['can', 'support-bot', '--at', '2026-11-21T00:00:00Z', '--json'])).out) as CapabilitiesAnswer;
+    const json = JSON.parse(
+      (await gatehouse(['can', 'support-bot', '--at', '2026-11-21T00:00:00Z', '--json'])).out,
+    ) as CapabilitiesAnswer;
     expect(json.policy_version).toBe(P2.version);
     expect(json.tools.find((t) => t.name === 'support__draft_reply')!.allowed).toBe(false);
   });
 
   it('reads words in --at in the given zone', async () => {
-    const json = JSON.parse((await gatehouse(['can', 'support-bot', '--at', 'yesterday 14:00', '--tz', 'Europe/Berlin', '--json'])).out) as CapabilitiesAnswer;
+    const json = JSON.parse(
+      (await gatehouse(['can', 'support-bot', '--at', 'yesterday 14:00', '--tz', 'Europe/Berlin', '--json']))
+        .out,
+    ) as CapabilitiesAnswer;
     expect(json.at).toBe('2026-11-23T13:00:00.000Z');
   });
 
   it('names the flag and value it cannot read', async () => {
-    await expect(gatehouse(['can', 'support-bot', '--at', 'yesterdayy'])).rejects.toThrow('--at: "yesterdayy" is not a date or time');
+    await expect(gatehouse(['can', 'support-bot', '--at', 'yesterdayy'])).rejects.toThrow(
+      '--at: "yesterdayy" is not a date or time',
+    );
   });
 
   it('refuses an unknown flag before asking anything', async () => {
@@ -127,22 +167,38 @@ describe('gatehouse can', () => {
 
 describe('gatehouse did', () => {
   it('shows the calls of "last tuesday" in a time zone with per-tool counts', async () => {
-    const { out } = await gatehouse(['did', 'support-bot', '--when', 'last tuesday', '--tz', 'America/Los_Angeles']);
-    expect(out).toContain('from 2026-11-17T08:00:00.000Z to 2026-11-18T08:00:00.000Z ("last tuesday" in America/Los_Angeles)');
+    const { out } = await gatehouse([
+      'did',
+      'support-bot',
+      '--when',
+      'last tuesday',
+      '--tz',
+      'America/Los_Angeles',
+    ]);
+    expect(out).toContain(
+      'from 2026-11-17T08:00:00.000Z to 2026-11-18T08:00:00.000Z ("last tuesday" in America/Los_Angeles)',
+    );
     expect(out).toMatch(/support__export_customers\s+1\s+0\s+1/);
     expect(out).toMatch(/sess-1\s+support__export_customers\s+denied/);
   });
 
-  it('turns the API\'s complaint about a parameter into the flag the user typed', async () => {
-    await expect(gatehouse(['did', 'support-bot', '--when', 'yesterdayy'])).rejects.toThrow(/^--when: is not a date, time or period/);
-    await expect(gatehouse(['did', 'support-bot'])).rejects.toThrow('--from: give --when "last tuesday", or both --from and --to');
+  it("turns the API's complaint about a parameter into the flag the user typed", async () => {
+    await expect(gatehouse(['did', 'support-bot', '--when', 'yesterdayy'])).rejects.toThrow(
+      /^--when: is not a date, time or period/,
+    );
+    await expect(gatehouse(['did', 'support-bot'])).rejects.toThrow(
+      '--from: give --when "last tuesday", or both --from and --to',
+    );
   });
 });
 
 describe('gatehouse replay', () => {
   it('prints the session as a timeline in seq order, without colour when not on a terminal', async () => {
     const { out } = await gatehouse(['replay', 'sess-1']);
-    const seqs = out.trim().split('\n').map((line) => Number(line.trim().split(/\s+/)[0]));
+    const seqs = out
+      .trim()
+      .split('\n')
+      .map((line) => Number(line.trim().split(/\s+/)[0]));
     expect(seqs).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect(out).not.toContain('\u001b[');
     expect(out).toContain('call support__export_customers  denied');
@@ -150,23 +206,47 @@ describe('gatehouse replay', () => {
 
   it('colours on a terminal unless NO_COLOR is set', async () => {
     expect((await gatehouse(['replay', 'sess-1'], { tty: true })).out).toContain('\u001b[31m');
-    expect((await gatehouse(['replay', 'sess-1'], { tty: true, env: { NO_COLOR: '1' } })).out).not.toContain('\u001b[');
+    expect((await gatehouse(['replay', 'sess-1'], { tty: true, env: { NO_COLOR: '1' } })).out).not.toContain(
+      '\u001b[',
+    );
   });
 
   it('flags the calls the current policy would decide differently with --what-if current', async () => {
     const { out } = await gatehouse(['replay', 'sess-1', '--what-if', 'current']);
-    expect(out).toMatch(/call support__draft_reply  allowed[^\n]*\n\s+what-if\s+would be DENIED/);
+    expect(out).toMatch(/call support__draft_reply {2}allowed[^\n]*\n\s+what-if\s+would be DENIED/);
     expect(out).toContain('1 decision(s) would change, 2 unchanged');
   });
 
   it('follows a live session until it ends', async () => {
-    const first = timeline.at('2026-11-24T19:00:00.000Z', 'session.started', { session_id: 'live', ...bot }, { protocol_version: null, client_name: null, client_version: null });
+    const first = timeline.at(
+      '2026-11-24T19:00:00.000Z',
+      'session.started',
+      { session_id: 'live', ...bot },
+      { protocol_version: null, client_name: null, client_version: null },
+    );
     await project(fixture.store, [first]);
     const running = gatehouse(['replay', 'live', '--follow', '--json']);
     await new Promise((resolve) => setTimeout(resolve, 100));
-    await project(fixture.store, timeline.call('2026-11-24T19:00:01.000Z', { session_id: 'live', ...bot }, 'support__read_ticket', { allowed: true, rule: 'allow', policy_version: P2.version }));
-    await project(fixture.store, [timeline.at('2026-11-24T19:00:02.000Z', 'session.ended', { session_id: 'live', ...bot }, { reason: 'closed' })]);
-    const lines = (await running).out.trim().split('\n').map((line) => JSON.parse(line) as GatehouseEvent);
+    await project(
+      fixture.store,
+      timeline.call('2026-11-24T19:00:01.000Z', { session_id: 'live', ...bot }, 'support__read_ticket', {
+        allowed: true,
+        rule: 'allow',
+        policy_version: P2.version,
+      }),
+    );
+    await project(fixture.store, [
+      timeline.at(
+        '2026-11-24T19:00:02.000Z',
+        'session.ended',
+        { session_id: 'live', ...bot },
+        { reason: 'closed' },
+      ),
+    ]);
+    const lines = (await running).out
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as GatehouseEvent);
     expect(lines.map((e) => [e.seq, e.type])).toEqual([
       [0, 'session.started'],
       [1, 'call.attempted'],
@@ -181,11 +261,27 @@ describe('gatehouse verify and sessions', () => {
     const run = await gatehouse(['verify', 'sess-1']);
     expect(run.exitCode).toBe(0);
     expect(run.out).toContain('✔ intact  sess-1: 8 events');
-    expect(JSON.parse((await gatehouse(['verify', 'sess-1', '--json'])).out)).toMatchObject({ intact: true, first_bad: null });
+    expect(JSON.parse((await gatehouse(['verify', 'sess-1', '--json'])).out)).toMatchObject({
+      intact: true,
+      first_bad: null,
+    });
   });
 
   it('lists sessions as JSON with --json', async () => {
-    const answer = JSON.parse((await gatehouse(['sessions', '--agent', 'support-bot', '--from', '2026-11-17T00:00:00Z', '--to', '2026-11-18T00:00:00Z', '--json'])).out) as SessionsAnswer;
+    const answer = JSON.parse(
+      (
+        await gatehouse([
+          'sessions',
+          '--agent',
+          'support-bot',
+          '--from',
+          '2026-11-17T00:00:00Z',
+          '--to',
+          '2026-11-18T00:00:00Z',
+          '--json',
+        ])
+      ).out,
+    ) as SessionsAnswer;
     expect(answer.sessions.map((s) => s.session_id)).toEqual(['sess-1']);
   });
 

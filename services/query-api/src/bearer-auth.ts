@@ -1,4 +1,11 @@
-import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  errors as joseErrors,
+  jwtVerify,
+  type JSONWebKeySet,
+  type JWTVerifyGetKey,
+} from 'jose';
 import { QueryApiError } from './errors.js';
 
 /** Who asked: taken from a verified access token. */
@@ -66,7 +73,8 @@ export function createBearerVerifier(options: QueryAuthOptions): BearerVerifier 
   return {
     async verify(authorization) {
       const match = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(authorization ?? '');
-      if (!match) throw new QueryApiError('GH_ERR_QUERY_UNAUTHENTICATED', 'a Bearer access token is required');
+      if (!match)
+        throw new QueryApiError('GH_ERR_QUERY_UNAUTHENTICATED', 'a Bearer access token is required');
       let payload: Record<string, unknown>;
       try {
         const result = await jwtVerify(match[1]!, await resolveKeys(), {
@@ -81,23 +89,33 @@ export function createBearerVerifier(options: QueryAuthOptions): BearerVerifier 
       } catch (cause) {
         // Fixed message: the reason (expired, wrong audience, bad signature) is logged, never echoed.
         const reason = cause instanceof joseErrors.JOSEError ? cause.code : 'ERR_UNKNOWN';
-        throw new QueryApiError('GH_ERR_QUERY_UNAUTHENTICATED', 'the access token is not valid for this API', { reason, cause });
+        throw new QueryApiError(
+          'GH_ERR_QUERY_UNAUTHENTICATED',
+          'the access token is not valid for this API',
+          { reason, cause },
+        );
       }
       const scopes = readScopes(payload);
       const sub = typeof payload.sub === 'string' ? payload.sub : null;
-      const agent = [payload.client_id, payload.azp, sub].find((v): v is string => typeof v === 'string') ?? 'unknown';
+      const agent =
+        [payload.client_id, payload.azp, sub].find((v): v is string => typeof v === 'string') ?? 'unknown';
       return { agent, user: sub, scopes };
     },
     authorize(caller) {
       const missing = required.filter((scope) => !caller.scopes.includes(scope));
       if (missing.length > 0) {
-        throw new QueryApiError('GH_ERR_QUERY_INSUFFICIENT_SCOPE', `the access token lacks the scope ${missing.join(' ')}`);
+        throw new QueryApiError(
+          'GH_ERR_QUERY_INSUFFICIENT_SCOPE',
+          `the access token lacks the scope ${missing.join(' ')}`,
+        );
       }
     },
     challenge(error) {
       const parts = [`realm="gatehouse-query"`, `resource_metadata="${metadata}"`];
-      if (error?.code === 'GH_ERR_QUERY_INSUFFICIENT_SCOPE') parts.push('error="insufficient_scope"', `scope="${required.join(' ')}"`);
-      else if (error !== undefined && error.message !== 'a Bearer access token is required') parts.push('error="invalid_token"');
+      if (error?.code === 'GH_ERR_QUERY_INSUFFICIENT_SCOPE')
+        parts.push('error="insufficient_scope"', `scope="${required.join(' ')}"`);
+      else if (error !== undefined && error.message !== 'a Bearer access token is required')
+        parts.push('error="invalid_token"');
       return `Bearer ${parts.join(', ')}`;
     },
   };

@@ -18,9 +18,13 @@ export interface CheckpointPayload {
 
 /** Signs a checkpoint: a compact JWS (`alg` ES256|EdDSA, `kid`, `typ`) over canonical JSON. */
 export async function signCheckpoint(payload: CheckpointPayload, key: CheckpointKey): Promise<string> {
-  const heads = [...payload.heads].sort((a, b) => (a.session_id < b.session_id ? -1 : a.session_id > b.session_id ? 1 : 0));
+  const heads = [...payload.heads].sort((a, b) =>
+    a.session_id < b.session_id ? -1 : a.session_id > b.session_id ? 1 : 0,
+  );
   const bytes = new TextEncoder().encode(canonicalJson({ iat: payload.iat, heads }));
-  return new CompactSign(bytes).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: CHECKPOINT_TYP }).sign(key.privateKey);
+  return new CompactSign(bytes)
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: CHECKPOINT_TYP })
+    .sign(key.privateKey);
 }
 
 /**
@@ -30,17 +34,25 @@ export async function signCheckpoint(payload: CheckpointPayload, key: Checkpoint
  *
  * @throws QueryApiError `GH_ERR_CHECKPOINT_INVALID` with a fixed message (the JWS is not echoed).
  */
-export async function verifyCheckpoint(jws: string, publicKey: KeyObject | JWK): Promise<CheckpointPayload & { kid: string | undefined }> {
+export async function verifyCheckpoint(
+  jws: string,
+  publicKey: KeyObject | JWK,
+): Promise<CheckpointPayload & { kid: string | undefined }> {
   let payloadBytes: Uint8Array;
   let kid: string | undefined;
   try {
-    const key = 'kty' in publicKey ? createPublicKey({ key: publicKey as JsonWebKey, format: 'jwk' }) : publicKey;
+    const key =
+      'kty' in publicKey ? createPublicKey({ key: publicKey as JsonWebKey, format: 'jwk' }) : publicKey;
     const result = await compactVerify(jws, key, { algorithms: [...CHECKPOINT_ALGORITHMS] });
     payloadBytes = result.payload;
     kid = result.protectedHeader.kid;
     if (result.protectedHeader.typ !== CHECKPOINT_TYP) throw new TypeError('typ');
   } catch (cause) {
-    throw new QueryApiError('GH_ERR_CHECKPOINT_INVALID', 'checkpoint signature is not valid for the checkpoint public key', cause);
+    throw new QueryApiError(
+      'GH_ERR_CHECKPOINT_INVALID',
+      'checkpoint signature is not valid for the checkpoint public key',
+      cause,
+    );
   }
   const payload = JSON.parse(new TextDecoder().decode(payloadBytes)) as Partial<CheckpointPayload>;
   if (typeof payload.iat !== 'number' || !Array.isArray(payload.heads)) {

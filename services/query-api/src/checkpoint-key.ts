@@ -32,10 +32,16 @@ export function checkpointKeyPath(dataDir: string): string {
  *
  * @throws QueryApiError `GH_ERR_CHECKPOINT_KEY` naming the source at fault.
  */
-export async function loadCheckpointKey(options: { key?: JWK | string; dataDir?: string }): Promise<CheckpointKey> {
+export async function loadCheckpointKey(options: {
+  key?: JWK | string;
+  dataDir?: string;
+}): Promise<CheckpointKey> {
   if (options.key !== undefined) return fromConfigured(options.key, 'audit.checkpointKey');
   if (options.dataDir === undefined) {
-    throw new QueryApiError('GH_ERR_CHECKPOINT_KEY', 'checkpoint key: give either a key or a dataDir to keep a generated one in');
+    throw new QueryApiError(
+      'GH_ERR_CHECKPOINT_KEY',
+      'checkpoint key: give either a key or a dataDir to keep a generated one in',
+    );
   }
   const file = checkpointKeyPath(options.dataDir);
   let text: string | undefined;
@@ -57,7 +63,8 @@ export async function loadCheckpointKey(options: { key?: JWK | string; dataDir?:
     await handle.close();
     await chmod(file, 0o600);
   } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code === 'EEXIST') return fromConfigured(await readFile(file, 'utf8'), file);
+    if ((cause as NodeJS.ErrnoException).code === 'EEXIST')
+      return fromConfigured(await readFile(file, 'utf8'), file);
     throw new QueryApiError('GH_ERR_CHECKPOINT_KEY', `cannot write checkpoint key ${file}`, cause);
   }
   return fromConfigured(jwk, file);
@@ -74,7 +81,11 @@ async function fromConfigured(key: JWK | string, source: string): Promise<Checkp
       privateKey = createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' });
     }
   } catch (cause) {
-    throw new QueryApiError('GH_ERR_CHECKPOINT_KEY', `${source}: not a private JWK or PKCS#8 PEM (${(cause as Error).message})`, cause);
+    throw new QueryApiError(
+      'GH_ERR_CHECKPOINT_KEY',
+      `${source}: not a private JWK or PKCS#8 PEM (${(cause as Error).message})`,
+      cause,
+    );
   }
   const publicKey = createPublicKey(privateKey);
   const alg = algOf(publicKey, source);
@@ -85,6 +96,10 @@ async function fromConfigured(key: JWK | string, source: string): Promise<Checkp
 
 function algOf(publicKey: KeyObject, source: string): CheckpointAlgorithm {
   if (publicKey.asymmetricKeyType === 'ed25519') return 'EdDSA';
-  if (publicKey.asymmetricKeyType === 'ec' && publicKey.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ES256';
-  throw new QueryApiError('GH_ERR_CHECKPOINT_KEY', `${source}: checkpoint keys must be P-256 (ES256) or Ed25519 (EdDSA)`);
+  if (publicKey.asymmetricKeyType === 'ec' && publicKey.asymmetricKeyDetails?.namedCurve === 'prime256v1')
+    return 'ES256';
+  throw new QueryApiError(
+    'GH_ERR_CHECKPOINT_KEY',
+    `${source}: checkpoint keys must be P-256 (ES256) or Ed25519 (EdDSA)`,
+  );
 }

@@ -1,4 +1,10 @@
-import { ChainRegistry, events, type ChainHead, type CheckpointHead, type GatehouseEvent } from '@gatehouse/events';
+import {
+  ChainRegistry,
+  events,
+  type ChainHead,
+  type CheckpointHead,
+  type GatehouseEvent,
+} from '@gatehouse/events';
 import type { EventLog } from '@gatehouse/eventlog';
 import { signCheckpoint } from './checkpoint-jws.js';
 import type { CheckpointKey } from './checkpoint-key.js';
@@ -66,8 +72,16 @@ export function startCheckpointer(options: CheckpointerOptions): Checkpointer {
   const publish = async (): Promise<GatehouseEvent | undefined> => {
     const source = await options.heads();
     const all: CheckpointHead[] = Array.isArray(source)
-      ? (source as readonly CheckpointHead[]).map((h) => ({ session_id: h.session_id, seq: h.seq, hash: h.hash }))
-      : [...(source as ReadonlyMap<string, ChainHead>)].map(([session_id, head]) => ({ session_id, seq: head.seq, hash: head.hash }));
+      ? (source as readonly CheckpointHead[]).map((h) => ({
+          session_id: h.session_id,
+          seq: h.seq,
+          hash: h.hash,
+        }))
+      : [...(source as ReadonlyMap<string, ChainHead>)].map(([session_id, head]) => ({
+          session_id,
+          seq: head.seq,
+          hash: head.hash,
+        }));
     const heads = all
       .filter((head) => !head.session_id.startsWith('checkpoint:'))
       .sort((a, b) => (a.session_id < b.session_id ? -1 : a.session_id > b.session_id ? 1 : 0));
@@ -94,7 +108,9 @@ export function startCheckpointer(options: CheckpointerOptions): Checkpointer {
 
   const timer = setInterval(() => {
     if (stopped) return;
-    publishNow().catch((error: unknown) => options.logger?.warn({ err: error, stream }, 'checkpoint not published; retrying at the next tick'));
+    publishNow().catch((error: unknown) =>
+      options.logger?.warn({ err: error, stream }, 'checkpoint not published; retrying at the next tick'),
+    );
   }, options.intervalMs);
   timer.unref();
 
@@ -105,7 +121,9 @@ export function startCheckpointer(options: CheckpointerOptions): Checkpointer {
       if (stopped) return;
       stopped = true;
       clearInterval(timer);
-      await publishNow().catch((error: unknown) => options.logger?.warn({ err: error, stream }, 'final checkpoint not published'));
+      await publishNow().catch((error: unknown) =>
+        options.logger?.warn({ err: error, stream }, 'final checkpoint not published'),
+      );
     },
   };
 }

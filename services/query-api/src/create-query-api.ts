@@ -1,5 +1,10 @@
 import { randomBytes, type KeyObject } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import swagger from '@fastify/swagger';
 import type { EventOf } from '@gatehouse/events';
 import type { EventLog } from '@gatehouse/eventlog';
@@ -82,7 +87,8 @@ export async function createQueryApi(options: QueryApiOptions): Promise<QueryApi
   const recorder = new QueryRecorder(options.log, options.instance ?? randomBytes(4).toString('hex'));
   const clock = options.clock ?? (() => new Date());
   const compiled = new Map<string, Promise<DecidingPolicy>>();
-  const currentPolicy = typeof options.policy === 'function' ? options.policy : () => options.policy as DecidingPolicy;
+  const currentPolicy =
+    typeof options.policy === 'function' ? options.policy : () => options.policy as DecidingPolicy;
   const ctx: QueryContext = {
     store: options.store,
     history: new PublishedHistory(options.store, options.publishedHistory),
@@ -103,23 +109,36 @@ export async function createQueryApi(options: QueryApiOptions): Promise<QueryApi
 
   const app = Fastify({
     ...(options.logger === undefined ? { logger: false } : { loggerInstance: options.logger }),
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
+    },
   });
   app.setErrorHandler(createErrorHandler(verifier));
   app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` });
+    reply
+      .code(404)
+      .send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` });
   });
 
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'Gatehouse query API', version: '1', description: 'Capabilities as of any time, activity, session replay, verification and what-if over the audit trail.' },
+      info: {
+        title: 'Gatehouse query API',
+        version: '1',
+        description:
+          'Capabilities as of any time, activity, session replay, verification and what-if over the audit trail.',
+      },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
       security: [{ bearer: [] }],
     },
   });
 
-  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok', store: await options.store.ping(), maxThreads: options.maxThreads ?? 2 }));
+  app.get('/healthz', { schema: { hide: true } }, async () => ({
+    status: 'ok',
+    store: await options.store.ping(),
+    maxThreads: options.maxThreads ?? 2,
+  }));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   app.get('/.well-known/oauth-protected-resource', { schema: { hide: true } }, async () => ({
     resource: options.auth.audience,
@@ -134,7 +153,8 @@ export async function createQueryApi(options: QueryApiOptions): Promise<QueryApi
         request.caller = await verifier.verify(request.headers.authorization);
       });
       v1.addHook('preHandler', async (request: FastifyRequest) => {
-        if (request.caller === undefined) throw new QueryApiError('GH_ERR_QUERY_UNAUTHENTICATED', 'a Bearer access token is required');
+        if (request.caller === undefined)
+          throw new QueryApiError('GH_ERR_QUERY_UNAUTHENTICATED', 'a Bearer access token is required');
         verifier.authorize(request.caller);
       });
       v1.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
@@ -154,10 +174,19 @@ export async function createQueryApi(options: QueryApiOptions): Promise<QueryApi
           return payload;
         } catch (error) {
           request.log.error({ err: error }, 'query.executed could not be recorded; answer withheld');
-          if (payload !== null && typeof payload === 'object' && 'destroy' in payload && typeof payload.destroy === 'function') payload.destroy();
+          if (
+            payload !== null &&
+            typeof payload === 'object' &&
+            'destroy' in payload &&
+            typeof payload.destroy === 'function'
+          )
+            payload.destroy();
           reply.code(503).type('application/json; charset=utf-8');
           reply.removeHeader('content-length');
-          return JSON.stringify({ error: 'audit_unavailable', message: 'the query could not be recorded in the audit log; no answer is given unaudited' });
+          return JSON.stringify({
+            error: 'audit_unavailable',
+            message: 'the query could not be recorded in the audit log; no answer is given unaudited',
+          });
         }
       });
       capabilitiesRoute(v1, ctx);

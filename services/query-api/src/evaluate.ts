@@ -81,7 +81,11 @@ export function whatIf(policy: DecidingPolicy, sessionEvents: readonly Gatehouse
       id: event.id,
       ts: event.ts,
       tool: event.tool,
-      recorded: { allowed: event.decision.allowed, rule: event.decision.rule, policy_version: event.decision.policy_version },
+      recorded: {
+        allowed: event.decision.allowed,
+        rule: event.decision.rule,
+        policy_version: event.decision.policy_version,
+      },
       would: { allowed: would.allowed, rule: would.rule },
     });
   }

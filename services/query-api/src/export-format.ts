@@ -6,8 +6,24 @@ export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /** Columns of the CSV export, in order. Nested values are flattened (`decision.allowed` → `allowed`). */
 export const CSV_COLUMNS = [
-  'ts', 'id', 'type', 'session_id', 'seq', 'agent', 'user', 'server', 'tool', 'request_id',
-  'allowed', 'rule', 'policy_version', 'status', 'latency_ms', 'error', 'args_sha256', 'hash',
+  'ts',
+  'id',
+  'type',
+  'session_id',
+  'seq',
+  'agent',
+  'user',
+  'server',
+  'tool',
+  'request_id',
+  'allowed',
+  'rule',
+  'policy_version',
+  'status',
+  'latency_ms',
+  'error',
+  'args_sha256',
+  'hash',
 ] as const;
 
 /**

@@ -42,18 +42,27 @@ export function createErrorHandler(verifier: BearerVerifier) {
     const validation = (error as FastifyError).validation as AjvIssue[] | undefined;
     if (validation !== undefined && validation.length > 0) {
       reply.code(400);
-      return { error: 'bad_request', message: describeValidation((error as FastifyError).validationContext, validation[0]!) };
+      return {
+        error: 'bad_request',
+        message: describeValidation((error as FastifyError).validationContext, validation[0]!),
+      };
     }
     if (error instanceof QueryApiError) {
       reply.code(error.status ?? 500);
-      if (error.status === 401 || error.status === 403) reply.header('www-authenticate', verifier.challenge(error));
+      if (error.status === 401 || error.status === 403)
+        reply.header('www-authenticate', verifier.challenge(error));
       if (error.status !== undefined && error.status >= 500) request.log.error({ err: error }, error.message);
       return { error: error.wireError, message: error.message };
     }
     if (error instanceof GatehouseError && error.code.startsWith('GH_ERR_STORE_')) {
       request.log.error({ err: error }, 'audit store error');
       reply.code(error.retryable ? 503 : 500);
-      return { error: error.retryable ? 'store_unavailable' : 'server_error', message: error.retryable ? 'the audit store is unavailable; retry later' : 'the audit store failed to answer' };
+      return {
+        error: error.retryable ? 'store_unavailable' : 'server_error',
+        message: error.retryable
+          ? 'the audit store is unavailable; retry later'
+          : 'the audit store failed to answer',
+      };
     }
     const status = (error as FastifyError).statusCode;
     if (status !== undefined && status >= 400 && status < 500) {

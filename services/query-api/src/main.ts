@@ -62,13 +62,20 @@ export async function runQueryApi(options: RunQueryApiOptions): Promise<RunningQ
   const host = env.GATEHOUSE_HOST || '127.0.0.1';
   const dataDir = path.resolve(env.GATEHOUSE_DATA_DIR || './data');
   const policy = await loadPolicy(options.policy, { source: options.policySource ?? 'gatehouse.yaml' });
-  const key = await loadCheckpointKey({ dataDir, ...(env.GATEHOUSE_CHECKPOINT_KEY ? { key: env.GATEHOUSE_CHECKPOINT_KEY } : {}) });
+  const key = await loadCheckpointKey({
+    dataDir,
+    ...(env.GATEHOUSE_CHECKPOINT_KEY ? { key: env.GATEHOUSE_CHECKPOINT_KEY } : {}),
+  });
 
   let store: AuditStore | undefined;
   let log: EventLog | undefined;
   let checkpointer: Checkpointer | undefined;
   try {
-    store = await openAuditStore({ dataDir, maxThreads, ...(env.CLICKHOUSE_URL ? { url: env.CLICKHOUSE_URL } : {}) });
+    store = await openAuditStore({
+      dataDir,
+      maxThreads,
+      ...(env.CLICKHOUSE_URL ? { url: env.CLICKHOUSE_URL } : {}),
+    });
     log = env.KAFKA_BROKERS
       ? await openKafkaLog({ brokers: parseKafkaBrokers(env.KAFKA_BROKERS) })
       : await openEmbeddedLog({ dir: path.join(dataDir, 'log') });
@@ -89,7 +96,12 @@ export async function runQueryApi(options: RunQueryApiOptions): Promise<RunningQ
     });
     if (options.checkpointIntervalMs !== undefined) {
       const heads = store;
-      checkpointer = startCheckpointer({ log, heads: () => heads.latestHeads(), key, intervalMs: options.checkpointIntervalMs });
+      checkpointer = startCheckpointer({
+        log,
+        heads: () => heads.latestHeads(),
+        key,
+        intervalMs: options.checkpointIntervalMs,
+      });
     }
     const url = await api.listen({ port, host });
     const openStore = store;
@@ -114,7 +126,13 @@ export async function runQueryApi(options: RunQueryApiOptions): Promise<RunningQ
   }
 }
 
-function integerEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+function integerEnv(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);

@@ -113,12 +113,20 @@ export class PublishedHistory {
   }
 }
 
-function latestAtOrBefore<E extends { ts: string; seq: number }>(events: readonly E[], atMs: number): E | undefined {
+function latestAtOrBefore<E extends { ts: string; seq: number }>(
+  events: readonly E[],
+  atMs: number,
+): E | undefined {
   let best: E | undefined;
   for (const event of events) {
     const ts = Date.parse(event.ts);
     if (ts > atMs) continue;
-    if (best === undefined || ts > Date.parse(best.ts) || (ts === Date.parse(best.ts) && event.seq > best.seq)) best = event;
+    if (
+      best === undefined ||
+      ts > Date.parse(best.ts) ||
+      (ts === Date.parse(best.ts) && event.seq > best.seq)
+    )
+      best = event;
   }
   return best;
 }

@@ -5,7 +5,9 @@ import type { DecidingPolicy } from './evaluate.js';
 import type { PublishedHistory } from './published-history.js';
 
 /** Turns a published policy into one that decides (e.g. `policyFromPublished` of `@gatehouse/policy`). */
-export type PolicyCompiler = (published: EventOf<'policy.published'>['data']) => DecidingPolicy | Promise<DecidingPolicy>;
+export type PolicyCompiler = (
+  published: EventOf<'policy.published'>['data'],
+) => DecidingPolicy | Promise<DecidingPolicy>;
 
 /** What every route reads: built once by `createQueryApi`. */
 export interface QueryContext {

@@ -22,7 +22,8 @@ export class QueryRecorder {
   readonly stream: string;
   readonly #log: EventLog;
   readonly #chain = new ChainRegistry();
-  #pending: { query: ExecutedQuery; resolve: (e: GatehouseEvent) => void; reject: (e: unknown) => void }[] = [];
+  #pending: { query: ExecutedQuery; resolve: (e: GatehouseEvent) => void; reject: (e: unknown) => void }[] =
+    [];
   #flushing = false;
 
   constructor(log: EventLog, instance: string) {

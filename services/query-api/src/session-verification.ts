@@ -1,5 +1,11 @@
 import type { KeyObject } from 'node:crypto';
-import { verifyChain, type ChainBreak, type ChainHead, type EventOf, type GatehouseEvent } from '@gatehouse/events';
+import {
+  verifyChain,
+  type ChainBreak,
+  type ChainHead,
+  type EventOf,
+  type GatehouseEvent,
+} from '@gatehouse/events';
 import type { AuditStore } from '@gatehouse/store';
 import { checkpointKid, verifyCheckpoint } from './checkpoint-jws.js';
 import { QueryApiError } from './errors.js';
@@ -43,7 +49,10 @@ export interface SessionVerification {
 export function verifySessionEvents(
   sessionId: string,
   events: readonly GatehouseEvent[],
-  checkpoint: { event: EventOf<'checkpoint.signed'>; payloadHead: ChainHead; kid: string } | { event: EventOf<'checkpoint.signed'>; invalid: 'invalid_signature' | 'unknown_key'; kid: string } | undefined,
+  checkpoint:
+    | { event: EventOf<'checkpoint.signed'>; payloadHead: ChainHead; kid: string }
+    | { event: EventOf<'checkpoint.signed'>; invalid: 'invalid_signature' | 'unknown_key'; kid: string }
+    | undefined,
 ): SessionVerification {
   let check: CheckpointCheck = { status: 'none' };
   let expectedHead: ChainHead | undefined;
@@ -56,7 +65,11 @@ export function verifySessionEvents(
       signed_at: checkpoint.event.ts,
     };
     if ('invalid' in checkpoint) {
-      check = { status: checkpoint.invalid, ...base, head: claimed === undefined ? { seq: -1, hash: '' } : { seq: claimed.seq, hash: claimed.hash } };
+      check = {
+        status: checkpoint.invalid,
+        ...base,
+        head: claimed === undefined ? { seq: -1, hash: '' } : { seq: claimed.seq, hash: claimed.hash },
+      };
     } else {
       expectedHead = checkpoint.payloadHead;
       check = { status: 'verified', ...base, head: checkpoint.payloadHead };
@@ -66,12 +79,14 @@ export function verifySessionEvents(
   if (!result.ok && check.status === 'verified' && result.firstBad.index >= 0 && expectedHead !== undefined) {
     // The chain broke; say whether the signed head itself is among what no longer holds.
     const atHead = events.find((e) => e.seq === expectedHead.seq);
-    if (atHead === undefined || atHead.hash !== expectedHead.hash) check = { ...check, status: 'head_mismatch' };
+    if (atHead === undefined || atHead.hash !== expectedHead.hash)
+      check = { ...check, status: 'head_mismatch' };
   }
   const last = events[events.length - 1];
   return {
     session_id: sessionId,
-    intact: result.ok && (check.status === 'none' || check.status === 'verified' || check.status === 'unknown_key'),
+    intact:
+      result.ok && (check.status === 'none' || check.status === 'verified' || check.status === 'unknown_key'),
     events: events.length,
     head: last === undefined ? null : { seq: last.seq, hash: last.hash },
     first_bad: result.ok ? null : result.firstBad,
@@ -106,7 +121,8 @@ export async function findSessionCheckpoint(
       const page = await store.sessionEvents(head.session_id, { fromSeq: lo, limit: hi - lo + 1 });
       for (let i = page.length - 1; i >= 0 && found === undefined; i--) {
         const event = page[i]!;
-        if (event.type === 'checkpoint.signed' && event.data.heads.some((h) => h.session_id === sessionId)) found = event;
+        if (event.type === 'checkpoint.signed' && event.data.heads.some((h) => h.session_id === sessionId))
+          found = event;
       }
       scanned += hi - lo + 1;
       hi = lo - 1;
@@ -123,7 +139,8 @@ export async function findSessionCheckpoint(
     if (signed === undefined) return { event: best, invalid: 'invalid_signature', kid };
     return { event: best, payloadHead: { seq: signed.seq, hash: signed.hash }, kid };
   } catch (error) {
-    if (error instanceof QueryApiError && error.code === 'GH_ERR_CHECKPOINT_INVALID') return { event: best, invalid: 'invalid_signature', kid };
+    if (error instanceof QueryApiError && error.code === 'GH_ERR_CHECKPOINT_INVALID')
+      return { event: best, invalid: 'invalid_signature', kid };
     throw error;
   }
 }

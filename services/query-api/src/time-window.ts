@@ -51,7 +51,14 @@ export function zoneOffsetMinutes(tz: string, instantMs: number): number {
   for (const part of formatter(tz).formatToParts(new Date(instantMs))) {
     if (part.type !== 'literal') parts[part.type] = Number(part.value);
   }
-  const asUtc = Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!);
+  const asUtc = Date.UTC(
+    parts.year!,
+    parts.month! - 1,
+    parts.day!,
+    parts.hour!,
+    parts.minute!,
+    parts.second!,
+  );
   return Math.round((asUtc - Math.floor(instantMs / 1000) * 1000) / 60_000);
 }
 
@@ -89,7 +96,11 @@ export function resolveWindow(
 ): ResolvedWindow {
   const whenField = fields.when ?? 'querystring/when';
   const tzField = fields.tz ?? 'querystring/tz';
-  if (!isTimeZone(tz)) throw badRequest(tzField, `must be an IANA time zone name such as Europe/Berlin (got ${JSON.stringify(tz)})`);
+  if (!isTimeZone(tz))
+    throw badRequest(
+      tzField,
+      `must be an IANA time zone name such as Europe/Berlin (got ${JSON.stringify(tz)})`,
+    );
   const text = when.trim().replace(/\s+/g, ' ');
   const nowMs = now.getTime();
 
@@ -101,10 +112,17 @@ export function resolveWindow(
     return { when, tz, from: new Date(nowMs - n * UNIT_MS[unit]), to: new Date(nowMs) };
   }
 
-  const results = chrono.parse(text, { instant: now, timezone: zoneOffsetMinutes(tz, nowMs) }, { forwardDate: false });
+  const results = chrono.parse(
+    text,
+    { instant: now, timezone: zoneOffsetMinutes(tz, nowMs) },
+    { forwardDate: false },
+  );
   const result = results[0];
   if (results.length !== 1 || result === undefined || result.text.length !== text.length) {
-    throw badRequest(whenField, `is not a date, time or period I can read (got ${JSON.stringify(when)}); try "last tuesday", "yesterday 14:00-16:00", "past 2 hours" or "today"`);
+    throw badRequest(
+      whenField,
+      `is not a date, time or period I can read (got ${JSON.stringify(when)}); try "last tuesday", "yesterday 14:00-16:00", "past 2 hours" or "today"`,
+    );
   }
   const start = instantOf(result.start, tz);
   let end: Date;
@@ -130,17 +148,34 @@ export function resolveWindow(
 export function resolveInstant(text: string, tz: string, now: Date, field: string): Date {
   if (/^\d{4}-\d{2}-\d{2}T/.test(text)) {
     const ms = Date.parse(text);
-    if (Number.isNaN(ms)) throw new QueryApiError('GH_ERR_QUERY_BAD_REQUEST', `${field}: ${JSON.stringify(text)} is not a date or time`);
+    if (Number.isNaN(ms))
+      throw new QueryApiError(
+        'GH_ERR_QUERY_BAD_REQUEST',
+        `${field}: ${JSON.stringify(text)} is not a date or time`,
+      );
     return new Date(ms);
   }
-  if (!isTimeZone(tz)) throw new QueryApiError('GH_ERR_QUERY_BAD_REQUEST', `--tz: ${JSON.stringify(tz)} is not an IANA time zone name (e.g. Europe/Berlin)`);
+  if (!isTimeZone(tz))
+    throw new QueryApiError(
+      'GH_ERR_QUERY_BAD_REQUEST',
+      `--tz: ${JSON.stringify(tz)} is not an IANA time zone name (e.g. Europe/Berlin)`,
+    );
   const trimmed = text.trim();
-  const results = chrono.parse(trimmed, { instant: now, timezone: zoneOffsetMinutes(tz, now.getTime()) }, { forwardDate: false });
+  const results = chrono.parse(
+    trimmed,
+    { instant: now, timezone: zoneOffsetMinutes(tz, now.getTime()) },
+    { forwardDate: false },
+  );
   const result = results[0];
   if (results.length !== 1 || result === undefined || result.text.length !== trimmed.length) {
-    throw new QueryApiError('GH_ERR_QUERY_BAD_REQUEST', `${field}: ${JSON.stringify(text)} is not a date or time`);
+    throw new QueryApiError(
+      'GH_ERR_QUERY_BAD_REQUEST',
+      `${field}: ${JSON.stringify(text)} is not a date or time`,
+    );
   }
-  return result.start.isCertain('hour') || result.start.isCertain('timezoneOffset') ? instantOf(result.start, tz) : dayStart(result.start, tz, 0);
+  return result.start.isCertain('hour') || result.start.isCertain('timezoneOffset')
+    ? instantOf(result.start, tz)
+    : dayStart(result.start, tz, 0);
 }
 
 function instantOf(component: chrono.ParsedComponents, tz: string): Date {
@@ -158,5 +193,10 @@ function instantOf(component: chrono.ParsedComponents, tz: string): Date {
 }
 
 function dayStart(component: chrono.ParsedComponents, tz: string, plusDays: number): Date {
-  return wallClockToUtc(tz, component.get('year')!, component.get('month')!, component.get('day')! + plusDays);
+  return wallClockToUtc(
+    tz,
+    component.get('year')!,
+    component.get('month')!,
+    component.get('day')! + plusDays,
+  );
 }

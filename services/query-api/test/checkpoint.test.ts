@@ -39,7 +39,9 @@ describe('checkpoint keys', () => {
 
   it('accepts an Ed25519 PEM from configuration and signs with EdDSA', async () => {
     const { privateKey } = generateKeyPairSync('ed25519');
-    const key = await loadCheckpointKey({ key: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString() });
+    const key = await loadCheckpointKey({
+      key: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+    });
     expect(key.alg).toBe('EdDSA');
     const jws = await signCheckpoint({ iat: 1, heads }, key);
     await expect(verifyCheckpoint(jws, key.publicJwk)).resolves.toMatchObject({ iat: 1, heads });
@@ -67,8 +69,12 @@ describe('checkpoint JWS', () => {
     const key = await loadCheckpointKey({ dataDir: dir });
     const jws = await signCheckpoint({ iat: 1, heads }, key);
     const [header, , signature] = jws.split('.');
-    const forged = Buffer.from(JSON.stringify({ iat: 1, heads: [{ ...heads[0], seq: 3 }] })).toString('base64url');
-    const error = await verifyCheckpoint(`${header}.${forged}.${signature}`, key.publicKey).catch((e: unknown) => e);
+    const forged = Buffer.from(JSON.stringify({ iat: 1, heads: [{ ...heads[0], seq: 3 }] })).toString(
+      'base64url',
+    );
+    const error = await verifyCheckpoint(`${header}.${forged}.${signature}`, key.publicKey).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(QueryApiError);
     expect((error as QueryApiError).code).toBe('GH_ERR_CHECKPOINT_INVALID');
   });
@@ -76,9 +82,13 @@ describe('checkpoint JWS', () => {
   it('rejects a checkpoint signed by another key', async () => {
     const key = await loadCheckpointKey({ dataDir: dir });
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const stranger = await loadCheckpointKey({ key: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString() });
+    const stranger = await loadCheckpointKey({
+      key: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+    });
     const jws = await signCheckpoint({ iat: 1, heads }, stranger);
-    await expect(verifyCheckpoint(jws, key.publicKey)).rejects.toMatchObject({ code: 'GH_ERR_CHECKPOINT_INVALID' });
+    await expect(verifyCheckpoint(jws, key.publicKey)).rejects.toMatchObject({
+      code: 'GH_ERR_CHECKPOINT_INVALID',
+    });
   });
 });
 
@@ -87,8 +97,21 @@ describe('startCheckpointer', () => {
     const log = createMemoryLog();
     const key = await loadCheckpointKey({ dataDir: dir });
     const chains = new ChainRegistry();
-    chains.seal(createEvent('session.started', { session_id: 's-1' }, { protocol_version: null, client_name: null, client_version: null }));
-    const checkpointer = startCheckpointer({ log, heads: () => chains.heads(), key, intervalMs: 60_000, stream: 'checkpoint:test', now: () => 1_800_000_000_000 });
+    chains.seal(
+      createEvent(
+        'session.started',
+        { session_id: 's-1' },
+        { protocol_version: null, client_name: null, client_version: null },
+      ),
+    );
+    const checkpointer = startCheckpointer({
+      log,
+      heads: () => chains.heads(),
+      key,
+      intervalMs: 60_000,
+      stream: 'checkpoint:test',
+      now: () => 1_800_000_000_000,
+    });
 
     const first = await checkpointer.publishNow();
     expect(await checkpointer.publishNow()).toBeUndefined();
@@ -113,7 +136,12 @@ describe('startCheckpointer', () => {
     const log = createMemoryLog();
     const key = await loadCheckpointKey({ dataDir: dir });
     let seq = 0;
-    const checkpointer = startCheckpointer({ log, heads: () => new Map([['s', { seq: seq++, hash: 'c'.repeat(64) }]]), key, intervalMs: 60_000 });
+    const checkpointer = startCheckpointer({
+      log,
+      heads: () => new Map([['s', { seq: seq++, hash: 'c'.repeat(64) }]]),
+      key,
+      intervalMs: 60_000,
+    });
     log.setAvailable(false);
     await expect(checkpointer.publishNow()).rejects.toMatchObject({ code: 'GH_ERR_LOG_UNAVAILABLE' });
     log.setAvailable(true);

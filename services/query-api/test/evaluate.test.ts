@@ -9,19 +9,37 @@ function allowOnly(version: string, tools: string[]): DecidingPolicy {
   return {
     version,
     decide: (_agent, _user, tool): Decision =>
-      tools.includes(tool) ? { allowed: true, rule: `allow ${tool}`, policy_version: version } : { allowed: false, rule: 'default-deny', policy_version: version },
+      tools.includes(tool)
+        ? { allowed: true, rule: `allow ${tool}`, policy_version: version }
+        : { allowed: false, rule: 'default-deny', policy_version: version },
   };
 }
 
 function session(calls: [tool: string, allowed: boolean, rule: string][]): GatehouseEvent[] {
   const chains = new ChainRegistry();
   const ctx = { session_id: 's', agent: 'bot', user: 'bot' };
-  const out = [chains.seal(createEvent('session.started', ctx, { protocol_version: null, client_name: null, client_version: null }))];
+  const out = [
+    chains.seal(
+      createEvent('session.started', ctx, {
+        protocol_version: null,
+        client_name: null,
+        client_version: null,
+      }),
+    ),
+  ];
   calls.forEach(([tool, allowed, rule], i) => {
-    const call = { server: 'support', tool, request_id: String(i), args: { note: 'a,"b"' }, args_sha256: sha256Hex('x') };
+    const call = {
+      server: 'support',
+      tool,
+      request_id: String(i),
+      args: { note: 'a,"b"' },
+      args_sha256: sha256Hex('x'),
+    };
     const decision = { allowed, rule, policy_version: 'v1' };
     out.push(chains.seal(createEvent('call.attempted', ctx, {}, { ...call, decision })));
-    out.push(chains.seal(createEvent(allowed ? 'call.completed' : 'call.denied', ctx, {}, { ...call, decision })));
+    out.push(
+      chains.seal(createEvent(allowed ? 'call.completed' : 'call.denied', ctx, {}, { ...call, decision })),
+    );
   });
   return out;
 }
@@ -42,7 +60,10 @@ describe('whatIf', () => {
   });
 
   it('does not count a different deciding rule with the same outcome as a change', () => {
-    const result = whatIf(allowOnly('v2', ['support__read_ticket']), session([['support__read_ticket', true, 'allow role:staff support__*']]));
+    const result = whatIf(
+      allowOnly('v2', ['support__read_ticket']),
+      session([['support__read_ticket', true, 'allow role:staff support__*']]),
+    );
     expect(result).toEqual({ changes: [], unchanged: 1 });
   });
 });
@@ -52,9 +73,22 @@ describe('evaluateCapabilities', () => {
     const chains = new ChainRegistry();
     const catalog = (server: string, names: string[]) =>
       chains.seal(
-        createEvent('catalog.published', { session_id: `catalog:${server}` }, { version: sha256Hex(server), tools: names.map((name) => ({ name, description: null, input_schema_sha256: sha256Hex(name) })) }, { server }),
+        createEvent(
+          'catalog.published',
+          { session_id: `catalog:${server}` },
+          {
+            version: sha256Hex(server),
+            tools: names.map((name) => ({ name, description: null, input_schema_sha256: sha256Hex(name) })),
+          },
+          { server },
+        ),
       ) as Parameters<typeof evaluateCapabilities>[1][number];
-    const tools = evaluateCapabilities(allowOnly('v', ['b__one']), [catalog('b', ['b__one', 'two']), catalog('a', ['a__x'])], 'bot', null);
+    const tools = evaluateCapabilities(
+      allowOnly('v', ['b__one']),
+      [catalog('b', ['b__one', 'two']), catalog('a', ['a__x'])],
+      'bot',
+      null,
+    );
     expect(tools).toEqual([
       { name: 'a__x', allowed: false, rule: 'default-deny' },
       { name: 'b__one', allowed: true, rule: 'allow b__one' },
@@ -75,14 +109,26 @@ describe('CSV export', () => {
 
 describe('describeValidation', () => {
   it('names the parameter and what it must be', () => {
-    expect(describeValidation('querystring', { instancePath: '/at', keyword: 'format', params: { format: 'date-time' } })).toBe(
-      'querystring/at must be an ISO 8601 date-time (e.g. 2026-11-24T14:00:00Z)',
-    );
-    expect(describeValidation('querystring', { instancePath: '', keyword: 'additionalProperties', params: { additionalProperty: 'agnet' } })).toBe(
-      'querystring/agnet is not a known parameter',
-    );
-    expect(describeValidation('querystring', { instancePath: '/format', keyword: 'enum', params: { allowedValues: ['json', 'csv'] } })).toBe(
-      'querystring/format must be one of "json", "csv"',
-    );
+    expect(
+      describeValidation('querystring', {
+        instancePath: '/at',
+        keyword: 'format',
+        params: { format: 'date-time' },
+      }),
+    ).toBe('querystring/at must be an ISO 8601 date-time (e.g. 2026-11-24T14:00:00Z)');
+    expect(
+      describeValidation('querystring', {
+        instancePath: '',
+        keyword: 'additionalProperties',
+        params: { additionalProperty: 'agnet' },
+      }),
+    ).toBe('querystring/agnet is not a known parameter');
+    expect(
+      describeValidation('querystring', {
+        instancePath: '/format',
+        keyword: 'enum',
+        params: { allowedValues: ['json', 'csv'] },
+      }),
+    ).toBe('querystring/format must be one of "json", "csv"');
   });
 });

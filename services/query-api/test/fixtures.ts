@@ -26,7 +26,14 @@ export const GATEWAY_AUDIENCE = 'http://localhost:7420/mcp';
 /** Mints access tokens signed by a key whose public half is `jwks`. */
 export interface TokenMint {
   jwks: { keys: JWK[] };
-  token(claims?: { scope?: string; aud?: string; sub?: string; client_id?: string; iss?: string; expSec?: number }): Promise<string>;
+  token(claims?: {
+    scope?: string;
+    aud?: string;
+    sub?: string;
+    client_id?: string;
+    iss?: string;
+    expSec?: number;
+  }): Promise<string>;
 }
 
 export async function createTokenMint(): Promise<TokenMint> {
@@ -76,7 +83,10 @@ export async function project(store: AuditStore, events: readonly GatehouseEvent
 export type PolicyRules = [string, string, 'allow' | 'deny'][];
 
 /** The `policy.published` payload of a policy built from rules and roles by the real policy package. */
-export async function publishedPolicy(rules: PolicyRules, roles: [string, string][] = []): Promise<EventOf<'policy.published'>['data']> {
+export async function publishedPolicy(
+  rules: PolicyRules,
+  roles: [string, string][] = [],
+): Promise<EventOf<'policy.published'>['data']> {
   return (await loadPolicy({ rules, roles }, { source: 'test' })).publishedData();
 }
 
@@ -111,20 +121,46 @@ export class Timeline {
       iso,
       'catalog.published',
       { session_id: `catalog:${server}` },
-      catalogPublishedData(server, tools.map((name) => ({ name, inputSchema: { type: 'object' } }))),
+      catalogPublishedData(
+        server,
+        tools.map((name) => ({ name, inputSchema: { type: 'object' } })),
+      ),
       { server },
     );
   }
 
   /** One tools/call: call.attempted then call.completed or call.denied, 1 ms apart. */
-  call(iso: string, ctx: { session_id: string; agent: string; user: string }, tool: string, decision: Decision): GatehouseEvent[] {
+  call(
+    iso: string,
+    ctx: { session_id: string; agent: string; user: string },
+    tool: string,
+    decision: Decision,
+  ): GatehouseEvent[] {
     const t = Date.parse(iso);
-    const subject = { server: tool.split('__')[0]!, tool, request_id: String(t), args: {}, args_sha256: sha256Hex('{}') };
+    const subject = {
+      server: tool.split('__')[0]!,
+      tool,
+      request_id: String(t),
+      args: {},
+      args_sha256: sha256Hex('{}'),
+    };
     const attempted = this.at(new Date(t).toISOString(), 'call.attempted', ctx, {}, { ...subject, decision });
     const outcome = decision.allowed
       ? { status: 'ok' as const, latency_ms: 3, result_sha256: sha256Hex('r'), result_bytes: 1, error: null }
-      : { status: 'denied' as const, latency_ms: 0, result_sha256: null, result_bytes: null, error: decision.rule };
-    const done = this.at(new Date(t + 1).toISOString(), decision.allowed ? 'call.completed' : 'call.denied', ctx, {}, { ...subject, decision, outcome });
+      : {
+          status: 'denied' as const,
+          latency_ms: 0,
+          result_sha256: null,
+          result_bytes: null,
+          error: decision.rule,
+        };
+    const done = this.at(
+      new Date(t + 1).toISOString(),
+      decision.allowed ? 'call.completed' : 'call.denied',
+      ctx,
+      {},
+      { ...subject, decision, outcome },
+    );
     return [attempted, done];
   }
 }

@@ -28,7 +28,14 @@ import {
   type TokenMint,
 } from './fixtures.js';
 
-const TOOLS = ['list_open_tickets', 'read_ticket', 'draft_reply', 'issue_refund', 'close_account', 'export_customers'];
+const TOOLS = [
+  'list_open_tickets',
+  'read_ticket',
+  'draft_reply',
+  'issue_refund',
+  'close_account',
+  'export_customers',
+];
 const P1 = await publishedPolicy(
   [
     ['agent:support-bot', 'support__list_open_tickets', 'allow'],
@@ -64,12 +71,29 @@ const timeline = new Timeline();
 const p1Policy = await compile(P1);
 const p2Policy = await compile(P2);
 
-async function decide(session: string, iso: string, tool: string, policy = p1Policy): Promise<GatehouseEvent[]> {
-  return timeline.call(iso, { session_id: session, ...bot }, `support__${tool}`, policy.decide(bot.agent, bot.user, `support__${tool}`));
+async function decide(
+  session: string,
+  iso: string,
+  tool: string,
+  policy = p1Policy,
+): Promise<GatehouseEvent[]> {
+  return timeline.call(
+    iso,
+    { session_id: session, ...bot },
+    `support__${tool}`,
+    policy.decide(bot.agent, bot.user, `support__${tool}`),
+  );
 }
 
-async function get<T = unknown>(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: T; headers: Record<string, unknown>; raw: string }> {
-  const response = await api.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}`, ...headers } });
+async function get<T = unknown>(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: T; headers: Record<string, unknown>; raw: string }> {
+  const response = await api.app.inject({
+    method: 'GET',
+    url,
+    headers: { authorization: `Bearer ${token}`, ...headers },
+  });
   let body: unknown;
   try {
     body = response.json();
@@ -95,12 +119,22 @@ beforeAll(async () => {
   });
   // A second connection to the same chDB directory: tampering the way someone with SQL access would.
   const connection = createChdbConnection({ path: path.join(fixture.dir, 'clickhouse') });
-  sql = createClient({ connection: connection as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'] });
+  sql = createClient({
+    connection: connection as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'],
+  });
 
-  await project(fixture.store, [timeline.policy('2026-11-01T00:00:00.000Z', P1), timeline.catalog('2026-11-01T00:00:01.000Z', 'support', TOOLS)]);
+  await project(fixture.store, [
+    timeline.policy('2026-11-01T00:00:00.000Z', P1),
+    timeline.catalog('2026-11-01T00:00:01.000Z', 'support', TOOLS),
+  ]);
   // Session A, Tuesday 17 Nov: the compromised bot tries to export the customer table.
   const a = 'sess-a';
-  const started = timeline.at('2026-11-17T10:00:00.000Z', 'session.started', { session_id: a, ...bot }, { protocol_version: '2025-06-18', client_name: 'bot', client_version: '1' });
+  const started = timeline.at(
+    '2026-11-17T10:00:00.000Z',
+    'session.started',
+    { session_id: a, ...bot },
+    { protocol_version: '2025-06-18', client_name: 'bot', client_version: '1' },
+  );
   const calls = [
     ...(await decide(a, '2026-11-17T10:00:01.000Z', 'list_open_tickets')),
     ...(await decide(a, '2026-11-17T10:00:02.000Z', 'read_ticket')),
@@ -108,14 +142,24 @@ beforeAll(async () => {
     ...(await decide(a, '2026-11-17T10:00:04.000Z', 'export_customers')),
     ...(await decide(a, '2026-11-17T10:00:05.000Z', 'draft_reply')),
   ];
-  const ended = timeline.at('2026-11-17T10:00:06.000Z', 'session.ended', { session_id: a, ...bot }, { reason: 'closed' });
+  const ended = timeline.at(
+    '2026-11-17T10:00:06.000Z',
+    'session.ended',
+    { session_id: a, ...bot },
+    { reason: 'closed' },
+  );
   // Projected out of order and in several batches: replay must still come back in seq order.
   const sessionA = [started, ...calls, ended];
   await project(fixture.store, sessionA.slice(6).reverse());
   await project(fixture.store, sessionA.slice(0, 6));
   // Session C, Monday 23 Nov 12:00 UTC: already Tuesday in Auckland.
   await project(fixture.store, [
-    timeline.at('2026-11-23T12:00:00.000Z', 'session.started', { session_id: 'sess-c', ...bot }, { protocol_version: null, client_name: null, client_version: null }),
+    timeline.at(
+      '2026-11-23T12:00:00.000Z',
+      'session.started',
+      { session_id: 'sess-c', ...bot },
+      { protocol_version: null, client_name: null, client_version: null },
+    ),
     ...(await decide('sess-c', '2026-11-23T12:00:01.000Z', 'read_ticket')),
   ]);
 }, 120_000);
@@ -128,29 +172,43 @@ afterAll(async () => {
 
 describe('capabilities as of a time', () => {
   it('answers with the policy and catalog in force then, and the old answer stays reproducible after a policy change', async () => {
-    const before = await get<CapabilitiesAnswer>('/v1/agents/support-bot/capabilities?at=2026-11-15T00:00:00Z');
+    const before = await get<CapabilitiesAnswer>(
+      '/v1/agents/support-bot/capabilities?at=2026-11-15T00:00:00Z',
+    );
     expect(before.status).toBe(200);
     expect(before.body.policy_version).toBe(P1.version);
-    expect(before.body.tools.filter((t) => t.allowed).map((t) => t.name)).toEqual(['support__draft_reply', 'support__list_open_tickets', 'support__read_ticket']);
+    expect(before.body.tools.filter((t) => t.allowed).map((t) => t.name)).toEqual([
+      'support__draft_reply',
+      'support__list_open_tickets',
+      'support__read_ticket',
+    ]);
     expect(before.body.tools).toHaveLength(6);
 
     await project(fixture.store, [timeline.policy('2026-11-20T00:00:00.000Z', P2)]);
 
-    const after = await get<CapabilitiesAnswer>('/v1/agents/support-bot/capabilities?at=2026-11-21T00:00:00Z');
+    const after = await get<CapabilitiesAnswer>(
+      '/v1/agents/support-bot/capabilities?at=2026-11-21T00:00:00Z',
+    );
     expect(after.body.policy_version).toBe(P2.version);
     expect(after.body.tools.find((t) => t.name === 'support__draft_reply')).toMatchObject({ allowed: false });
-    const again = await get<CapabilitiesAnswer>('/v1/agents/support-bot/capabilities?at=2026-11-15T00:00:00Z');
+    const again = await get<CapabilitiesAnswer>(
+      '/v1/agents/support-bot/capabilities?at=2026-11-15T00:00:00Z',
+    );
     expect(again.body).toEqual(before.body);
   });
 
   it('intersects the agent with the user it acts for, and defaults at to now', async () => {
     const answer = await get<CapabilitiesAnswer>('/v1/agents/support-bot/capabilities?user=alice');
     expect(answer.body).toMatchObject({ agent: 'support-bot', user: 'alice', at: NOW.toISOString() });
-    expect(answer.body.tools.find((t) => t.name === 'support__export_customers')).toMatchObject({ allowed: false });
+    expect(answer.body.tools.find((t) => t.name === 'support__export_customers')).toMatchObject({
+      allowed: false,
+    });
   });
 
   it('answers 404 for a time before any policy was published', async () => {
-    const answer = await get<{ error: string; message: string }>('/v1/agents/support-bot/capabilities?at=2020-01-01T00:00:00Z');
+    const answer = await get<{ error: string; message: string }>(
+      '/v1/agents/support-bot/capabilities?at=2020-01-01T00:00:00Z',
+    );
     expect(answer.status).toBe(404);
     expect(answer.body.message).toContain('2020-01-01T00:00:00.000Z');
   });
@@ -158,24 +216,41 @@ describe('capabilities as of a time', () => {
 
 describe('activity', () => {
   it('reads "last tuesday" in America/Los_Angeles as 17 Nov local and returns that session with per-tool counts', async () => {
-    const answer = await get<{ window: { from: string; to: string }; events: GatehouseEvent[]; tools: { tool: string; attempted: number; denied: number }[] }>(
-      '/v1/agents/support-bot/activity?when=last%20tuesday&tz=America/Los_Angeles',
-    );
+    const answer = await get<{
+      window: { from: string; to: string };
+      events: GatehouseEvent[];
+      tools: { tool: string; attempted: number; denied: number }[];
+    }>('/v1/agents/support-bot/activity?when=last%20tuesday&tz=America/Los_Angeles');
     expect(answer.status).toBe(200);
-    expect(answer.body.window).toEqual({ from: '2026-11-17T08:00:00.000Z', to: '2026-11-18T08:00:00.000Z', when: 'last tuesday', tz: 'America/Los_Angeles' });
+    expect(answer.body.window).toEqual({
+      from: '2026-11-17T08:00:00.000Z',
+      to: '2026-11-18T08:00:00.000Z',
+      when: 'last tuesday',
+      tz: 'America/Los_Angeles',
+    });
     expect(new Set(answer.body.events.map((e) => e.session_id))).toEqual(new Set(['sess-a']));
-    expect(answer.body.tools.find((t) => t.tool === 'support__export_customers')).toMatchObject({ attempted: 1, denied: 1 });
-    expect(answer.body.tools.find((t) => t.tool === 'support__draft_reply')).toMatchObject({ attempted: 2, denied: 0 });
+    expect(answer.body.tools.find((t) => t.tool === 'support__export_customers')).toMatchObject({
+      attempted: 1,
+      denied: 1,
+    });
+    expect(answer.body.tools.find((t) => t.tool === 'support__draft_reply')).toMatchObject({
+      attempted: 2,
+      denied: 0,
+    });
   });
 
   it('reads "last tuesday" in Pacific/Auckland as a different UTC window holding a different session', async () => {
-    const answer = await get<{ window: { from: string }; events: GatehouseEvent[] }>('/v1/agents/support-bot/activity?when=last%20tuesday&tz=Pacific/Auckland');
+    const answer = await get<{ window: { from: string }; events: GatehouseEvent[] }>(
+      '/v1/agents/support-bot/activity?when=last%20tuesday&tz=Pacific/Auckland',
+    );
     expect(answer.body.window.from).toBe('2026-11-23T11:00:00.000Z');
     expect(new Set(answer.body.events.map((e) => e.session_id))).toEqual(new Set(['sess-c']));
   });
 
   it('pages with a cursor through the same events the whole window holds', async () => {
-    const all = await get<{ events: GatehouseEvent[] }>('/v1/agents/support-bot/activity?from=2026-11-17T00:00:00Z&to=2026-11-18T00:00:00Z');
+    const all = await get<{ events: GatehouseEvent[] }>(
+      '/v1/agents/support-bot/activity?from=2026-11-17T00:00:00Z&to=2026-11-18T00:00:00Z',
+    );
     const ids: string[] = [];
     let cursor: string | undefined;
     do {
@@ -191,11 +266,19 @@ describe('activity', () => {
   });
 
   it('exports NDJSON on Accept: application/x-ndjson and CSV on ?format=csv', async () => {
-    const ndjson = await get('/v1/agents/support-bot/activity?from=2026-11-17T00:00:00Z&to=2026-11-18T00:00:00Z', { accept: 'application/x-ndjson' });
+    const ndjson = await get(
+      '/v1/agents/support-bot/activity?from=2026-11-17T00:00:00Z&to=2026-11-18T00:00:00Z',
+      { accept: 'application/x-ndjson' },
+    );
     expect(ndjson.headers['content-type']).toContain('application/x-ndjson');
-    const lines = ndjson.raw.trim().split('\n').map((line) => JSON.parse(line) as GatehouseEvent);
+    const lines = ndjson.raw
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as GatehouseEvent);
     expect(lines).toHaveLength(10);
-    const csv = await get('/v1/agents/support-bot/activity?from=2026-11-17T00:00:00Z&to=2026-11-18T00:00:00Z&format=csv');
+    const csv = await get(
+      '/v1/agents/support-bot/activity?from=2026-11-17T00:00:00Z&to=2026-11-18T00:00:00Z&format=csv',
+    );
     const rows = csv.raw.trim().split('\r\n');
     expect(rows[0]).toMatch(/^ts,id,type,session_id,seq/);
     expect(rows).toHaveLength(11);
@@ -205,7 +288,9 @@ describe('activity', () => {
 
 describe('sessions and replay', () => {
   it('lists sessions of an agent, newest first', async () => {
-    const answer = await get<{ sessions: { session_id: string; calls: number; denied: number }[] }>('/v1/sessions?agent=support-bot');
+    const answer = await get<{ sessions: { session_id: string; calls: number; denied: number }[] }>(
+      '/v1/sessions?agent=support-bot',
+    );
     expect(answer.body.sessions.map((s) => s.session_id)).toEqual(['sess-c', 'sess-a']);
     expect(answer.body.sessions[1]).toMatchObject({ calls: 5, denied: 1 });
   });
@@ -247,8 +332,22 @@ describe('verify', () => {
   let checkpointKeys: Map<string, import('node:crypto').KeyObject>;
 
   async function sealSession(id: string, calls: number): Promise<GatehouseEvent[]> {
-    const out = [timeline.at('2026-11-23T08:00:00.000Z', 'session.started', { session_id: id, ...bot }, { protocol_version: null, client_name: null, client_version: null })];
-    for (let i = 0; i < calls; i++) out.push(...(await decide(id, `2026-11-23T08:00:0${i + 1}.000Z`, i % 2 === 0 ? 'read_ticket' : 'export_customers')));
+    const out = [
+      timeline.at(
+        '2026-11-23T08:00:00.000Z',
+        'session.started',
+        { session_id: id, ...bot },
+        { protocol_version: null, client_name: null, client_version: null },
+      ),
+    ];
+    for (let i = 0; i < calls; i++)
+      out.push(
+        ...(await decide(
+          id,
+          `2026-11-23T08:00:0${i + 1}.000Z`,
+          i % 2 === 0 ? 'read_ticket' : 'export_customers',
+        )),
+      );
     return out;
   }
 
@@ -257,11 +356,21 @@ describe('verify', () => {
     checkpointKeys = new Map([[key.kid, key.publicKey]]);
     const cpLog = createMemoryLog();
     const heads = new Map([...timeline.chains.heads()].filter(([s]) => s.startsWith('sess-v')));
-    const checkpointer = startCheckpointer({ log: cpLog, heads: () => heads, key, intervalMs: 60_000, stream: 'checkpoint:test', now: () => Date.parse('2026-11-23T09:00:00Z') });
+    const checkpointer = startCheckpointer({
+      log: cpLog,
+      heads: () => heads,
+      key,
+      intervalMs: 60_000,
+      stream: 'checkpoint:test',
+      now: () => Date.parse('2026-11-23T09:00:00Z'),
+    });
     await checkpointer.publishNow();
     await checkpointer.stop();
     const events = cpLog.events().map((e) => ({ ...e, ts: '2026-11-23T09:00:00.000Z' }));
-    await project(fixture.store, events.map((e) => e as GatehouseEvent));
+    await project(
+      fixture.store,
+      events.map((e) => e as GatehouseEvent),
+    );
   }
 
   async function verify(id: string, keys = checkpointKeys): Promise<SessionVerification> {
@@ -274,21 +383,34 @@ describe('verify', () => {
       checkpointKeys: keys,
       instance: 'verify',
     });
-    const response = await verifier.app.inject({ method: 'GET', url: `/v1/sessions/${id}/verify`, headers: { authorization: `Bearer ${token}` } });
+    const response = await verifier.app.inject({
+      method: 'GET',
+      url: `/v1/sessions/${id}/verify`,
+      headers: { authorization: `Bearer ${token}` },
+    });
     await verifier.close();
     expect(response.statusCode).toBe(200);
     return response.json() as SessionVerification;
   }
 
   it('reports an untouched session intact, anchored by a verified checkpoint', async () => {
-    await project(fixture.store, [...(await sealSession('sess-v1', 2)), ...(await sealSession('sess-v2', 2)), ...(await sealSession('sess-v3', 2))]);
+    await project(fixture.store, [
+      ...(await sealSession('sess-v1', 2)),
+      ...(await sealSession('sess-v2', 2)),
+      ...(await sealSession('sess-v3', 2)),
+    ]);
     await checkpoint();
     const report = await verify('sess-v1');
-    expect(report).toMatchObject({ intact: true, events: 5, first_bad: null, checkpoint: { status: 'verified', head: { seq: 4 } } });
+    expect(report).toMatchObject({
+      intact: true,
+      events: 5,
+      first_bad: null,
+      checkpoint: { status: 'verified', head: { seq: 4 } },
+    });
   });
 
   it('detects a row edited directly in ClickHouse and names its seq', async () => {
-    const events = (await fixture.store.sessionEvents('sess-v2'));
+    const events = await fixture.store.sessionEvents('sess-v2');
     const denied = events.find((e) => e.type === 'call.denied')!;
     for (const table of ['events', 'events_by_session']) {
       await sql.command({
@@ -306,7 +428,11 @@ describe('verify', () => {
     const events = await fixture.store.sessionEvents('sess-v3');
     const last = events.at(-1)!;
     for (const table of ['events', 'events_by_session']) {
-      await sql.command({ query: `ALTER TABLE gatehouse.${table} DELETE WHERE id = {id:UUID}`, query_params: { id: last.id }, clickhouse_settings: { mutations_sync: '1' } });
+      await sql.command({
+        query: `ALTER TABLE gatehouse.${table} DELETE WHERE id = {id:UUID}`,
+        query_params: { id: last.id },
+        clickhouse_settings: { mutations_sync: '1' },
+      });
     }
     const report = await verify('sess-v3');
     expect(report.intact).toBe(false);
@@ -327,21 +453,34 @@ describe('the perimeter of the query API', () => {
   it('answers 401 with a Bearer challenge when there is no token', async () => {
     const response = await api.app.inject({ method: 'GET', url: '/v1/sessions' });
     expect(response.statusCode).toBe(401);
-    expect(response.headers['www-authenticate']).toMatch(/^Bearer .*resource_metadata="http:\/\/localhost:7421\/.well-known\/oauth-protected-resource"/);
+    expect(response.headers['www-authenticate']).toMatch(
+      /^Bearer .*resource_metadata="http:\/\/localhost:7421\/.well-known\/oauth-protected-resource"/,
+    );
   });
 
   it('answers 403 insufficient_scope to a valid token without audit:read', async () => {
-    const response = await get<{ error: string }>('/v1/sessions', { authorization: `Bearer ${await mint.token({ scope: 'mcp:tools' })}` });
+    const response = await get<{ error: string }>('/v1/sessions', {
+      authorization: `Bearer ${await mint.token({ scope: 'mcp:tools' })}`,
+    });
     expect(response.status).toBe(403);
     expect(response.body.error).toBe('insufficient_scope');
     expect(response.headers['www-authenticate']).toContain('error="insufficient_scope"');
   });
 
   it('refuses a token minted for the gateway, a token from another issuer and an expired token alike (401, fixed message)', async () => {
-    for (const bad of [await mint.token({ aud: GATEWAY_AUDIENCE }), await mint.token({ iss: 'http://evil.test' }), await mint.token({ expSec: -60 })]) {
-      const response = await get<{ error: string; message: string }>('/v1/sessions', { authorization: `Bearer ${bad}` });
+    for (const bad of [
+      await mint.token({ aud: GATEWAY_AUDIENCE }),
+      await mint.token({ iss: 'http://evil.test' }),
+      await mint.token({ expSec: -60 }),
+    ]) {
+      const response = await get<{ error: string; message: string }>('/v1/sessions', {
+        authorization: `Bearer ${bad}`,
+      });
       expect(response.status).toBe(401);
-      expect(response.body).toEqual({ error: 'invalid_token', message: 'the access token is not valid for this API' });
+      expect(response.body).toEqual({
+        error: 'invalid_token',
+        message: 'the access token is not valid for this API',
+      });
     }
   });
 
@@ -351,7 +490,10 @@ describe('the perimeter of the query API', () => {
       ['/v1/agents/support-bot/activity?when=yesterdayy', 'querystring/when is not a date'],
       ['/v1/agents/support-bot/activity?when=today&tz=Mars/Base', 'querystring/tz must be an IANA time zone'],
       ['/v1/agents/support-bot/activity', 'querystring/from is required'],
-      ['/v1/agents/support-bot/activity?from=2026-11-18T00:00:00Z&to=2026-11-17T00:00:00Z', 'querystring/to must be after from'],
+      [
+        '/v1/agents/support-bot/activity?from=2026-11-18T00:00:00Z&to=2026-11-17T00:00:00Z',
+        'querystring/to must be after from',
+      ],
       ['/v1/agents/support-bot/activity?when=today&limit=0', 'querystring/limit must be >= 1'],
       ['/v1/sessions?agnet=support-bot', 'querystring/agnet is not a known parameter'],
       ['/v1/sessions/sess-a/what-if?policy=newest', 'querystring/policy must match'],
@@ -377,7 +519,11 @@ describe('the auditors are audited', () => {
       ['query.executed', 'query:test', 'GET /v1/sessions', 401, null],
       ['query.executed', 'query:test', 'GET /v1/sessions', 400, 'analyst'],
     ]);
-    expect(recorded[0]!.data.params).toEqual({ agent: 'support-bot', user: 'alice', at: '2026-11-15T00:00:00Z' });
+    expect(recorded[0]!.data.params).toEqual({
+      agent: 'support-bot',
+      user: 'alice',
+      at: '2026-11-15T00:00:00Z',
+    });
     const chain = log.events().filter((e) => e.session_id === 'query:test');
     expect(chain.map((e) => e.seq)).toEqual(chain.map((_, i) => i));
   });

@@ -44,7 +44,9 @@ describe('resolveWindow', () => {
   });
 
   it('refuses an unknown time zone, naming the tz parameter', () => {
-    expect(() => resolveWindow('today', 'Mars/Olympus_Mons', now)).toThrow(/^querystring\/tz must be an IANA time zone/);
+    expect(() => resolveWindow('today', 'Mars/Olympus_Mons', now)).toThrow(
+      /^querystring\/tz must be an IANA time zone/,
+    );
   });
 });
 
@@ -52,12 +54,18 @@ describe('resolveInstant', () => {
   const now = new Date('2026-11-24T20:00:00Z');
 
   it('takes ISO 8601 as is and words in the given zone', () => {
-    expect(iso(resolveInstant('2026-11-01T10:00:00+01:00', 'UTC', now, '--at'))).toBe('2026-11-01T09:00:00.000Z');
-    expect(iso(resolveInstant('yesterday 14:00', 'Europe/Berlin', now, '--at'))).toBe('2026-11-23T13:00:00.000Z');
+    expect(iso(resolveInstant('2026-11-01T10:00:00+01:00', 'UTC', now, '--at'))).toBe(
+      '2026-11-01T09:00:00.000Z',
+    );
+    expect(iso(resolveInstant('yesterday 14:00', 'Europe/Berlin', now, '--at'))).toBe(
+      '2026-11-23T13:00:00.000Z',
+    );
   });
 
   it('names the flag and the value it could not read', () => {
-    expect(() => resolveInstant('yesterdayy', 'UTC', now, '--at')).toThrow('--at: "yesterdayy" is not a date or time');
+    expect(() => resolveInstant('yesterdayy', 'UTC', now, '--at')).toThrow(
+      '--at: "yesterdayy" is not a date or time',
+    );
   });
 });
 

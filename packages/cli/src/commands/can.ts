@@ -1,7 +1,12 @@
 import type { Command } from 'commander';
 import { QueryApiError, resolveInstant } from '@gatehouse/query-api';
 import { CliError } from '../errors.js';
-import { queryClientFor, withQueryOptions, type CommonQueryOptions, type QueryCommandDeps } from '../query-client.js';
+import {
+  queryClientFor,
+  withQueryOptions,
+  type CommonQueryOptions,
+  type QueryCommandDeps,
+} from '../query-client.js';
 import { renderCapabilities } from '../render/answers.js';
 import { createPalette } from '../render/palette.js';
 
@@ -38,13 +43,24 @@ export function registerCanCommand(program: Command, deps: QueryCommandDeps = {}
       .argument('<agent>', 'agent (OAuth client_id)')
       .option('--user <user>', 'the user the agent acts for')
       .option('--at <time>', 'ISO 8601 or words ("yesterday 14:00", "2 days ago"); default now')
-      .option('--tz <zone>', 'IANA time zone for words in --at (default: this machine\'s)'),
+      .option('--tz <zone>', "IANA time zone for words in --at (default: this machine's)"),
   ).action(async (agent: string, options: CanOptions) => {
     const tz = options.tz ?? localTimeZone();
-    const at = options.at === undefined ? undefined : instantFlag('--at', options.at, tz, (deps.now ?? (() => new Date()))());
-    const client = await queryClientFor(options, deps, { 'querystring/at': '--at', 'querystring/user': '--user', 'params/agent': 'AGENT' });
+    const at =
+      options.at === undefined
+        ? undefined
+        : instantFlag('--at', options.at, tz, (deps.now ?? (() => new Date()))());
+    const client = await queryClientFor(options, deps, {
+      'querystring/at': '--at',
+      'querystring/user': '--user',
+      'params/agent': 'AGENT',
+    });
     const answer = await client.capabilities(agent, { user: options.user, at });
     const out = deps.out ?? process.stdout;
-    out.write(options.json ? `${JSON.stringify(answer, null, 2)}\n` : `${renderCapabilities(answer, createPalette(out, deps.env ?? process.env))}\n`);
+    out.write(
+      options.json
+        ? `${JSON.stringify(answer, null, 2)}\n`
+        : `${renderCapabilities(answer, createPalette(out, deps.env ?? process.env))}\n`,
+    );
   });
 }

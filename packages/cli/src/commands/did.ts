@@ -1,6 +1,11 @@
 import type { Command } from 'commander';
 import { CliError } from '../errors.js';
-import { queryClientFor, withQueryOptions, type CommonQueryOptions, type QueryCommandDeps } from '../query-client.js';
+import {
+  queryClientFor,
+  withQueryOptions,
+  type CommonQueryOptions,
+  type QueryCommandDeps,
+} from '../query-client.js';
 import { renderActivity } from '../render/answers.js';
 import { createPalette } from '../render/palette.js';
 import { instantFlag, localTimeZone } from './can.js';
@@ -25,7 +30,7 @@ export function registerDidCommand(program: Command, deps: QueryCommandDeps = {}
       .description('what AGENT did in a time window')
       .argument('<agent>', 'agent (OAuth client_id)')
       .option('--when <words>', '"last tuesday", "yesterday 14:00-16:00", "past 2 hours", "today"')
-      .option('--tz <zone>', 'IANA time zone the words are read in (default: this machine\'s)')
+      .option('--tz <zone>', "IANA time zone the words are read in (default: this machine's)")
       .option('--from <time>', 'window start (ISO 8601 or words), with --to')
       .option('--to <time>', 'window end, exclusive (ISO 8601 or words), with --from')
       .option('--limit <n>', 'events per page (1–10000, default 1000)')
@@ -37,16 +42,26 @@ export function registerDidCommand(program: Command, deps: QueryCommandDeps = {}
       throw new CliError('GH_ERR_CLI_USAGE', '--when: give either --when or --from/--to, not both');
     }
     if (options.when === undefined && (options.from === undefined || options.to === undefined)) {
-      throw new CliError('GH_ERR_CLI_USAGE', `${options.from === undefined ? '--from' : '--to'}: give --when "last tuesday", or both --from and --to`);
+      throw new CliError(
+        'GH_ERR_CLI_USAGE',
+        `${options.from === undefined ? '--from' : '--to'}: give --when "last tuesday", or both --from and --to`,
+      );
     }
     let limit: number | undefined;
     if (options.limit !== undefined) {
       limit = Number(options.limit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new CliError('GH_ERR_CLI_USAGE', `--limit: ${JSON.stringify(options.limit)} is not a whole number from 1 to 10000`);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
+        throw new CliError(
+          'GH_ERR_CLI_USAGE',
+          `--limit: ${JSON.stringify(options.limit)} is not a whole number from 1 to 10000`,
+        );
     }
     const params = {
       ...(options.when === undefined
-        ? { from: instantFlag('--from', options.from!, tz, now), to: instantFlag('--to', options.to!, tz, now) }
+        ? {
+            from: instantFlag('--from', options.from!, tz, now),
+            to: instantFlag('--to', options.to!, tz, now),
+          }
         : { when: options.when, tz }),
       ...(limit === undefined ? {} : { limit }),
       ...(options.cursor === undefined ? {} : { cursor: options.cursor }),
@@ -61,6 +76,10 @@ export function registerDidCommand(program: Command, deps: QueryCommandDeps = {}
     });
     const answer = await client.activity(agent, params);
     const out = deps.out ?? process.stdout;
-    out.write(options.json ? `${JSON.stringify(answer, null, 2)}\n` : `${renderActivity(answer, createPalette(out, deps.env ?? process.env))}\n`);
+    out.write(
+      options.json
+        ? `${JSON.stringify(answer, null, 2)}\n`
+        : `${renderActivity(answer, createPalette(out, deps.env ?? process.env))}\n`,
+    );
   });
 }

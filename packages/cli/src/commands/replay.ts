@@ -3,7 +3,12 @@ import type { Command } from 'commander';
 import type { GatehouseEvent } from '@gatehouse/events';
 import type { WhatIfAnswer } from '@gatehouse/query-api';
 import { CliError } from '../errors.js';
-import { queryClientFor, withQueryOptions, type CommonQueryOptions, type QueryCommandDeps } from '../query-client.js';
+import {
+  queryClientFor,
+  withQueryOptions,
+  type CommonQueryOptions,
+  type QueryCommandDeps,
+} from '../query-client.js';
 import { createPalette } from '../render/palette.js';
 import { renderTimeline } from '../render/timeline.js';
 
@@ -27,31 +32,47 @@ export function registerReplayCommand(program: Command, deps: QueryCommandDeps =
       .option('--follow', 'keep printing new events of a live session until it ends'),
   ).action(async (session: string, options: ReplayOptions) => {
     if (options.whatIf !== undefined && !/^(current|[0-9a-f]{64})$/.test(options.whatIf)) {
-      throw new CliError('GH_ERR_CLI_USAGE', `--what-if: ${JSON.stringify(options.whatIf)} is neither "current" nor a policy version (64 hex characters)`);
+      throw new CliError(
+        'GH_ERR_CLI_USAGE',
+        `--what-if: ${JSON.stringify(options.whatIf)} is neither "current" nor a policy version (64 hex characters)`,
+      );
     }
-    const client = await queryClientFor(options, deps, { 'querystring/policy': '--what-if', 'params/id': 'SESSION' });
+    const client = await queryClientFor(options, deps, {
+      'querystring/policy': '--what-if',
+      'params/id': 'SESSION',
+    });
     const out = deps.out ?? process.stdout;
     const palette = createPalette(out, deps.env ?? process.env);
     const { events } = await client.sessionEvents(session);
-    const whatIf: WhatIfAnswer | undefined = options.whatIf === undefined ? undefined : await client.whatIf(session, options.whatIf);
+    const whatIf: WhatIfAnswer | undefined =
+      options.whatIf === undefined ? undefined : await client.whatIf(session, options.whatIf);
 
     if (options.json && !options.follow) {
-      out.write(`${JSON.stringify({ session_id: session, events, ...(whatIf === undefined ? {} : { what_if: whatIf }) }, null, 2)}\n`);
+      out.write(
+        `${JSON.stringify({ session_id: session, events, ...(whatIf === undefined ? {} : { what_if: whatIf }) }, null, 2)}\n`,
+      );
       return;
     }
     const print = (batch: readonly GatehouseEvent[]) => {
       if (batch.length === 0) return;
-      out.write(options.json ? batch.map((e) => `${JSON.stringify(e)}\n`).join('') : `${renderTimeline(batch, palette, whatIf?.changes ?? [])}\n`);
+      out.write(
+        options.json
+          ? batch.map((e) => `${JSON.stringify(e)}\n`).join('')
+          : `${renderTimeline(batch, palette, whatIf?.changes ?? [])}\n`,
+      );
     };
     print(events);
     if (whatIf !== undefined && !options.json) {
-      out.write(`${palette.dim(`what-if policy ${whatIf.policy.version.slice(0, 12)}: ${whatIf.changes.length} decision(s) would change, ${whatIf.unchanged} unchanged`)}\n`);
+      out.write(
+        `${palette.dim(`what-if policy ${whatIf.policy.version.slice(0, 12)}: ${whatIf.changes.length} decision(s) would change, ${whatIf.unchanged} unchanged`)}\n`,
+      );
     }
     if (!options.follow) return;
     let last = events.at(-1);
     while (last?.type !== 'session.ended') {
       await sleep(deps.followIntervalMs ?? 1_000);
-      const next = (await client.sessionEvents(session, { from_seq: last === undefined ? 0 : last.seq + 1 })).events;
+      const next = (await client.sessionEvents(session, { from_seq: last === undefined ? 0 : last.seq + 1 }))
+        .events;
       print(next);
       last = next.at(-1) ?? last;
     }

@@ -1,4 +1,9 @@
-import type { ActivityAnswer, CapabilitiesAnswer, SessionsAnswer, SessionVerification } from '@gatehouse/query-api';
+import type {
+  ActivityAnswer,
+  CapabilitiesAnswer,
+  SessionsAnswer,
+  SessionVerification,
+} from '@gatehouse/query-api';
 import { table, type Palette } from './palette.js';
 
 const short = (hash: string) => hash.slice(0, 12);
@@ -7,8 +12,13 @@ const short = (hash: string) => hash.slice(0, 12);
 export function renderCapabilities(answer: CapabilitiesAnswer, c: Palette): string {
   const who = answer.user === null ? answer.agent : `${answer.agent} acting for ${answer.user}`;
   const head = `${c.bold(who)} at ${answer.at} ${c.dim(`(policy ${short(answer.policy_version)})`)}`;
-  if (answer.tools.length === 0) return `${head}\n${c.dim('no upstream tool catalog had been published then')}`;
-  const rows = answer.tools.map((t) => [t.allowed ? c.green('✓ allowed') : c.red('✗ denied '), t.name, c.dim(t.rule)]);
+  if (answer.tools.length === 0)
+    return `${head}\n${c.dim('no upstream tool catalog had been published then')}`;
+  const rows = answer.tools.map((t) => [
+    t.allowed ? c.green('✓ allowed') : c.red('✗ denied '),
+    t.name,
+    c.dim(t.rule),
+  ]);
   const allowed = answer.tools.filter((t) => t.allowed).length;
   return `${head}\n${table(rows)}\n${c.dim(`${allowed} of ${answer.tools.length} tools allowed`)}`;
 }
@@ -24,7 +34,14 @@ export function renderActivity(answer: ActivityAnswer, c: Palette): string {
   lines.push(
     table([
       ['tool', 'calls', 'allowed', 'denied', 'ok', 'error'].map((h) => c.dim(h)),
-      ...answer.tools.map((t) => [t.tool, String(t.attempted), String(t.allowed), t.denied > 0 ? c.red(String(t.denied)) : '0', String(t.ok), t.error > 0 ? c.yellow(String(t.error)) : '0']),
+      ...answer.tools.map((t) => [
+        t.tool,
+        String(t.attempted),
+        String(t.allowed),
+        t.denied > 0 ? c.red(String(t.denied)) : '0',
+        String(t.ok),
+        t.error > 0 ? c.yellow(String(t.error)) : '0',
+      ]),
     ]),
     '',
   );
@@ -32,7 +49,8 @@ export function renderActivity(answer: ActivityAnswer, c: Palette): string {
     .filter((e) => e.type !== 'call.attempted')
     .map((e) => [c.dim(e.ts), e.session_id, e.tool ?? '', outcomeText(e.type, e.outcome?.status, c)]);
   lines.push(table(rows));
-  if (answer.next_cursor !== undefined) lines.push(c.dim(`… more: use --json with --cursor ${answer.next_cursor}, or the NDJSON export`));
+  if (answer.next_cursor !== undefined)
+    lines.push(c.dim(`… more: use --json with --cursor ${answer.next_cursor}, or the NDJSON export`));
   return lines.join('\n');
 }
 
@@ -48,9 +66,23 @@ export function renderSessions(answer: SessionsAnswer, c: Palette): string {
   if (answer.sessions.length === 0) return c.dim('no sessions');
   const rows = [
     ['session', 'agent', 'user', 'first', 'last', 'events', 'calls', 'denied'].map((h) => c.dim(h)),
-    ...answer.sessions.map((s) => [s.session_id, s.agent ?? '', s.user ?? '', s.first_ts, s.last_ts, String(s.events), String(s.calls), s.denied > 0 ? c.red(String(s.denied)) : '0']),
+    ...answer.sessions.map((s) => [
+      s.session_id,
+      s.agent ?? '',
+      s.user ?? '',
+      s.first_ts,
+      s.last_ts,
+      String(s.events),
+      String(s.calls),
+      s.denied > 0 ? c.red(String(s.denied)) : '0',
+    ]),
   ];
-  return table(rows) + (answer.next_cursor === undefined ? '' : `\n${c.dim('… more sessions: narrow with --from/--to or --agent')}`);
+  return (
+    table(rows) +
+    (answer.next_cursor === undefined
+      ? ''
+      : `\n${c.dim('… more sessions: narrow with --from/--to or --agent')}`)
+  );
 }
 
 /** `gatehouse verify`: intact or the first bad link, and what the checkpoint says. */
@@ -60,16 +92,35 @@ export function renderVerification(report: SessionVerification, c: Palette): str
     const head = report.head === null ? 'empty' : `head seq ${report.head.seq} (${short(report.head.hash)})`;
     lines.push(`${c.green('✔ intact')}  ${report.session_id}: ${report.events} events, ${head}`);
   } else if (report.first_bad !== null) {
-    lines.push(`${c.red('✘ broken')}  ${report.session_id}: first bad link at seq ${report.first_bad.seq} (${report.first_bad.kind})`);
+    lines.push(
+      `${c.red('✘ broken')}  ${report.session_id}: first bad link at seq ${report.first_bad.seq} (${report.first_bad.kind})`,
+    );
     lines.push(`  ${report.first_bad.message}`);
   } else {
     lines.push(`${c.red('✘ not verified')}  ${report.session_id}: the signed checkpoint does not hold`);
   }
   const cp = report.checkpoint;
-  if (cp.status === 'none') lines.push(c.dim('  no signed checkpoint covers this session yet: a deletion of its newest events could not be detected'));
-  else if (cp.status === 'verified') lines.push(`  checkpoint ${c.green('verified')}: signed ${cp.signed_at} by key ${cp.kid.slice(0, 12)}, head seq ${cp.head.seq} present`);
-  else if (cp.status === 'head_mismatch') lines.push(`  checkpoint signed ${cp.signed_at} commits to seq ${cp.head.seq} (${short(cp.head.hash)}), ${c.red('which the stored chain no longer holds')}`);
-  else if (cp.status === 'invalid_signature') lines.push(`  checkpoint ${cp.stream}#${cp.seq} ${c.red('signature does not verify')}: the checkpoint itself was altered or forged`);
-  else lines.push(`  checkpoint ${cp.stream}#${cp.seq} ${c.yellow('signed by an unknown key')} (${cp.kid}): not judged`);
+  if (cp.status === 'none')
+    lines.push(
+      c.dim(
+        '  no signed checkpoint covers this session yet: a deletion of its newest events could not be detected',
+      ),
+    );
+  else if (cp.status === 'verified')
+    lines.push(
+      `  checkpoint ${c.green('verified')}: signed ${cp.signed_at} by key ${cp.kid.slice(0, 12)}, head seq ${cp.head.seq} present`,
+    );
+  else if (cp.status === 'head_mismatch')
+    lines.push(
+      `  checkpoint signed ${cp.signed_at} commits to seq ${cp.head.seq} (${short(cp.head.hash)}), ${c.red('which the stored chain no longer holds')}`,
+    );
+  else if (cp.status === 'invalid_signature')
+    lines.push(
+      `  checkpoint ${cp.stream}#${cp.seq} ${c.red('signature does not verify')}: the checkpoint itself was altered or forged`,
+    );
+  else
+    lines.push(
+      `  checkpoint ${cp.stream}#${cp.seq} ${c.yellow('signed by an unknown key')} (${cp.kid}): not judged`,
+    );
   return lines.join('\n');
 }

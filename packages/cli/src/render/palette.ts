@@ -16,7 +16,8 @@ export interface Palette {
 export function createPalette(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): Palette {
   const forced = env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '' && env.FORCE_COLOR !== '0';
   const enabled = forced || (stream.isTTY === true && env.NO_COLOR === undefined && env.TERM !== 'dumb');
-  const style = (open: number, close: number) => (text: string) => (enabled ? `\u001b[${open}m${text}\u001b[${close}m` : text);
+  const style = (open: number, close: number) => (text: string) =>
+    enabled ? `\u001b[${open}m${text}\u001b[${close}m` : text;
   return {
     enabled,
     red: style(31, 39),
@@ -28,17 +29,27 @@ export function createPalette(stream: { isTTY?: boolean }, env: NodeJS.ProcessEn
   };
 }
 
+/** SGR escape sequences, as the palette writes them. */
+// eslint-disable-next-line no-control-regex
+const ANSI = /\u001b\[\d+m/g;
+
+/** Visible length of `text`: ANSI escapes take no room. */
+function visibleLength(text: string): number {
+  return text.replace(ANSI, '').length;
+}
+
 /** Pads to `width` ignoring ANSI escapes. */
 export function pad(text: string, width: number): string {
-  // eslint-disable-next-line no-control-regex
-  const visible = text.replace(/\u001b\[\d+m/g, '').length;
+  const visible = visibleLength(text);
   return visible >= width ? text : text + ' '.repeat(width - visible);
 }
 
 /** Renders rows as aligned columns (two spaces apart). */
 export function table(rows: string[][]): string {
   const widths: number[] = [];
-  // eslint-disable-next-line no-control-regex
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.replace(/\u001b\[\d+m/g, '').length)));
-  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : pad(cell, widths[i]!))).join('  ')).join('\n');
+  for (const row of rows)
+    row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, visibleLength(cell))));
+  return rows
+    .map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : pad(cell, widths[i]!))).join('  '))
+    .join('\n');
 }

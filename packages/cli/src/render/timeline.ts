@@ -6,16 +6,24 @@ import type { Palette } from './palette.js';
  * One line per event of a replayed session: seq, time, what happened, the decision and outcome.
  * With `changes` (what-if), calls another policy would decide differently are flagged beneath.
  */
-export function renderTimeline(events: readonly GatehouseEvent[], c: Palette, changes: readonly DecisionChange[] = []): string {
+export function renderTimeline(
+  events: readonly GatehouseEvent[],
+  c: Palette,
+  changes: readonly DecisionChange[] = [],
+): string {
   const bySeq = new Map(changes.map((change) => [change.seq, change]));
   const width = String(events.at(-1)?.seq ?? 0).length;
   const lines: string[] = [];
   for (const event of events) {
-    lines.push(`${c.dim(String(event.seq).padStart(width))}  ${c.dim(event.ts.slice(11, 23))}  ${describe(event, c)}`);
+    lines.push(
+      `${c.dim(String(event.seq).padStart(width))}  ${c.dim(event.ts.slice(11, 23))}  ${describe(event, c)}`,
+    );
     const change = bySeq.get(event.seq);
     if (change !== undefined) {
       const verdict = change.would.allowed ? c.green('ALLOWED') : c.red('DENIED');
-      lines.push(`${' '.repeat(width)}  ${c.yellow('what-if')}       would be ${verdict} (${change.would.rule})`);
+      lines.push(
+        `${' '.repeat(width)}  ${c.yellow('what-if')}       would be ${verdict} (${change.would.rule})`,
+      );
     }
   }
   return lines.join('\n');

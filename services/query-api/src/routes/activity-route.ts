@@ -52,11 +52,26 @@ export function activityRoute(app: FastifyInstance, ctx: QueryContext): void {
           properties: {
             from: { ...dateTime, description: 'Window start (inclusive), ISO 8601' },
             to: { ...dateTime, description: 'Window end (exclusive), ISO 8601' },
-            when: { type: 'string', minLength: 1, maxLength: 200, description: 'Words: "last tuesday", "yesterday 14:00-16:00", "past 2 hours", "today"' },
-            tz: { type: 'string', minLength: 1, maxLength: 64, default: 'UTC', description: 'IANA time zone `when` is read in (default UTC)' },
+            when: {
+              type: 'string',
+              minLength: 1,
+              maxLength: 200,
+              description: 'Words: "last tuesday", "yesterday 14:00-16:00", "past 2 hours", "today"',
+            },
+            tz: {
+              type: 'string',
+              minLength: 1,
+              maxLength: 64,
+              default: 'UTC',
+              description: 'IANA time zone `when` is read in (default UTC)',
+            },
             limit: limit(10_000, 1_000),
             cursor,
-            format: { type: 'string', enum: [...EXPORT_FORMATS], description: 'json (paged), ndjson or csv (streamed, whole window)' },
+            format: {
+              type: 'string',
+              enum: [...EXPORT_FORMATS],
+              description: 'json (paged), ndjson or csv (streamed, whole window)',
+            },
           },
         },
       },
@@ -68,7 +83,8 @@ export function activityRoute(app: FastifyInstance, ctx: QueryContext): void {
       let from: Date;
       let to: Date;
       if (q.when !== undefined) {
-        if (q.from !== undefined || q.to !== undefined) throw badRequest('querystring/when', 'cannot be combined with from/to');
+        if (q.from !== undefined || q.to !== undefined)
+          throw badRequest('querystring/when', 'cannot be combined with from/to');
         const resolved = resolveWindow(q.when, q.tz, ctx.clock());
         ({ from, to } = resolved);
         window = { from: from.toISOString(), to: to.toISOString(), when: q.when, tz: q.tz };
@@ -82,19 +98,32 @@ export function activityRoute(app: FastifyInstance, ctx: QueryContext): void {
       }
       const format = negotiateFormat(q.format, request.headers.accept);
       if (format === 'json') {
-        const page = await ctx.store.activity({ agent, from, to, limit: q.limit, ...(q.cursor === undefined ? {} : { cursor: q.cursor }) });
+        const page = await ctx.store.activity({
+          agent,
+          from,
+          to,
+          limit: q.limit,
+          ...(q.cursor === undefined ? {} : { cursor: q.cursor }),
+        });
         const answer: ActivityAnswer = { agent, window, tools: page.tools, events: page.items };
         if (page.nextCursor !== undefined) answer.next_cursor = page.nextCursor;
         return answer;
       }
       // Fetch the first page before answering, so a store failure is still a proper error status.
-      const first = await ctx.store.activity({ agent, from, to, limit: EXPORT_PAGE, ...(q.cursor === undefined ? {} : { cursor: q.cursor }) });
+      const first = await ctx.store.activity({
+        agent,
+        from,
+        to,
+        limit: EXPORT_PAGE,
+        ...(q.cursor === undefined ? {} : { cursor: q.cursor }),
+      });
       const store = ctx.store;
       async function* lines(): AsyncGenerator<string> {
         if (format === 'csv') yield csvHeader();
         let page = first;
         for (;;) {
-          for (const event of page.items) yield format === 'csv' ? csvLine(event) : `${JSON.stringify(event)}\n`;
+          for (const event of page.items)
+            yield format === 'csv' ? csvLine(event) : `${JSON.stringify(event)}\n`;
           if (page.nextCursor === undefined) return;
           page = await store.activity({ agent, from, to, limit: EXPORT_PAGE, cursor: page.nextCursor });
         }

@@ -36,7 +36,12 @@ export function capabilitiesRoute(app: FastifyInstance, ctx: QueryContext): void
           type: 'object',
           additionalProperties: false,
           properties: {
-            user: { type: 'string', minLength: 1, maxLength: 256, description: 'User (token sub) the agent acts for; omitted: the agent alone' },
+            user: {
+              type: 'string',
+              minLength: 1,
+              maxLength: 256,
+              description: 'User (token sub) the agent acts for; omitted: the agent alone',
+            },
             at: { ...dateTime, description: 'Instant to evaluate at (ISO 8601); default now' },
           },
         },
@@ -47,7 +52,10 @@ export function capabilitiesRoute(app: FastifyInstance, ctx: QueryContext): void
       const at = request.query.at === undefined ? ctx.clock() : new Date(request.query.at);
       const published = await ctx.history.policyAt(at);
       if (published === undefined) {
-        throw new QueryApiError('GH_ERR_QUERY_NOT_FOUND', `no policy had been published at ${at.toISOString()} (querystring/at)`);
+        throw new QueryApiError(
+          'GH_ERR_QUERY_NOT_FOUND',
+          `no policy had been published at ${at.toISOString()} (querystring/at)`,
+        );
       }
       const [policy, catalogs] = await Promise.all([ctx.policyOf(published), ctx.history.catalogsAt(at)]);
       const user = request.query.user ?? null;

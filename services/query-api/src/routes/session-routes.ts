@@ -4,7 +4,11 @@ import type { SessionSummary } from '@gatehouse/store';
 import { badRequest, QueryApiError } from '../errors.js';
 import { whatIf, type DecisionChange } from '../evaluate.js';
 import type { QueryContext } from '../query-context.js';
-import { findSessionCheckpoint, verifySessionEvents, type SessionVerification } from '../session-verification.js';
+import {
+  findSessionCheckpoint,
+  verifySessionEvents,
+  type SessionVerification,
+} from '../session-verification.js';
 import { cursor, dateTime, limit, sessionParam } from './schemas.js';
 
 /** The answer of `GET /v1/sessions`. */
@@ -32,7 +36,10 @@ export interface WhatIfAnswer {
 export type { SessionVerification };
 
 function notFound(id: string): QueryApiError {
-  return new QueryApiError('GH_ERR_QUERY_NOT_FOUND', `no events recorded for session ${JSON.stringify(id)} (params/id)`);
+  return new QueryApiError(
+    'GH_ERR_QUERY_NOT_FOUND',
+    `no events recorded for session ${JSON.stringify(id)} (params/id)`,
+  );
 }
 
 /** `/v1/sessions`, `/v1/sessions/{id}/events`, `/verify`, `/what-if`. */
@@ -58,7 +65,8 @@ export function sessionRoutes(app: FastifyInstance, ctx: QueryContext): void {
     },
     async (request): Promise<SessionsAnswer> => {
       const q = request.query;
-      if (q.from !== undefined && q.to !== undefined && Date.parse(q.to) <= Date.parse(q.from)) throw badRequest('querystring/to', 'must be after from');
+      if (q.from !== undefined && q.to !== undefined && Date.parse(q.to) <= Date.parse(q.from))
+        throw badRequest('querystring/to', 'must be after from');
       const page = await ctx.store.listSessions({
         limit: q.limit,
         ...(q.agent === undefined ? {} : { agent: q.agent }),
@@ -66,7 +74,9 @@ export function sessionRoutes(app: FastifyInstance, ctx: QueryContext): void {
         ...(q.to === undefined ? {} : { to: new Date(q.to) }),
         ...(q.cursor === undefined ? {} : { cursor: q.cursor }),
       });
-      return page.nextCursor === undefined ? { sessions: page.items } : { sessions: page.items, next_cursor: page.nextCursor };
+      return page.nextCursor === undefined
+        ? { sessions: page.items }
+        : { sessions: page.items, next_cursor: page.nextCursor };
     },
   );
 
@@ -81,7 +91,12 @@ export function sessionRoutes(app: FastifyInstance, ctx: QueryContext): void {
           type: 'object',
           additionalProperties: false,
           properties: {
-            from_seq: { type: 'integer', minimum: 0, default: 0, description: 'Only events with seq ≥ this (for following a live session)' },
+            from_seq: {
+              type: 'integer',
+              minimum: 0,
+              default: 0,
+              description: 'Only events with seq ≥ this (for following a live session)',
+            },
             limit: { type: 'integer', minimum: 1, maximum: 100_000 },
           },
         },
@@ -90,7 +105,10 @@ export function sessionRoutes(app: FastifyInstance, ctx: QueryContext): void {
     async (request): Promise<SessionEventsAnswer> => {
       const { id } = request.params;
       const { from_seq: fromSeq, limit: max } = request.query;
-      const events = await ctx.store.sessionEvents(id, { fromSeq, ...(max === undefined ? {} : { limit: max }) });
+      const events = await ctx.store.sessionEvents(id, {
+        fromSeq,
+        ...(max === undefined ? {} : { limit: max }),
+      });
       if (events.length === 0 && fromSeq === 0) throw notFound(id);
       return { session_id: id, events };
     },
@@ -109,7 +127,12 @@ export function sessionRoutes(app: FastifyInstance, ctx: QueryContext): void {
       const { id } = request.params;
       const events = await ctx.store.sessionEvents(id);
       const first = events[0];
-      const checkpoint = await findSessionCheckpoint(ctx.store, id, first === undefined ? undefined : new Date(first.ts), ctx.checkpointKeys);
+      const checkpoint = await findSessionCheckpoint(
+        ctx.store,
+        id,
+        first === undefined ? undefined : new Date(first.ts),
+        ctx.checkpointKeys,
+      );
       if (events.length === 0 && checkpoint === undefined) throw notFound(id);
       return verifySessionEvents(id, events, checkpoint);
     },
@@ -126,7 +149,12 @@ export function sessionRoutes(app: FastifyInstance, ctx: QueryContext): void {
           type: 'object',
           additionalProperties: false,
           properties: {
-            policy: { type: 'string', pattern: '^(current|[0-9a-f]{64})$', default: 'current', description: '`current` or a policy version (64 hex)' },
+            policy: {
+              type: 'string',
+              pattern: '^(current|[0-9a-f]{64})$',
+              default: 'current',
+              description: '`current` or a policy version (64 hex)',
+            },
           },
         },
       },
@@ -139,7 +167,11 @@ export function sessionRoutes(app: FastifyInstance, ctx: QueryContext): void {
         policy = ctx.currentPolicy();
       } else {
         const published = await ctx.history.policyByVersion(requested);
-        if (published === undefined) throw new QueryApiError('GH_ERR_QUERY_NOT_FOUND', `no policy with version ${requested} was ever published (querystring/policy)`);
+        if (published === undefined)
+          throw new QueryApiError(
+            'GH_ERR_QUERY_NOT_FOUND',
+            `no policy with version ${requested} was ever published (querystring/policy)`,
+          );
         policy = await ctx.policyOf(published);
       }
       const events = await ctx.store.sessionEvents(id);
