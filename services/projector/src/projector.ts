@@ -2,6 +2,7 @@ import type { EventLog, LogBatch, LogConsumer } from '@gatehouse/eventlog';
 import type { AuditStore } from '@gatehouse/store';
 import { pino, type Logger } from 'pino';
 import { BatchJournal } from './batch-journal.js';
+import { BatchReader, type ProjectionBatch } from './batch-reader.js';
 import { ProjectorError } from './errors.js';
 
 /** Options of `createProjector`. */
@@ -14,7 +15,10 @@ export interface ProjectorOptions {
   group?: string;
   /** Upper bound on events per batch (= per INSERT). Default 5,000. */
   maxBatchEvents?: number;
-  /** How long one read waits for events when the log is idle, in ms. Default 200. */
+  /**
+   * How long a batch keeps accumulating after its first event before it is inserted (and how long
+   * an idle read waits), in ms: bounds the INSERT rate when events trickle in. Default 200.
+   */
   maxBatchWaitMs?: number;
   /** Attempts per batch for retryable store / log errors before the projector fails. Default 10. */
   maxAttempts?: number;
@@ -258,19 +262,16 @@ class ProjectorLoop implements Projector {
 
   async #run(consumer: LogConsumer, untilOffset: string | undefined): Promise<void> {
     let until = untilOffset;
-    let prefetched: Promise<LogBatch> | undefined;
-    const read = () =>
-      this.#attempt('read from the event log', () =>
-        consumer.next({
-          maxEvents: this.#maxEvents,
-          maxWaitMs: this.#maxWaitMs,
-          signal: this.#abort.signal,
-          ...(until === undefined ? {} : { untilOffset: until }),
-        }),
-      );
+    let prefetched: Promise<ProjectionBatch> | undefined;
+    const reader = new BatchReader(consumer, {
+      maxEvents: this.#maxEvents,
+      maxWaitMs: this.#maxWaitMs,
+      signal: this.#abort.signal,
+      attempt: (what, operation) => this.#attempt(what, operation),
+    });
     try {
       while (this.#state === 'running') {
-        const batch = await (prefetched ?? read());
+        const { batch, commitWith } = await (prefetched ?? reader.next(until));
         prefetched = undefined;
         until = undefined;
         if (batch.events.length === 0) {
@@ -288,13 +289,13 @@ class ProjectorLoop implements Projector {
         // the HTTP client both run the insert off the event loop). Not at the tail, where the read
         // would wait maxBatchWaitMs and hold up this batch's commit behind it.
         if (batch.events.length >= this.#maxEvents) {
-          prefetched = read();
+          prefetched = reader.next();
           prefetched.catch(() => undefined);
         }
         await inserted;
         await this.#hooks.afterInsert?.(batch);
         // Committed only now: a crash before this line delivers the batch again, and the store drops the repeat.
-        await this.#attempt(`commit batch ${batch.token}`, () => consumer.commit(batch));
+        await this.#attempt(`commit batch ${batch.token}`, () => consumer.commit(commitWith));
         this.#stats.batches += 1;
         this.#stats.events += batch.events.length;
         this.#stats.lastToken = batch.token;

@@ -174,6 +174,60 @@ describe('projector over the in-memory log', () => {
     expect(store.rows.map((e) => e.id)).toEqual(events.map((e) => e.id));
   });
 
+  it('assembles events appended one by one into one insert of up to maxBatchEvents', async () => {
+    const log = createMemoryLog();
+    const store = new RecordingStore();
+    const projector = track(
+      createProjector({ log, store: store.asStore(), maxBatchEvents: 5, maxBatchWaitMs: 30_000, logger }),
+    );
+    await projector.start();
+    const events = sampleEvents(10);
+    for (const event of events) await log.append([event]);
+    await projector.drain(10_000);
+    expect(store.inserts.map((i) => i.token)).toEqual(['memory/0/0-4', 'memory/0/5-9']);
+    expect(store.rows.map((e) => e.id)).toEqual(events.map((e) => e.id));
+  });
+
+  it('re-reads an assembled batch after a crash with the same token, however the log splits it', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-projector-'));
+    tempDirs.push(dir);
+    const journalFile = path.join(dir, 'pending.json');
+    const log = createMemoryLog();
+    const store = new RecordingStore();
+    const crashing = createProjectorWithHooks(
+      { log, store: store.asStore(), maxBatchEvents: 4, maxBatchWaitMs: 30_000, journalFile, logger },
+      {
+        afterInsert: async () => {
+          throw new Error('simulated crash between insert and commit');
+        },
+      },
+    );
+    await crashing.start();
+    const events = sampleEvents(12);
+    for (const event of events.slice(0, 4)) await log.append([event]);
+    await expect(crashing.drain(10_000)).rejects.toMatchObject({ code: 'GH_ERR_PROJECTOR_FAILED' });
+    await crashing.stop();
+    await log.append(events.slice(4));
+    const restarted = track(
+      createProjector({
+        log: log.reopen(),
+        store: store.asStore(),
+        maxBatchEvents: 4,
+        maxBatchWaitMs: 20,
+        journalFile,
+        logger,
+      }),
+    );
+    await restarted.start();
+    await restarted.drain(10_000);
+    expect(store.inserts.map((i) => i.token)).toEqual([
+      'memory/0/0-3',
+      'memory/0/0-3',
+      'memory/0/4-7',
+      'memory/0/8-11',
+    ]);
+  });
+
   it('refuses bad options naming them, and drain before start', async () => {
     const log = createMemoryLog();
     const store = new RecordingStore().asStore();
