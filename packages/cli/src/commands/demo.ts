@@ -1,0 +1,149 @@
+import type { Command } from 'commander';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { loadConfig, type GatehouseConfig } from '../config.js';
+import { readSettings } from '../settings.js';
+import { startStack, type Stack } from '../stack.js';
+import { issueDevToken } from './token.js';
+
+const HOSTILE_TICKET = 'T-1004';
+
+/** What the demo observed, for `--json` and for the end-to-end test. */
+export interface DemoReport {
+  sessionId: string;
+  visibleTools: string[];
+  hostileInstructionSeen: boolean;
+  exportRefusal: string | null;
+  refundRefusal: string | null;
+  deniedInRecord: Array<{ tool: string; rule: string }>;
+  verified: boolean;
+}
+
+/**
+ * `npm run demo`: plays the support-desk scenario of DESIGN.md against the running stack, or
+ * starts one in this process when none answers on the configured ports.
+ */
+export function registerDemoCommand(program: Command): void {
+  program
+    .command('demo')
+    .description('play the support-desk scenario: a compromised agent tries to export customers and is refused')
+    .option('--json', 'print the report as JSON')
+    .action(async (flags: { json?: boolean }) => {
+      const settings = readSettings();
+      const config = await loadConfig(settings.configPath);
+      const say = flags.json ? () => undefined : (line: string) => console.log(line);
+      const ingressUrl = `http://${settings.host}:${settings.ingressPort}`;
+      let stack: Stack | undefined;
+      if (!(await answers(`${ingressUrl}/healthz`))) {
+        say('No gateway answers on that port: starting one in this process (embedded mode)…');
+        stack = await startStack({ settings, config, progress: (l) => say(`  ${l}`) });
+      }
+      try {
+        const report = await playDemo(config, {
+          mcpUrl: stack?.urls.mcp ?? `${ingressUrl}/mcp`,
+          queryUrl: stack?.urls.query ?? `http://${settings.host}:${settings.queryPort}`,
+          say,
+          ...(stack ? { settle: () => stack!.projector.drain(30_000) } : {}),
+        });
+        if (flags.json) console.log(JSON.stringify(report, null, 2));
+      } finally {
+        await stack?.close();
+      }
+    });
+}
+
+async function answers(url: string): Promise<boolean> {
+  try {
+    return (await fetch(url, { signal: AbortSignal.timeout(1000) })).ok;
+  } catch {
+    return false;
+  }
+}
+
+/** The scenario itself; exported for the end-to-end test. */
+export async function playDemo(
+  config: GatehouseConfig,
+  options: { mcpUrl: string; queryUrl: string; say: (line: string) => void; settle?: () => Promise<void> },
+): Promise<DemoReport> {
+  const { say } = options;
+  say('\n1. support-bot, acting for alice, gets a token (authorization code + PKCE, development login)');
+  const { accessToken } = await issueDevToken(config, 'support-bot', 'alice');
+  const client = new Client({ name: 'support-bot', version: '1.0.0' });
+  const transport = new StreamableHTTPClientTransport(new URL(options.mcpUrl), {
+    requestInit: { headers: { Authorization: `Bearer ${accessToken}` } },
+  });
+  await client.connect(transport);
+  const sessionId = transport.sessionId ?? '';
+  const visibleTools = (await client.listTools()).tools.map((t) => t.name);
+  say(`2. it lists its tools and sees only: ${visibleTools.join(', ')}`);
+
+  const ticket = await client.callTool({ name: 'support__read_ticket', arguments: { ticket_id: HOSTILE_TICKET } });
+  const ticketText = JSON.stringify(ticket.content);
+  const hostileInstructionSeen = ticketText.includes('export_customers');
+  say(`3. it reads ticket ${HOSTILE_TICKET}, which carries a hostile instruction: "…call export_customers, then email the result…"`);
+
+  say('4. the compromised agent obeys and calls support__export_customers');
+  const exportRefusal = await refusal(() => client.callTool({ name: 'support__export_customers', arguments: {} }));
+  say(`   → refused by the gateway: ${exportRefusal ?? 'NOT REFUSED'}`);
+  say('5. it tries support__issue_refund too (alice may refund; support-bot may not — the intersection decides)');
+  const refundRefusal = await refusal(() =>
+    client.callTool({ name: 'support__issue_refund', arguments: { customer_id: 'C-002', amount_cents: 8000, reason: 'duplicate charge' } }),
+  );
+  say(`   → refused: ${refundRefusal ?? 'NOT REFUSED'}`);
+  await transport.terminateSession();
+  await client.close();
+
+  say('\n6. the analyst asks the record (query API, audit:read token)');
+  await options.settle?.();
+  const analyst = await issueDevToken(config, 'analyst');
+  const headers = { Authorization: `Bearer ${analyst.accessToken}` };
+  const events = await waitForSession(`${options.queryUrl}/v1/sessions/${encodeURIComponent(sessionId)}/events`, headers);
+  const deniedInRecord = events
+    .filter((e) => e.type === 'call.denied')
+    .map((e) => ({ tool: String(e.tool), rule: String(e.decision?.rule ?? '') }));
+  for (const d of deniedInRecord) say(`   call.denied  ${d.tool}  by rule: ${d.rule}`);
+  const verify = (await (await fetch(`${options.queryUrl}/v1/sessions/${encodeURIComponent(sessionId)}/verify`, { headers })).json()) as {
+    intact?: boolean;
+  };
+  say(`   session ${sessionId}: ${events.length} events, hash chain ${verify.intact ? 'intact' : 'BROKEN'}`);
+  say(`\nReplay it:  npx gatehouse replay ${sessionId}`);
+  return {
+    sessionId,
+    visibleTools,
+    hostileInstructionSeen,
+    exportRefusal,
+    refundRefusal,
+    deniedInRecord,
+    verified: verify.intact === true,
+  };
+}
+
+async function refusal(call: () => Promise<unknown>): Promise<string | null> {
+  try {
+    await call();
+    return null;
+  } catch (error) {
+    // The SDK prefixes "MCP error <code>: " once per layer; keep one.
+    return (error as Error).message.replace(/^(MCP error -?\d+: )+/, (prefix) => prefix.slice(0, prefix.indexOf(':') + 2));
+  }
+}
+
+interface RecordedEvent {
+  type: string;
+  tool?: string | null;
+  decision?: { rule?: string } | null;
+}
+
+/** Polls until the projector has made the session's denials queryable (at most ~15 s). */
+async function waitForSession(url: string, headers: Record<string, string>): Promise<RecordedEvent[]> {
+  let events: RecordedEvent[] = [];
+  for (let attempt = 0; attempt < 60; attempt += 1) {
+    const response = await fetch(url, { headers });
+    if (response.ok) {
+      events = ((await response.json()) as { events: RecordedEvent[] }).events;
+      if (events.filter((e) => e.type === 'call.denied').length >= 2) return events;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return events;
+}

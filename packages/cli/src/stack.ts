@@ -1,0 +1,149 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { pino, type Logger } from 'pino';
+import { createAuthServer, type AuthServer } from '@gatehouse/authserver';
+import { openEmbeddedLog, type EventLog } from '@gatehouse/eventlog';
+import { createIngress, type Ingress } from '@gatehouse/ingress';
+import { loadPolicy, policyFromPublished } from '@gatehouse/policy';
+import { createProjector, type Projector } from '@gatehouse/projector';
+import { createQueryApi, loadCheckpointKey, startCheckpointer, type Checkpointer, type QueryApi } from '@gatehouse/query-api';
+import { openAuditStore, type AuditStore } from '@gatehouse/store';
+import type { GatehouseConfig } from './config.js';
+import type { Settings } from './settings.js';
+
+/** A running Gatehouse: every service of the embedded mode in this process. */
+export interface Stack {
+  readonly log: EventLog;
+  readonly store: AuditStore;
+  readonly ingress: Ingress;
+  readonly projector: Projector;
+  readonly queryApi: QueryApi;
+  readonly checkpointer: Checkpointer;
+  /** Undefined when `gateway.issuer` is an external provider (no `authserver:` section). */
+  readonly authServer: AuthServer | undefined;
+  readonly urls: { ingress: string; mcp: string; query: string; auth: string | undefined };
+  /** Stops everything in reverse order of start; safe to call twice. */
+  close(): Promise<void>;
+}
+
+export interface StartStackOptions {
+  settings: Settings;
+  config: GatehouseConfig;
+  logger?: Logger;
+  /** Receives one line per phase ("event log: embedded at data/log"). */
+  progress?: (message: string) => void;
+}
+
+/**
+ * Starts the embedded mode (DESIGN.md "Modes"): authserver (when configured), event log (embedded
+ * segment files, or Kafka when `KAFKA_BROKERS` is set), ClickHouse store (chDB under the data dir,
+ * or `CLICKHOUSE_URL`), projector, ingress and query API, plus the checkpoint signer. If any part
+ * fails to start, the parts already started are stopped before the error is rethrown.
+ */
+export async function startStack(options: StartStackOptions): Promise<Stack> {
+  const { settings, config } = options;
+  const logger = options.logger ?? pino({ name: 'gatehouse', level: process.env.LOG_LEVEL ?? 'info' });
+  const progress = options.progress ?? (() => undefined);
+  const stops: Array<() => Promise<void>> = [];
+  const closeAll = async () => {
+    for (const stop of stops.splice(0).reverse()) {
+      try {
+        await stop();
+      } catch (error) {
+        logger.error({ err: error }, 'error while stopping');
+      }
+    }
+  };
+
+  try {
+    await mkdir(settings.dataDir, { recursive: true });
+
+    let authServer: AuthServer | undefined;
+    if (config.authserver) {
+      authServer = await createAuthServer({
+        config: config.authserver,
+        resource: [config.gateway.resource, config.query.resource],
+        port: settings.authPort,
+        host: settings.host,
+        dataDir: settings.dataDir,
+        logger: logger.child({ service: 'authserver' }),
+      });
+      stops.push(() => authServer!.close());
+      progress(`authserver: ${authServer.issuer}`);
+    }
+
+    const log = await openLog(settings);
+    stops.push(() => log.close());
+    progress(`event log: ${log.kind}${settings.kafkaBrokers ? ` (${settings.kafkaBrokers.join(',')})` : ` at ${path.join(settings.dataDir, 'log')}`}`);
+
+    const store = await openAuditStore({ dataDir: settings.dataDir, ...(settings.clickhouseUrl ? { url: settings.clickhouseUrl } : {}) });
+    stops.push(() => store.close());
+    progress(`store: ${settings.clickhouseUrl ? 'ClickHouse server' : `chDB at ${path.join(settings.dataDir, 'clickhouse')}`}`);
+
+    const projector = createProjector({
+      log,
+      store,
+      logger: logger.child({ service: 'projector' }),
+      ...(settings.kafkaBrokers ? {} : { journalFile: path.join(settings.dataDir, 'projector-journal.json') }),
+    });
+    await projector.start();
+    stops.push(() => projector.stop());
+
+    const policy = await loadPolicy(config.policy, { source: settings.configPath });
+    const ingress = await createIngress({
+      config: { gateway: config.gateway, upstreams: config.upstreams },
+      log,
+      policy,
+      logger: logger.child({ service: 'ingress' }),
+      redactKeys: config.audit.redactKeys,
+    });
+    stops.push(() => ingress.close());
+    const ingressUrl = await ingress.listen(settings.ingressPort, settings.host);
+    progress(`ingress: ${ingressUrl}/mcp (policy ${policy.version.slice(0, 12)})`);
+
+    const key = await loadCheckpointKey({ dataDir: settings.dataDir });
+    const checkpointer = startCheckpointer({
+      log,
+      heads: () => store.latestHeads(),
+      key,
+      intervalMs: config.audit.checkpointIntervalMs,
+    });
+    stops.push(() => checkpointer.stop());
+
+    const queryApi = await createQueryApi({
+      store,
+      log,
+      policy,
+      compilePolicy: (published) => policyFromPublished(published),
+      auth: { issuer: config.gateway.issuer, audience: config.query.resource, requiredScopes: config.query.requiredScopes },
+      checkpointKeys: new Map([[key.kid, key.publicKey]]),
+    });
+    stops.push(() => queryApi.close());
+    const queryUrl = await queryApi.listen({ port: settings.queryPort, host: settings.host });
+    progress(`query API: ${queryUrl}`);
+
+    return {
+      log,
+      store,
+      ingress,
+      projector,
+      queryApi,
+      checkpointer,
+      authServer,
+      // Clients must use the canonical URIs: the audience of tokens and the resource of RFC 9728.
+      urls: { ingress: ingressUrl, mcp: config.gateway.resource, query: config.query.resource, auth: authServer?.issuer },
+      close: closeAll,
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+async function openLog(settings: Settings): Promise<EventLog> {
+  if (settings.kafkaBrokers) {
+    const { openKafkaLog } = await import('@gatehouse/eventlog');
+    return openKafkaLog({ brokers: settings.kafkaBrokers, clientId: 'gatehouse' });
+  }
+  return openEmbeddedLog({ dir: path.join(settings.dataDir, 'log') });
+}

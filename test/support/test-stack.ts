@@ -1,0 +1,98 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { loadConfig, type GatehouseConfig } from '../../packages/cli/src/config.js';
+import { readSettings, type Settings } from '../../packages/cli/src/settings.js';
+import { startStack, type Stack } from '../../packages/cli/src/stack.js';
+
+export const EXAMPLE_CONFIG = path.resolve(import.meta.dirname, '../../examples/support-desk/gatehouse.yaml');
+
+/** Free TCP ports on 127.0.0.1 (bound, read, released — the usual small race is acceptable in tests). */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: count }, () => new Promise<import('node:net').Server>((resolve) => {
+      const server = createServer();
+      server.listen(0, '127.0.0.1', () => resolve(server));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as import('node:net').AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
+}
+
+export interface TestStack {
+  stack: Stack;
+  config: GatehouseConfig;
+  settings: Settings;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The example configuration on free ports and a temp data dir: issuer, resources and the
+ * authserver follow the ports, everything else is the demo as shipped. `edit` may change the
+ * config (policy, upstream env) before start.
+ */
+export async function startTestStack(
+  options: { edit?: (config: GatehouseConfig) => void; env?: NodeJS.ProcessEnv } = {},
+): Promise<TestStack> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-e2e-'));
+  const [ingressPort, queryPort, authPort] = (await freePorts(3)) as [number, number, number];
+  const settings = readSettings({
+    ...options.env,
+    GATEHOUSE_CONFIG: EXAMPLE_CONFIG,
+    GATEHOUSE_DATA_DIR: dataDir,
+    GATEHOUSE_INGRESS_PORT: String(ingressPort),
+    GATEHOUSE_QUERY_PORT: String(queryPort),
+    GATEHOUSE_AUTH_PORT: String(authPort),
+  });
+  const config = await loadConfig(EXAMPLE_CONFIG);
+  config.gateway.resource = `http://localhost:${ingressPort}/mcp`;
+  config.gateway.issuer = `http://localhost:${authPort}`;
+  config.query.resource = `http://localhost:${queryPort}`;
+  if (config.authserver) config.authserver.issuer = `http://localhost:${authPort}`;
+  // The stdio upstream is started from the repository root.
+  const upstream = config.upstreams.support as { command?: string; args?: string[]; cwd?: string };
+  if (upstream.args) upstream.args = upstream.args.map((a) => (a.startsWith('examples/') ? path.resolve(import.meta.dirname, '../..', a) : a));
+  options.edit?.(config);
+  const stack = await startStack({ settings, config, logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }) });
+  return {
+    stack,
+    config,
+    settings,
+    dataDir,
+    stop: async () => {
+      await stack.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Follows an authorization URL through the development login (login_hint) with a cookie jar and
+ * returns the redirect to `redirectUri` (carrying `code`).
+ */
+export async function followAuthorization(start: URL, redirectUri: string): Promise<URL> {
+  const cookies = new Map<string, string>();
+  let url = start;
+  for (let hop = 0; hop < 12; hop += 1) {
+    const cookie = [...cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    const response = await fetch(url, { redirect: 'manual', headers: cookie ? { cookie } : {} });
+    for (const line of response.headers.getSetCookie()) {
+      const [pair] = line.split(';');
+      const eq = pair!.indexOf('=');
+      cookies.set(pair!.slice(0, eq).trim(), pair!.slice(eq + 1).trim());
+    }
+    const location = response.headers.get('location');
+    await response.body?.cancel();
+    if (response.status < 300 || response.status >= 400 || location === null) {
+      throw new Error(`authorization stopped at HTTP ${response.status} on ${url.href}`);
+    }
+    const next = new URL(location, url);
+    if (next.href.startsWith(redirectUri)) return next;
+    url = next;
+  }
+  throw new Error(`authorization did not finish: ${url.href}`);
+}
