@@ -366,11 +366,7 @@ describe('verify', () => {
     });
     await checkpointer.publishNow();
     await checkpointer.stop();
-    const events = cpLog.events().map((e) => ({ ...e, ts: '2026-11-23T09:00:00.000Z' }));
-    await project(
-      fixture.store,
-      events.map((e) => e as GatehouseEvent),
-    );
+    await project(fixture.store, cpLog.events());
   }
 
   async function verify(id: string, keys = checkpointKeys): Promise<SessionVerification> {
@@ -398,6 +394,7 @@ describe('verify', () => {
       ...(await sealSession('sess-v1', 2)),
       ...(await sealSession('sess-v2', 2)),
       ...(await sealSession('sess-v3', 2)),
+      ...(await sealSession('sess-v4', 2)),
     ]);
     await checkpoint();
     const report = await verify('sess-v1');
@@ -438,6 +435,21 @@ describe('verify', () => {
     expect(report.intact).toBe(false);
     expect(report.first_bad).toMatchObject({ seq: last.seq, kind: 'deleted' });
     expect(report.checkpoint.status).toBe('head_mismatch');
+  });
+
+  it('detects a row deleted from the middle of a session in ClickHouse', async () => {
+    const events = await fixture.store.sessionEvents('sess-v4');
+    const middle = events[2]!;
+    for (const table of ['events', 'events_by_session']) {
+      await sql.command({
+        query: `ALTER TABLE gatehouse.${table} DELETE WHERE id = {id:UUID}`,
+        query_params: { id: middle.id },
+        clickhouse_settings: { mutations_sync: '1' },
+      });
+    }
+    const report = await verify('sess-v4');
+    expect(report).toMatchObject({ intact: false, events: 4, first_bad: { kind: 'deleted' } });
+    expect(report.first_bad!.message).toContain('seq 2 is missing');
   });
 
   it('refuses to vouch for a session whose checkpoint does not verify with the known key', async () => {

@@ -126,11 +126,12 @@ export function sessionRoutes(app: FastifyInstance, ctx: QueryContext): void {
     async (request): Promise<SessionVerification> => {
       const { id } = request.params;
       const events = await ctx.store.sessionEvents(id);
-      const first = events[0];
+      // A checkpoint covering the session's newest event was signed after it, on a stream active since.
+      const last = events.at(-1);
       const checkpoint = await findSessionCheckpoint(
         ctx.store,
         id,
-        first === undefined ? undefined : new Date(first.ts),
+        last === undefined ? undefined : new Date(last.ts),
         ctx.checkpointKeys,
       );
       if (events.length === 0 && checkpoint === undefined) throw notFound(id);
