@@ -19,6 +19,17 @@ export const STORE_ERROR_CODES = [
 ] as const;
 export type StoreErrorCode = (typeof STORE_ERROR_CODES)[number];
 
+/** HTTP status an endpoint answers with for each code (bad input 400, outage 503, our fault 500). */
+const STATUS_BY_CODE: Record<StoreErrorCode, number> = {
+  GH_ERR_STORE_UNAVAILABLE: 503,
+  GH_ERR_STORE_QUERY: 500,
+  GH_ERR_STORE_INVALID_EVENT: 400,
+  GH_ERR_STORE_MIGRATION: 500,
+  GH_ERR_STORE_CURSOR: 400,
+  GH_ERR_STORE_CONFIG: 400,
+  GH_ERR_STORE_CLOSED: 503,
+};
+
 /**
  * A store failure. `retryable` is true when the same operation may succeed later (network errors,
  * timeouts, memory or part-count pressure); `operation` names what failed ("insert into
@@ -41,8 +52,7 @@ export class StoreError extends GatehouseError {
     } = {},
   ) {
     super(code, message, {
-      status:
-        options.status ?? (code === 'GH_ERR_STORE_CURSOR' || code === 'GH_ERR_STORE_CONFIG' ? 400 : 503),
+      status: options.status ?? STATUS_BY_CODE[code],
       retryable: options.retryable ?? false,
       cause: options.cause,
     });
