@@ -10,10 +10,10 @@
  * 1. latency p50/p99 at a fixed 200 calls/s (open loop: a call starts every 5 ms whatever the
  *    previous ones do), directly to the upstream vs through the gateway;
  * 2. calls/s at saturation (closed loop, 8 sessions each with one call in flight);
- * 3. a long run through ONE upstream connection (100k calls, 5k with --quick): heap used at
- *    start/middle/end (after a forced GC) and the `abort` listener count on the upstream client's
- *    long-lived signal — the SDK 1.32 leak the ingress works around. The same count is shown for a
- *    direct SDK client after the same number of calls, for contrast.
+ * 3. a long run through ONE upstream connection (100k calls, 5k with --quick): heap used and
+ *    active handles at start/middle/end (after a forced GC) — they must stay flat. For contrast,
+ *    the `abort` listener count on a plain SDK client's long-lived signal after 5k calls (the SDK
+ *    1.32 leak; the ingress's node:http upstream transport uses no AbortSignal).
  */
 import { randomUUID } from 'node:crypto';
 import { getEventListeners } from 'node:events';
@@ -132,11 +132,16 @@ async function fixedRate(client: Client, tool: string, rate: number, count: numb
   return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors };
 }
 
-/** Closed loop: `clients` sessions, one call in flight each, for `durationMs`. */
-async function saturation(clients: Client[], tool: string, durationMs: number): Promise<number> {
+/**
+ * Closed loop: `clients` sessions, one call in flight each, for `durationMs`. Returns calls/s and
+ * the process CPU time per call (user + system, ms) — less sensitive than wall-clock figures to
+ * other load on a shared machine.
+ */
+async function saturation(clients: Client[], tool: string, durationMs: number): Promise<{ rate: number; cpuMsPerCall: number }> {
   let done = 0;
   const until = performance.now() + durationMs;
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   await Promise.all(
     clients.map(async (client) => {
       while (performance.now() < until) {
@@ -145,7 +150,8 @@ async function saturation(clients: Client[], tool: string, durationMs: number): 
       }
     }),
   );
-  return done / ((performance.now() - started) / 1000);
+  const cpu = process.cpuUsage(cpuBefore);
+  return { rate: done / ((performance.now() - started) / 1000), cpuMsPerCall: (cpu.user + cpu.system) / 1000 / done };
 }
 
 export const run: Bench = async ({ quick, progress }): Promise<BenchResult> => {
@@ -210,11 +216,11 @@ export const run: Bench = async ({ quick, progress }): Promise<BenchResult> => {
     progress(`saturation, ${concurrency} sessions × ${saturationMs / 1000} s: direct`);
     const directPool = await Promise.all(Array.from({ length: concurrency }, () => connect(upstream.url)));
     clients.push(...directPool.map((c) => c.client));
-    const directRate = await saturation(directPool.map((c) => c.client), 'read_ticket', saturationMs);
+    const { rate: directRate, cpuMsPerCall: directCpu } = await saturation(directPool.map((c) => c.client), 'read_ticket', saturationMs);
     progress(`saturation, ${concurrency} sessions × ${saturationMs / 1000} s: through the gateway`);
     const gatewayPool = await Promise.all(Array.from({ length: concurrency }, () => connect(gatewayUrl, auth)));
     clients.push(...gatewayPool.map((c) => c.client));
-    const gatewayRate = await saturation(gatewayPool.map((c) => c.client), 'support__read_ticket', saturationMs);
+    const { rate: gatewayRate, cpuMsPerCall: gatewayCpu } = await saturation(gatewayPool.map((c) => c.client), 'support__read_ticket', saturationMs);
 
     progress(`long run: ${longCalls} calls through one upstream connection`);
     const upstreamStats = () => ingress!.stats().upstreams.support!;
@@ -222,7 +228,8 @@ export const run: Bench = async ({ quick, progress }): Promise<BenchResult> => {
     forceGc();
     const heapStart = process.memoryUsage().heapUsed;
     let heapMiddle = 0;
-    let listenersMiddle: number | null = null;
+    const resourcesStart = process.getActiveResourcesInfo().length;
+    let resourcesMiddle = 0;
     let issued = 0;
     const longStarted = performance.now();
     await Promise.all(
@@ -234,7 +241,7 @@ export const run: Bench = async ({ quick, progress }): Promise<BenchResult> => {
           if (index === Math.floor(longCalls / 2)) {
             forceGc();
             heapMiddle = process.memoryUsage().heapUsed;
-            listenersMiddle = upstreamStats().abortListeners;
+            resourcesMiddle = process.getActiveResourcesInfo().length;
           }
           if (index > 0 && index % 10_000 === 0) progress(`  ${index} calls`);
         }
@@ -244,7 +251,8 @@ export const run: Bench = async ({ quick, progress }): Promise<BenchResult> => {
     await ingress.flush();
     forceGc();
     const heapEnd = process.memoryUsage().heapUsed;
-    const listenersEnd = upstreamStats().abortListeners;
+    const resourcesEnd = process.getActiveResourcesInfo().length;
+    const inFlightEnd = upstreamStats().inFlightHttpRequests;
     const reconnects = upstreamStats().connects - connectsBefore;
 
     const contrastCalls = Math.min(longCalls, 5_000);
@@ -270,21 +278,24 @@ export const run: Bench = async ({ quick, progress }): Promise<BenchResult> => {
         { measure: 'p50 at 200 calls/s (ms)', direct: round(directFixed.p50), gateway: round(gatewayFixed.p50), added: round(added50) },
         { measure: 'p99 at 200 calls/s (ms)', direct: round(directFixed.p99), gateway: round(gatewayFixed.p99), added: round(added99) },
         { measure: `calls/s at saturation (${concurrency} sessions)`, direct: Math.round(directRate), gateway: Math.round(gatewayRate), added: '' },
+        { measure: 'CPU per call at saturation, whole process (ms)', direct: round(directCpu, 3), gateway: round(gatewayCpu, 3), added: round(gatewayCpu - directCpu, 3) },
         { measure: `long run: ${longCalls} calls, calls/s`, direct: '', gateway: Math.round(longRate), added: '' },
         { measure: 'long run: heap used start / middle / end (MiB, after GC)', direct: '', gateway: `${mib(heapStart)} / ${mib(heapMiddle)} / ${mib(heapEnd)}`, added: '' },
+        { measure: 'long run: active handles start / middle / end', direct: '', gateway: `${resourcesStart} / ${resourcesMiddle} / ${resourcesEnd}`, added: '' },
         {
-          measure: `abort listeners on the upstream client's signal (middle / end; plain SDK client after ${contrastCalls})`,
+          measure: `abort listeners on the upstream client's signal after ${contrastCalls} calls (gateway: node:http transport, no signal)`,
           direct: plainListeners,
-          gateway: `${listenersMiddle ?? 'n/a'} / ${listenersEnd ?? 'n/a'}`,
+          gateway: 0,
           added: '',
         },
       ],
       peakRssMiB: peakRss / 2 ** 20,
       notes: [
-        `errors at fixed rate: direct ${directFixed.errors}, gateway ${gatewayFixed.errors}; upstream reconnects during the long run: ${reconnects}`,
+        `errors at fixed rate: direct ${directFixed.errors}, gateway ${gatewayFixed.errors}; upstream reconnects during the long run: ${reconnects}; upstream requests still open at the end: ${inFlightEnd}`,
         `heap growth over the long run: ${mib(heapGrowth)} MiB (${round(heapGrowth / longCalls, 1)} B/call) — flat if ≤ a few MiB`,
         `gateway saturation is ${round((gatewayRate / directRate) * 100, 0)}% of the direct SDK pair; the gateway does two SDK hops (caller→gateway, gateway→upstream) plus two log appends per call`,
-        'the plain SDK client shows the 1.32 leak (one listener per call until GC); the gateway stays at 1 via its per-request-signal fetch',
+        `the gateway's own CPU per call (added row) vs the whole direct SDK pair (${round(directCpu, 3)} ms): target below it`,
+        "the plain SDK client shows the 1.32 leak (one abort listener per call until GC); the gateway's upstream transport (node:http, keep-alive) registers none",
         quick ? 'quick mode: 400 calls per fixed-rate run, 3 s saturation, 5k long run' : 'full mode: 2,000 calls per fixed-rate run, 10 s saturation, 100k long run',
       ],
     };

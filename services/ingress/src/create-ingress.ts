@@ -13,7 +13,6 @@ import { SessionRegistry } from './mcp/session-registry.js';
 import { perimeterPlugin, type RejectionReport } from './perimeter/perimeter-plugin.js';
 import { createTokenVerifier, type TokenVerifierOptions } from './perimeter/token-verifier.js';
 import type { IngressPolicy } from './policy-port.js';
-import type { FetchLike } from './upstream/per-request-fetch.js';
 import { UpstreamConnection } from './upstream/upstream-connection.js';
 
 export interface IngressOptions {
@@ -37,8 +36,6 @@ export interface IngressOptions {
   chains?: ChainRegistry;
   /** JWKS caching and timeouts of the token verifier. */
   verifier?: TokenVerifierOptions;
-  /** Base fetch of Streamable HTTP upstream clients (instrumentation). Default: global fetch. */
-  upstreamFetch?: FetchLike;
 }
 
 /** Health and load figures, as served by `/healthz`. */
@@ -48,7 +45,7 @@ export interface IngressStats {
   policyVersion: string;
   /** Outcome events sealed but not yet in the log (in-memory backlog). */
   auditBacklog: number;
-  upstreams: Record<string, { connected: boolean; connects: number; inFlightHttpRequests: number; abortListeners: number | null; tools: number }>;
+  upstreams: Record<string, { connected: boolean; connects: number; inFlightHttpRequests: number; tools: number }>;
 }
 
 /** A started ingress: upstreams connected, catalog and policy published, routes registered. */
@@ -83,7 +80,7 @@ export async function createIngress(options: IngressOptions): Promise<Ingress> {
 
   const upstreams = new Map<string, UpstreamConnection>();
   for (const [name, upstreamConfig] of Object.entries(config.upstreams)) {
-    upstreams.set(name, new UpstreamConnection(name, upstreamConfig, { logger, ...(options.upstreamFetch ? { fetch: options.upstreamFetch } : {}) }));
+    upstreams.set(name, new UpstreamConnection(name, upstreamConfig, { logger }));
   }
   const closeUpstreams = () => Promise.all([...upstreams.values()].map((u) => u.close()));
 

@@ -21,4 +21,4 @@ export { REJECTION_REASONS, type RejectionReason } from './perimeter/rejection.j
 export type { Principal, TokenVerifierOptions } from './perimeter/token-verifier.js';
 export { protectedResourceMetadataUrl } from './perimeter/protected-resource-metadata.js';
 export { NAMESPACE_SEPARATOR, ToolCatalog, type CatalogEntry } from './catalog.js';
-export { createPerRequestSignalFetch, type FetchLike, type PerRequestSignalFetch } from './upstream/per-request-fetch.js';
+export { NodeHttpClientTransport, type NodeHttpClientTransportOptions } from './upstream/node-http-client-transport.js';

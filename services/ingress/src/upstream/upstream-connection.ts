@@ -1,15 +1,13 @@
-import { getEventListeners } from 'node:events';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CallToolResultSchema, ErrorCode, McpError, type CallToolResult, type Progress, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config.js';
 import { IngressError } from '../errors.js';
-import { createPerRequestSignalFetch, type FetchLike, type PerRequestSignalFetch } from './per-request-fetch.js';
+import { NodeHttpClientTransport } from './node-http-client-transport.js';
 
 /** Per-call options for {@link UpstreamConnection.callTool}. */
 export interface UpstreamCallOptions {
@@ -38,8 +36,6 @@ export function classifyUpstreamError(error: unknown, signal?: AbortSignal): Ups
 
 export interface UpstreamConnectionOptions {
   logger: Logger;
-  /** Base fetch for Streamable HTTP upstreams (tests, instrumentation). Default: global fetch. */
-  fetch?: FetchLike;
 }
 
 /**
@@ -54,7 +50,6 @@ export class UpstreamConnection {
   readonly name: string;
   readonly config: UpstreamConfig;
   readonly #logger: Logger;
-  readonly #fetch: PerRequestSignalFetch | undefined;
   #client: Client | undefined;
   #connecting: Promise<Client> | undefined;
   #connects = 0;
@@ -66,18 +61,19 @@ export class UpstreamConnection {
     this.name = name;
     this.config = config;
     this.#logger = options.logger.child({ upstream: name });
-    this.#fetch = config.kind === 'http' ? createPerRequestSignalFetch(options.fetch) : undefined;
   }
 
   /**
-   * Connection health for `/healthz` and the bench. `abortListeners` counts the `abort` listeners
-   * on the SDK transport's long-lived signal (read from SDK internals; null when not applicable) —
-   * it stays at 1 with the per-request-signal fetch, and grows by one per call without it.
+   * Connection health for `/healthz` and the bench: whether connected, how many times it
+   * (re)connected, and HTTP requests still open (Streamable HTTP upstreams; 0 for stdio).
    */
-  stats(): { connected: boolean; connects: number; inFlightHttpRequests: number; abortListeners: number | null } {
-    const controller = (this.#client?.transport as { _abortController?: unknown } | undefined)?._abortController;
-    const abortListeners = controller instanceof AbortController ? getEventListeners(controller.signal, 'abort').length : null;
-    return { connected: this.#client !== undefined, connects: this.#connects, inFlightHttpRequests: this.#fetch?.inFlight() ?? 0, abortListeners };
+  stats(): { connected: boolean; connects: number; inFlightHttpRequests: number } {
+    const transport = this.#client?.transport;
+    return {
+      connected: this.#client !== undefined,
+      connects: this.#connects,
+      inFlightHttpRequests: transport instanceof NodeHttpClientTransport ? transport.inFlight : 0,
+    };
   }
 
   /** The connected client, connecting first if needed (single-flight). */
@@ -181,14 +177,9 @@ export class UpstreamConnection {
     return client;
   }
 
-  #transport(): StdioClientTransport | StreamableHTTPClientTransport {
+  #transport(): StdioClientTransport | NodeHttpClientTransport {
     const config = this.config;
-    if (config.kind === 'http') {
-      return new StreamableHTTPClientTransport(new URL(config.url), {
-        requestInit: { headers: { ...config.headers } },
-        ...(this.#fetch ? { fetch: this.#fetch.fetch } : {}),
-      });
-    }
+    if (config.kind === 'http') return new NodeHttpClientTransport(new URL(config.url), { headers: config.headers });
     const transport = new StdioClientTransport({
       command: config.command,
       args: config.args,

@@ -1,0 +1,219 @@
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { IngressError } from '../errors.js';
+
+/** Largest error body read from an upstream (bytes); the rest is discarded. */
+const MAX_ERROR_BODY = 4_096;
+
+export interface NodeHttpClientTransportOptions {
+  /** Static headers sent with every request: the gateway's own upstream credentials. */
+  headers?: Record<string, string>;
+  /** Sockets kept per upstream. Default 64. */
+  maxSockets?: number;
+}
+
+/**
+ * A Streamable HTTP client transport (MCP 2025-11-25, client → server POSTs) on `node:http` with a
+ * keep-alive agent, for the gateway's long-lived upstream connections.
+ *
+ * Why not the SDK's `StreamableHTTPClientTransport`: it passes one long-lived AbortSignal to every
+ * `fetch` (undici then keeps one `abort` listener per request until GC — ~1,500 calls trigger
+ * Node's leak warning), and its fetch + web-streams pipeline costs more CPU per call than the
+ * rest of the gateway's hot path. This transport uses no AbortSignal at all; `close()` destroys
+ * the requests in flight.
+ *
+ * Scope: POST of requests/notifications/responses with JSON or SSE answers, `Mcp-Session-Id` and
+ * `MCP-Protocol-Version` headers, session DELETE on close. Not implemented (the gateway does not
+ * need them): the standalone GET stream for server-initiated messages, SSE resumption, redirects,
+ * OAuth (upstream credentials are static headers).
+ */
+export class NodeHttpClientTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: (message: JSONRPCMessage) => void;
+  sessionId?: string;
+
+  readonly #url: URL;
+  readonly #headers: Record<string, string>;
+  readonly #agent: HttpAgent;
+  readonly #request: typeof httpRequest;
+  readonly #inFlight = new Set<ClientRequest>();
+  #protocolVersion: string | undefined;
+  #closed = false;
+
+  constructor(url: URL, options: NodeHttpClientTransportOptions = {}) {
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new IngressError('GH_ERR_INGRESS_CONFIG', `upstream url ${url.origin}: only http: and https: are supported`);
+    }
+    this.#url = url;
+    this.#headers = { ...options.headers };
+    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 64 };
+    this.#agent = url.protocol === 'https:' ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
+    this.#request = url.protocol === 'https:' ? (httpsRequest as typeof httpRequest) : httpRequest;
+  }
+
+  /** Requests whose response has not ended yet. */
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  async start(): Promise<void> {}
+
+  setProtocolVersion(version: string): void {
+    this.#protocolVersion = version;
+  }
+
+  /**
+   * POSTs one message. Resolves once the answer's headers arrived (JSON bodies are delivered
+   * before it resolves; SSE streams keep delivering afterwards); rejects on a non-2xx answer or a
+   * network error, which is also reported to `onerror`.
+   */
+  async send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {
+    if (this.#closed) throw new IngressError('GH_ERR_INGRESS_CLOSED', 'upstream transport closed');
+    try {
+      const response = await this.#post(JSON.stringify(message));
+      const sessionId = response.headers['mcp-session-id'];
+      if (typeof sessionId === 'string') this.sessionId = sessionId;
+      const status = response.statusCode ?? 0;
+      if (status === 202) {
+        response.resume();
+        return;
+      }
+      if (status < 200 || status >= 300) {
+        const body = await readBody(response, MAX_ERROR_BODY);
+        throw new IngressError('GH_ERR_INGRESS_UPSTREAM_UNAVAILABLE', `upstream answered HTTP ${status}${body ? `: ${body.slice(0, 200)}` : ''}`, {
+          status: 502,
+          retryable: true,
+        });
+      }
+      const type = (response.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+      if (type === 'text/event-stream') {
+        this.#readEvents(response);
+      } else if (type === 'application/json') {
+        const text = await readBody(response, Infinity);
+        if (text.length > 0) this.#deliver(text);
+      } else {
+        response.resume();
+        if ('id' in message && 'method' in message) {
+          throw new IngressError('GH_ERR_INGRESS_UPSTREAM_UNAVAILABLE', `upstream answered with unexpected content type ${JSON.stringify(type ?? '')}`, { status: 502 });
+        }
+      }
+    } catch (error) {
+      const failure = error instanceof Error ? error : new Error(String(error));
+      this.onerror?.(failure);
+      throw failure;
+    }
+  }
+
+  /** Destroys requests in flight, ends the upstream session (best effort, 2 s), closes sockets. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const req of this.#inFlight) req.destroy();
+    this.#inFlight.clear();
+    if (this.sessionId !== undefined) {
+      await new Promise<void>((resolve) => {
+        const req = this.#request(this.#url, { method: 'DELETE', headers: this.#requestHeaders(), agent: this.#agent, timeout: 2_000 }, (res) => {
+          res.resume();
+          res.on('end', resolve).on('error', () => resolve());
+        });
+        req.on('error', () => resolve()).on('timeout', () => req.destroy());
+        req.end();
+      });
+    }
+    this.#agent.destroy();
+    this.onclose?.();
+  }
+
+  #requestHeaders(): Record<string, string> {
+    const headers: Record<string, string> = { ...this.#headers };
+    if (this.sessionId !== undefined) headers['mcp-session-id'] = this.sessionId;
+    if (this.#protocolVersion !== undefined) headers['mcp-protocol-version'] = this.#protocolVersion;
+    return headers;
+  }
+
+  #post(body: string): Promise<IncomingMessage> {
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      const req = this.#request(
+        this.#url,
+        {
+          method: 'POST',
+          agent: this.#agent,
+          headers: {
+            ...this.#requestHeaders(),
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            'content-length': Buffer.byteLength(body),
+          },
+        },
+        (response) => {
+          const done = () => this.#inFlight.delete(req);
+          response.once('end', done).once('close', done).once('error', done);
+          resolve(response);
+        },
+      );
+      this.#inFlight.add(req);
+      req.once('error', (error) => {
+        this.#inFlight.delete(req);
+        reject(error);
+      });
+      req.end(body);
+    });
+  }
+
+  /** Parses an SSE body (`event:`/`data:`/`id:` lines, events separated by a blank line). */
+  #readEvents(response: IncomingMessage): void {
+    response.setEncoding('utf8');
+    let buffer = '';
+    let data: string[] = [];
+    let event = 'message';
+    const dispatch = (): void => {
+      if (data.length > 0 && event === 'message') this.#deliver(data.join('\n'));
+      data = [];
+      event = 'message';
+    };
+    response.on('data', (chunk: string) => {
+      buffer += chunk;
+      let newline: number;
+      while ((newline = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, newline).replace(/\r$/, '');
+        buffer = buffer.slice(newline + 1);
+        if (line === '') dispatch();
+        else if (line.startsWith('data:')) data.push(line.slice(line[5] === ' ' ? 6 : 5));
+        else if (line.startsWith('event:')) event = line.slice(6).trim();
+        // `id:`, `retry:` and comments carry nothing the gateway uses.
+      }
+    });
+    response.on('end', dispatch);
+    response.on('error', (error) => this.onerror?.(error));
+  }
+
+  #deliver(text: string): void {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (error) {
+      this.onerror?.(new IngressError('GH_ERR_INGRESS_UPSTREAM_UNAVAILABLE', 'upstream sent a message that is not JSON', { cause: error }));
+      return;
+    }
+    for (const item of Array.isArray(parsed) ? parsed : [parsed]) {
+      const result = JSONRPCMessageSchema.safeParse(item);
+      if (result.success) this.onmessage?.(result.data);
+      else this.onerror?.(new IngressError('GH_ERR_INGRESS_UPSTREAM_UNAVAILABLE', 'upstream sent an invalid JSON-RPC message', { cause: result.error }));
+    }
+  }
+}
+
+function readBody(response: IncomingMessage, limit: number): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    let text = '';
+    response.setEncoding('utf8');
+    response.on('data', (chunk: string) => {
+      if (text.length < limit) text += chunk;
+    });
+    response.on('end', () => resolve(text.length > limit ? text.slice(0, limit) : text));
+    response.on('error', reject);
+  });
+}
