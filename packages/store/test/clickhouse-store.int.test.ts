@@ -57,7 +57,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const store of opened) await store.close();
   if (serverUrl !== undefined) {
-    for (const name of ['mig', 'ttl', 'q', 'dup', 'fail', 'tamper'])
+    for (const name of ['mig', 'ttl', 'q', 'dup', 'fail', 'tamper', 'page'])
       await raw.command({ query: `DROP DATABASE IF EXISTS ${db(name)}` });
   }
   await raw.close();
@@ -382,5 +382,62 @@ describe('tamper evidence', () => {
     const edited = activity.items.find((e) => e.id === attempted.id)!;
     expect(edited.args).toEqual({ ticket: 99 });
     expect(computeEventHash(edited)).not.toBe(edited.hash);
+  });
+});
+
+describe('keyset pagination', () => {
+  let store: AuditStore;
+  const sample = new SampleEvents();
+  // Many events in the same millisecond: the page boundary falls between equal timestamps.
+  const events = Array.from({ length: 6 }, (_, s) =>
+    sample.session(`same-ms-${s}`, 'burst-bot', T0, [
+      { tool: 'support__read_ticket', result: 'ok' },
+      { tool: 'support__issue_refund', result: 'denied' },
+    ]),
+  ).flat();
+
+  beforeAll(async () => {
+    store = await open('page');
+    await store.insertEvents(events, 'page/0');
+  });
+
+  it('returns every activity event exactly once across pages, even within one millisecond', async () => {
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await store.activity({
+        agent: 'burst-bot',
+        from: at(0),
+        to: at(60_000),
+        limit: 7,
+        cursor,
+      });
+      seen.push(...page.items.map((e) => e.id));
+      cursor = page.nextCursor;
+      pages += 1;
+    } while (cursor !== undefined);
+    const expected = events.filter((e) => e.type !== 'session.started' && e.type !== 'session.ended');
+    expect(seen).toHaveLength(expected.length);
+    expect(new Set(seen)).toEqual(new Set(expected.map((e) => e.id)));
+    expect(pages).toBe(Math.ceil(expected.length / 7));
+  });
+
+  it('returns every session exactly once across pages when they start in the same millisecond', async () => {
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await store.listSessions({ agent: 'burst-bot', limit: 4, cursor });
+      seen.push(...page.items.map((s) => s.session_id));
+      cursor = page.nextCursor;
+    } while (cursor !== undefined);
+    expect(seen.sort()).toEqual([
+      'same-ms-0',
+      'same-ms-1',
+      'same-ms-2',
+      'same-ms-3',
+      'same-ms-4',
+      'same-ms-5',
+    ]);
   });
 });
