@@ -84,7 +84,7 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
       log,
       store,
       logger: logger.child({ service: 'projector' }),
-      ...(settings.kafkaBrokers ? {} : { journalFile: path.join(settings.dataDir, 'projector-journal.json') }),
+      ...(settings.kafkaBrokers ? {} : { journalFile: path.join(settings.dataDir, 'projector', 'projector.pending.json') }),
     });
     await projector.start();
     stops.push(() => projector.stop());

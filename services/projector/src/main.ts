@@ -6,7 +6,7 @@
  *   GATEHOUSE_DATA_DIR   data dir (default ./data): embedded log in <dir>/eventlog, chDB in
  *                        <dir>/clickhouse, pending-batch journal in <dir>/projector/
  *   CLICKHOUSE_URL       ClickHouse over HTTP instead of chDB
- *   KAFKA_BROKERS        the Kafka log instead of the embedded one (wired by the Kafka adapter)
+ *   KAFKA_BROKERS        the Kafka log (topic gatehouse.audit, consumer group `projector`) instead of the embedded one
  *   LOG_LEVEL            pino level (default info)
  *
  * Exits 0 on SIGINT/SIGTERM after the batch in flight, 1 if the projector fails (a supervisor
@@ -14,14 +14,14 @@
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { openEmbeddedLog, type EventLog } from '@gatehouse/eventlog';
+import { openEmbeddedLog, openKafkaLog, type EventLog } from '@gatehouse/eventlog';
 import { openAuditStore } from '@gatehouse/store';
 import { pino, type Logger } from 'pino';
 import { ProjectorError } from './errors.js';
 import { createProjector } from './projector.js';
 
 /** The embedded log's directory under the data dir. */
-export const EMBEDDED_LOG_SUBDIR = 'eventlog';
+export const EMBEDDED_LOG_SUBDIR = 'log';
 
 async function openLog(
   env: NodeJS.ProcessEnv,
@@ -29,10 +29,12 @@ async function openLog(
   logger: Logger,
 ): Promise<{ log: EventLog; journalFile: string | undefined }> {
   if (env.KAFKA_BROKERS) {
-    throw new ProjectorError(
-      'GH_ERR_PROJECTOR_CONFIG',
-      'KAFKA_BROKERS: the Kafka event log is not wired into the projector entry yet',
-    );
+    const brokers = env.KAFKA_BROKERS.split(',').map((b) => b.trim()).filter(Boolean);
+    if (brokers.length === 0) {
+      throw new ProjectorError('GH_ERR_PROJECTOR_CONFIG', `KAFKA_BROKERS: "${env.KAFKA_BROKERS}" names no broker`);
+    }
+    // Kafka batches come per partition with offsets of their own: no single-partition journal.
+    return { log: await openKafkaLog({ brokers, clientId: 'gatehouse-projector' }), journalFile: undefined };
   }
   const log = await openEmbeddedLog({ dir: path.join(dataDir, EMBEDDED_LOG_SUBDIR), logger });
   return { log, journalFile: path.join(dataDir, 'projector', 'projector.pending.json') };
