@@ -213,4 +213,17 @@ describe('gateway in front of a third-party upstream (server-everything over std
     }).toBe('call.failed');
     expect(gw.eventsOf(transport.sessionId ?? '').at(-1)?.outcome).toMatchObject({ status: 'error', error: 'cancelled' });
   });
+
+  it('ending a session with a call in flight cancels it and keeps session.ended last in an intact chain', async () => {
+    const { client, transport } = await gw.connect(await gw.issuer.token({ client_id: 'ops-agent', sub: 'ops-agent' }));
+    const sessionId = transport.sessionId ?? '';
+    // The caller's own request is left to its client (its stream is gone); only the record matters here.
+    void client.callTool({ name: 'everything__trigger-long-running-operation', arguments: { duration: 5, steps: 5 } }, undefined, { timeout: 10_000 }).catch(() => undefined);
+    await expect.poll(() => gw.eventsOf(sessionId).at(-1)?.type).toBe('call.attempted');
+    await transport.terminateSession();
+    await gw.ingress.flush();
+    const events = gw.eventsOf(sessionId);
+    expect(events.map((e) => e.type)).toEqual(['session.started', 'call.attempted', 'call.failed', 'session.ended']);
+    expect(verifyChain(events).ok).toBe(true);
+  });
 });

@@ -1,7 +1,11 @@
 import { canonicalJson, createEvent, events, sha256Hex, type Decision, type EventContext, type EventDraft, type Outcome, type Redactor } from '@gatehouse/events';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import {
   CallToolRequestSchema,
+  type CallToolRequest,
+  type ServerNotification,
+  type ServerRequest,
   ListToolsRequestSchema,
   McpError,
   type CallToolResult,
@@ -35,6 +39,15 @@ export interface SessionIdentity {
   policyUser: string | null;
 }
 
+/** One session's MCP server, and a way to wait for its calls in flight. */
+export interface GatewayServer {
+  readonly server: Server;
+  /** Resolves when no `tools/call` is in flight (their outcome events are queued by then). */
+  settled(): Promise<void>;
+}
+
+type CallExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
 /**
  * Builds the MCP server the caller talks to in one session. It advertises `tools` only: resources,
  * prompts, completion and logging requests get method-not-found, so nothing reaches an upstream
@@ -47,7 +60,7 @@ export interface SessionIdentity {
  * 3. forwards with the shared upstream client (progress passed through, cancellation propagated);
  * 4. queues `call.completed` / `call.failed` (never lost: retried, then spooled).
  */
-export function createGatewayServer(deps: GatewayServerDeps, identity: SessionIdentity): Server {
+export function createGatewayServer(deps: GatewayServerDeps, identity: SessionIdentity): GatewayServer {
   const { catalog, policy, recorder, logger } = deps;
   const { context, policyUser } = identity;
   const server = new Server(
@@ -61,7 +74,16 @@ export function createGatewayServer(deps: GatewayServerDeps, identity: SessionId
     return { tools: catalog.tools(names) };
   });
 
-  server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
+  const inFlight = new Set<Promise<unknown>>();
+  server.setRequestHandler(CallToolRequestSchema, (request, extra): Promise<CallToolResult> => {
+    const handled = handleCall(request, extra);
+    const tracked = handled.catch(() => undefined);
+    inFlight.add(tracked);
+    void tracked.then(() => inFlight.delete(tracked));
+    return handled;
+  });
+
+  const handleCall = async (request: CallToolRequest, extra: CallExtra): Promise<CallToolResult> => {
     const started = performance.now();
     const name = request.params.name;
     const args = request.params.arguments ?? {};
@@ -148,9 +170,14 @@ export function createGatewayServer(deps: GatewayServerDeps, identity: SessionId
       }),
     );
     return result;
-  });
+  };
 
-  return server;
+  return {
+    server,
+    async settled() {
+      while (inFlight.size > 0) await Promise.all([...inFlight]);
+    },
+  };
 }
 
 function outcome(status: Outcome['status'], latencyMs: number, resultSha256: string | null, error: string | null): Outcome {

@@ -65,7 +65,7 @@ export function registerMcpRoutes(scope: FastifyInstance, reject: RejectFromRout
     const server = createGatewayServer(deps, identity);
     const session: GatewaySession = { id: sessionId, principal, identity, transport, server, lastSeenMs: Date.now(), ended: false };
     transport.onclose = () => void sessions.end(session, 'transport_closed');
-    await server.connect(transport);
+    await server.server.connect(transport);
     sessions.add(session);
     reply.hijack();
     await transport.handleRequest(request.raw, reply.raw, body);

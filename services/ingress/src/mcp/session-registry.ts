@@ -1,10 +1,9 @@
 import { events } from '@gatehouse/events';
-import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Logger } from 'pino';
 import type { AuditRecorder } from '../audit/audit-recorder.js';
 import type { Principal } from '../perimeter/token-verifier.js';
-import type { SessionIdentity } from './gateway-server.js';
+import type { GatewayServer, SessionIdentity } from './gateway-server.js';
 
 /** Why a session ended, as recorded in `session.ended`. */
 export type SessionEndReason = 'client_deleted' | 'transport_closed' | 'idle_timeout' | 'gateway_shutdown' | 'initialize_failed';
@@ -15,7 +14,7 @@ export interface GatewaySession {
   readonly principal: Principal;
   readonly identity: SessionIdentity;
   readonly transport: StreamableHTTPServerTransport;
-  readonly server: Server;
+  readonly server: GatewayServer;
   /** Last request, ms since the epoch. */
   lastSeenMs: number;
   ended: boolean;
@@ -50,14 +49,21 @@ export class SessionRegistry {
     return this.#sessions.get(id);
   }
 
-  /** Ends a session once: records `session.ended`, closes its transport. Idempotent. */
+  /**
+   * Ends a session once (idempotent): closes its transport, which cancels calls in flight (their
+   * upstream requests too), waits for them to record their outcomes (at most 5 s), then records
+   * `session.ended` — the last event of the session's chain — and forgets the chain head.
+   */
   async end(session: GatewaySession, reason: SessionEndReason): Promise<void> {
     if (session.ended) return;
     session.ended = true;
     this.#sessions.delete(session.id);
-    await this.#recorder.appendOutcome(events.sessionEnded(session.identity.context, reason));
-    void this.#recorder.forget(session.id);
     await session.transport.close().catch((error: unknown) => this.#logger.debug({ err: error }, 'session transport close failed'));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([session.server.settled(), new Promise<void>((resolve) => (timer = setTimeout(resolve, 5_000)))]);
+    clearTimeout(timer);
+    await this.#recorder.appendOutcome(events.sessionEnded(session.identity.context, reason));
+    await this.#recorder.forget(session.id);
   }
 
   /** Ends every session (shutdown). */
