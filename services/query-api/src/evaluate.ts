@@ -59,7 +59,8 @@ export interface WhatIfResult {
 }
 
 /**
- * Re-decides every `call.attempted` of a session under `policy` and lists the calls whose outcome
+ * Re-decides every tools/call of a session (its `call.attempted`, or its `call.denied` when the
+ * call was refused outright) under `policy` and lists the calls whose outcome
  * (allowed or not) would change. A different deciding rule with the same outcome is not a change.
  * Pure. The user is passed as null when it equals the agent (a client-credentials token), as the
  * ingress does.
@@ -67,8 +68,19 @@ export interface WhatIfResult {
 export function whatIf(policy: DecidingPolicy, sessionEvents: readonly GatehouseEvent[]): WhatIfResult {
   const changes: DecisionChange[] = [];
   let unchanged = 0;
+  // A denied call is recorded as `call.denied` alone; an allowed one as `call.attempted` (then its
+  // outcome). A `call.denied` following a `call.attempted` of the same request is that same call.
+  const attempted = new Set<string>();
   for (const event of sessionEvents) {
-    if (event.type !== 'call.attempted' || event.decision === null || event.tool === null) continue;
+    if (event.decision === null || event.tool === null) continue;
+    if (event.type === 'call.attempted') {
+      if (event.request_id !== null) attempted.add(event.request_id);
+    } else if (
+      event.type !== 'call.denied' ||
+      (event.request_id !== null && attempted.has(event.request_id))
+    ) {
+      continue;
+    }
     const agent = event.agent ?? '';
     const user = event.user === null || event.user === event.agent ? null : event.user;
     const would = policy.decide(agent, user, event.tool);

@@ -59,6 +59,28 @@ describe('whatIf', () => {
     expect(result.unchanged).toBe(1);
   });
 
+  it('re-decides a call refused outright (call.denied without call.attempted, as the ingress records it)', () => {
+    const chains = new ChainRegistry();
+    const ctx = { session_id: 's', agent: 'bot', user: 'alice' };
+    const call = {
+      server: 'support',
+      tool: 'support__issue_refund',
+      request_id: '7',
+      args: {},
+      args_sha256: sha256Hex('{}'),
+    };
+    const decision = { allowed: false, rule: 'default-deny', policy_version: 'v1' };
+    const denied = chains.seal(createEvent('call.denied', ctx, {}, { ...call, decision }));
+    const result = whatIf(allowOnly('v2', ['support__issue_refund']), [denied]);
+    expect(result.changes).toEqual([
+      expect.objectContaining({
+        seq: 0,
+        tool: 'support__issue_refund',
+        would: { allowed: true, rule: 'allow support__issue_refund' },
+      }),
+    ]);
+  });
+
   it('does not count a different deciding rule with the same outcome as a change', () => {
     const result = whatIf(
       allowOnly('v2', ['support__read_ticket']),

@@ -129,7 +129,10 @@ export class Timeline {
     );
   }
 
-  /** One tools/call: call.attempted then call.completed or call.denied, 1 ms apart. */
+  /**
+   * One tools/call as the ingress records it: allowed → call.attempted then call.completed (1 ms
+   * later); denied → call.denied alone (the upstream is never contacted).
+   */
   call(
     iso: string,
     ctx: { session_id: string; agent: string; user: string },
@@ -144,6 +147,16 @@ export class Timeline {
       args: {},
       args_sha256: sha256Hex('{}'),
     };
+    if (!decision.allowed) {
+      const outcome = {
+        status: 'denied' as const,
+        latency_ms: 0,
+        result_sha256: null,
+        result_bytes: null,
+        error: decision.rule,
+      };
+      return [this.at(new Date(t).toISOString(), 'call.denied', ctx, {}, { ...subject, decision, outcome })];
+    }
     const attempted = this.at(new Date(t).toISOString(), 'call.attempted', ctx, {}, { ...subject, decision });
     const outcome = decision.allowed
       ? { status: 'ok' as const, latency_ms: 3, result_sha256: sha256Hex('r'), result_bytes: 1, error: null }

@@ -33,7 +33,7 @@ export function renderActivity(answer: ActivityAnswer, c: Palette): string {
   }
   lines.push(
     table([
-      ['tool', 'calls', 'allowed', 'denied', 'ok', 'error'].map((h) => c.dim(h)),
+      ['tool', 'attempted', 'allowed', 'denied', 'ok', 'error'].map((h) => c.dim(h)),
       ...answer.tools.map((t) => [
         t.tool,
         String(t.attempted),

@@ -14,9 +14,10 @@ export function renderTimeline(
   const bySeq = new Map(changes.map((change) => [change.seq, change]));
   const width = String(events.at(-1)?.seq ?? 0).length;
   const lines: string[] = [];
+  let previous: GatehouseEvent | undefined;
   for (const event of events) {
     lines.push(
-      `${c.dim(String(event.seq).padStart(width))}  ${c.dim(event.ts.slice(11, 23))}  ${describe(event, c)}`,
+      `${c.dim(String(event.seq).padStart(width))}  ${c.dim(event.ts.slice(11, 23))}  ${describe(event, c, previous)}`,
     );
     const change = bySeq.get(event.seq);
     if (change !== undefined) {
@@ -29,7 +30,7 @@ export function renderTimeline(
   return lines.join('\n');
 }
 
-function describe(event: GatehouseEvent, c: Palette): string {
+function describe(event: GatehouseEvent, c: Palette, previous: GatehouseEvent | undefined): string {
   switch (event.type) {
     case 'session.started':
       return `${c.cyan('session started')}  ${event.agent ?? '?'}${event.user !== null && event.user !== event.agent ? ` for ${event.user}` : ''}${event.data.client_name ? c.dim(` (${event.data.client_name} ${event.data.client_version ?? ''})`) : ''}`;
@@ -40,7 +41,11 @@ function describe(event: GatehouseEvent, c: Palette): string {
     case 'call.attempted':
       return `call ${c.bold(event.tool ?? '?')}  ${event.decision?.allowed ? c.green('allowed') : c.red('denied')} ${c.dim(event.decision?.rule ?? '')}`;
     case 'call.denied':
-      return `  ${c.red('✗ refused')}      upstream not contacted`;
+      // Refused outright, the call has no call.attempted before it: name the tool and the rule here.
+      if (previous?.type === 'call.attempted' && previous.request_id === event.request_id) {
+        return `  ${c.red('✗ refused')}      upstream not contacted`;
+      }
+      return `call ${c.bold(event.tool ?? '?')}  ${c.red('denied')} ${c.dim(event.decision?.rule ?? '')}  ${c.dim('(upstream not contacted)')}`;
     case 'call.completed':
       return `  ${event.outcome?.status === 'ok' ? c.green('✓ completed') : c.yellow(`! ${event.outcome?.status ?? 'error'}`)}    ${c.dim(`${event.outcome?.latency_ms ?? '?'} ms, ${event.outcome?.result_bytes ?? 0} bytes`)}`;
     case 'call.failed':
