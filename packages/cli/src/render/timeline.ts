@@ -26,6 +26,7 @@ export function renderTimeline(
         `${' '.repeat(width)}  ${c.yellow('what-if')}       would be ${verdict} (${change.would.rule})`,
       );
     }
+    previous = event;
   }
   return lines.join('\n');
 }
