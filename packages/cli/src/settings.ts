@@ -20,6 +20,8 @@ export interface Settings {
   host: string;
   /** `KAFKA_BROKERS` (comma-separated host:port); unset → the embedded segment log. */
   kafkaBrokers: string[] | undefined;
+  /** `GATEHOUSE_KAFKA_TOPIC`, default `gatehouse.audit`: the audit topic in Kafka mode. */
+  kafkaTopic: string;
   /** `CLICKHOUSE_URL`; unset → chDB in-process under `<dataDir>/clickhouse`. */
   clickhouseUrl: string | undefined;
 }
@@ -54,6 +56,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     authPort: port(env, 'GATEHOUSE_AUTH_PORT', 7422),
     host: env.GATEHOUSE_HOST || '127.0.0.1',
     kafkaBrokers: brokers && brokers.length > 0 ? brokers : undefined,
+    kafkaTopic: env.GATEHOUSE_KAFKA_TOPIC || 'gatehouse.audit',
     clickhouseUrl,
   };
 }

@@ -143,7 +143,7 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
 async function openLog(settings: Settings): Promise<EventLog> {
   if (settings.kafkaBrokers) {
     const { openKafkaLog } = await import('@gatehouse/eventlog');
-    return openKafkaLog({ brokers: settings.kafkaBrokers, clientId: 'gatehouse' });
+    return openKafkaLog({ brokers: settings.kafkaBrokers, topic: settings.kafkaTopic, clientId: 'gatehouse' });
   }
   return openEmbeddedLog({ dir: path.join(settings.dataDir, 'log') });
 }

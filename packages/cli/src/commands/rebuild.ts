@@ -81,7 +81,7 @@ export async function rebuild(
 async function openRebuildLog(settings: Settings): Promise<EventLog> {
   if (settings.kafkaBrokers) {
     const { openKafkaLog } = await import('@gatehouse/eventlog');
-    return openKafkaLog({ brokers: settings.kafkaBrokers, clientId: 'gatehouse-rebuild' });
+    return openKafkaLog({ brokers: settings.kafkaBrokers, topic: settings.kafkaTopic, clientId: 'gatehouse-rebuild' });
   }
   return openEmbeddedLog({ dir: path.join(settings.dataDir, 'log') });
 }
