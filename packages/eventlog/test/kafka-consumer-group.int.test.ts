@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { decodeEvent, type GatehouseEvent } from '@gatehouse/events';
+import { Kafka, logLevel } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openKafkaLog, type KafkaConsumer, type KafkaEventLog, type LogBatch, type LogConsumer } from '../src/index.js';
 import { kafkaBrokers } from '../../../test/support/kafka-brokers.js';
@@ -8,6 +9,18 @@ import { kafkaTestOptions } from './kafka-test-options.js';
 import { sessionCalls } from './support/sample-events.js';
 
 const run = promisify(execFile);
+
+/** The committed offset per partition of `group` on `topic` (-1 = none). */
+async function committedOffsets(group: string, topic: string): Promise<Map<number, bigint>> {
+  const admin = new Kafka({ brokers: kafkaBrokers(), clientId: 'gatehouse-test-admin', logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    return new Map((offsets?.partitions ?? []).map((entry) => [entry.partition, BigInt(entry.offset)]));
+  } finally {
+    await admin.disconnect();
+  }
+}
 const open: { close(): Promise<void> }[] = [];
 
 afterEach(async () => {
@@ -107,6 +120,54 @@ describe('Kafka event log: partitions and consumer groups', () => {
     expect(new Set([...idsA, ...idsB])).toEqual(new Set(ids(appended)));
     const partitionsB = new Set(fromB.map((batch) => batch.partition));
     expect(fromA.filter((batch) => partitionsB.has(batch.partition))).toEqual([]);
+  });
+
+  it('does not commit a batch of a partition a rebalance moved to another member, and that member reads it', async () => {
+    const logA = await openLog();
+    const appended = Array.from({ length: 10 }, (_, i) => sessionCalls(`s-revoke-${i}`, 2)).flat();
+    await logA.append(appended);
+    const topic = logA.topic;
+    const a = await logA.openConsumer('revoke');
+    const held = await drain(a, appended.length, false);
+    expect(new Set(held.map((batch) => batch.partition)).size).toBeGreaterThan(1);
+
+    const logB = await openLog(topic);
+    const b = await logB.openConsumer('revoke');
+    const receivedByB: LogBatch[] = [];
+    for (let attempt = 0; attempt < 150; attempt++) {
+      const [, fromB] = await Promise.all([a.next({ maxEvents: 50, maxWaitMs: 100 }), b.next({ maxEvents: 50, maxWaitMs: 100 })]);
+      if (fromB.events.length > 0) receivedByB.push(fromB);
+      if (a.assignedPartitions().length > 0 && b.assignedPartitions().length > 0) break;
+    }
+    const keptByA = new Set(a.assignedPartitions());
+    for (const batch of held) await a.commit(batch);
+    const moved = eventsOf(held.filter((batch) => !keptByA.has(batch.partition))).length;
+    receivedByB.push(...(await drain(b, moved - eventsOf(receivedByB).length, false)));
+
+    const committed = await committedOffsets('revoke', topic);
+    for (const batch of held) {
+      if (keptByA.has(batch.partition)) expect(committed.get(batch.partition)).toBeGreaterThan(BigInt(batch.lastOffset));
+      else expect(committed.get(batch.partition) ?? -1n).toBe(-1n);
+    }
+    const movedIds = new Set(ids(eventsOf(held.filter((batch) => !keptByA.has(batch.partition)))));
+    expect(movedIds.size).toBeGreaterThan(0);
+    expect(new Set(ids(eventsOf(receivedByB)))).toEqual(movedIds);
+  });
+
+  it('re-creates exactly a recorded batch after a restart when asked for it with untilOffset (single partition)', async () => {
+    const log = await openKafkaLog(kafkaTestOptions(kafkaBrokers(), { partitions: 1 }));
+    open.push(log);
+    await log.append(sessionCalls('s-until', 10));
+    const first = await log.openConsumer('until');
+    let recorded = await first.next({ maxEvents: 4, maxWaitMs: 250 });
+    for (let idle = 0; recorded.events.length === 0 && idle < 40; idle++) recorded = await first.next({ maxEvents: 4, maxWaitMs: 250 });
+    expect(recorded.events).toHaveLength(4);
+    await first.close();
+
+    const again = await log.openConsumer('until');
+    const replayed = await again.next({ maxEvents: 100, maxWaitMs: 5_000, untilOffset: recorded.lastOffset });
+    expect(replayed.token).toBe(recorded.token);
+    expect(ids(replayed.events)).toEqual(ids(recorded.events));
   });
 
   it('writes records that kcat reads back, each one a valid event keyed by its session_id', async () => {
