@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { createAuthServer, type AuthServer } from '@gatehouse/authserver';
+import { ChainRegistry } from '@gatehouse/events';
 import { openEmbeddedLog, type EventLog } from '@gatehouse/eventlog';
 import { createIngress, type Ingress } from '@gatehouse/ingress';
 import { loadPolicy, policyFromPublished } from '@gatehouse/policy';
@@ -89,8 +90,19 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
     await projector.start();
     stops.push(() => projector.stop());
 
+    // The `policy` and `catalog:<server>` streams outlive this process: continue their chains from
+    // the heads already recorded instead of starting a second seq 0.
+    await projector.drain(120_000);
+    const chains = new ChainRegistry();
+    for (const head of await store.latestHeads()) {
+      if (head.session_id === 'policy' || head.session_id.startsWith('catalog:')) {
+        chains.restore(head.session_id, { seq: head.seq, hash: head.hash });
+      }
+    }
+
     const policy = await loadPolicy(config.policy, { source: settings.configPath });
     const ingress = await createIngress({
+      chains,
       config: { gateway: config.gateway, upstreams: config.upstreams },
       log,
       policy,
@@ -104,7 +116,8 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
     const key = await loadCheckpointKey({ dataDir: settings.dataDir });
     const checkpointer = startCheckpointer({
       log,
-      heads: () => store.latestHeads(),
+      // Active sessions: those with events in the last two intervals (older heads were signed before).
+      heads: () => store.latestHeads({ since: new Date(Date.now() - 2 * config.audit.checkpointIntervalMs) }),
       key,
       intervalMs: config.audit.checkpointIntervalMs,
     });
