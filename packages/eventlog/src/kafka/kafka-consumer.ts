@@ -104,6 +104,8 @@ export class KafkaConsumer implements LogConsumer {
         joinTimeoutMs,
       );
     });
+    // Observed by the race below; this keeps a rejection before the race from going unhandled.
+    timeout.catch(() => undefined);
     try {
       await this.#consumer.connect();
       await this.#consumer.subscribe({ topics: [this.#topic], fromBeginning: true });
@@ -150,19 +152,22 @@ export class KafkaConsumer implements LogConsumer {
       const left = deadline - Date.now();
       if (left <= 0 || signal?.aborted || this.#closed) return emptyBatch();
       await this.#handoff.waitForOffer(left, signal);
-      this.#assertUsable();
+      if (this.#closed) return emptyBatch();
+      if (this.#failure !== undefined) throw this.#failure;
     }
   }
 
   async commit(batch: LogBatch): Promise<void> {
     this.#assertUsable();
     if (batch.events.length === 0) return;
-    const origin = this.#origins.get(batch);
-    if (origin === undefined) {
-      throw new LogError('GH_ERR_LOG_CHECKPOINT', `commit: batch ${batch.token} was not returned by this consumer of group ${this.#group}`);
-    }
     const partition = batch.partition;
-    if (!this.#assigned.has(partition) || (this.#epochs.get(partition) ?? 0) !== origin.epoch) return;
+    if (!/^\d+$/.test(batch.lastOffset)) {
+      throw new LogError('GH_ERR_LOG_CHECKPOINT', `commit: batch.lastOffset ${JSON.stringify(batch.lastOffset)} is not an offset`);
+    }
+    // A batch object this consumer handed out carries its assignment epoch; a copy is judged by
+    // the current assignment only.
+    const epoch = this.#origins.get(batch)?.epoch ?? this.#epochs.get(partition) ?? 0;
+    if (!this.#assigned.has(partition) || (this.#epochs.get(partition) ?? 0) !== epoch) return;
     const position = BigInt(batch.lastOffset) + 1n;
     if (position <= (this.#committed.get(partition) ?? -1n)) return;
     try {
