@@ -5,8 +5,17 @@ type PolicyEvent = EventOf<'policy.published'>;
 type CatalogEvent = EventOf<'catalog.published'>;
 
 export interface PublishedHistoryOptions {
-  /** Re-read the `policy` and `catalog:<server>` streams when the last read is older than this (ms). Default 0: every answer reads what was appended since. */
+  /**
+   * Re-read the `policy` and `catalog:<server>` streams when the last read is older than this (ms).
+   * 0: every answer first reads what was appended since (strict, for tests). Default 1,000.
+   */
   refreshMs?: number;
+  /**
+   * A question about an instant at least this long (ms) before the last read is answered from
+   * memory at once, and a stale history is refreshed in the background; anything later waits for a
+   * fresh read. Covers events still on their way through the projector. Default 10,000.
+   */
+  settleMs?: number;
   /** Look for upstream servers not seen before this often (ms), with one `catalogsAt(now)`. Default 30,000. */
   discoverMs?: number;
   /** Clock (ms). Default `Date.now`. */
@@ -20,13 +29,17 @@ export interface PublishedHistoryOptions {
  * event table. Publications are rare (one per policy load or upstream catalog change), so the
  * whole history is small.
  *
- * Freshness: an answer reflects the streams as read at most `refreshMs` ago; an upstream server
- * whose first catalog was published since the last discovery is seen within `discoverMs`.
+ * Freshness: a question about a recent instant (after the last read minus `settleMs`) is answered
+ * from a read at most `refreshMs` old, waiting for one if needed; a question about the settled past
+ * is answered from memory at once (a stale history is refreshed beside it).
+ * An upstream server whose first catalog was published since the last discovery is seen within
+ * `discoverMs`.
  * Ordering within a stream follows the store: latest `ts ≤ at`, ties broken by seq.
  */
 export class PublishedHistory {
   readonly #store: AuditStore;
   readonly #refreshMs: number;
+  readonly #settleMs: number;
   readonly #discoverMs: number;
   readonly #now: () => number;
   readonly #policies: PolicyEvent[] = [];
@@ -40,26 +53,27 @@ export class PublishedHistory {
 
   constructor(store: AuditStore, options: PublishedHistoryOptions = {}) {
     this.#store = store;
-    this.#refreshMs = options.refreshMs ?? 0;
+    this.#refreshMs = options.refreshMs ?? 1_000;
+    this.#settleMs = options.settleMs ?? 10_000;
     this.#discoverMs = options.discoverMs ?? 30_000;
     this.#now = options.now ?? Date.now;
   }
 
   /** The latest policy published at or before `at`. */
   async policyAt(at: Date): Promise<PolicyEvent | undefined> {
-    await this.#fresh();
+    await this.#fresh(at.getTime());
     return latestAtOrBefore(this.#policies, at.getTime());
   }
 
   /** A published policy by version (content hash). */
   async policyByVersion(version: string): Promise<PolicyEvent | undefined> {
-    await this.#fresh();
+    await this.#fresh(Number.POSITIVE_INFINITY);
     return this.#policies.find((event) => event.data.version === version);
   }
 
   /** Per upstream server, the latest catalog published at or before `at`, sorted by server. */
   async catalogsAt(at: Date): Promise<CatalogEvent[]> {
-    await this.#fresh();
+    await this.#fresh(at.getTime());
     const out: CatalogEvent[] = [];
     for (const stream of [...this.#catalogs.keys()].sort()) {
       const event = latestAtOrBefore(this.#catalogs.get(stream)!, at.getTime());
@@ -68,16 +82,24 @@ export class PublishedHistory {
     return out;
   }
 
-  #fresh(): Promise<void> {
-    if (this.#now() - this.#refreshedAt < this.#refreshMs) return Promise.resolve();
+  /** Resolves when the history is good enough to answer about `atMs`. */
+  #fresh(atMs: number): Promise<void> {
+    const stale = this.#refreshMs === 0 || this.#now() - this.#refreshedAt >= this.#refreshMs;
+    const settled = this.#refreshMs > 0 && atMs <= this.#refreshedAt - this.#settleMs;
+    if (!stale) return Promise.resolve();
     this.#refreshing ??= this.#refresh().finally(() => {
       this.#refreshing = undefined;
     });
+    if (settled) {
+      this.#refreshing.catch(() => undefined);
+      return Promise.resolve();
+    }
     return this.#refreshing;
   }
 
   async #refresh(): Promise<void> {
     const started = this.#now();
+    // Only questions about instants before this read may later be answered from memory.
     if (started - this.#discoveredAt >= this.#discoverMs) {
       this.#discoveredAt = started;
       // The first discovery is awaited; later ones (a full scan of the event table) run beside requests.

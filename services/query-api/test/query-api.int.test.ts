@@ -116,6 +116,8 @@ beforeAll(async () => {
     auth: { issuer: ISSUER, audience: AUDIENCE, requiredScopes: ['audit:read'], jwks: mint.jwks },
     clock: () => NOW,
     instance: 'test',
+    // Policies are published with past timestamps below: read the streams before every answer.
+    publishedHistory: { refreshMs: 0 },
   });
   // A second connection to the same chDB directory: tampering the way someone with SQL access would.
   const connection = createChdbConnection({ path: path.join(fixture.dir, 'clickhouse') });
