@@ -14,11 +14,25 @@ const CONCURRENCY = [1, 16, 256] as const;
 function sessionEvents(sessionId: string, count: number): GatehouseEvent[] {
   const registry = new ChainRegistry();
   const ctx = { session_id: sessionId, agent: 'support-bot', user: 'alice', scopes: ['tools:call'] };
-  const decision = { allowed: true, rule: 'allow agent:support-bot support__read_ticket', policy_version: 'c'.repeat(64) };
+  const decision = {
+    allowed: true,
+    rule: 'allow agent:support-bot support__read_ticket',
+    policy_version: 'c'.repeat(64),
+  };
   return Array.from({ length: count }, (_, i) => {
     const args = { ticket_id: `T-${i}`, include_history: true };
     return registry.seal(
-      events.callAttempted(ctx, { server: 'support', tool: 'support__read_ticket', request_id: String(i), args, args_sha256: sha256Hex(JSON.stringify(args)) }, decision),
+      events.callAttempted(
+        ctx,
+        {
+          server: 'support',
+          tool: 'support__read_ticket',
+          request_id: String(i),
+          args,
+          args_sha256: sha256Hex(JSON.stringify(args)),
+        },
+        decision,
+      ),
     );
   });
 }

@@ -45,7 +45,19 @@ export const run: Bench = async ({ quick, progress }) => {
         const decision = { allowed: true, rule: 'allow', policy_version: 'd'.repeat(64) };
         return Array.from({ length: perAppender }, (_, i) => {
           const args = { ticket_id: `T-${i}` };
-          return registry.seal(events.callAttempted(ctx, { server: 'support', tool: 'support__read_ticket', request_id: String(i), args, args_sha256: sha256Hex(JSON.stringify(args)) }, decision));
+          return registry.seal(
+            events.callAttempted(
+              ctx,
+              {
+                server: 'support',
+                tool: 'support__read_ticket',
+                request_id: String(i),
+                args,
+                args_sha256: sha256Hex(JSON.stringify(args)),
+              },
+              decision,
+            ),
+          );
         });
       });
       const sentAt = new Map<string, number>();
@@ -63,7 +75,7 @@ export const run: Bench = async ({ quick, progress }) => {
       const latencies: number[] = [];
       let received = 0;
       const expected = perAppender * APPENDERS;
-      for (let idle = 0; received < expected && idle < 100; ) {
+      for (let idle = 0; received < expected && idle < 100;) {
         const batch = await consumer.next({ maxEvents: 1_000, maxWaitMs: 200 });
         if (batch.events.length === 0) {
           idle++;
@@ -100,6 +112,8 @@ export const run: Bench = async ({ quick, progress }) => {
     title: 'Kafka log end to end: durable append → consumer group next → commit',
     rows,
     peakRssMiB: peakRss / 2 ** 20,
-    notes: ['single local broker sharing the 2 cores with appenders and consumer in this process; no ClickHouse (see projector-throughput)'],
+    notes: [
+      'single local broker sharing the 2 cores with appenders and consumer in this process; no ClickHouse (see projector-throughput)',
+    ],
   };
 };

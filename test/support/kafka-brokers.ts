@@ -5,11 +5,15 @@ import { inject } from 'vitest';
  * started). Throws with instructions when there is none, so a Kafka test never passes vacuously.
  */
 export function kafkaBrokers(): string[] {
-  const value = process.env.KAFKA_BROKERS || inject('kafkaBrokers') || process.env.GATEHOUSE_TEST_KAFKA_BROKERS;
+  const value =
+    process.env.KAFKA_BROKERS || inject('kafkaBrokers') || process.env.GATEHOUSE_TEST_KAFKA_BROKERS;
   if (!value) {
     throw new TypeError(
       'no Kafka broker for this test: set KAFKA_BROKERS, or let test/support/kafka.ts start one (infra/kafka/fetch.sh must have run; GATEHOUSE_TEST_KAFKA=0 disables it)',
     );
   }
-  return value.split(',').map((broker) => broker.trim()).filter(Boolean);
+  return value
+    .split(',')
+    .map((broker) => broker.trim())
+    .filter(Boolean);
 }

@@ -40,7 +40,11 @@ export async function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new TypeError('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address !== null
+          ? resolve(address.port)
+          : reject(new TypeError('no port')),
+      );
     });
   });
 }
@@ -68,7 +72,8 @@ export async function startBroker(): Promise<StartedBroker> {
   const args = ['--port', String(port), '--controller-port', String(controllerPort), '--data-dir', dataDir];
   const start = async () => {
     const { stdout } = await run('bash', [startScript, ...args], { timeout: 180_000 });
-    if (!/^KAFKA_BROKERS=/m.test(stdout)) throw new TypeError(`infra/kafka/start.sh printed no KAFKA_BROKERS line:\n${stdout}`);
+    if (!/^KAFKA_BROKERS=/m.test(stdout))
+      throw new TypeError(`infra/kafka/start.sh printed no KAFKA_BROKERS line:\n${stdout}`);
   };
   const stop = async () => {
     await run('bash', [stopScript, '--data-dir', dataDir], { timeout: 60_000 });
@@ -100,7 +105,9 @@ function runMayNeedKafka(project: TestProject): boolean {
   const internal = (project.vitest as unknown as { filenamePattern?: unknown }).filenamePattern;
   const filters = Array.isArray(internal)
     ? internal.map(String)
-    : process.argv.slice(2).filter((arg) => !arg.startsWith('-') && !['run', 'watch', 'related'].includes(arg));
+    : process.argv
+        .slice(2)
+        .filter((arg) => !arg.startsWith('-') && !['run', 'watch', 'related'].includes(arg));
   if (filters.length === 0) return true;
   return filters.some((filter) => /kafka|spool|eventlog|compose|^test\/?$|^\.?$/i.test(filter));
 }
@@ -117,13 +124,17 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     broker = await startBroker();
   } catch (error) {
     // Only the Kafka tests need it: they fail with instructions, every other test still runs.
-    console.error(`[kafka] could not start a broker for the Kafka tests: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(
+      `[kafka] could not start a broker for the Kafka tests: ${error instanceof Error ? error.message : String(error)}`,
+    );
     project.provide('kafkaBrokers', '');
     return undefined;
   }
   process.env.GATEHOUSE_TEST_KAFKA_BROKERS = broker.brokers;
   project.provide('kafkaBrokers', broker.brokers);
-  console.log(`[kafka] broker ${broker.brokers} started in ${((Date.now() - started) / 1000).toFixed(1)}s (data ${broker.dataDir})`);
+  console.log(
+    `[kafka] broker ${broker.brokers} started in ${((Date.now() - started) / 1000).toFixed(1)}s (data ${broker.dataDir})`,
+  );
   return async () => {
     await broker.destroy();
     delete process.env.GATEHOUSE_TEST_KAFKA_BROKERS;

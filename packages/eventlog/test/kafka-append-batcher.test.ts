@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { LogError } from '../src/index.js';
 import { AppendBatcher, type OutgoingRecord } from '../src/kafka/append-batcher.js';
 
-const record = (name: string, bytes = 10): OutgoingRecord => ({ key: name, value: Buffer.alloc(bytes, name) });
+const record = (name: string, bytes = 10): OutgoingRecord => ({
+  key: name,
+  value: Buffer.alloc(bytes, name),
+});
 const names = (records: OutgoingRecord[]) => records.map((r) => r.key);
 
 /** A broker stand-in: records each request; `release()` acknowledges the oldest pending one. */
@@ -28,10 +31,14 @@ async function until(check: () => boolean): Promise<void> {
   while (!check()) await new Promise((resolve) => setImmediate(resolve));
 }
 
-function batcher(broker: ReturnType<typeof fakeBroker>, overrides: Partial<ConstructorParameters<typeof AppendBatcher>[0]> = {}) {
+function batcher(
+  broker: ReturnType<typeof fakeBroker>,
+  overrides: Partial<ConstructorParameters<typeof AppendBatcher>[0]> = {},
+) {
   return new AppendBatcher({
     send: broker.send,
-    abandonInFlight: () => broker.fail(new LogError('GH_ERR_LOG_UNAVAILABLE', 'abandoned', { retryable: true })),
+    abandonInFlight: () =>
+      broker.fail(new LogError('GH_ERR_LOG_UNAVAILABLE', 'abandoned', { retryable: true })),
     appendTimeoutMs: 60_000,
     lingerMs: 0,
     maxBatchBytes: 1024 * 1024,
@@ -61,7 +68,9 @@ describe('AppendBatcher (Kafka group commit)', () => {
     const broker = fakeBroker();
     const appends = batcher(broker, { maxBatchBytes: 1024 });
     let resolved = false;
-    const big = appends.append([record('a', 600), record('b', 600), record('c', 600)]).then(() => (resolved = true));
+    const big = appends
+      .append([record('a', 600), record('b', 600), record('c', 600)])
+      .then(() => (resolved = true));
     for (let i = 0; i < 3; i++) {
       await until(() => broker.inFlight === 1);
       expect(resolved).toBe(false);

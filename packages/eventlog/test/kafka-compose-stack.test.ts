@@ -22,7 +22,16 @@ describe('infra/compose/docker-compose.yml (scale-out stack)', () => {
   it('parses as YAML and runs three KRaft brokers, ClickHouse and the three services', async () => {
     const { services } = await compose();
     expect(Object.keys(services).sort()).toEqual(
-      ['clickhouse', 'ingress', 'kafka-1', 'kafka-2', 'kafka-3', 'kafka-init', 'projector', 'query-api'].sort(),
+      [
+        'clickhouse',
+        'ingress',
+        'kafka-1',
+        'kafka-2',
+        'kafka-3',
+        'kafka-init',
+        'projector',
+        'query-api',
+      ].sort(),
     );
   });
 
@@ -58,7 +67,11 @@ describe('infra/compose/docker-compose.yml (scale-out stack)', () => {
 
   it('ships the Replicated/Distributed ClickHouse schema the compose file mounts', async () => {
     const sql = await readFile(path.join(root, 'infra/clickhouse/schema-replicated.sql'), 'utf8');
-    expect(sql).toMatch(/ReplicatedReplacingMergeTree\('\/clickhouse\/tables\/\{shard\}\/gatehouse\/events', '\{replica\}'\)/);
-    expect(sql).toMatch(/ENGINE = Distributed\(gatehouse, gatehouse, events_local, cityHash64\(session_id\)\)/);
+    expect(sql).toMatch(
+      /ReplicatedReplacingMergeTree\('\/clickhouse\/tables\/\{shard\}\/gatehouse\/events', '\{replica\}'\)/,
+    );
+    expect(sql).toMatch(
+      /ENGINE = Distributed\(gatehouse, gatehouse, events_local, cityHash64\(session_id\)\)/,
+    );
   });
 });

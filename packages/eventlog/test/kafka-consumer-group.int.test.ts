@@ -3,7 +3,13 @@ import { promisify } from 'node:util';
 import { decodeEvent, type GatehouseEvent } from '@gatehouse/events';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openKafkaLog, type KafkaConsumer, type KafkaEventLog, type LogBatch, type LogConsumer } from '../src/index.js';
+import {
+  openKafkaLog,
+  type KafkaConsumer,
+  type KafkaEventLog,
+  type LogBatch,
+  type LogConsumer,
+} from '../src/index.js';
 import { kafkaBrokers } from '../../../test/support/kafka-brokers.js';
 import { kafkaTestOptions } from './kafka-test-options.js';
 import { sessionCalls } from './support/sample-events.js';
@@ -12,7 +18,11 @@ const run = promisify(execFile);
 
 /** The committed offset per partition of `group` on `topic` (-1 = none). */
 async function committedOffsets(group: string, topic: string): Promise<Map<number, bigint>> {
-  const admin = new Kafka({ brokers: kafkaBrokers(), clientId: 'gatehouse-test-admin', logLevel: logLevel.NOTHING }).admin();
+  const admin = new Kafka({
+    brokers: kafkaBrokers(),
+    clientId: 'gatehouse-test-admin',
+    logLevel: logLevel.NOTHING,
+  }).admin();
   await admin.connect();
   try {
     const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
@@ -37,7 +47,7 @@ async function openLog(topic?: string): Promise<KafkaEventLog> {
 async function drain(consumer: LogConsumer, count: number, commit: boolean): Promise<LogBatch[]> {
   const batches: LogBatch[] = [];
   let received = 0;
-  for (let idle = 0; received < count && idle < 40; ) {
+  for (let idle = 0; received < count && idle < 40;) {
     const batch = await consumer.next({ maxEvents: 50, maxWaitMs: 250 });
     if (batch.events.length === 0) {
       idle++;
@@ -58,7 +68,11 @@ describe('Kafka event log: partitions and consumer groups', () => {
   it('keys records by session_id: each session stays in one partition, in order, while sessions spread over partitions', async () => {
     const log = await openLog();
     const sessions = Array.from({ length: 24 }, (_, i) => sessionCalls(`s-part-${i}`, 8));
-    await Promise.all(sessions.map(async (calls) => { for (const call of calls) await log.append([call]); }));
+    await Promise.all(
+      sessions.map(async (calls) => {
+        for (const call of calls) await log.append([call]);
+      }),
+    );
 
     const consumer = await log.openConsumer('ordering', { fromBeginning: true });
     const batches = await drain(consumer, 24 * 8, false);
@@ -110,7 +124,10 @@ describe('Kafka event log: partitions and consumer groups', () => {
 
     const appended = Array.from({ length: 30 }, (_, i) => sessionCalls(`s-split-${i}`, 4)).flat();
     await logA.append(appended);
-    const [fromA, fromB] = await Promise.all([drainShare(a, b, appended.length), drainShare(b, a, appended.length)]);
+    const [fromA, fromB] = await Promise.all([
+      drainShare(a, b, appended.length),
+      drainShare(b, a, appended.length),
+    ]);
 
     const idsA = new Set(ids(eventsOf(fromA)));
     const idsB = new Set(ids(eventsOf(fromB)));
@@ -135,7 +152,10 @@ describe('Kafka event log: partitions and consumer groups', () => {
     const b = await logB.openConsumer('revoke');
     const receivedByB: LogBatch[] = [];
     for (let attempt = 0; attempt < 150; attempt++) {
-      const [, fromB] = await Promise.all([a.next({ maxEvents: 50, maxWaitMs: 100 }), b.next({ maxEvents: 50, maxWaitMs: 100 })]);
+      const [, fromB] = await Promise.all([
+        a.next({ maxEvents: 50, maxWaitMs: 100 }),
+        b.next({ maxEvents: 50, maxWaitMs: 100 }),
+      ]);
       if (fromB.events.length > 0) receivedByB.push(fromB);
       if (a.assignedPartitions().length > 0 && b.assignedPartitions().length > 0) break;
     }
@@ -146,7 +166,8 @@ describe('Kafka event log: partitions and consumer groups', () => {
 
     const committed = await committedOffsets('revoke', topic);
     for (const batch of held) {
-      if (keptByA.has(batch.partition)) expect(committed.get(batch.partition)).toBeGreaterThan(BigInt(batch.lastOffset));
+      if (keptByA.has(batch.partition))
+        expect(committed.get(batch.partition)).toBeGreaterThan(BigInt(batch.lastOffset));
       else expect(committed.get(batch.partition) ?? -1n).toBe(-1n);
     }
     const movedIds = new Set(ids(eventsOf(held.filter((batch) => !keptByA.has(batch.partition)))));
@@ -160,7 +181,8 @@ describe('Kafka event log: partitions and consumer groups', () => {
     await log.append(sessionCalls('s-until', 10));
     const first = await log.openConsumer('until');
     let recorded = await first.next({ maxEvents: 4, maxWaitMs: 250 });
-    for (let idle = 0; recorded.events.length === 0 && idle < 40; idle++) recorded = await first.next({ maxEvents: 4, maxWaitMs: 250 });
+    for (let idle = 0; recorded.events.length === 0 && idle < 40; idle++)
+      recorded = await first.next({ maxEvents: 4, maxWaitMs: 250 });
     expect(recorded.events).toHaveLength(4);
     await first.close();
 
@@ -175,14 +197,33 @@ describe('Kafka event log: partitions and consumer groups', () => {
     const appended = [...sessionCalls('s-kcat-1', 3), ...sessionCalls('s-kcat-2', 3)];
     await log.append(appended);
 
-    const { stdout } = await run('kcat', ['-b', kafkaBrokers().join(','), '-t', log.topic, '-C', '-e', '-o', 'beginning', '-q', '-f', '%k\t%s\n'], {
-      timeout: 30_000,
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    const records = stdout.split('\n').filter((line) => line.length > 0).map((line) => {
-      const tab = line.indexOf('\t');
-      return { key: line.slice(0, tab), event: decodeEvent(line.slice(tab + 1)) };
-    });
+    const { stdout } = await run(
+      'kcat',
+      [
+        '-b',
+        kafkaBrokers().join(','),
+        '-t',
+        log.topic,
+        '-C',
+        '-e',
+        '-o',
+        'beginning',
+        '-q',
+        '-f',
+        '%k\t%s\n',
+      ],
+      {
+        timeout: 30_000,
+        maxBuffer: 16 * 1024 * 1024,
+      },
+    );
+    const records = stdout
+      .split('\n')
+      .filter((line) => line.length > 0)
+      .map((line) => {
+        const tab = line.indexOf('\t');
+        return { key: line.slice(0, tab), event: decodeEvent(line.slice(tab + 1)) };
+      });
 
     expect(records).toHaveLength(appended.length);
     for (const record of records) expect(record.key).toBe(record.event.session_id);
@@ -197,16 +238,24 @@ async function waitForSplit(a: KafkaConsumer, b: KafkaConsumer, partitions: numb
     await Promise.all([a.next({ maxEvents: 1, maxWaitMs: 100 }), b.next({ maxEvents: 1, maxWaitMs: 100 })]);
     const pa = a.assignedPartitions();
     const pb = b.assignedPartitions();
-    if (pa.length > 0 && pb.length > 0 && pa.length + pb.length === partitions && pa.every((p) => !pb.includes(p))) return;
+    if (
+      pa.length > 0 &&
+      pb.length > 0 &&
+      pa.length + pb.length === partitions &&
+      pa.every((p) => !pb.includes(p))
+    )
+      return;
   }
-  throw new Error(`the group did not split ${partitions} partitions: a=${a.assignedPartitions()} b=${b.assignedPartitions()}`);
+  throw new Error(
+    `the group did not split ${partitions} partitions: a=${a.assignedPartitions()} b=${b.assignedPartitions()}`,
+  );
 }
 
 /** Drains and commits until both consumers together have `total` events. */
 const shared = new WeakMap<KafkaConsumer, number>();
 async function drainShare(self: KafkaConsumer, other: KafkaConsumer, total: number): Promise<LogBatch[]> {
   const batches: LogBatch[] = [];
-  for (let idle = 0; idle < 40 && (shared.get(self) ?? 0) + (shared.get(other) ?? 0) < total; ) {
+  for (let idle = 0; idle < 40 && (shared.get(self) ?? 0) + (shared.get(other) ?? 0) < total;) {
     const batch = await self.next({ maxEvents: 50, maxWaitMs: 250 });
     if (batch.events.length === 0) {
       idle++;

@@ -18,7 +18,13 @@ afterAll(async () => {
 
 describe('Kafka event log when the broker goes down', () => {
   it('rejects an append with a retryable GH_ERR_LOG_UNAVAILABLE within appendTimeoutMs, and appends again once the broker is back', async () => {
-    log = await openKafkaLog(kafkaTestOptions([broker.brokers], { appendTimeoutMs: 3_000, connectionTimeoutMs: 1_000, requestTimeoutMs: 2_000 }));
+    log = await openKafkaLog(
+      kafkaTestOptions([broker.brokers], {
+        appendTimeoutMs: 3_000,
+        connectionTimeoutMs: 1_000,
+        requestTimeoutMs: 2_000,
+      }),
+    );
     const before = sessionCalls('s-outage-before', 2);
     await log.append(before);
 
@@ -48,7 +54,7 @@ describe('Kafka event log when the broker goes down', () => {
 
     const consumer = await log.openConsumer('outage', { fromBeginning: true });
     const received: LogBatch[] = [];
-    for (let idle = 0; idle < 40 && received.flatMap((b) => b.events).length < 4; ) {
+    for (let idle = 0; idle < 40 && received.flatMap((b) => b.events).length < 4;) {
       const batch = await consumer.next({ maxEvents: 100, maxWaitMs: 250 });
       if (batch.events.length === 0) idle++;
       else received.push(batch);
@@ -61,7 +67,11 @@ describe('Kafka event log when the broker goes down', () => {
   it('rejects openKafkaLog with a retryable GH_ERR_LOG_UNAVAILABLE when no broker answers', async () => {
     await broker.stop();
     try {
-      await expect(openKafkaLog(kafkaTestOptions([broker.brokers], { connectionTimeoutMs: 500, requestTimeoutMs: 1_000 }))).rejects.toMatchObject({
+      await expect(
+        openKafkaLog(
+          kafkaTestOptions([broker.brokers], { connectionTimeoutMs: 500, requestTimeoutMs: 1_000 }),
+        ),
+      ).rejects.toMatchObject({
         code: 'GH_ERR_LOG_UNAVAILABLE',
         retryable: true,
       });

@@ -2,7 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { KafkaLogOptions } from '../src/index.js';
 
 /** Kafka logs for tests: a fresh topic per call, quiet client, short timeouts. */
-export function kafkaTestOptions(brokers: string[], overrides: Partial<KafkaLogOptions> = {}): KafkaLogOptions {
+export function kafkaTestOptions(
+  brokers: string[],
+  overrides: Partial<KafkaLogOptions> = {},
+): KafkaLogOptions {
   return {
     brokers,
     topic: `gatehouse.test.${randomUUID().slice(0, 8)}`,

@@ -13,7 +13,12 @@ async function spooling(overrides: { republishIntervalMs?: number } = {}): Promi
   const spool = await createSpoolingLog({
     log,
     dir,
-    retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 1, republishIntervalMs: overrides.republishIntervalMs ?? 60_000 },
+    retry: {
+      attempts: 2,
+      baseDelayMs: 1,
+      maxDelayMs: 1,
+      republishIntervalMs: overrides.republishIntervalMs ?? 60_000,
+    },
   });
   opened.push(spool);
   return spool;
@@ -84,7 +89,10 @@ describe('outcome spool over the in-memory log', () => {
     log.setAvailable(false);
     await spool.appendOutcome([chain[1]!]);
 
-    await expect(spool.append([chain[2]!])).rejects.toMatchObject({ code: 'GH_ERR_LOG_UNAVAILABLE', retryable: true });
+    await expect(spool.append([chain[2]!])).rejects.toMatchObject({
+      code: 'GH_ERR_LOG_UNAVAILABLE',
+      retryable: true,
+    });
     log.setAvailable(true);
     await spool.append([chain[2]!]);
 

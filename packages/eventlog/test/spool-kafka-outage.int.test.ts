@@ -27,8 +27,18 @@ afterAll(async () => {
 
 describe('outcome spool over Kafka', () => {
   it('spools outcomes while the broker is down and publishes them, in session order, after it restarts', async () => {
-    log = await openKafkaLog(kafkaTestOptions([broker.brokers], { appendTimeoutMs: 1_500, connectionTimeoutMs: 500, requestTimeoutMs: 1_000 }));
-    spool = await createSpoolingLog({ log, dir, retry: { attempts: 2, baseDelayMs: 50, republishIntervalMs: 200 } });
+    log = await openKafkaLog(
+      kafkaTestOptions([broker.brokers], {
+        appendTimeoutMs: 1_500,
+        connectionTimeoutMs: 500,
+        requestTimeoutMs: 1_000,
+      }),
+    );
+    spool = await createSpoolingLog({
+      log,
+      dir,
+      retry: { attempts: 2, baseDelayMs: 50, republishIntervalMs: 200 },
+    });
     const chain = sessionWithOutcomes('s-kafka-spool', 3);
     await log.append([chain[0]!]);
     await expect(spool.appendOutcome([chain[1]!])).resolves.toBe('logged');
@@ -43,7 +53,7 @@ describe('outcome spool over Kafka', () => {
 
     const consumer = await log.openConsumer('spool-check', { fromBeginning: true });
     const received: GatehouseEvent[] = [];
-    for (let idle = 0; idle < 40 && received.length < 4; ) {
+    for (let idle = 0; idle < 40 && received.length < 4;) {
       const batch = await consumer.next({ maxEvents: 100, maxWaitMs: 250 });
       if (batch.events.length === 0) idle++;
       received.push(...batch.events);

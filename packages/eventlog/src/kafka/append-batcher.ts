@@ -94,7 +94,8 @@ export class AppendBatcher {
       this.#scheduled = undefined;
       void this.#flush();
     };
-    this.#scheduled = this.#options.lingerMs > 0 ? setTimeout(flush, this.#options.lingerMs) : setImmediate(flush);
+    this.#scheduled =
+      this.#options.lingerMs > 0 ? setTimeout(flush, this.#options.lingerMs) : setImmediate(flush);
   }
 
   async #flush(): Promise<void> {
@@ -127,7 +128,14 @@ export class AppendBatcher {
     try {
       await this.#options.send(records);
     } catch (error) {
-      failure = error instanceof LogError ? error : new LogError('GH_ERR_LOG_UNAVAILABLE', `append to ${this.#options.what} failed: ${String(error)}`, { retryable: true, cause: error });
+      failure =
+        error instanceof LogError
+          ? error
+          : new LogError(
+              'GH_ERR_LOG_UNAVAILABLE',
+              `append to ${this.#options.what} failed: ${String(error)}`,
+              { retryable: true, cause: error },
+            );
     }
     this.#sending = false;
     this.#inFlight = [];

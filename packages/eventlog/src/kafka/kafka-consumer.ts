@@ -74,7 +74,9 @@ export class KafkaConsumer implements LogConsumer {
       retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5_000 },
     });
     const { GROUP_JOIN, CRASH } = this.#consumer.events;
-    this.#consumer.on(GROUP_JOIN, (event) => this.#onJoin(event.payload.memberId, event.payload.memberAssignment[this.#topic] ?? []));
+    this.#consumer.on(GROUP_JOIN, (event) =>
+      this.#onJoin(event.payload.memberId, event.payload.memberAssignment[this.#topic] ?? []),
+    );
     this.#consumer.on(CRASH, (event) => this.#onCrash(event.payload.error, event.payload.restart));
   }
 
@@ -100,7 +102,14 @@ export class KafkaConsumer implements LogConsumer {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new LogError('GH_ERR_LOG_UNAVAILABLE', `${what}: no partition assignment within joinTimeoutMs (${joinTimeoutMs} ms)`, { retryable: true })),
+        () =>
+          reject(
+            new LogError(
+              'GH_ERR_LOG_UNAVAILABLE',
+              `${what}: no partition assignment within joinTimeoutMs (${joinTimeoutMs} ms)`,
+              { retryable: true },
+            ),
+          ),
         joinTimeoutMs,
       );
     });
@@ -136,12 +145,18 @@ export class KafkaConsumer implements LogConsumer {
       throw new LogError('GH_ERR_LOG_CONFIG', `next: maxEvents must be a positive integer, got ${maxEvents}`);
     }
     if (!Number.isFinite(maxWaitMs) || maxWaitMs < 0) {
-      throw new LogError('GH_ERR_LOG_CONFIG', `next: maxWaitMs must be a non-negative number of milliseconds, got ${maxWaitMs}`);
+      throw new LogError(
+        'GH_ERR_LOG_CONFIG',
+        `next: maxWaitMs must be a non-negative number of milliseconds, got ${maxWaitMs}`,
+      );
     }
     let until: bigint | undefined;
     if (options.untilOffset !== undefined) {
       if (!/^\d+$/.test(options.untilOffset)) {
-        throw new LogError('GH_ERR_LOG_CONFIG', `next: untilOffset must be a non-negative decimal offset, got ${JSON.stringify(options.untilOffset)}`);
+        throw new LogError(
+          'GH_ERR_LOG_CONFIG',
+          `next: untilOffset must be a non-negative decimal offset, got ${JSON.stringify(options.untilOffset)}`,
+        );
       }
       until = BigInt(options.untilOffset);
     }
@@ -162,7 +177,10 @@ export class KafkaConsumer implements LogConsumer {
     if (batch.events.length === 0) return;
     const partition = batch.partition;
     if (!/^\d+$/.test(batch.lastOffset)) {
-      throw new LogError('GH_ERR_LOG_CHECKPOINT', `commit: batch.lastOffset ${JSON.stringify(batch.lastOffset)} is not an offset`);
+      throw new LogError(
+        'GH_ERR_LOG_CHECKPOINT',
+        `commit: batch.lastOffset ${JSON.stringify(batch.lastOffset)} is not an offset`,
+      );
     }
     // A batch object this consumer handed out carries its assignment epoch; a copy is judged by
     // the current assignment only.
@@ -185,7 +203,9 @@ export class KafkaConsumer implements LogConsumer {
         this.#host.admin.fetchTopicOffsets(this.#topic),
         this.#host.admin.fetchOffsets({ groupId: this.#group, topics: [this.#topic] }),
       ]);
-      const positions = new Map((committed[0]?.partitions ?? []).map((entry) => [entry.partition, BigInt(entry.offset)]));
+      const positions = new Map(
+        (committed[0]?.partitions ?? []).map((entry) => [entry.partition, BigInt(entry.offset)]),
+      );
       let lag = 0n;
       for (const end of ends) {
         const low = BigInt(end.low);
@@ -216,7 +236,8 @@ export class KafkaConsumer implements LogConsumer {
   }
 
   #assertUsable(): void {
-    if (this.#closed) throw new LogError('GH_ERR_LOG_CLOSED', `the consumer of group ${this.#group} is closed`);
+    if (this.#closed)
+      throw new LogError('GH_ERR_LOG_CLOSED', `the consumer of group ${this.#group} is closed`);
     if (this.#failure !== undefined) throw this.#failure;
   }
 
@@ -260,7 +281,10 @@ export class KafkaConsumer implements LogConsumer {
     const offer = this.#handoff.offer(partition, records, poison);
     while (!offer.finished) {
       let tick: NodeJS.Timeout | undefined;
-      await Promise.race([offer.done, new Promise<void>((resolve) => (tick = setTimeout(resolve, HEARTBEAT_TICK_MS)))]);
+      await Promise.race([
+        offer.done,
+        new Promise<void>((resolve) => (tick = setTimeout(resolve, HEARTBEAT_TICK_MS))),
+      ]);
       clearTimeout(tick);
       if (offer.finished) break;
       if (this.#closed || !isRunning() || isStale()) {

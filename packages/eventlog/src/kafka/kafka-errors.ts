@@ -23,12 +23,23 @@ export function toLogError(cause: unknown, what: string): LogError {
   if (cause instanceof LogError) return cause;
   const type = findType(cause);
   if (type !== undefined && TOO_LARGE.has(type)) {
-    return new LogError('GH_ERR_LOG_RECORD_TOO_LARGE', `${what}: the broker refused the record as too large (${describe(cause)})`, { cause });
+    return new LogError(
+      'GH_ERR_LOG_RECORD_TOO_LARGE',
+      `${what}: the broker refused the record as too large (${describe(cause)})`,
+      { cause },
+    );
   }
   if (type !== undefined && INVALID.has(type)) {
-    return new LogError('GH_ERR_LOG_INVALID_RECORD', `${what}: the broker refused the record (${describe(cause)})`, { cause });
+    return new LogError(
+      'GH_ERR_LOG_INVALID_RECORD',
+      `${what}: the broker refused the record (${describe(cause)})`,
+      { cause },
+    );
   }
-  return new LogError('GH_ERR_LOG_UNAVAILABLE', `${what} failed: Kafka unavailable (${describe(cause)})`, { retryable: true, cause });
+  return new LogError('GH_ERR_LOG_UNAVAILABLE', `${what} failed: Kafka unavailable (${describe(cause)})`, {
+    retryable: true,
+    cause,
+  });
 }
 
 /** The protocol error type of a kafkajs error or of the error it wraps (retries-exceeded wraps the last one). */
@@ -36,7 +47,8 @@ function findType(cause: unknown): string | undefined {
   for (let current: unknown = cause, depth = 0; current instanceof Error && depth < 5; depth++) {
     const type = (current as { type?: unknown }).type;
     if (typeof type === 'string') return type;
-    const inner = (current as { originalError?: unknown }).originalError ?? (current as { cause?: unknown }).cause;
+    const inner =
+      (current as { originalError?: unknown }).originalError ?? (current as { cause?: unknown }).cause;
     current = inner;
   }
   return undefined;

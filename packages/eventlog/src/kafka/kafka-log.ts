@@ -80,7 +80,11 @@ class KafkaLog implements KafkaEventLog {
     this.#options = options;
     this.topic = options.topic;
     this.partitions = partitions;
-    this.#producer = new ProducerSession({ kafka, topic: options.topic, ackTimeoutMs: options.appendTimeoutMs });
+    this.#producer = new ProducerSession({
+      kafka,
+      topic: options.topic,
+      ackTimeoutMs: options.appendTimeoutMs,
+    });
     this.#batcher = new AppendBatcher({
       send: (records) => this.#producer.send(records),
       abandonInFlight: (reason) => this.#producer.abandonInFlight(reason),
@@ -92,14 +96,19 @@ class KafkaLog implements KafkaEventLog {
   }
 
   async append(events: readonly GatehouseEvent[]): Promise<void> {
-    if (this.#closed) throw new LogError('GH_ERR_LOG_CLOSED', `the kafka event log (topic ${this.topic}) is closed`);
+    if (this.#closed)
+      throw new LogError('GH_ERR_LOG_CLOSED', `the kafka event log (topic ${this.topic}) is closed`);
     const records: OutgoingRecord[] = [];
     for (const event of events) {
       let value: Buffer;
       try {
         value = encodeEvent(event);
       } catch (cause) {
-        throw new LogError('GH_ERR_LOG_INVALID_RECORD', `append: event ${JSON.stringify((event as { id?: unknown }).id)} cannot be encoded: ${String(cause)}`, { cause });
+        throw new LogError(
+          'GH_ERR_LOG_INVALID_RECORD',
+          `append: event ${JSON.stringify((event as { id?: unknown }).id)} cannot be encoded: ${String(cause)}`,
+          { cause },
+        );
       }
       if (value.length > this.#options.maxRecordBytes) {
         throw new LogError(
@@ -108,7 +117,10 @@ class KafkaLog implements KafkaEventLog {
         );
       }
       if (typeof event.session_id !== 'string' || event.session_id.length === 0) {
-        throw new LogError('GH_ERR_LOG_INVALID_RECORD', `append: event ${event.id} has no session_id to key its record with`);
+        throw new LogError(
+          'GH_ERR_LOG_INVALID_RECORD',
+          `append: event ${event.id} has no session_id to key its record with`,
+        );
       }
       records.push({ key: event.session_id, value });
     }
@@ -116,10 +128,15 @@ class KafkaLog implements KafkaEventLog {
   }
 
   async openConsumer(group: string, options: ConsumerOptions = {}): Promise<KafkaConsumer> {
-    if (this.#closed) throw new LogError('GH_ERR_LOG_CLOSED', `the kafka event log (topic ${this.topic}) is closed`);
-    if (group.length === 0) throw new LogError('GH_ERR_LOG_CONFIG', 'openConsumer: group must be a non-empty string');
+    if (this.#closed)
+      throw new LogError('GH_ERR_LOG_CLOSED', `the kafka event log (topic ${this.topic}) is closed`);
+    if (group.length === 0)
+      throw new LogError('GH_ERR_LOG_CONFIG', 'openConsumer: group must be a non-empty string');
     if (this.#consumers.has(group) || this.#opening.has(group)) {
-      throw new LogError('GH_ERR_LOG_GROUP_BUSY', `consumer group ${group} already has an open consumer on this log; close it first`);
+      throw new LogError(
+        'GH_ERR_LOG_GROUP_BUSY',
+        `consumer group ${group} already has an open consumer on this log; close it first`,
+      );
     }
     const host = {
       kafka: this.#kafka,

@@ -85,13 +85,23 @@ export interface ResolvedKafkaOptions {
 
 const stderrLogger: KafkaLogLogger = {
   warn: () => undefined,
-  error: (details, message) => process.stderr.write(`gatehouse eventlog (kafka): ${message} ${JSON.stringify(details)}\n`),
+  error: (details, message) =>
+    process.stderr.write(`gatehouse eventlog (kafka): ${message} ${JSON.stringify(details)}\n`),
 };
 
-function integer(value: number | undefined, fallback: number, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+function integer(
+  value: number | undefined,
+  fallback: number,
+  name: string,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new LogError('GH_ERR_LOG_CONFIG', `openKafkaLog: ${name} must be an integer between ${min} and ${max}, got ${String(value)}`);
+    throw new LogError(
+      'GH_ERR_LOG_CONFIG',
+      `openKafkaLog: ${name} must be an integer between ${min} and ${max}, got ${String(value)}`,
+    );
   }
   return value;
 }
@@ -101,18 +111,29 @@ const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
 /** Validates `options` and fills in the defaults. Throws `GH_ERR_LOG_CONFIG` naming the bad option. */
 export function resolveKafkaOptions(options: KafkaLogOptions): ResolvedKafkaOptions {
-  const brokers = [...(options.brokers ?? [])].map((broker) => broker.trim()).filter((broker) => broker.length > 0);
+  const brokers = [...(options.brokers ?? [])]
+    .map((broker) => broker.trim())
+    .filter((broker) => broker.length > 0);
   if (brokers.length === 0) {
-    throw new LogError('GH_ERR_LOG_CONFIG', 'openKafkaLog: brokers must name at least one host:port (KAFKA_BROKERS)');
+    throw new LogError(
+      'GH_ERR_LOG_CONFIG',
+      'openKafkaLog: brokers must name at least one host:port (KAFKA_BROKERS)',
+    );
   }
   for (const broker of brokers) {
     if (!/^[^\s:]+:\d{1,5}$/.test(broker) && !/^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(broker)) {
-      throw new LogError('GH_ERR_LOG_CONFIG', `openKafkaLog: brokers: ${JSON.stringify(broker)} is not host:port (KAFKA_BROKERS)`);
+      throw new LogError(
+        'GH_ERR_LOG_CONFIG',
+        `openKafkaLog: brokers: ${JSON.stringify(broker)} is not host:port (KAFKA_BROKERS)`,
+      );
     }
   }
   const topic = options.topic ?? DEFAULT_KAFKA_TOPIC;
   if (!TOPIC_NAME.test(topic) || topic === '.' || topic === '..') {
-    throw new LogError('GH_ERR_LOG_CONFIG', `openKafkaLog: topic ${JSON.stringify(topic)} is not a valid Kafka topic name ([a-zA-Z0-9._-], 1-249 characters)`);
+    throw new LogError(
+      'GH_ERR_LOG_CONFIG',
+      `openKafkaLog: topic ${JSON.stringify(topic)} is not a valid Kafka topic name ([a-zA-Z0-9._-], 1-249 characters)`,
+    );
   }
   const replicationFactor = integer(options.replicationFactor, 1, 'replicationFactor', 1, 32);
   const minInsyncReplicas =
@@ -131,7 +152,13 @@ export function resolveKafkaOptions(options: KafkaLogOptions): ResolvedKafkaOpti
     appendTimeoutMs: integer(options.appendTimeoutMs, 10_000, 'appendTimeoutMs', 1),
     lingerMs: integer(options.lingerMs, 0, 'lingerMs', 0, 60_000),
     maxBatchBytes: integer(options.maxBatchBytes, 1024 * 1024, 'maxBatchBytes', 1024, 64 * 1024 * 1024),
-    maxRecordBytes: integer(options.maxRecordBytes, DEFAULT_KAFKA_MAX_RECORD_BYTES, 'maxRecordBytes', 1, KAFKA_TOPIC_MAX_MESSAGE_BYTES - 64 * 1024),
+    maxRecordBytes: integer(
+      options.maxRecordBytes,
+      DEFAULT_KAFKA_MAX_RECORD_BYTES,
+      'maxRecordBytes',
+      1,
+      KAFKA_TOPIC_MAX_MESSAGE_BYTES - 64 * 1024,
+    ),
     connectionTimeoutMs: integer(options.connectionTimeoutMs, 3_000, 'connectionTimeoutMs', 1),
     requestTimeoutMs: integer(options.requestTimeoutMs, 10_000, 'requestTimeoutMs', 1),
     sessionTimeoutMs: integer(options.sessionTimeoutMs, 30_000, 'sessionTimeoutMs', 6_000),

@@ -12,11 +12,19 @@ export async function ensureTopic(admin: Admin, options: ResolvedKafkaOptions): 
     const existing = await admin.listTopics();
     if (!existing.includes(topic)) {
       const configEntries = [{ name: 'max.message.bytes', value: String(KAFKA_TOPIC_MAX_MESSAGE_BYTES) }];
-      if (options.minInsyncReplicas !== undefined) configEntries.push({ name: 'min.insync.replicas', value: String(options.minInsyncReplicas) });
+      if (options.minInsyncReplicas !== undefined)
+        configEntries.push({ name: 'min.insync.replicas', value: String(options.minInsyncReplicas) });
       // false when another process created it meanwhile: fine either way.
       await admin.createTopics({
         waitForLeaders: true,
-        topics: [{ topic, numPartitions: options.partitions, replicationFactor: options.replicationFactor, configEntries }],
+        topics: [
+          {
+            topic,
+            numPartitions: options.partitions,
+            replicationFactor: options.replicationFactor,
+            configEntries,
+          },
+        ],
       });
     }
     const metadata = await admin.fetchTopicMetadata({ topics: [topic] });

@@ -45,7 +45,11 @@ export class SpoolFile {
       return { spool, pending };
     } catch (cause) {
       if (cause instanceof LogError) throw cause;
-      throw new LogError('GH_ERR_LOG_CONFIG', `cannot open the outcome spool in ${spool.dir}: ${String(cause)}`, { cause });
+      throw new LogError(
+        'GH_ERR_LOG_CONFIG',
+        `cannot open the outcome spool in ${spool.dir}: ${String(cause)}`,
+        { cause },
+      );
     }
   }
 
@@ -87,7 +91,10 @@ export class SpoolFile {
       const text = (await readFile(this.offsetFile, 'utf8')).trim();
       const value = /^\d+$/.test(text) ? Number(text) : Number.NaN;
       if (!Number.isSafeInteger(value)) {
-        throw new LogError('GH_ERR_LOG_CHECKPOINT', `outcome spool offset file ${this.offsetFile} holds ${JSON.stringify(text)}, not a byte offset`);
+        throw new LogError(
+          'GH_ERR_LOG_CHECKPOINT',
+          `outcome spool offset file ${this.offsetFile} holds ${JSON.stringify(text)}, not a byte offset`,
+        );
       }
       return value;
     } catch (cause) {
@@ -112,7 +119,11 @@ export class SpoolFile {
     } catch (cause) {
       // The spool's tail is now unknown: cut it back so that the next write starts on a line.
       await truncate(this.file, this.#size).catch(() => undefined);
-      throw new LogError('GH_ERR_LOG_UNAVAILABLE', `cannot write the outcome spool ${this.file}: ${String(cause)}`, { cause });
+      throw new LogError(
+        'GH_ERR_LOG_UNAVAILABLE',
+        `cannot write the outcome spool ${this.file}: ${String(cause)}`,
+        { cause },
+      );
     }
     this.#size = end;
     return spooled;
@@ -153,7 +164,8 @@ export class SpoolFile {
   }
 
   #open(): FileHandle {
-    if (this.#handle === undefined) throw new LogError('GH_ERR_LOG_CLOSED', `the outcome spool ${this.file} is closed`);
+    if (this.#handle === undefined)
+      throw new LogError('GH_ERR_LOG_CLOSED', `the outcome spool ${this.file} is closed`);
     return this.#handle;
   }
 }

@@ -70,12 +70,20 @@ export interface SpoolingLog extends EventLog {
   readonly dir: string;
 }
 
-export const DEFAULT_SPOOLABLE_TYPES = ['call.completed', 'call.failed', 'call.denied', 'session.ended'] as const;
+export const DEFAULT_SPOOLABLE_TYPES = [
+  'call.completed',
+  'call.failed',
+  'call.denied',
+  'session.ended',
+] as const;
 
 function positive(value: number | undefined, fallback: number, name: string, min = 0): number {
   if (value === undefined) return fallback;
   if (!Number.isFinite(value) || value < min) {
-    throw new LogError('GH_ERR_LOG_CONFIG', `createSpoolingLog: retry.${name} must be a number ≥ ${min}, got ${String(value)}`);
+    throw new LogError(
+      'GH_ERR_LOG_CONFIG',
+      `createSpoolingLog: retry.${name} must be a number ≥ ${min}, got ${String(value)}`,
+    );
   }
   return value;
 }
@@ -93,7 +101,10 @@ export async function createSpoolingLog(options: SpoolingLogOptions): Promise<Sp
   const { spool, pending } = await SpoolFile.open(options.dir);
   const log = new SpoolingEventLog(options, settings, spool, pending);
   if (pending.length > 0) {
-    options.logger?.warn({ dir: spool.dir, events: pending.length }, 'outcome spool holds events from before the restart; republishing');
+    options.logger?.warn(
+      { dir: spool.dir, events: pending.length },
+      'outcome spool holds events from before the restart; republishing',
+    );
   }
   log.start();
   return log;
@@ -136,9 +147,11 @@ class SpoolingEventLog implements SpoolingLog {
       this.#timer = undefined;
       if (this.#closed) return;
       const run = this.#pending.length > 0 ? this.flush() : Promise.resolve(0);
-      void run.catch(() => undefined).finally(() => {
-        if (!this.#closed) this.#timer = setTimeout(tick, this.#settings.republishIntervalMs);
-      });
+      void run
+        .catch(() => undefined)
+        .finally(() => {
+          if (!this.#closed) this.#timer = setTimeout(tick, this.#settings.republishIntervalMs);
+        });
     };
     this.#timer = setTimeout(tick, this.#pending.length > 0 ? 0 : this.#settings.republishIntervalMs);
   }
@@ -152,11 +165,15 @@ class SpoolingEventLog implements SpoolingLog {
   }
 
   appendOutcome(events: readonly GatehouseEvent[]): Promise<OutcomeDisposition> {
-    if (this.#closed) return Promise.reject(new LogError('GH_ERR_LOG_CLOSED', `the spooling log (${this.dir}) is closed`));
+    if (this.#closed)
+      return Promise.reject(new LogError('GH_ERR_LOG_CLOSED', `the spooling log (${this.dir}) is closed`));
     for (const event of events) {
       if (!this.#spoolable.has(event.type)) {
         return Promise.reject(
-          new LogError('GH_ERR_LOG_CONFIG', `appendOutcome: event ${event.id} is a ${event.type}, which may not be spooled (spoolable: ${[...this.#spoolable].join(', ')}); append it with append()`),
+          new LogError(
+            'GH_ERR_LOG_CONFIG',
+            `appendOutcome: event ${event.id} is a ${event.type}, which may not be spooled (spoolable: ${[...this.#spoolable].join(', ')}); append it with append()`,
+          ),
         );
       }
     }
@@ -174,11 +191,16 @@ class SpoolingEventLog implements SpoolingLog {
         } catch (error) {
           if (!(error instanceof LogError) || !error.retryable) throw error;
           lastError = error;
-          if (attempt < this.#settings.attempts) await delay(Math.min(this.#settings.maxDelayMs, this.#settings.baseDelayMs * 2 ** (attempt - 1)));
+          if (attempt < this.#settings.attempts)
+            await delay(Math.min(this.#settings.maxDelayMs, this.#settings.baseDelayMs * 2 ** (attempt - 1)));
         }
       }
       this.#logger?.warn(
-        { events: events.length, sessions: [...new Set(events.map((event) => event.session_id))], err: String(lastError) },
+        {
+          events: events.length,
+          sessions: [...new Set(events.map((event) => event.session_id))],
+          err: String(lastError),
+        },
         'event log unavailable; spooling outcome events to local disk',
       );
     }
@@ -217,7 +239,10 @@ class SpoolingEventLog implements SpoolingLog {
           await this.#log.append(chunk.map((entry) => entry.event));
         } catch (error) {
           if (error instanceof LogError && !error.retryable) {
-            this.#logger?.warn({ err: String(error), event: chunk[0]?.event.id }, 'the event log refuses a spooled event; it stays in the spool');
+            this.#logger?.warn(
+              { err: String(error), event: chunk[0]?.event.id },
+              'the event log refuses a spooled event; it stays in the spool',
+            );
           }
           break;
         }
@@ -225,7 +250,10 @@ class SpoolingEventLog implements SpoolingLog {
         if (this.#pending.length === 0) await this.#spool.reset();
         else await this.#spool.advance(chunk[chunk.length - 1]!.end);
         for (const { event } of chunk) this.#countSpooled(event.session_id, -1);
-        this.#logger?.info?.({ events: chunk.length, left: this.#pending.length }, 'republished spooled outcome events');
+        this.#logger?.info?.(
+          { events: chunk.length, left: this.#pending.length },
+          'republished spooled outcome events',
+        );
       }
       return this.#pending.length;
     });
@@ -260,12 +288,15 @@ class SpoolingEventLog implements SpoolingLog {
   /** Runs `operation` after every earlier call that involved any of the same sessions. */
   #perSession<T>(events: readonly GatehouseEvent[], operation: () => Promise<T>): Promise<T> {
     const sessions = [...new Set(events.map((event) => event.session_id))];
-    const before = Promise.all(sessions.map((session) => this.#sessionTails.get(session)?.catch(() => undefined)));
+    const before = Promise.all(
+      sessions.map((session) => this.#sessionTails.get(session)?.catch(() => undefined)),
+    );
     const result = before.then(operation);
     const tail = result.catch(() => undefined);
     for (const session of sessions) this.#sessionTails.set(session, tail);
     void tail.then(() => {
-      for (const session of sessions) if (this.#sessionTails.get(session) === tail) this.#sessionTails.delete(session);
+      for (const session of sessions)
+        if (this.#sessionTails.get(session) === tail) this.#sessionTails.delete(session);
     });
     return result;
   }
