@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { LogError } from '../src/index.js';
+import { toLogError } from '../src/kafka/kafka-errors.js';
+
+const kafkajsError = (name: string, message: string, extra: Record<string, unknown> = {}) =>
+  Object.assign(new Error(message), { name, ...extra });
+
+describe('translating kafkajs errors into LogError', () => {
+  it('makes an outage a retryable GH_ERR_LOG_UNAVAILABLE that keeps the kafkajs error as cause', () => {
+    const cause = kafkajsError(
+      'KafkaJSConnectionError',
+      'Connection error: connect ECONNREFUSED 127.0.0.1:9092',
+    );
+    const error = toLogError(cause, 'append to kafka topic gatehouse.audit');
+
+    expect(error).toBeInstanceOf(LogError);
+    expect(error).toMatchObject({ code: 'GH_ERR_LOG_UNAVAILABLE', retryable: true, status: 503 });
+    expect(error.cause).toBe(cause);
+    expect(error.message).toContain('append to kafka topic gatehouse.audit');
+    expect(error.message).toContain('ECONNREFUSED');
+  });
+
+  it('reports a record the broker refuses as too large, not retryable, also when wrapped by retries-exceeded', () => {
+    const tooLarge = kafkajsError(
+      'KafkaJSProtocolError',
+      'The request included a message larger than the max message size',
+      {
+        type: 'MESSAGE_TOO_LARGE',
+      },
+    );
+    const wrapped = kafkajsError('KafkaJSNumberOfRetriesExceeded', 'gave up', { originalError: tooLarge });
+
+    expect(toLogError(tooLarge, 'append')).toMatchObject({
+      code: 'GH_ERR_LOG_RECORD_TOO_LARGE',
+      retryable: false,
+    });
+    expect(toLogError(wrapped, 'append')).toMatchObject({
+      code: 'GH_ERR_LOG_RECORD_TOO_LARGE',
+      retryable: false,
+    });
+  });
+
+  it('passes a LogError through unchanged', () => {
+    const original = new LogError('GH_ERR_LOG_CLOSED', 'closed');
+    expect(toLogError(original, 'append')).toBe(original);
+  });
+});
