@@ -27,8 +27,9 @@ export interface KafkaConsumerHost {
  *
  * - `autoCommit` is off: a position moves only through `commit(batch)` (offset `last + 1` of that
  *   batch's partition). A batch of a partition this consumer no longer owns (revoked by a
- *   rebalance) is not committed: its new owner reads it again (at-least-once), and an old commit can
- *   never move a position backwards.
+ *   rebalance, or lost when the member was dropped from the group) is not committed and `commit`
+ *   resolves: its new owner reads it again (at-least-once), and an old commit can never move a
+ *   position backwards. Committing an older batch after a newer one of the same partition is a no-op.
  * - Each fetched run of a partition waits (heartbeating) until `next` took all of it, so at most one
  *   run per partition is buffered. On a rebalance buffered runs are dropped; runs of partitions that
  *   stay assigned continue after the last offset `next` returned, not from the committed one.
