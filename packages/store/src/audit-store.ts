@@ -101,7 +101,7 @@ export interface SessionSummary {
   last_ts: string;
   /** Number of events in the session. */
   events: number;
-  /** `call.attempted` events (every tools/call the session made). */
+  /** tools/call requests the session made: `call.attempted` (allowed) plus `call.denied` (refused). */
   calls: number;
   /** `call.denied` events. */
   denied: number;
@@ -117,12 +117,13 @@ export interface ActivityOptions {
 }
 
 /**
- * Per-tool counts over a range. Each tools/call yields `call.attempted` (with the decision) and then
- * one of `call.denied` / `call.completed` / `call.failed`.
+ * Per-tool counts over a range. An allowed tools/call yields `call.attempted` (with the decision,
+ * before forwarding) and then `call.completed` or `call.failed`; a refused one yields `call.denied`
+ * alone (nothing was forwarded, so there is nothing to attempt).
  */
 export interface ToolCounts {
   tool: string;
-  /** `call.attempted` events. */
+  /** Every tools/call for the tool: `call.attempted` plus `call.denied`. */
   attempted: number;
   /** `call.attempted` events whose decision allowed the call. */
   allowed: number;

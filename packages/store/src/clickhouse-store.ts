@@ -200,7 +200,7 @@ export class ClickHouseAuditStore implements AuditStore {
     }>(
       `session list of ${this.database}.events_by_session`,
       `SELECT session_id, any(agent) AS s_agent, any(\`user\`) AS s_user, toString(min(ts)) AS first_ts, toString(max(ts)) AS last_ts,
-              count() AS events, countIf(type = 'call.attempted') AS calls, countIf(type = 'call.denied') AS denied
+              count() AS events, countIf(type IN ('call.attempted', 'call.denied')) AS calls, countIf(type = 'call.denied') AS denied
        FROM ${this.database}.events_by_session FINAL
        WHERE session_id IN (SELECT session_id FROM ${this.database}.events WHERE ${inner.join(' AND ')})
        GROUP BY session_id
@@ -259,7 +259,7 @@ export class ClickHouseAuditStore implements AuditStore {
     }>(
       `per-tool counts of ${table}`,
       `SELECT tool,
-              countIf(type = 'call.attempted') AS n_attempted,
+              countIf(type IN ('call.attempted', 'call.denied')) AS n_attempted,
               countIf(type = 'call.attempted' AND decision_allowed = true) AS n_allowed,
               countIf(type = 'call.denied') AS n_denied,
               countIf(type = 'call.completed' AND outcome_status = 'ok') AS n_ok,

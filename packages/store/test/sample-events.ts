@@ -92,7 +92,9 @@ export class SampleEvents {
         rule: call.result === 'denied' ? 'default-deny' : `allow agent:${agent} ${call.tool}`,
         policy_version: 'a'.repeat(64),
       };
-      seal(createEvent('call.attempted', ctx, {}, { ...subject, decision }, t++));
+      // As the ingress records them: a refused call is `call.denied` alone (nothing was attempted
+      // upstream); an allowed one is `call.attempted` before forwarding, then its outcome.
+      if (call.result !== 'denied') seal(createEvent('call.attempted', ctx, {}, { ...subject, decision }, t++));
       if (call.result === 'denied') {
         seal(
           createEvent(
