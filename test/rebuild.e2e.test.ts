@@ -44,7 +44,7 @@ describe('gatehouse rebuild', () => {
         () => undefined,
         (error: { code: number; stderr: string }) => error,
       );
-      expect(failure?.code).toBe(1);
+      expect(failure?.code).toBe(2);
       expect(failure?.stderr).toMatch(/lock/i);
     } finally {
       await running.stop();

@@ -1,6 +1,6 @@
 /**
  * `gatehouse` — the front door. Every command accepts `--json` where it prints data; errors name
- * the flag, value, file or key at fault and exit non-zero.
+ * the flag, value, file or key at fault and exit 2; `verify` exits 1 when the record is broken.
  */
 import { Command, CommanderError } from 'commander';
 import { GatehouseError } from '@gatehouse/events';
@@ -27,10 +27,12 @@ try {
   if (error instanceof CommanderError) {
     process.exitCode = error.exitCode;
   } else if (error instanceof GatehouseError) {
+    // Exit 2: the command could not answer (bad flag, config, connection). Exit 1 is reserved for
+    // answers that are failures in themselves, such as `verify` finding a broken chain.
     console.error(`error: ${error.message}`);
-    process.exitCode = 1;
+    process.exitCode = 2;
   } else {
     console.error(error);
-    process.exitCode = 1;
+    process.exitCode = 2;
   }
 }
