@@ -40,6 +40,21 @@ describe('audit recorder', () => {
     expect(verifyChain(log.events()).ok).toBe(true);
   });
 
+  it('lets a lingering outcome wait for the session’s next event so both share one append', async () => {
+    const log = createMemoryLog();
+    const batches: string[][] = [];
+    const counting = { ...log, kind: log.kind, append: async (batch: Parameters<typeof log.append>[0]) => {
+      batches.push(batch.map((e) => e.type));
+      await log.append(batch);
+    } };
+    const recorder = new AuditRecorder({ log: counting, chains: new ChainRegistry(), logger, outcomeLingerMs: 1_000 });
+    const completed = recorder.appendOutcome(events.sessionEnded(ctx, 'previous call completed'), { linger: true });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await recorder.appendDurable(events.toolsListed(ctx, [], 'v'));
+    await completed;
+    expect(batches).toEqual([['session.ended', 'tools.listed']]);
+  });
+
   it('when the log refuses a durable append, rejects and rewinds the head so the chain stays gapless', async () => {
     const { log, chains, recorder } = setup();
     await recorder.appendDurable(events.sessionStarted(ctx, { protocol_version: null, client_name: null, client_version: null }));

@@ -21,6 +21,12 @@ export interface AuditRecorderOptions {
   retryDelaysMs?: readonly number[];
   /** Interval of the background backlog retry, in ms. Default 1,000. */
   backlogRetryMs?: number;
+  /**
+   * How long an outcome queued with `linger` waits for the session's next event before it is
+   * appended alone, in ms. The next call's `call.attempted` then shares its write and fsync, which
+   * halves the log round trips per call. Default 5; 0 disables.
+   */
+  outcomeLingerMs?: number;
 }
 
 /** One append waiting for its stream's turn. */
@@ -28,9 +34,18 @@ interface Pending {
   draft: EventDraft;
   /** Durable: reject if refused. Outcome: retry, then park; never reject. */
   durable: boolean;
+  /** May wait up to `outcomeLingerMs` for company. */
+  linger: boolean;
   attempts: number;
   resolve: (event: GatehouseEvent) => void;
   reject: (error: unknown) => void;
+}
+
+/** One stream's appends: waiting items, the loop's completion, and how to end a linger early. */
+interface StreamQueue {
+  pending: Pending[];
+  idle: Promise<void>;
+  wake: (() => void) | undefined;
 }
 
 /** Most events appended to the log in one batch for one stream. */
@@ -56,7 +71,8 @@ export class AuditRecorder {
   readonly #spool: OutcomeSpool | undefined;
   readonly #retryDelaysMs: readonly number[];
   readonly #backlogRetryMs: number;
-  readonly #queues = new Map<string, { pending: Pending[]; idle: Promise<void> }>();
+  readonly #lingerMs: number;
+  readonly #queues = new Map<string, StreamQueue>();
   readonly #backlog: GatehouseEvent[] = [];
   #backlogTimer: NodeJS.Timeout | undefined;
   #backlogFlushing = false;
@@ -68,6 +84,7 @@ export class AuditRecorder {
     this.#spool = options.spool;
     this.#retryDelaysMs = options.retryDelaysMs ?? [20, 100, 400];
     this.#backlogRetryMs = options.backlogRetryMs ?? 1_000;
+    this.#lingerMs = options.outcomeLingerMs ?? 5;
   }
 
   /** Events sealed but not yet in the log (in-memory backlog only; a spool keeps its own count). */
@@ -77,15 +94,16 @@ export class AuditRecorder {
 
   /** Seals and appends; resolves with the sealed event once durable; rejects (and rewinds) if refused. */
   appendDurable(draft: EventDraft): Promise<GatehouseEvent> {
-    return this.#enqueue(draft, true);
+    return this.#enqueue(draft, true, false);
   }
 
   /**
    * Seals and appends an outcome (or any event that must not be lost). Resolves once the event is
-   * in the log, in the spool, or in the backlog; never rejects.
+   * in the log, in the spool, or in the backlog; never rejects. `linger`: see `outcomeLingerMs`
+   * (for outcomes nobody waits for, such as `call.completed`).
    */
-  appendOutcome(draft: EventDraft): Promise<GatehouseEvent> {
-    return this.#enqueue(draft, false);
+  appendOutcome(draft: EventDraft, options: { linger?: boolean } = {}): Promise<GatehouseEvent> {
+    return this.#enqueue(draft, false, options.linger === true && this.#lingerMs > 0);
   }
 
   /** Forgets a finished session's chain head once its queued appends are done. */
@@ -109,24 +127,36 @@ export class AuditRecorder {
     }
   }
 
-  #enqueue(draft: EventDraft, durable: boolean): Promise<GatehouseEvent> {
+  #enqueue(draft: EventDraft, durable: boolean, linger: boolean): Promise<GatehouseEvent> {
     return new Promise<GatehouseEvent>((resolve, reject) => {
-      const item: Pending = { draft, durable, attempts: 0, resolve, reject };
+      const item: Pending = { draft, durable, linger, attempts: 0, resolve, reject };
       const queue = this.#queues.get(draft.session_id);
       if (queue) {
         queue.pending.push(item);
+        if (!linger) queue.wake?.();
         return;
       }
-      const fresh = { pending: [item], idle: Promise.resolve() };
+      const fresh: StreamQueue = { pending: [item], idle: Promise.resolve(), wake: undefined };
       this.#queues.set(draft.session_id, fresh);
-      fresh.idle = this.#run(draft.session_id, fresh.pending);
+      fresh.idle = this.#run(draft.session_id, fresh);
     });
   }
 
   /** Appends the stream's queue batch by batch until it is empty, then removes it. */
-  async #run(stream: string, pending: Pending[]): Promise<void> {
+  async #run(stream: string, queue: StreamQueue): Promise<void> {
+    const pending = queue.pending;
     await Promise.resolve(); // let callers of this tick join the first batch
     while (pending.length > 0) {
+      if (pending.every((item) => item.linger)) {
+        let timer: NodeJS.Timeout | undefined;
+        await new Promise<void>((resolve) => {
+          queue.wake = resolve;
+          timer = setTimeout(resolve, this.#lingerMs);
+        });
+        clearTimeout(timer);
+        queue.wake = undefined;
+        for (const item of pending) item.linger = false;
+      }
       const batch = pending.splice(0, MAX_STREAM_BATCH);
       const before: ChainHead | undefined = this.#chains.head(stream);
       const sealed = batch.map((item) => this.#chains.seal(item.draft));

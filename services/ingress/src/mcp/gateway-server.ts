@@ -146,10 +146,11 @@ export function createGatewayServer(deps: GatewayServerDeps, identity: SessionId
         // The upstream answered with a JSON-RPC error: pass it on as it is.
         void recorder.appendOutcome(
           createEvent('call.completed', context, {}, { ...subject, decision, outcome: outcome('error', latency, null, `upstream error ${error.code}`) }),
+          { linger: true },
         );
         throw error;
       }
-      void recorder.appendOutcome(failed(context, subject, decision, outcome(kind === 'timeout' ? 'timeout' : 'error', latency, null, kind)));
+      void recorder.appendOutcome(failed(context, subject, decision, outcome(kind === 'timeout' ? 'timeout' : 'error', latency, null, kind)), { linger: true });
       if (kind === 'timeout') throw new McpError(GATEWAY_RPC_ERRORS.upstreamTimeout.code, GATEWAY_RPC_ERRORS.upstreamTimeout.message());
       throw new McpError(GATEWAY_RPC_ERRORS.upstreamUnavailable.code, GATEWAY_RPC_ERRORS.upstreamUnavailable.message());
     }
@@ -168,6 +169,7 @@ export function createGatewayServer(deps: GatewayServerDeps, identity: SessionId
           error: null,
         },
       }),
+      { linger: true },
     );
     return result;
   };
