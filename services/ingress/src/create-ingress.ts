@@ -4,7 +4,7 @@ import type { EventLog } from '@gatehouse/eventlog';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { pino, type Logger } from 'pino';
-import { AuditRecorder, type OutcomeSpool } from './audit/audit-recorder.js';
+import { AuditRecorder, spoolOf, type OutcomeSpool } from './audit/audit-recorder.js';
 import { ToolCatalog } from './catalog.js';
 import { parseIngressConfig, type IngressConfig, type IngressConfigInput } from './config.js';
 import { IngressError } from './errors.js';
@@ -30,7 +30,10 @@ export interface IngressOptions {
   redactor?: Redactor;
   /** Extra key globs to redact (the `audit.redactKeys` config list), when `redactor` is not given. */
   redactKeys?: readonly string[];
-  /** Durable local spool for outcomes the log keeps refusing. Default: in-memory backlog + retry. */
+  /**
+   * Durable local spool for outcomes the log keeps refusing. Default: the log's own spool when `log`
+   * is a `SpoolingLog` (`createSpoolingLog`), else an in-memory backlog retried in the background.
+   */
   spool?: OutcomeSpool;
   /** Chain heads, seeded by the caller for named streams that outlive a process. Default: fresh. */
   chains?: ChainRegistry;
@@ -74,7 +77,8 @@ export async function createIngress(options: IngressOptions): Promise<Ingress> {
   const logger = options.logger ?? pino({ name: 'gatehouse-ingress' });
   const instanceId = options.instanceId ?? randomUUID().slice(0, 8);
   const chains = options.chains ?? new ChainRegistry();
-  const recorder = new AuditRecorder({ log: options.log, chains, logger, ...(options.spool ? { spool: options.spool } : {}) });
+  const spool = options.spool ?? spoolOf(options.log);
+  const recorder = new AuditRecorder({ log: options.log, chains, logger, ...(spool ? { spool } : {}) });
   const redact = options.redactor ?? createRedactor({ extraKeyPatterns: options.redactKeys ?? [] });
   const policy = options.policy;
 

@@ -9,7 +9,9 @@
  *   GATEHOUSE_HOST          interface (default 127.0.0.1)
  *   KAFKA_BROKERS           Kafka event log (comma-separated host:port); otherwise the embedded log
  *                           under GATEHOUSE_DATA_DIR/log (default ./data/log) — one process only
- *   GATEHOUSE_INSTANCE      this node's id, naming its `perimeter:<id>` stream (default: random)
+ *   GATEHOUSE_DATA_DIR      also holds the outcome spool, <dir>/spool/<instance> (default ./data)
+ *   GATEHOUSE_INSTANCE      this node's id: its `perimeter:<id>` stream and spool directory
+ *                           (default `ingress`; set a distinct one per node sharing a data dir)
  *   LOG_LEVEL               pino level (default info)
  *
  * Exits 0 on SIGINT/SIGTERM after ending every session; 1 if start-up fails (the message names
@@ -18,9 +20,9 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { openEmbeddedLog, openKafkaLog, parseKafkaBrokers, type EventLog } from '@gatehouse/eventlog';
+import { createSpoolingLog, openEmbeddedLog, openKafkaLog, parseKafkaBrokers, type EventLog } from '@gatehouse/eventlog';
 import { loadPolicy, type PolicyConfigInput } from '@gatehouse/policy';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
 import { parseIngressConfig } from './config.js';
 import { createIngress } from './create-ingress.js';
@@ -52,9 +54,28 @@ function port(env: NodeJS.ProcessEnv): number {
   return value;
 }
 
-async function openLog(env: NodeJS.ProcessEnv): Promise<EventLog> {
-  if (env.KAFKA_BROKERS) return openKafkaLog({ brokers: parseKafkaBrokers(env.KAFKA_BROKERS) });
-  return openEmbeddedLog({ dir: path.join(path.resolve(env.GATEHOUSE_DATA_DIR || './data'), 'log') });
+/**
+ * The event log, wrapped so outcomes the log refuses are spooled to local disk, never lost.
+ * `close` closes the spool, then the log (the spooling wrapper leaves the log open).
+ */
+async function openLog(env: NodeJS.ProcessEnv, instanceId: string, logger: Logger): Promise<{ log: EventLog; close: () => Promise<void> }> {
+  const dataDir = path.resolve(env.GATEHOUSE_DATA_DIR || './data');
+  const log = env.KAFKA_BROKERS
+    ? await openKafkaLog({ brokers: parseKafkaBrokers(env.KAFKA_BROKERS) })
+    : await openEmbeddedLog({ dir: path.join(dataDir, 'log') });
+  try {
+    const spooling = await createSpoolingLog({ log, dir: path.join(dataDir, 'spool', instanceId), logger });
+    return {
+      log: spooling,
+      close: async () => {
+        await spooling.close();
+        await log.close();
+      },
+    };
+  } catch (error) {
+    await log.close();
+    throw error;
+  }
 }
 
 /** Runs the ingress until a signal; resolves with the exit code. */
@@ -67,7 +88,8 @@ export async function runIngress(env: NodeJS.ProcessEnv = process.env): Promise<
   const audit = raw.audit as { redactKeys?: unknown } | undefined;
   const redactKeys = Array.isArray(audit?.redactKeys) ? audit.redactKeys.filter((k): k is string => typeof k === 'string') : [];
   const listenPort = port(env);
-  const log = await openLog(env);
+  const instanceId = env.GATEHOUSE_INSTANCE || 'ingress';
+  const { log, close: closeLog } = await openLog(env, instanceId, logger);
   let ingress;
   try {
     ingress = await createIngress({
@@ -76,22 +98,23 @@ export async function runIngress(env: NodeJS.ProcessEnv = process.env): Promise<
       policy,
       logger,
       redactKeys,
-      ...(env.GATEHOUSE_INSTANCE ? { instanceId: env.GATEHOUSE_INSTANCE } : {}),
+      instanceId,
     });
   } catch (error) {
-    await log.close();
+    await closeLog();
     throw error;
   }
   const url = await ingress.listen(listenPort, env.GATEHOUSE_HOST || '127.0.0.1');
   logger.info({ url: `${url}${new URL(config.gateway.resource).pathname}`, policy_version: policy.version, log: log.kind }, 'ingress listening');
 
+  // Listeners stay installed during shutdown: a second signal must not kill the process mid-close.
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
+    process.on('SIGINT', resolve);
+    process.on('SIGTERM', resolve);
   });
   logger.info({ signal }, 'stopping');
   await ingress.close();
-  await log.close();
+  await closeLog();
   return 0;
 }
 

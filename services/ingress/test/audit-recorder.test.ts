@@ -1,8 +1,11 @@
 import { ChainRegistry, events, verifyChain, type EventContext } from '@gatehouse/events';
-import { createMemoryLog } from '@gatehouse/eventlog';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createMemoryLog, createSpoolingLog } from '@gatehouse/eventlog';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { AuditRecorder } from '../src/audit/audit-recorder.js';
+import { AuditRecorder, spoolOf } from '../src/audit/audit-recorder.js';
 
 const ctx: EventContext = { session_id: 's-1', agent: 'support-bot', user: 'alice' };
 const logger = pino({ level: 'silent' });
@@ -94,5 +97,24 @@ describe('audit recorder', () => {
     await recorder.appendOutcome(events.sessionEnded(ctx, 'idle_timeout'));
     expect(spooled).toEqual(['session.ended']);
     expect(recorder.backlogSize).toBe(0);
+  });
+
+  it('with a spooling log, spools refused outcomes to disk and republishes them when the log is back', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gatehouse-spool-'));
+    const memory = createMemoryLog();
+    const log = await createSpoolingLog({ log: memory, dir, retry: { attempts: 1, republishIntervalMs: 60_000 } });
+    try {
+      const recorder = new AuditRecorder({ log, chains: new ChainRegistry(), logger, retryDelaysMs: [], spool: spoolOf(log) });
+      memory.setAvailable(false);
+      await recorder.appendOutcome(events.sessionEnded(ctx, 'client_deleted'));
+      expect(recorder.backlogSize).toBe(0);
+      expect(log.pending()).toBe(1);
+      memory.setAvailable(true);
+      expect(await log.flush()).toBe(0);
+      expect(memory.events().map((e) => e.type)).toEqual(['session.ended']);
+    } finally {
+      await log.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

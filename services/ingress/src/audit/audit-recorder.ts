@@ -1,5 +1,5 @@
 import type { ChainHead, ChainRegistry, EventDraft, GatehouseEvent } from '@gatehouse/events';
-import type { EventLog } from '@gatehouse/eventlog';
+import type { EventLog, SpoolingLog } from '@gatehouse/eventlog';
 import type { Logger } from 'pino';
 
 /**
@@ -9,6 +9,23 @@ import type { Logger } from 'pino';
 export interface OutcomeSpool {
   /** Stores events durably for later publication; resolves when they are safe on local disk. */
   put(events: readonly GatehouseEvent[]): Promise<void>;
+}
+
+/**
+ * The spool of a `SpoolingLog` (`createSpoolingLog` from `@gatehouse/eventlog`), when `log` is one:
+ * outcomes the recorder could not append go to its `appendOutcome`, which retries, writes them to
+ * the fdatasync'd local spool and republishes them in order. Types it does not spool (e.g.
+ * `tools.listed`, `auth.rejected`) are refused there and stay in the recorder's in-memory backlog.
+ */
+export function spoolOf(log: EventLog): OutcomeSpool | undefined {
+  const candidate = log as Partial<SpoolingLog>;
+  if (typeof candidate.appendOutcome !== 'function') return undefined;
+  const spooling = log as SpoolingLog;
+  return {
+    put: async (events) => {
+      await spooling.appendOutcome(events);
+    },
+  };
 }
 
 export interface AuditRecorderOptions {
