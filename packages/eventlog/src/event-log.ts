@@ -35,6 +35,7 @@ export interface LogBatch {
   readonly firstOffset: string;
   /** Offset of the last event (inclusive). */
   readonly lastOffset: string;
+  /** The events, each already validated against the event schema (`decodeEvent`). */
   readonly events: readonly GatehouseEvent[];
   /**
    * Deterministic identity of this batch (`<topic>/<partition>/<first>-<last>`), to use as

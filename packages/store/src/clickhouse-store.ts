@@ -6,6 +6,7 @@ import {
   type ActivityOptions,
   type ActivityPage,
   type AuditStore,
+  type InsertOptions,
   type ListSessionsOptions,
   type Page,
   type SessionEventsOptions,
@@ -111,7 +112,7 @@ export class ClickHouseAuditStore implements AuditStore {
     this.migrations = migrations;
   }
 
-  async insertEvents(events: readonly GatehouseEvent[], dedupToken: string): Promise<void> {
+  async insertEvents(events: readonly GatehouseEvent[], dedupToken: string, options: InsertOptions = {}): Promise<void> {
     this.#assertOpen('insertEvents');
     if (typeof dedupToken !== 'string' || dedupToken.length === 0 || dedupToken.length > 1024) {
       throw new StoreError(
@@ -124,7 +125,7 @@ export class ClickHouseAuditStore implements AuditStore {
     for (let i = 0; i < events.length; i++) {
       const event = events[i];
       try {
-        rows[i] = rowValues(eventToRow(parseEvent(event)));
+        rows[i] = rowValues(eventToRow(options.validated ? event! : parseEvent(event)));
       } catch (cause) {
         const id =
           typeof (event as { id?: unknown } | undefined)?.id === 'string'

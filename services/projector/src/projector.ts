@@ -283,7 +283,8 @@ class ProjectorLoop implements Projector {
           await this.#attempt(`journal batch ${batch.token}`, () => journal.record(batch));
         }
         const inserted = this.#attempt(`insert batch ${batch.token}`, () =>
-          this.#store.insertEvents(batch.events, batch.token),
+          // Log batches are decoded with the event schema already (see the EventLog port).
+          this.#store.insertEvents(batch.events, batch.token, { validated: true }),
         );
         // A full batch means more is waiting: read it while ClickHouse works on this one (chDB and
         // the HTTP client both run the insert off the event loop). Not at the tail, where the read
