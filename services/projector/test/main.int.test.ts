@@ -7,6 +7,7 @@ import { openEmbeddedLog } from '@gatehouse/eventlog';
 import { openAuditStore } from '@gatehouse/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleEvents } from './sample-session.js';
+import { EMBEDDED_LOG_SUBDIR } from '../src/main.js';
 
 const mainFile = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/main.ts');
 
@@ -16,7 +17,7 @@ describe('projector main entry (GATEHOUSE_DATA_DIR, embedded log, chDB)', () => 
 
   beforeAll(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-projector-main-'));
-    const log = await openEmbeddedLog({ dir: path.join(dataDir, 'eventlog') });
+    const log = await openEmbeddedLog({ dir: path.join(dataDir, EMBEDDED_LOG_SUBDIR) });
     await log.append(events);
     await log.close();
   });
@@ -66,7 +67,7 @@ describe('projector main entry (GATEHOUSE_DATA_DIR, embedded log, chDB)', () => 
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
 
-    const log = await openEmbeddedLog({ dir: path.join(dataDir, 'eventlog') });
+    const log = await openEmbeddedLog({ dir: path.join(dataDir, EMBEDDED_LOG_SUBDIR) });
     expect(await log.committedOffset('projector')).toBe(String(events.length));
     await log.close();
     const store = await openAuditStore({ dataDir });
