@@ -60,11 +60,15 @@ async function startUpstream(): Promise<{ url: string; close: () => Promise<void
     void (async () => {
       const chunks: Buffer[] = [];
       for await (const chunk of req) chunks.push(chunk as Buffer);
-      const body = chunks.length > 0 ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown) : undefined;
+      const body =
+        chunks.length > 0 ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown) : undefined;
       const sessionId = req.headers['mcp-session-id'];
       let transport = typeof sessionId === 'string' ? transports.get(sessionId) : undefined;
       if (!transport) {
-        const created = new StreamableHTTPServerTransport({ sessionIdGenerator: randomUUID, onsessioninitialized: (id) => void transports.set(id, created) });
+        const created = new StreamableHTTPServerTransport({
+          sessionIdGenerator: randomUUID,
+          onsessioninitialized: (id) => void transports.set(id, created),
+        });
         await createSupportDeskServer({ recordFile: '' }).connect(created);
         transport = created;
       }
@@ -83,7 +87,12 @@ async function startUpstream(): Promise<{ url: string; close: () => Promise<void
 }
 
 /** A JWKS endpoint and a token for ops-agent. */
-async function startIssuer(): Promise<{ issuer: string; jwksUri: string; token: string; close: () => Promise<void> }> {
+async function startIssuer(): Promise<{
+  issuer: string;
+  jwksUri: string;
+  token: string;
+  close: () => Promise<void>;
+}> {
   const { privateKey, publicKey } = await generateKeyPair('ES256');
   const jwk = { ...(await exportJWK(publicKey)), kid: 'bench', alg: 'ES256' };
   const server = createServer((_req, res) => {
@@ -100,10 +109,18 @@ async function startIssuer(): Promise<{ issuer: string; jwksUri: string; token: 
     .setIssuedAt()
     .setExpirationTime('2h')
     .sign(privateKey);
-  return { issuer, jwksUri: `${issuer}/jwks`, token, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return {
+    issuer,
+    jwksUri: `${issuer}/jwks`,
+    token,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
 
-async function connect(url: string, headers: Record<string, string> = {}): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+async function connect(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
   const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } });
   const client = new Client({ name: 'bench', version: '1' });
   await client.connect(transport);
@@ -111,7 +128,12 @@ async function connect(url: string, headers: Record<string, string> = {}): Promi
 }
 
 /** Open loop at `rate` calls/s for `count` calls; per-call latency in ms. */
-async function fixedRate(client: Client, tool: string, rate: number, count: number): Promise<{ p50: number; p99: number; errors: number }> {
+async function fixedRate(
+  client: Client,
+  tool: string,
+  rate: number,
+  count: number,
+): Promise<{ p50: number; p99: number; errors: number }> {
   const latencies: number[] = [];
   let errors = 0;
   const interval = 1000 / rate;
@@ -139,7 +161,11 @@ async function fixedRate(client: Client, tool: string, rate: number, count: numb
  * the process CPU time per call (user + system, ms) — less sensitive than wall-clock figures to
  * other load on a shared machine.
  */
-async function saturation(clients: Client[], tool: string, durationMs: number): Promise<{ rate: number; cpuMsPerCall: number }> {
+async function saturation(
+  clients: Client[],
+  tool: string,
+  durationMs: number,
+): Promise<{ rate: number; cpuMsPerCall: number }> {
   let done = 0;
   const until = performance.now() + durationMs;
   const started = performance.now();
@@ -153,7 +179,10 @@ async function saturation(clients: Client[], tool: string, durationMs: number): 
     }),
   );
   const cpu = process.cpuUsage(cpuBefore);
-  return { rate: done / ((performance.now() - started) / 1000), cpuMsPerCall: (cpu.user + cpu.system) / 1000 / done };
+  return {
+    rate: done / ((performance.now() - started) / 1000),
+    cpuMsPerCall: (cpu.user + cpu.system) / 1000 / done,
+  };
 }
 
 export const run: Bench = async ({ quick, progress }): Promise<BenchResult> => {
@@ -189,10 +218,18 @@ export const run: Bench = async ({ quick, progress }): Promise<BenchResult> => {
       },
       { source: 'bench' },
     );
-    const startGateway = async (log: EventLog, instanceId: string): Promise<{ ingress: Ingress; url: string }> => {
+    const startGateway = async (
+      log: EventLog,
+      instanceId: string,
+    ): Promise<{ ingress: Ingress; url: string }> => {
       const ingress = await createIngress({
         config: {
-          gateway: { resource: RESOURCE, issuer: issuer.issuer, jwksUri: issuer.jwksUri, allowedHosts: ['127.0.0.1'] },
+          gateway: {
+            resource: RESOURCE,
+            issuer: issuer.issuer,
+            jwksUri: issuer.jwksUri,
+            allowedHosts: ['127.0.0.1'],
+          },
           upstreams: { support: { url: upstream.url } },
         },
         log,
@@ -223,10 +260,13 @@ export const run: Bench = async ({ quick, progress }): Promise<BenchResult> => {
     for (const target of targets) {
       const single = await track(target.url, target.headers);
       progress(`${target.name}: warm-up, then fixed rate 200 calls/s × ${fixedCount}`);
-      for (let i = 0; i < 200; i++) await single.client.callTool({ name: target.tool, arguments: CALL.arguments });
+      for (let i = 0; i < 200; i++)
+        await single.client.callTool({ name: target.tool, arguments: CALL.arguments });
       fixed.push(await fixedRate(single.client, target.tool, 200, fixedCount));
       progress(`${target.name}: saturation, ${concurrency} sessions × ${saturationMs / 1000} s`);
-      const pool = await Promise.all(Array.from({ length: concurrency }, () => track(target.url, target.headers)));
+      const pool = await Promise.all(
+        Array.from({ length: concurrency }, () => track(target.url, target.headers)),
+      );
       pools.push(pool.map((c) => c.client));
       saturated.push(await saturation(pools.at(-1)!, target.tool, saturationMs));
     }
@@ -274,7 +314,8 @@ export const run: Bench = async ({ quick, progress }): Promise<BenchResult> => {
     } finally {
       process.emitWarning = originalEmit;
     }
-    const plainController = (plain.transport as unknown as { _abortController?: AbortController })._abortController;
+    const plainController = (plain.transport as unknown as { _abortController?: AbortController })
+      ._abortController;
     const plainListeners = plainController ? getEventListeners(plainController.signal, 'abort').length : NaN;
 
     const at = (i: number) => ({ fixed: fixed[i]!, sat: saturated[i]! });
@@ -295,9 +336,18 @@ export const run: Bench = async ({ quick, progress }): Promise<BenchResult> => {
         row('p99 at 200 calls/s (ms)', (x) => x.fixed.p99),
         row(`calls/s at saturation (${concurrency} sessions)`, (x) => x.sat.rate, 0),
         row('CPU per call at saturation, whole process (ms)', (x) => x.sat.cpuMsPerCall, 3),
-        { measure: `long run: ${longCalls} calls (embedded log), calls/s`, 'gateway (embedded log)': Math.round(longRate) },
-        { measure: 'long run: heap used start / middle / end (MiB, after GC)', 'gateway (embedded log)': `${mib(heapStart)} / ${mib(heapMiddle)} / ${mib(heapEnd)}` },
-        { measure: 'long run: active handles start / middle / end', 'gateway (embedded log)': `${resourcesStart} / ${resourcesMiddle} / ${resourcesEnd}` },
+        {
+          measure: `long run: ${longCalls} calls (embedded log), calls/s`,
+          'gateway (embedded log)': Math.round(longRate),
+        },
+        {
+          measure: 'long run: heap used start / middle / end (MiB, after GC)',
+          'gateway (embedded log)': `${mib(heapStart)} / ${mib(heapMiddle)} / ${mib(heapEnd)}`,
+        },
+        {
+          measure: 'long run: active handles start / middle / end',
+          'gateway (embedded log)': `${resourcesStart} / ${resourcesMiddle} / ${resourcesEnd}`,
+        },
         {
           measure: `abort listeners on the upstream client's long-lived signal after ${contrastCalls} calls`,
           direct: `${plainListeners} (plain SDK client)`,
@@ -311,7 +361,9 @@ export const run: Bench = async ({ quick, progress }): Promise<BenchResult> => {
         `the gateway does two SDK hops (caller→gateway, gateway→upstream) plus a durable call.attempted and a lingering outcome append per call; the embedded log adds an fsync wait before each forward`,
         `target: the gateway's own CPU per call ("added" CPU row) below the whole direct SDK pair's (${round(d.sat.cpuMsPerCall, 3)} ms) — ${e.sat.cpuMsPerCall - d.sat.cpuMsPerCall < d.sat.cpuMsPerCall ? 'met' : 'not met'}`,
         "the plain SDK client shows the 1.32 leak (one abort listener per call until GC); the gateway's upstream transport (node:http, keep-alive) registers none",
-        quick ? 'quick mode: 400 calls per fixed-rate run, 3 s saturation, 5k long run' : 'full mode: 2,000 calls per fixed-rate run, 10 s saturation, 100k long run',
+        quick
+          ? 'quick mode: 400 calls per fixed-rate run, 3 s saturation, 5k long run'
+          : 'full mode: 2,000 calls per fixed-rate run, 10 s saturation, 100k long run',
       ],
     };
   } finally {

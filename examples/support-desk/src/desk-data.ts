@@ -30,11 +30,46 @@ export const HOSTILE_TICKET_ID = 'T-1004';
 /** A fresh copy of the starting customers (each server instance mutates its own copy). */
 export function seedCustomers(): Customer[] {
   return [
-    { id: 'C-001', name: 'Ada Byrne', email: 'ada.byrne@example.com', plan: 'business', lifetimeValueCents: 1_284_000, status: 'active' },
-    { id: 'C-002', name: 'Bruno Okafor', email: 'bruno@okafor.example', plan: 'team', lifetimeValueCents: 96_000, status: 'active' },
-    { id: 'C-003', name: 'Chen Wei', email: 'chen.wei@example.org', plan: 'free', lifetimeValueCents: 0, status: 'active' },
-    { id: 'C-004', name: 'Dolores Haze', email: 'd.haze@example.net', plan: 'team', lifetimeValueCents: 148_800, status: 'active' },
-    { id: 'C-005', name: 'Emeka Nwosu', email: 'emeka@nwosu.example', plan: 'business', lifetimeValueCents: 2_010_500, status: 'active' },
+    {
+      id: 'C-001',
+      name: 'Ada Byrne',
+      email: 'ada.byrne@example.com',
+      plan: 'business',
+      lifetimeValueCents: 1_284_000,
+      status: 'active',
+    },
+    {
+      id: 'C-002',
+      name: 'Bruno Okafor',
+      email: 'bruno@okafor.example',
+      plan: 'team',
+      lifetimeValueCents: 96_000,
+      status: 'active',
+    },
+    {
+      id: 'C-003',
+      name: 'Chen Wei',
+      email: 'chen.wei@example.org',
+      plan: 'free',
+      lifetimeValueCents: 0,
+      status: 'active',
+    },
+    {
+      id: 'C-004',
+      name: 'Dolores Haze',
+      email: 'd.haze@example.net',
+      plan: 'team',
+      lifetimeValueCents: 148_800,
+      status: 'active',
+    },
+    {
+      id: 'C-005',
+      name: 'Emeka Nwosu',
+      email: 'emeka@nwosu.example',
+      plan: 'business',
+      lifetimeValueCents: 2_010_500,
+      status: 'active',
+    },
   ];
 }
 

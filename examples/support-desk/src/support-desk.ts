@@ -64,7 +64,9 @@ export function createSupportDeskServer(options: SupportDeskOptions = {}): McpSe
     {
       title: 'List open tickets',
       description: 'Lists tickets that are open or pending, newest first.',
-      inputSchema: { limit: z.number().int().min(1).max(50).optional().describe('Maximum number of tickets (default 20)') },
+      inputSchema: {
+        limit: z.number().int().min(1).max(50).optional().describe('Maximum number of tickets (default 20)'),
+      },
       annotations: { readOnlyHint: true },
     },
     async (args) => {
@@ -73,7 +75,13 @@ export function createSupportDeskServer(options: SupportDeskOptions = {}): McpSe
         .filter((t) => t.status !== 'solved')
         .sort((a, b) => b.openedAt.localeCompare(a.openedAt))
         .slice(0, args.limit ?? 20)
-        .map((t) => ({ id: t.id, subject: t.subject, status: t.status, customer: findCustomer(t.customerId)?.name ?? null, opened_at: t.openedAt }));
+        .map((t) => ({
+          id: t.id,
+          subject: t.subject,
+          status: t.status,
+          customer: findCustomer(t.customerId)?.name ?? null,
+          opened_at: t.openedAt,
+        }));
       return json({ tickets: open });
     },
   );
@@ -133,10 +141,21 @@ export function createSupportDeskServer(options: SupportDeskOptions = {}): McpSe
     async (args) => {
       record('issue_refund', args);
       if (!findCustomer(args.customer_id)) return failure(`no customer with id ${args.customer_id}`);
-      if (args.amount_cents > MAX_REFUND_CENTS) return failure(`refunds above ${MAX_REFUND_CENTS} cents need a manager`);
-      const refund = { id: `R-${3001 + refunds.length}`, customerId: args.customer_id, amountCents: args.amount_cents, reason: args.reason };
+      if (args.amount_cents > MAX_REFUND_CENTS)
+        return failure(`refunds above ${MAX_REFUND_CENTS} cents need a manager`);
+      const refund = {
+        id: `R-${3001 + refunds.length}`,
+        customerId: args.customer_id,
+        amountCents: args.amount_cents,
+        reason: args.reason,
+      };
       refunds.push(refund);
-      return json({ refund_id: refund.id, customer_id: refund.customerId, amount_cents: refund.amountCents, status: 'issued' });
+      return json({
+        refund_id: refund.id,
+        customer_id: refund.customerId,
+        amount_cents: refund.amountCents,
+        status: 'issued',
+      });
     },
   );
 
@@ -169,7 +188,8 @@ export function createSupportDeskServer(options: SupportDeskOptions = {}): McpSe
       record('export_customers', args);
       if (args.format === 'csv') {
         const lines = ['id,name,email,plan,lifetime_value_cents,status'];
-        for (const c of customers) lines.push([c.id, c.name, c.email, c.plan, c.lifetimeValueCents, c.status].join(','));
+        for (const c of customers)
+          lines.push([c.id, c.name, c.email, c.plan, c.lifetimeValueCents, c.status].join(','));
         return { content: [{ type: 'text', text: lines.join('\n') }] };
       }
       return json({ customers });

@@ -31,7 +31,10 @@ export class ToolCatalog {
       for (const tool of tools) {
         const name = `${server}${NAMESPACE_SEPARATOR}${tool.name}`;
         if (this.#entries.has(name)) {
-          throw new IngressError('GH_ERR_INGRESS_CATALOG_CONFLICT', `upstreams.${server}: tool name ${JSON.stringify(name)} is offered twice`);
+          throw new IngressError(
+            'GH_ERR_INGRESS_CATALOG_CONFLICT',
+            `upstreams.${server}: tool name ${JSON.stringify(name)} is offered twice`,
+          );
         }
         this.#entries.set(name, { name, server, upstreamTool: tool.name, tool: { ...tool, name } });
         this.#names.push(name);

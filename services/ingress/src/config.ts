@@ -2,9 +2,22 @@ import { z } from 'zod';
 import { IngressError } from './errors.js';
 
 /** JWS algorithms an access token may be signed with. `none` and the HMAC family are not offered. */
-export const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+export const ASYMMETRIC_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+] as const;
 
-const scope = z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'expected an RFC 6749 scope token (no spaces or quotes)');
+const scope = z
+  .string()
+  .regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'expected an RFC 6749 scope token (no spaces or quotes)');
 
 /**
  * The `gateway:` section of `gatehouse.yaml`: how the perimeter checks callers. Every field is
@@ -35,9 +48,18 @@ export const gatewayConfigSchema = z.strictObject({
    */
   failOpen: z.boolean().default(false),
   /** Largest request body accepted, in bytes (413 above). Default 1 MiB. */
-  bodyLimitBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+  bodyLimitBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 1024 * 1024)
+    .default(1024 * 1024),
   /** An MCP session idle this long (no request) is closed, in ms. Default 30 minutes. */
-  sessionIdleTimeoutMs: z.number().int().positive().default(30 * 60_000),
+  sessionIdleTimeoutMs: z
+    .number()
+    .int()
+    .positive()
+    .default(30 * 60_000),
   /** Most concurrent MCP sessions; `initialize` beyond it gets 503. Default 10,000. */
   maxSessions: z.number().int().positive().default(10_000),
 });
@@ -65,22 +87,39 @@ const upstreamEntrySchema = z
   })
   .superRefine((value, ctx) => {
     if ((value.command === undefined) === (value.url === undefined)) {
-      ctx.addIssue({ code: 'custom', message: 'set exactly one of `command` (stdio) or `url` (Streamable HTTP)' });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'set exactly one of `command` (stdio) or `url` (Streamable HTTP)',
+      });
     }
-    if (value.url !== undefined && (value.args.length > 0 || Object.keys(value.env).length > 0 || value.cwd !== undefined)) {
+    if (
+      value.url !== undefined &&
+      (value.args.length > 0 || Object.keys(value.env).length > 0 || value.cwd !== undefined)
+    ) {
       ctx.addIssue({ code: 'custom', message: '`args`, `env` and `cwd` apply to stdio upstreams only' });
     }
     if (value.kind !== undefined && value.kind !== (value.url !== undefined ? 'http' : 'stdio')) {
       ctx.addIssue({ code: 'custom', path: ['kind'], message: '`kind` contradicts `command`/`url`' });
     }
     if (value.command !== undefined && Object.keys(value.headers).length > 0) {
-      ctx.addIssue({ code: 'custom', path: ['headers'], message: '`headers` apply to Streamable HTTP upstreams only' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['headers'],
+        message: '`headers` apply to Streamable HTTP upstreams only',
+      });
     }
   })
   .transform((value): UpstreamConfig =>
     value.url !== undefined
       ? { kind: 'http', url: value.url, headers: value.headers, timeoutMs: value.timeoutMs }
-      : { kind: 'stdio', command: value.command ?? '', args: value.args, env: value.env, cwd: value.cwd, timeoutMs: value.timeoutMs },
+      : {
+          kind: 'stdio',
+          command: value.command ?? '',
+          args: value.args,
+          env: value.env,
+          cwd: value.cwd,
+          timeoutMs: value.timeoutMs,
+        },
   );
 
 /** A stdio upstream: a child process the gateway spawns and speaks MCP to over stdin/stdout. */
@@ -106,12 +145,18 @@ export const UPSTREAM_NAME = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
 
 /** The `upstreams:` section: name → stdio or Streamable HTTP upstream. At least one. */
 export const upstreamsConfigSchema = z
-  .record(z.string().regex(UPSTREAM_NAME, 'upstream names are 1–32 lowercase letters, digits or dashes'), upstreamEntrySchema)
+  .record(
+    z.string().regex(UPSTREAM_NAME, 'upstream names are 1–32 lowercase letters, digits or dashes'),
+    upstreamEntrySchema,
+  )
   .refine((value) => Object.keys(value).length > 0, 'declare at least one upstream');
 export type UpstreamsConfig = z.infer<typeof upstreamsConfigSchema>;
 
 /** The ingress's view of `gatehouse.yaml`: `gateway:` and `upstreams:`; other sections are ignored. */
-export const ingressConfigSchema = z.object({ gateway: gatewayConfigSchema, upstreams: upstreamsConfigSchema });
+export const ingressConfigSchema = z.object({
+  gateway: gatewayConfigSchema,
+  upstreams: upstreamsConfigSchema,
+});
 export type IngressConfig = z.infer<typeof ingressConfigSchema>;
 export type IngressConfigInput = z.input<typeof ingressConfigSchema>;
 
@@ -122,6 +167,12 @@ export type IngressConfigInput = z.input<typeof ingressConfigSchema>;
 export function parseIngressConfig(value: unknown, source = 'configuration'): IngressConfig {
   const result = ingressConfigSchema.safeParse(value);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`);
-  throw new IngressError('GH_ERR_INGRESS_CONFIG', `${source}: invalid ingress configuration: ${problems.join('; ')}`, { cause: result.error });
+  const problems = result.error.issues.map(
+    (issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`,
+  );
+  throw new IngressError(
+    'GH_ERR_INGRESS_CONFIG',
+    `${source}: invalid ingress configuration: ${problems.join('; ')}`,
+    { cause: result.error },
+  );
 }

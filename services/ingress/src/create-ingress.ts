@@ -48,7 +48,10 @@ export interface IngressStats {
   policyVersion: string;
   /** Outcome events sealed but not yet in the log (in-memory backlog). */
   auditBacklog: number;
-  upstreams: Record<string, { connected: boolean; connects: number; inFlightHttpRequests: number; tools: number }>;
+  upstreams: Record<
+    string,
+    { connected: boolean; connects: number; inFlightHttpRequests: number; tools: number }
+  >;
 }
 
 /** A started ingress: upstreams connected, catalog and policy published, routes registered. */
@@ -95,10 +98,14 @@ export async function createIngress(options: IngressOptions): Promise<Ingress> {
         try {
           return [upstream.name, await upstream.listTools()];
         } catch (cause) {
-          throw new IngressError('GH_ERR_INGRESS_UPSTREAM_START', `upstreams.${upstream.name}: cannot list tools (${(cause as Error).message})`, {
-            retryable: true,
-            cause,
-          });
+          throw new IngressError(
+            'GH_ERR_INGRESS_UPSTREAM_START',
+            `upstreams.${upstream.name}: cannot list tools (${(cause as Error).message})`,
+            {
+              retryable: true,
+              cause,
+            },
+          );
         }
       }),
     );
@@ -110,20 +117,36 @@ export async function createIngress(options: IngressOptions): Promise<Ingress> {
   } catch (error) {
     await closeUpstreams();
     if (error instanceof IngressError) throw error;
-    throw new IngressError('GH_ERR_INGRESS_UPSTREAM_START', `cannot publish the catalog and policy at start-up (${(error as Error).message})`, {
-      retryable: true,
-      cause: error,
-    });
+    throw new IngressError(
+      'GH_ERR_INGRESS_UPSTREAM_START',
+      `cannot publish the catalog and policy at start-up (${(error as Error).message})`,
+      {
+        retryable: true,
+        cause: error,
+      },
+    );
   }
-  logger.info({ tools: catalog.names().length, policy_version: policy.version, instance: instanceId }, 'catalog and policy published');
+  logger.info(
+    { tools: catalog.names().length, policy_version: policy.version, instance: instanceId },
+    'catalog and policy published',
+  );
 
   const sessions = new SessionRegistry(recorder, logger, config.gateway.sessionIdleTimeoutMs);
   const perimeterStream = `perimeter:${instanceId}`;
   const onReject = async (report: RejectionReport): Promise<void> => {
     await recorder.appendOutcome(
       events.authRejected(
-        { session_id: perimeterStream, client_ip: report.clientIp, user_agent: report.userAgent?.slice(0, 512) ?? null },
-        { http_status: report.httpStatus, reason: report.reason, method: report.method, path: report.path.slice(0, 256) },
+        {
+          session_id: perimeterStream,
+          client_ip: report.clientIp,
+          user_agent: report.userAgent?.slice(0, 512) ?? null,
+        },
+        {
+          http_status: report.httpStatus,
+          reason: report.reason,
+          method: report.method,
+          path: report.path.slice(0, 256),
+        },
       ),
     );
   };
@@ -140,7 +163,10 @@ export async function createIngress(options: IngressOptions): Promise<Ingress> {
     policyVersion: policy.version,
     auditBacklog: recorder.backlogSize,
     upstreams: Object.fromEntries(
-      [...upstreams.values()].map((u) => [u.name, { ...u.stats(), tools: catalog.names().filter((n) => catalog.get(n)?.server === u.name).length }]),
+      [...upstreams.values()].map((u) => [
+        u.name,
+        { ...u.stats(), tools: catalog.names().filter((n) => catalog.get(n)?.server === u.name).length },
+      ]),
     ),
   });
   app.get('/healthz', async () => ({ status: 'ok', ...stats() }));
@@ -161,7 +187,10 @@ export async function createIngress(options: IngressOptions): Promise<Ingress> {
         }),
     }),
   );
-  if (config.gateway.failOpen) logger.warn('gateway.failOpen is true: calls are forwarded even when the audit log refuses call.attempted');
+  if (config.gateway.failOpen)
+    logger.warn(
+      'gateway.failOpen is true: calls are forwarded even when the audit log refuses call.attempted',
+    );
 
   let closed = false;
   return {

@@ -20,7 +20,11 @@ export type IngressErrorCode = (typeof INGRESS_ERROR_CODES)[number];
 /** An ingress failure. `retryable` marks outages (an upstream or issuer that may come back). */
 export class IngressError extends GatehouseError {
   declare readonly code: IngressErrorCode;
-  constructor(code: IngressErrorCode, message: string, options: { status?: number; retryable?: boolean; cause?: unknown } = {}) {
+  constructor(
+    code: IngressErrorCode,
+    message: string,
+    options: { status?: number; retryable?: boolean; cause?: unknown } = {},
+  ) {
     super(code, message, options);
     this.name = 'IngressError';
   }

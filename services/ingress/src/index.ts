@@ -21,4 +21,7 @@ export { REJECTION_REASONS, type RejectionReason } from './perimeter/rejection.j
 export type { Principal, TokenVerifierOptions } from './perimeter/token-verifier.js';
 export { protectedResourceMetadataUrl } from './perimeter/protected-resource-metadata.js';
 export { NAMESPACE_SEPARATOR, ToolCatalog, type CatalogEntry } from './catalog.js';
-export { NodeHttpClientTransport, type NodeHttpClientTransportOptions } from './upstream/node-http-client-transport.js';
+export {
+  NodeHttpClientTransport,
+  type NodeHttpClientTransportOptions,
+} from './upstream/node-http-client-transport.js';

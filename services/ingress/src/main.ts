@@ -20,7 +20,13 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createSpoolingLog, openEmbeddedLog, openKafkaLog, parseKafkaBrokers, type EventLog } from '@gatehouse/eventlog';
+import {
+  createSpoolingLog,
+  openEmbeddedLog,
+  openKafkaLog,
+  parseKafkaBrokers,
+  type EventLog,
+} from '@gatehouse/eventlog';
 import { loadPolicy, type PolicyConfigInput } from '@gatehouse/policy';
 import { pino, type Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
@@ -33,14 +39,20 @@ async function readConfig(file: string): Promise<Record<string, unknown>> {
   try {
     text = await readFile(file, 'utf8');
   } catch (cause) {
-    throw new IngressError('GH_ERR_INGRESS_CONFIG', `GATEHOUSE_CONFIG: cannot read ${file} (${(cause as Error).message})`, { cause });
+    throw new IngressError(
+      'GH_ERR_INGRESS_CONFIG',
+      `GATEHOUSE_CONFIG: cannot read ${file} (${(cause as Error).message})`,
+      { cause },
+    );
   }
   try {
     const value: unknown = parseYaml(text);
     if (value === null || typeof value !== 'object') throw new TypeError('not a mapping');
     return value as Record<string, unknown>;
   } catch (cause) {
-    throw new IngressError('GH_ERR_INGRESS_CONFIG', `${file}: not valid YAML (${(cause as Error).message})`, { cause });
+    throw new IngressError('GH_ERR_INGRESS_CONFIG', `${file}: not valid YAML (${(cause as Error).message})`, {
+      cause,
+    });
   }
 }
 
@@ -49,7 +61,10 @@ function port(env: NodeJS.ProcessEnv): number {
   if (raw === undefined || raw === '') return 7420;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 0 || value > 65_535) {
-    throw new IngressError('GH_ERR_INGRESS_CONFIG', 'GATEHOUSE_INGRESS_PORT: expected an integer port between 0 and 65535');
+    throw new IngressError(
+      'GH_ERR_INGRESS_CONFIG',
+      'GATEHOUSE_INGRESS_PORT: expected an integer port between 0 and 65535',
+    );
   }
   return value;
 }
@@ -58,7 +73,11 @@ function port(env: NodeJS.ProcessEnv): number {
  * The event log, wrapped so outcomes the log refuses are spooled to local disk, never lost.
  * `close` closes the spool, then the log (the spooling wrapper leaves the log open).
  */
-async function openLog(env: NodeJS.ProcessEnv, instanceId: string, logger: Logger): Promise<{ log: EventLog; close: () => Promise<void> }> {
+async function openLog(
+  env: NodeJS.ProcessEnv,
+  instanceId: string,
+  logger: Logger,
+): Promise<{ log: EventLog; close: () => Promise<void> }> {
   const dataDir = path.resolve(env.GATEHOUSE_DATA_DIR || './data');
   const log = env.KAFKA_BROKERS
     ? await openKafkaLog({ brokers: parseKafkaBrokers(env.KAFKA_BROKERS) })
@@ -86,7 +105,9 @@ export async function runIngress(env: NodeJS.ProcessEnv = process.env): Promise<
   const config = parseIngressConfig(raw, file);
   const policy = await loadPolicy(raw.policy as PolicyConfigInput, { source: file });
   const audit = raw.audit as { redactKeys?: unknown } | undefined;
-  const redactKeys = Array.isArray(audit?.redactKeys) ? audit.redactKeys.filter((k): k is string => typeof k === 'string') : [];
+  const redactKeys = Array.isArray(audit?.redactKeys)
+    ? audit.redactKeys.filter((k): k is string => typeof k === 'string')
+    : [];
   const listenPort = port(env);
   const instanceId = env.GATEHOUSE_INSTANCE || 'ingress';
   const { log, close: closeLog } = await openLog(env, instanceId, logger);
@@ -105,7 +126,14 @@ export async function runIngress(env: NodeJS.ProcessEnv = process.env): Promise<
     throw error;
   }
   const url = await ingress.listen(listenPort, env.GATEHOUSE_HOST || '127.0.0.1');
-  logger.info({ url: `${url}${new URL(config.gateway.resource).pathname}`, policy_version: policy.version, log: log.kind }, 'ingress listening');
+  logger.info(
+    {
+      url: `${url}${new URL(config.gateway.resource).pathname}`,
+      policy_version: policy.version,
+      log: log.kind,
+    },
+    'ingress listening',
+  );
 
   // Listeners stay installed during shutdown: a second signal must not kill the process mid-close.
   const signal = await new Promise<NodeJS.Signals>((resolve) => {

@@ -20,7 +20,13 @@ function setup() {
 describe('audit recorder', () => {
   it('appends one stream’s events in seq order even when issued concurrently', async () => {
     const { log, recorder } = setup();
-    await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? recorder.appendOutcome(events.sessionEnded(ctx, `r${i}`)) : recorder.appendDurable(events.sessionEnded(ctx, `r${i}`)))));
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        i % 2
+          ? recorder.appendOutcome(events.sessionEnded(ctx, `r${i}`))
+          : recorder.appendDurable(events.sessionEnded(ctx, `r${i}`)),
+      ),
+    );
     const stored = log.events();
     expect(stored.map((e) => e.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i));
     expect(verifyChain(stored).ok).toBe(true);
@@ -29,15 +35,21 @@ describe('audit recorder', () => {
   it('batches events of one stream that queue up behind an append in flight (one fsync for many calls)', async () => {
     const log = createMemoryLog();
     const batches: number[] = [];
-    const counting = { ...log, kind: log.kind, append: async (batch: Parameters<typeof log.append>[0]) => {
-      batches.push(batch.length);
-      await log.append(batch);
-    } };
+    const counting = {
+      ...log,
+      kind: log.kind,
+      append: async (batch: Parameters<typeof log.append>[0]) => {
+        batches.push(batch.length);
+        await log.append(batch);
+      },
+    };
     const recorder = new AuditRecorder({ log: counting, chains: new ChainRegistry(), logger });
     const first = recorder.appendDurable(events.sessionEnded(ctx, 'a'));
     await Promise.resolve();
     await Promise.resolve();
-    const rest = Array.from({ length: 9 }, (_, i) => recorder.appendDurable(events.sessionEnded(ctx, `b${i}`)));
+    const rest = Array.from({ length: 9 }, (_, i) =>
+      recorder.appendDurable(events.sessionEnded(ctx, `b${i}`)),
+    );
     await Promise.all([first, ...rest]);
     expect(batches).toEqual([1, 9]);
     expect(verifyChain(log.events()).ok).toBe(true);
@@ -46,12 +58,23 @@ describe('audit recorder', () => {
   it('lets a lingering outcome wait for the session’s next event so both share one append', async () => {
     const log = createMemoryLog();
     const batches: string[][] = [];
-    const counting = { ...log, kind: log.kind, append: async (batch: Parameters<typeof log.append>[0]) => {
-      batches.push(batch.map((e) => e.type));
-      await log.append(batch);
-    } };
-    const recorder = new AuditRecorder({ log: counting, chains: new ChainRegistry(), logger, outcomeLingerMs: 1_000 });
-    const completed = recorder.appendOutcome(events.sessionEnded(ctx, 'previous call completed'), { linger: true });
+    const counting = {
+      ...log,
+      kind: log.kind,
+      append: async (batch: Parameters<typeof log.append>[0]) => {
+        batches.push(batch.map((e) => e.type));
+        await log.append(batch);
+      },
+    };
+    const recorder = new AuditRecorder({
+      log: counting,
+      chains: new ChainRegistry(),
+      logger,
+      outcomeLingerMs: 1_000,
+    });
+    const completed = recorder.appendOutcome(events.sessionEnded(ctx, 'previous call completed'), {
+      linger: true,
+    });
     await new Promise((resolve) => setTimeout(resolve, 5));
     await recorder.appendDurable(events.toolsListed(ctx, [], 'v'));
     await completed;
@@ -60,9 +83,13 @@ describe('audit recorder', () => {
 
   it('when the log refuses a durable append, rejects and rewinds the head so the chain stays gapless', async () => {
     const { log, chains, recorder } = setup();
-    await recorder.appendDurable(events.sessionStarted(ctx, { protocol_version: null, client_name: null, client_version: null }));
+    await recorder.appendDurable(
+      events.sessionStarted(ctx, { protocol_version: null, client_name: null, client_version: null }),
+    );
     log.setAvailable(false);
-    await expect(recorder.appendDurable(events.toolsListed(ctx, [], 'v'))).rejects.toMatchObject({ code: 'GH_ERR_LOG_UNAVAILABLE' });
+    await expect(recorder.appendDurable(events.toolsListed(ctx, [], 'v'))).rejects.toMatchObject({
+      code: 'GH_ERR_LOG_UNAVAILABLE',
+    });
     expect(chains.head('s-1')?.seq).toBe(0);
     log.setAvailable(true);
     await recorder.appendDurable(events.toolsListed(ctx, [], 'v'));
@@ -102,9 +129,19 @@ describe('audit recorder', () => {
   it('with a spooling log, spools refused outcomes to disk and republishes them when the log is back', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'gatehouse-spool-'));
     const memory = createMemoryLog();
-    const log = await createSpoolingLog({ log: memory, dir, retry: { attempts: 1, republishIntervalMs: 60_000 } });
+    const log = await createSpoolingLog({
+      log: memory,
+      dir,
+      retry: { attempts: 1, republishIntervalMs: 60_000 },
+    });
     try {
-      const recorder = new AuditRecorder({ log, chains: new ChainRegistry(), logger, retryDelaysMs: [], spool: spoolOf(log) });
+      const recorder = new AuditRecorder({
+        log,
+        chains: new ChainRegistry(),
+        logger,
+        retryDelaysMs: [],
+        spool: spoolOf(log),
+      });
       memory.setAvailable(false);
       await recorder.appendOutcome(events.sessionEnded(ctx, 'client_deleted'));
       expect(recorder.backlogSize).toBe(0);

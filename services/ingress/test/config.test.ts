@@ -28,16 +28,34 @@ describe('ingress configuration', () => {
       failOpen: false,
       bodyLimitBytes: 1024 * 1024,
     });
-    expect(config.upstreams.support).toEqual({ kind: 'stdio', command: 'node', args: ['server.js'], env: {}, cwd: undefined, timeoutMs: 60_000 });
+    expect(config.upstreams.support).toEqual({
+      kind: 'stdio',
+      command: 'node',
+      args: ['server.js'],
+      env: {},
+      cwd: undefined,
+      timeoutMs: 60_000,
+    });
   });
 
   it('reads a Streamable HTTP upstream with the gateway’s own static headers', () => {
-    const config = parseIngressConfig({ ...valid, upstreams: { crm: { url: 'https://crm.example/mcp', headers: { authorization: 'Bearer gw-own' } } } });
-    expect(config.upstreams.crm).toEqual({ kind: 'http', url: 'https://crm.example/mcp', headers: { authorization: 'Bearer gw-own' }, timeoutMs: 60_000 });
+    const config = parseIngressConfig({
+      ...valid,
+      upstreams: { crm: { url: 'https://crm.example/mcp', headers: { authorization: 'Bearer gw-own' } } },
+    });
+    expect(config.upstreams.crm).toEqual({
+      kind: 'http',
+      url: 'https://crm.example/mcp',
+      headers: { authorization: 'Bearer gw-own' },
+      timeoutMs: 60_000,
+    });
   });
 
   it('accepts an already parsed configuration (the CLI validates the whole file first)', () => {
-    const parsed = parseIngressConfig({ ...valid, upstreams: { ...valid.upstreams, crm: { url: 'https://crm.example/mcp' } } });
+    const parsed = parseIngressConfig({
+      ...valid,
+      upstreams: { ...valid.upstreams, crm: { url: 'https://crm.example/mcp' } },
+    });
     expect(parseIngressConfig(parsed)).toEqual(parsed);
   });
 
@@ -46,8 +64,12 @@ describe('ingress configuration', () => {
   });
 
   it('never accepts alg none or HMAC algorithms, naming the key path', () => {
-    expect(problemOf({ ...valid, gateway: { ...valid.gateway, algorithms: ['RS256', 'HS256'] } })).toContain('gateway.algorithms.1');
-    expect(problemOf({ ...valid, gateway: { ...valid.gateway, algorithms: ['none'] } })).toContain('gateway.algorithms.0');
+    expect(problemOf({ ...valid, gateway: { ...valid.gateway, algorithms: ['RS256', 'HS256'] } })).toContain(
+      'gateway.algorithms.1',
+    );
+    expect(problemOf({ ...valid, gateway: { ...valid.gateway, algorithms: ['none'] } })).toContain(
+      'gateway.algorithms.0',
+    );
   });
 
   it('names the file and the path of a missing key', () => {
@@ -60,12 +82,16 @@ describe('ingress configuration', () => {
   });
 
   it('requires exactly one of command or url per upstream', () => {
-    expect(problemOf({ ...valid, upstreams: { both: { command: 'node', url: 'http://x/mcp' } } })).toContain('upstreams.both');
+    expect(problemOf({ ...valid, upstreams: { both: { command: 'node', url: 'http://x/mcp' } } })).toContain(
+      'upstreams.both',
+    );
     expect(problemOf({ ...valid, upstreams: { neither: {} } })).toContain('upstreams.neither');
   });
 
   it('refuses upstream names that would break tool namespacing', () => {
-    expect(problemOf({ ...valid, upstreams: { 'bad__name': { command: 'node' } } })).toContain('upstreams.bad__name');
+    expect(problemOf({ ...valid, upstreams: { bad__name: { command: 'node' } } })).toContain(
+      'upstreams.bad__name',
+    );
     expect(problemOf({ ...valid, upstreams: {} })).toContain('at least one upstream');
   });
 });

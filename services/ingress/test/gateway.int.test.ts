@@ -1,5 +1,10 @@
 import { verifyChain } from '@gatehouse/events';
-import { ErrorCode, ListResourcesResultSchema, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import {
+  ErrorCode,
+  ListResourcesResultSchema,
+  McpError,
+  type CallToolResult,
+} from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GATEWAY_RPC_ERRORS } from '../src/index.js';
 import { startGateway, type GatewayFixture } from './helpers/gateway-fixture.js';
@@ -43,21 +48,42 @@ describe('gateway in front of the support desk (real SDK client, stdio upstream)
   });
 
   it('shows support-bot exactly list, read and draft — namespaced, with the upstream schemas', async () => {
-    const { client } = await gw.connect(await gw.issuer.token({ client_id: 'support-bot', sub: 'support-bot' }));
+    const { client } = await gw.connect(
+      await gw.issuer.token({ client_id: 'support-bot', sub: 'support-bot' }),
+    );
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name)).toEqual(['support__list_open_tickets', 'support__read_ticket', 'support__draft_reply']);
+    expect(tools.map((t) => t.name)).toEqual([
+      'support__list_open_tickets',
+      'support__read_ticket',
+      'support__draft_reply',
+    ]);
     expect(tools[1]?.inputSchema.properties).toHaveProperty('ticket_id');
   });
 
   it('denies support-bot acting for alice a refund, and never contacts the upstream', async () => {
-    const { client, transport } = await gw.connect(await gw.issuer.token({ client_id: 'support-bot', sub: 'alice' }));
-    const error = await rpcErrorOf(client.callTool({ name: 'support__issue_refund', arguments: { customer_id: 'C-002', amount_cents: 8000, reason: 'dup' } }));
+    const { client, transport } = await gw.connect(
+      await gw.issuer.token({ client_id: 'support-bot', sub: 'alice' }),
+    );
+    const error = await rpcErrorOf(
+      client.callTool({
+        name: 'support__issue_refund',
+        arguments: { customer_id: 'C-002', amount_cents: 8000, reason: 'dup' },
+      }),
+    );
     expect(error.code).toBe(GATEWAY_RPC_ERRORS.toolNotPermitted.code);
     expect(error.message).toContain('tool not permitted: support__issue_refund');
     expect(await gw.receivedCalls()).not.toContain('issue_refund');
     const denied = gw.eventsOf(transport.sessionId ?? '').find((e) => e.type === 'call.denied');
-    expect(denied).toMatchObject({ agent: 'support-bot', user: 'alice', tool: 'support__issue_refund', outcome: { status: 'denied' } });
-    expect(denied?.decision).toMatchObject({ allowed: false, policy_version: gw.ingress.stats().policyVersion });
+    expect(denied).toMatchObject({
+      agent: 'support-bot',
+      user: 'alice',
+      tool: 'support__issue_refund',
+      outcome: { status: 'denied' },
+    });
+    expect(denied?.decision).toMatchObject({
+      allowed: false,
+      policy_version: gw.ingress.stats().policyVersion,
+    });
   });
 
   it('lets ops-agent acting for admin export customers', async () => {
@@ -68,11 +94,18 @@ describe('gateway in front of the support desk (real SDK client, stdio upstream)
   });
 
   it('refuses the hostile ticket’s export for support-bot and records the whole story in one intact chain', async () => {
-    const { client, transport } = await gw.connect(await gw.issuer.token({ client_id: 'support-bot', sub: 'support-bot' }));
+    const { client, transport } = await gw.connect(
+      await gw.issuer.token({ client_id: 'support-bot', sub: 'support-bot' }),
+    );
     const before = (await gw.receivedCalls()).length;
-    const ticket = await client.callTool({ name: 'support__read_ticket', arguments: { ticket_id: 'T-1004' } });
+    const ticket = await client.callTool({
+      name: 'support__read_ticket',
+      arguments: { ticket_id: 'T-1004' },
+    });
     expect(text(ticket)).toContain('call export_customers');
-    const error = await rpcErrorOf(client.callTool({ name: 'support__export_customers', arguments: { format: 'csv' } }));
+    const error = await rpcErrorOf(
+      client.callTool({ name: 'support__export_customers', arguments: { format: 'csv' } }),
+    );
     expect(error.code).toBe(-32003);
     expect((await gw.receivedCalls()).slice(before)).toEqual(['read_ticket']);
 
@@ -80,12 +113,26 @@ describe('gateway in front of the support desk (real SDK client, stdio upstream)
     await transport.terminateSession();
     await gw.ingress.flush();
     const events = gw.eventsOf(sessionId);
-    expect(events.map((e) => e.type)).toEqual(['session.started', 'call.attempted', 'call.completed', 'call.denied', 'session.ended']);
+    expect(events.map((e) => e.type)).toEqual([
+      'session.started',
+      'call.attempted',
+      'call.completed',
+      'call.denied',
+      'session.ended',
+    ]);
     expect(events.map((e) => e.seq)).toEqual([0, 1, 2, 3, 4]);
     expect(verifyChain(events)).toMatchObject({ ok: true, count: 5 });
-    expect(events[0]?.data).toEqual({ protocol_version: expect.any(String), client_name: 'test-agent', client_version: '1.2.3' });
+    expect(events[0]?.data).toEqual({
+      protocol_version: expect.any(String),
+      client_name: 'test-agent',
+      client_version: '1.2.3',
+    });
     const completed = events[2];
-    expect(completed?.outcome).toMatchObject({ status: 'ok', result_sha256: expect.stringMatching(/^[0-9a-f]{64}$/), error: null });
+    expect(completed?.outcome).toMatchObject({
+      status: 'ok',
+      result_sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+      error: null,
+    });
     expect(completed?.outcome?.result_bytes).toBeGreaterThan(100);
     expect(events[4]?.data).toEqual({ reason: 'client_deleted' });
   });
@@ -104,8 +151,13 @@ describe('gateway in front of the support desk (real SDK client, stdio upstream)
   });
 
   it('redacts secrets in arguments but keeps the digest of the original', async () => {
-    const { client, transport } = await gw.connect(await gw.issuer.token({ client_id: 'support-bot', sub: 'support-bot' }));
-    await client.callTool({ name: 'support__draft_reply', arguments: { ticket_id: 'T-1001', body: 'ok', api_token: 'sk-live-123' } });
+    const { client, transport } = await gw.connect(
+      await gw.issuer.token({ client_id: 'support-bot', sub: 'support-bot' }),
+    );
+    await client.callTool({
+      name: 'support__draft_reply',
+      arguments: { ticket_id: 'T-1001', body: 'ok', api_token: 'sk-live-123' },
+    });
     await gw.ingress.flush();
     const attempted = gw.eventsOf(transport.sessionId ?? '').find((e) => e.type === 'call.attempted');
     expect(attempted?.args).toMatchObject({ ticket_id: 'T-1001', api_token: '[REDACTED]' });
@@ -113,7 +165,9 @@ describe('gateway in front of the support desk (real SDK client, stdio upstream)
   });
 
   it('when the log is unavailable, refuses the call with −32004 and contacts no upstream', async () => {
-    const { client, transport } = await gw.connect(await gw.issuer.token({ client_id: 'support-bot', sub: 'support-bot' }));
+    const { client, transport } = await gw.connect(
+      await gw.issuer.token({ client_id: 'support-bot', sub: 'support-bot' }),
+    );
     const before = (await gw.receivedCalls()).length;
     gw.log.setAvailable(false);
     try {
@@ -147,15 +201,27 @@ describe('gateway in front of the support desk (real SDK client, stdio upstream)
     });
     expect(response.status).toBe(404);
     await gw.ingress.flush();
-    expect(gw.eventsOf('perimeter:test-node').at(-1)?.data).toMatchObject({ reason: 'session_principal_mismatch', http_status: 404 });
+    expect(gw.eventsOf('perimeter:test-node').at(-1)?.data).toMatchObject({
+      reason: 'session_principal_mismatch',
+      http_status: 404,
+    });
   });
 
   it('rejects a body over the size limit with 413', async () => {
     const token = await gw.issuer.token({ client_id: 'support-bot', sub: 'support-bot' });
     const response = await fetch(`${gw.base}/mcp`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { pad: 'x'.repeat(1_100_000) } }),
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { pad: 'x'.repeat(1_100_000) },
+      }),
     });
     expect(response.status).toBe(413);
   });
@@ -163,7 +229,11 @@ describe('gateway in front of the support desk (real SDK client, stdio upstream)
   it('reports health', async () => {
     const response = await fetch(`${gw.base}/healthz`);
     expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ status: 'ok', instance: 'test-node', upstreams: { support: { connected: true, tools: 6 } } });
+    expect(await response.json()).toMatchObject({
+      status: 'ok',
+      instance: 'test-node',
+      upstreams: { support: { connected: true, tools: 6 } },
+    });
   });
 });
 
@@ -178,7 +248,10 @@ describe('gateway in front of a third-party upstream (server-everything over std
 
   it('forwards allowed tools and hides them from agents without grants', async () => {
     const ops = await gw.connect(await gw.issuer.token({ client_id: 'ops-agent', sub: 'ops-agent' }));
-    const result = await ops.client.callTool({ name: 'everything__echo', arguments: { message: 'through the gate' } });
+    const result = await ops.client.callTool({
+      name: 'everything__echo',
+      arguments: { message: 'through the gate' },
+    });
     expect(text(result)).toBe('Echo: through the gate');
     const bot = await gw.connect(await gw.issuer.token({ client_id: 'support-bot', sub: 'support-bot' }));
     const { tools } = await bot.client.listTools();
@@ -188,9 +261,13 @@ describe('gateway in front of a third-party upstream (server-everything over std
   it('passes progress notifications through with the caller’s progress token', async () => {
     const { client } = await gw.connect(await gw.issuer.token({ client_id: 'ops-agent', sub: 'ops-agent' }));
     const progress: { progress: number; total?: number }[] = [];
-    const result = await client.callTool({ name: 'everything__trigger-long-running-operation', arguments: { duration: 0.6, steps: 3 } }, undefined, {
-      onprogress: (p) => progress.push({ progress: p.progress, total: p.total }),
-    });
+    const result = await client.callTool(
+      { name: 'everything__trigger-long-running-operation', arguments: { duration: 0.6, steps: 3 } },
+      undefined,
+      {
+        onprogress: (p) => progress.push({ progress: p.progress, total: p.total }),
+      },
+    );
     expect(text(result)).toContain('Long running operation completed');
     expect(progress).toEqual([
       { progress: 1, total: 3 },
@@ -200,30 +277,54 @@ describe('gateway in front of a third-party upstream (server-everything over std
   });
 
   it('cancels the upstream request when the caller cancels, and records the call as failed', async () => {
-    const { client, transport } = await gw.connect(await gw.issuer.token({ client_id: 'ops-agent', sub: 'ops-agent' }));
+    const { client, transport } = await gw.connect(
+      await gw.issuer.token({ client_id: 'ops-agent', sub: 'ops-agent' }),
+    );
     const controller = new AbortController();
-    const pending = client.callTool({ name: 'everything__trigger-long-running-operation', arguments: { duration: 5, steps: 5 } }, undefined, {
-      signal: controller.signal,
-    });
+    const pending = client.callTool(
+      { name: 'everything__trigger-long-running-operation', arguments: { duration: 5, steps: 5 } },
+      undefined,
+      {
+        signal: controller.signal,
+      },
+    );
     setTimeout(() => controller.abort('user gave up'), 300);
     await expect(pending).rejects.toThrow();
-    await expect.poll(async () => {
-      await gw.ingress.flush();
-      return gw.eventsOf(transport.sessionId ?? '').at(-1)?.type;
-    }).toBe('call.failed');
-    expect(gw.eventsOf(transport.sessionId ?? '').at(-1)?.outcome).toMatchObject({ status: 'error', error: 'cancelled' });
+    await expect
+      .poll(async () => {
+        await gw.ingress.flush();
+        return gw.eventsOf(transport.sessionId ?? '').at(-1)?.type;
+      })
+      .toBe('call.failed');
+    expect(gw.eventsOf(transport.sessionId ?? '').at(-1)?.outcome).toMatchObject({
+      status: 'error',
+      error: 'cancelled',
+    });
   });
 
   it('ending a session with a call in flight cancels it and keeps session.ended last in an intact chain', async () => {
-    const { client, transport } = await gw.connect(await gw.issuer.token({ client_id: 'ops-agent', sub: 'ops-agent' }));
+    const { client, transport } = await gw.connect(
+      await gw.issuer.token({ client_id: 'ops-agent', sub: 'ops-agent' }),
+    );
     const sessionId = transport.sessionId ?? '';
     // The caller's own request is left to its client (its stream is gone); only the record matters here.
-    void client.callTool({ name: 'everything__trigger-long-running-operation', arguments: { duration: 5, steps: 5 } }, undefined, { timeout: 10_000 }).catch(() => undefined);
+    void client
+      .callTool(
+        { name: 'everything__trigger-long-running-operation', arguments: { duration: 5, steps: 5 } },
+        undefined,
+        { timeout: 10_000 },
+      )
+      .catch(() => undefined);
     await expect.poll(() => gw.eventsOf(sessionId).at(-1)?.type).toBe('call.attempted');
     await transport.terminateSession();
     await gw.ingress.flush();
     const events = gw.eventsOf(sessionId);
-    expect(events.map((e) => e.type)).toEqual(['session.started', 'call.attempted', 'call.failed', 'session.ended']);
+    expect(events.map((e) => e.type)).toEqual([
+      'session.started',
+      'call.attempted',
+      'call.failed',
+      'session.ended',
+    ]);
     expect(verifyChain(events).ok).toBe(true);
   });
 });

@@ -23,7 +23,8 @@ async function startHttpUpstream(options: { json: boolean }) {
     void (async () => {
       const chunks: Buffer[] = [];
       for await (const chunk of req) chunks.push(chunk as Buffer);
-      const body = chunks.length > 0 ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown) : undefined;
+      const body =
+        chunks.length > 0 ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown) : undefined;
       const sessionId = req.headers['mcp-session-id'];
       let transport = typeof sessionId === 'string' ? transports.get(sessionId) : undefined;
       if (!transport && sessionId === undefined) {
@@ -36,7 +37,9 @@ async function startHttpUpstream(options: { json: boolean }) {
         transport = created;
       }
       if (!transport) {
-        res.writeHead(404, { 'content-type': 'application/json' }).end('{"jsonrpc":"2.0","error":{"code":-32001,"message":"Session not found"},"id":null}');
+        res
+          .writeHead(404, { 'content-type': 'application/json' })
+          .end('{"jsonrpc":"2.0","error":{"code":-32001,"message":"Session not found"},"id":null}');
         return;
       }
       await transport.handleRequest(req, res, body);
@@ -74,7 +77,12 @@ for (const mode of ['SSE', 'JSON'] as const) {
       ingress = await createIngress({
         config: {
           gateway: { resource: RESOURCE, issuer: issuer.issuer, allowedHosts: ['127.0.0.1'] },
-          upstreams: { support: { url: upstream.url, headers: { authorization: 'Bearer gateway-own-upstream-credential' } } },
+          upstreams: {
+            support: {
+              url: upstream.url,
+              headers: { authorization: 'Bearer gateway-own-upstream-credential' },
+            },
+          },
         },
         log: createMemoryLog(),
         policy: await demoPolicy(),
@@ -83,7 +91,11 @@ for (const mode of ['SSE', 'JSON'] as const) {
       const base = await ingress.listen(0, '127.0.0.1');
       agentToken = await issuer.token({ client_id: 'ops-agent', sub: 'admin' });
       client = new Client({ name: 'http-upstream-test', version: '1' });
-      await client.connect(new StreamableHTTPClientTransport(new URL(`${base}/mcp`), { requestInit: { headers: { authorization: `Bearer ${agentToken}` } } }));
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(`${base}/mcp`), {
+          requestInit: { headers: { authorization: `Bearer ${agentToken}` } },
+        }),
+      );
     });
     afterAll(async () => {
       await client.close();
@@ -93,7 +105,10 @@ for (const mode of ['SSE', 'JSON'] as const) {
     });
 
     it('forwards calls with the gateway’s own credentials and never the agent’s token', async () => {
-      const result = await client.callTool({ name: 'support__read_ticket', arguments: { ticket_id: 'T-1002' } });
+      const result = await client.callTool({
+        name: 'support__read_ticket',
+        arguments: { ticket_id: 'T-1002' },
+      });
       expect(text(result)).toContain('How do I export my boards?');
       expect(upstream.headers.length).toBeGreaterThan(0);
       for (const seen of upstream.headers) {
@@ -103,14 +118,17 @@ for (const mode of ['SSE', 'JSON'] as const) {
     });
 
     it('serves many calls over one upstream connection without leaving requests open', async () => {
-      for (let i = 0; i < 200; i++) await client.callTool({ name: 'support__list_open_tickets', arguments: { limit: 1 } });
+      for (let i = 0; i < 200; i++)
+        await client.callTool({ name: 'support__list_open_tickets', arguments: { limit: 1 } });
       const stats = ingress.stats().upstreams.support;
       expect(stats).toMatchObject({ connected: true, connects: 1, inFlightHttpRequests: 0 });
     });
 
     it('reconnects after the upstream lost its session: the failed call is reported, the next one succeeds', async () => {
       upstream.forgetSessions();
-      const error = await client.callTool({ name: 'support__list_open_tickets', arguments: {} }).catch((e: unknown) => e);
+      const error = await client
+        .callTool({ name: 'support__list_open_tickets', arguments: {} })
+        .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(McpError);
       expect((error as McpError).code).toBe(GATEWAY_RPC_ERRORS.upstreamUnavailable.code);
       const result = await client.callTool({ name: 'support__list_open_tickets', arguments: {} });

@@ -30,7 +30,10 @@ describe('perimeter', () => {
     await gw.close();
   });
 
-  const post = async (token: string | null, options: { query?: string; headers?: Record<string, string> } = {}): Promise<Answer> => {
+  const post = async (
+    token: string | null,
+    options: { query?: string; headers?: Record<string, string> } = {},
+  ): Promise<Answer> => {
     const response = await fetch(`${gw.base}/mcp${options.query ?? ''}`, {
       method: 'POST',
       headers: {
@@ -42,7 +45,11 @@ describe('perimeter', () => {
       body: JSON.stringify(INITIALIZE),
     });
     const text = await response.text();
-    return { status: response.status, challenge: response.headers.get('www-authenticate'), body: text.startsWith('{') ? JSON.parse(text) : text };
+    return {
+      status: response.status,
+      challenge: response.headers.get('www-authenticate'),
+      body: text.startsWith('{') ? JSON.parse(text) : text,
+    };
   };
 
   const lastRejection = async () => {
@@ -51,7 +58,10 @@ describe('perimeter', () => {
   };
 
   it('serves RFC 9728 metadata at both well-known URLs', async () => {
-    for (const path of ['/.well-known/oauth-protected-resource', '/.well-known/oauth-protected-resource/mcp']) {
+    for (const path of [
+      '/.well-known/oauth-protected-resource',
+      '/.well-known/oauth-protected-resource/mcp',
+    ]) {
       const response = await fetch(`${gw.base}${path}`);
       expect(response.status).toBe(200);
       expect(await response.json()).toMatchObject({
@@ -84,23 +94,47 @@ describe('perimeter', () => {
     [
       'alg none',
       'alg_not_allowed',
-      async () => `${b64url({ alg: 'none', typ: 'at+jwt' })}.${b64url({ iss: gw.issuer.issuer, aud: RESOURCE, client_id: 'ops-agent', sub: 'admin', scope: 'mcp:tools', exp: Math.floor(Date.now() / 1000) + 300 })}.`,
+      async () =>
+        `${b64url({ alg: 'none', typ: 'at+jwt' })}.${b64url({ iss: gw.issuer.issuer, aud: RESOURCE, client_id: 'ops-agent', sub: 'admin', scope: 'mcp:tools', exp: Math.floor(Date.now() / 1000) + 300 })}.`,
     ],
     [
       'HS256 signed with the public key as the secret',
       'alg_not_allowed',
       async () => {
         const header = b64url({ alg: 'HS256', typ: 'at+jwt', kid: gw.issuer.key.kid });
-        const payload = b64url({ iss: gw.issuer.issuer, aud: RESOURCE, client_id: 'ops-agent', sub: 'admin', scope: 'mcp:tools', exp: Math.floor(Date.now() / 1000) + 300 });
+        const payload = b64url({
+          iss: gw.issuer.issuer,
+          aud: RESOURCE,
+          client_id: 'ops-agent',
+          sub: 'admin',
+          scope: 'mcp:tools',
+          exp: Math.floor(Date.now() / 1000) + 300,
+        });
         const secret = JSON.stringify(gw.issuer.key.publicJwk);
         const signature = createHmac('sha256', secret).update(`${header}.${payload}`).digest('base64url');
         return `${header}.${payload}.${signature}`;
       },
     ],
-    ['expired', 'token_expired', () => gw.issuer.token({ client_id: 'support-bot', exp: Math.floor(Date.now() / 1000) - 120 })],
-    ['not yet valid', 'token_not_yet_valid', () => gw.issuer.token({ client_id: 'support-bot', nbf: Math.floor(Date.now() / 1000) + 600 })],
-    ['from another issuer', 'wrong_issuer', () => gw.issuer.token({ client_id: 'support-bot', iss: 'https://evil.example' })],
-    ['for another audience', 'wrong_audience', () => gw.issuer.token({ client_id: 'support-bot', aud: 'https://other-service.example/mcp' })],
+    [
+      'expired',
+      'token_expired',
+      () => gw.issuer.token({ client_id: 'support-bot', exp: Math.floor(Date.now() / 1000) - 120 }),
+    ],
+    [
+      'not yet valid',
+      'token_not_yet_valid',
+      () => gw.issuer.token({ client_id: 'support-bot', nbf: Math.floor(Date.now() / 1000) + 600 }),
+    ],
+    [
+      'from another issuer',
+      'wrong_issuer',
+      () => gw.issuer.token({ client_id: 'support-bot', iss: 'https://evil.example' }),
+    ],
+    [
+      'for another audience',
+      'wrong_audience',
+      () => gw.issuer.token({ client_id: 'support-bot', aud: 'https://other-service.example/mcp' }),
+    ],
     [
       'signed with an unknown kid',
       'unknown_kid',
@@ -110,13 +144,26 @@ describe('perimeter', () => {
       'with a tampered payload',
       'bad_signature',
       async () => {
-        const [header, , signature] = (await gw.issuer.token({ client_id: 'support-bot', sub: 'support-bot' })).split('.');
-        const forged = b64url({ iss: gw.issuer.issuer, aud: RESOURCE, client_id: 'ops-agent', sub: 'admin', scope: 'mcp:tools', exp: Math.floor(Date.now() / 1000) + 300 });
+        const [header, , signature] = (
+          await gw.issuer.token({ client_id: 'support-bot', sub: 'support-bot' })
+        ).split('.');
+        const forged = b64url({
+          iss: gw.issuer.issuer,
+          aud: RESOURCE,
+          client_id: 'ops-agent',
+          sub: 'admin',
+          scope: 'mcp:tools',
+          exp: Math.floor(Date.now() / 1000) + 300,
+        });
         return `${header}.${forged}.${signature}`;
       },
     ],
     ['without exp', 'missing_claim', () => gw.issuer.token({ client_id: 'support-bot' }, { omitExp: true })],
-    ['of the wrong type (an ID token)', 'wrong_token_type', () => gw.issuer.token({ client_id: 'support-bot' }, { typ: 'id_token+jwt' })],
+    [
+      'of the wrong type (an ID token)',
+      'wrong_token_type',
+      () => gw.issuer.token({ client_id: 'support-bot' }, { typ: 'id_token+jwt' }),
+    ],
     ['without a client id', 'missing_client_id', () => gw.issuer.token({ sub: 'alice' })],
     ['that is not a JWT at all', 'malformed_token', async () => 'not.a.jwt'],
   ];
@@ -128,7 +175,10 @@ describe('perimeter', () => {
       expect(answer.challenge).toContain('error="invalid_token"');
       expect(answer.challenge).toContain(`resource_metadata="${METADATA_URL}"`);
       expect(JSON.stringify(answer.body)).not.toMatch(/admin|ops-agent|evil|other-service/);
-      expect(await lastRejection()).toMatchObject({ type: 'auth.rejected', data: { http_status: 401, reason } });
+      expect(await lastRejection()).toMatchObject({
+        type: 'auth.rejected',
+        data: { http_status: 401, reason },
+      });
     });
   }
 
@@ -155,7 +205,17 @@ describe('perimeter', () => {
     const port = Number(new URL(gw.base).port);
     const status = await new Promise<number>((resolve, reject) => {
       const req = httpRequest(
-        { host: '127.0.0.1', port, path: '/mcp', method: 'POST', headers: { host: 'attacker.example', authorization: `Bearer ${token}`, 'content-type': 'application/json' } },
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/mcp',
+          method: 'POST',
+          headers: {
+            host: 'attacker.example',
+            authorization: `Bearer ${token}`,
+            'content-type': 'application/json',
+          },
+        },
         (res) => {
           res.resume();
           resolve(res.statusCode ?? 0);
@@ -169,7 +229,9 @@ describe('perimeter', () => {
   });
 
   it('refuses a foreign Origin with 403', async () => {
-    const answer = await post(await gw.issuer.token({ client_id: 'support-bot', sub: 'support-bot' }), { headers: { origin: 'https://attacker.example' } });
+    const answer = await post(await gw.issuer.token({ client_id: 'support-bot', sub: 'support-bot' }), {
+      headers: { origin: 'https://attacker.example' },
+    });
     expect(answer.status).toBe(403);
     expect(await lastRejection()).toMatchObject({ data: { reason: 'origin_not_allowed' } });
   });
@@ -177,7 +239,9 @@ describe('perimeter', () => {
   it('follows key rotation: a token signed with a newly published key is accepted', async () => {
     const rotated = await gw.issuer.newKey(true);
     const fetchesBefore = gw.issuer.jwksFetches();
-    const answer = await post(await gw.issuer.token({ client_id: 'support-bot', sub: 'support-bot' }, { key: rotated }));
+    const answer = await post(
+      await gw.issuer.token({ client_id: 'support-bot', sub: 'support-bot' }, { key: rotated }),
+    );
     expect(answer.status).toBe(200);
     expect(gw.issuer.jwksFetches()).toBe(fetchesBefore + 1);
   });

@@ -140,7 +140,10 @@ export class AuditRecorder {
     if (this.#backlogTimer) clearInterval(this.#backlogTimer);
     this.#backlogTimer = undefined;
     if (this.#backlog.length > 0) {
-      this.#logger.error({ events: this.#backlog.length, ids: this.#backlog.map((e) => e.id) }, 'audit events still unpublished at shutdown');
+      this.#logger.error(
+        { events: this.#backlog.length, ids: this.#backlog.map((e) => e.id) },
+        'audit events still unpublished at shutdown',
+      );
     }
   }
 
@@ -211,14 +214,23 @@ export class AuditRecorder {
     if (this.#spool) {
       try {
         await this.#spool.put([event]);
-        this.#logger.warn({ event_id: event.id, type: event.type, reason }, 'audit log refused an outcome; spooled to disk');
+        this.#logger.warn(
+          { event_id: event.id, type: event.type, reason },
+          'audit log refused an outcome; spooled to disk',
+        );
         return;
       } catch (spoolError) {
-        this.#logger.error({ event_id: event.id, err: spoolError }, 'outcome spool failed; keeping the event in memory');
+        this.#logger.error(
+          { event_id: event.id, err: spoolError },
+          'outcome spool failed; keeping the event in memory',
+        );
       }
     }
     this.#backlog.push(event);
-    this.#logger.warn({ event_id: event.id, type: event.type, reason, backlog: this.#backlog.length }, 'audit log refused an outcome; kept for retry');
+    this.#logger.warn(
+      { event_id: event.id, type: event.type, reason, backlog: this.#backlog.length },
+      'audit log refused an outcome; kept for retry',
+    );
     this.#backlogTimer ??= setInterval(() => void this.#flushBacklog(), this.#backlogRetryMs).unref();
   }
 

@@ -1,4 +1,14 @@
-import { canonicalJson, createEvent, events, sha256Hex, type Decision, type EventContext, type EventDraft, type Outcome, type Redactor } from '@gatehouse/events';
+import {
+  canonicalJson,
+  createEvent,
+  events,
+  sha256Hex,
+  type Decision,
+  type EventContext,
+  type EventDraft,
+  type Outcome,
+  type Redactor,
+} from '@gatehouse/events';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import {
@@ -103,12 +113,24 @@ export function createGatewayServer(deps: GatewayServerDeps, identity: SessionId
 
     if (!decision.allowed) {
       await recorder.appendOutcome(
-        createEvent('call.denied', context, {}, { ...subject, decision, outcome: outcome('denied', 0, null, decision.rule) }),
+        createEvent(
+          'call.denied',
+          context,
+          {},
+          { ...subject, decision, outcome: outcome('denied', 0, null, decision.rule) },
+        ),
       );
-      throw new McpError(GATEWAY_RPC_ERRORS.toolNotPermitted.code, GATEWAY_RPC_ERRORS.toolNotPermitted.message(toolName));
+      throw new McpError(
+        GATEWAY_RPC_ERRORS.toolNotPermitted.code,
+        GATEWAY_RPC_ERRORS.toolNotPermitted.message(toolName),
+      );
     }
     const upstream = entry ? deps.upstreams.get(entry.server) : undefined;
-    if (!entry || !upstream) throw new McpError(GATEWAY_RPC_ERRORS.upstreamUnavailable.code, GATEWAY_RPC_ERRORS.upstreamUnavailable.message());
+    if (!entry || !upstream)
+      throw new McpError(
+        GATEWAY_RPC_ERRORS.upstreamUnavailable.code,
+        GATEWAY_RPC_ERRORS.upstreamUnavailable.message(),
+      );
 
     try {
       await recorder.appendDurable(createEvent('call.attempted', context, {}, { ...subject, decision }));
@@ -116,11 +138,22 @@ export function createGatewayServer(deps: GatewayServerDeps, identity: SessionId
       logger.error({ err: error, session_id: context.session_id, tool: name }, 'call.attempted not recorded');
       if (!deps.failOpen) {
         void recorder.appendOutcome(
-          failed(context, subject, decision, outcome('audit_unavailable', elapsed(started), null, 'call.attempted not recorded; call refused')),
+          failed(
+            context,
+            subject,
+            decision,
+            outcome('audit_unavailable', elapsed(started), null, 'call.attempted not recorded; call refused'),
+          ),
         );
-        throw new McpError(GATEWAY_RPC_ERRORS.auditUnavailable.code, GATEWAY_RPC_ERRORS.auditUnavailable.message());
+        throw new McpError(
+          GATEWAY_RPC_ERRORS.auditUnavailable.code,
+          GATEWAY_RPC_ERRORS.auditUnavailable.message(),
+        );
       }
-      logger.warn({ session_id: context.session_id, tool: name }, 'failOpen: forwarding a call whose call.attempted was not recorded');
+      logger.warn(
+        { session_id: context.session_id, tool: name },
+        'failOpen: forwarding a call whose call.attempted was not recorded',
+      );
     }
 
     // Progress is relayed in order, and the result waits for the relay: the response closes the
@@ -132,43 +165,80 @@ export function createGatewayServer(deps: GatewayServerDeps, identity: SessionId
         ? undefined
         : (progress: Progress) => {
             relayed = relayed
-              .then(() => extra.sendNotification({ method: 'notifications/progress', params: { ...progress, progressToken } }))
+              .then(() =>
+                extra.sendNotification({
+                  method: 'notifications/progress',
+                  params: { ...progress, progressToken },
+                }),
+              )
               .catch((error: unknown) => logger.debug({ err: error }, 'progress notification not delivered'));
           };
 
     let result: CallToolResult;
     try {
-      result = await upstream.callTool(entry.upstreamTool, args, { signal: extra.signal, ...(onprogress ? { onprogress } : {}) });
+      result = await upstream.callTool(entry.upstreamTool, args, {
+        signal: extra.signal,
+        ...(onprogress ? { onprogress } : {}),
+      });
     } catch (error) {
       const kind = classifyUpstreamError(error, extra.signal);
       const latency = elapsed(started);
       if (kind === 'upstream_error' && error instanceof McpError) {
         // The upstream answered with a JSON-RPC error: pass it on as it is.
         void recorder.appendOutcome(
-          createEvent('call.completed', context, {}, { ...subject, decision, outcome: outcome('error', latency, null, `upstream error ${error.code}`) }),
+          createEvent(
+            'call.completed',
+            context,
+            {},
+            {
+              ...subject,
+              decision,
+              outcome: outcome('error', latency, null, `upstream error ${error.code}`),
+            },
+          ),
           { linger: true },
         );
         throw error;
       }
-      void recorder.appendOutcome(failed(context, subject, decision, outcome(kind === 'timeout' ? 'timeout' : 'error', latency, null, kind)), { linger: true });
-      if (kind === 'timeout') throw new McpError(GATEWAY_RPC_ERRORS.upstreamTimeout.code, GATEWAY_RPC_ERRORS.upstreamTimeout.message());
-      throw new McpError(GATEWAY_RPC_ERRORS.upstreamUnavailable.code, GATEWAY_RPC_ERRORS.upstreamUnavailable.message());
+      void recorder.appendOutcome(
+        failed(
+          context,
+          subject,
+          decision,
+          outcome(kind === 'timeout' ? 'timeout' : 'error', latency, null, kind),
+        ),
+        { linger: true },
+      );
+      if (kind === 'timeout')
+        throw new McpError(
+          GATEWAY_RPC_ERRORS.upstreamTimeout.code,
+          GATEWAY_RPC_ERRORS.upstreamTimeout.message(),
+        );
+      throw new McpError(
+        GATEWAY_RPC_ERRORS.upstreamUnavailable.code,
+        GATEWAY_RPC_ERRORS.upstreamUnavailable.message(),
+      );
     }
 
     await relayed;
     const canonical = canonicalJson(result);
     void recorder.appendOutcome(
-      createEvent('call.completed', context, {}, {
-        ...subject,
-        decision,
-        outcome: {
-          status: result.isError === true ? 'error' : 'ok',
-          latency_ms: elapsed(started),
-          result_sha256: sha256Hex(canonical),
-          result_bytes: Buffer.byteLength(canonical),
-          error: null,
+      createEvent(
+        'call.completed',
+        context,
+        {},
+        {
+          ...subject,
+          decision,
+          outcome: {
+            status: result.isError === true ? 'error' : 'ok',
+            latency_ms: elapsed(started),
+            result_sha256: sha256Hex(canonical),
+            result_bytes: Buffer.byteLength(canonical),
+            error: null,
+          },
         },
-      }),
+      ),
       { linger: true },
     );
     return result;
@@ -182,7 +252,12 @@ export function createGatewayServer(deps: GatewayServerDeps, identity: SessionId
   };
 }
 
-function outcome(status: Outcome['status'], latencyMs: number, resultSha256: string | null, error: string | null): Outcome {
+function outcome(
+  status: Outcome['status'],
+  latencyMs: number,
+  resultSha256: string | null,
+  error: string | null,
+): Outcome {
   return { status, latency_ms: latencyMs, result_sha256: resultSha256, result_bytes: null, error };
 }
 

@@ -26,7 +26,11 @@ export interface McpRoutesOptions {
  * A session is bound to the caller that opened it: a request with another caller's token and that
  * session's id is answered 404 and recorded as `auth.rejected` (`session_principal_mismatch`).
  */
-export function registerMcpRoutes(scope: FastifyInstance, reject: RejectFromRoute, options: McpRoutesOptions): void {
+export function registerMcpRoutes(
+  scope: FastifyInstance,
+  reject: RejectFromRoute,
+  options: McpRoutesOptions,
+): void {
   const { deps, sessions } = options;
 
   const initialize = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | void> => {
@@ -58,12 +62,27 @@ export function registerMcpRoutes(scope: FastifyInstance, reject: RejectFromRout
       );
     } catch (error) {
       request.log.error({ err: error }, 'session.started not recorded; session refused');
-      if (!deps.failOpen) return rpcError(reply, 503, GATEWAY_RPC_ERRORS.auditUnavailable.code, 'audit log unavailable; session refused', (request.body as { id?: string | number }).id ?? null);
+      if (!deps.failOpen)
+        return rpcError(
+          reply,
+          503,
+          GATEWAY_RPC_ERRORS.auditUnavailable.code,
+          'audit log unavailable; session refused',
+          (request.body as { id?: string | number }).id ?? null,
+        );
     }
 
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => sessionId });
     const server = createGatewayServer(deps, identity);
-    const session: GatewaySession = { id: sessionId, principal, identity, transport, server, lastSeenMs: Date.now(), ended: false };
+    const session: GatewaySession = {
+      id: sessionId,
+      principal,
+      identity,
+      transport,
+      server,
+      lastSeenMs: Date.now(),
+      ended: false,
+    };
     transport.onclose = () => void sessions.end(session, 'transport_closed');
     await server.server.connect(transport);
     sessions.add(session);
@@ -72,11 +91,19 @@ export function registerMcpRoutes(scope: FastifyInstance, reject: RejectFromRout
     if (transport.sessionId === undefined) await sessions.end(session, 'initialize_failed');
   };
 
-  const existing = async (request: FastifyRequest, reply: FastifyReply, sessionId: string): Promise<FastifyReply | void> => {
+  const existing = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    sessionId: string,
+  ): Promise<FastifyReply | void> => {
     const session = sessions.get(sessionId);
     if (!session) return rpcError(reply, 404, -32001, 'Session not found');
     const principal = request.principal;
-    if (!principal || principal.agent !== session.principal.agent || principal.user !== session.principal.user) {
+    if (
+      !principal ||
+      principal.agent !== session.principal.agent ||
+      principal.user !== session.principal.user
+    ) {
       return reject(request, reply, 'session_principal_mismatch', 404);
     }
     session.lastSeenMs = Date.now();
@@ -102,7 +129,13 @@ export function registerMcpRoutes(scope: FastifyInstance, reject: RejectFromRout
   scope.delete(options.path, handle);
 }
 
-function rpcError(reply: FastifyReply, status: number, code: number, message: string, id: string | number | null = null): FastifyReply {
+function rpcError(
+  reply: FastifyReply,
+  status: number,
+  code: number,
+  message: string,
+  id: string | number | null = null,
+): FastifyReply {
   return reply.code(status).send({ jsonrpc: '2.0', error: { code, message }, id });
 }
 

@@ -6,7 +6,8 @@ import type { Principal } from '../perimeter/token-verifier.js';
 import type { GatewayServer, SessionIdentity } from './gateway-server.js';
 
 /** Why a session ended, as recorded in `session.ended`. */
-export type SessionEndReason = 'client_deleted' | 'transport_closed' | 'idle_timeout' | 'gateway_shutdown' | 'initialize_failed';
+export type SessionEndReason =
+  'client_deleted' | 'transport_closed' | 'idle_timeout' | 'gateway_shutdown' | 'initialize_failed';
 
 /** One live MCP session: its caller, transport and server. */
 export interface GatewaySession {
@@ -58,9 +59,14 @@ export class SessionRegistry {
     if (session.ended) return;
     session.ended = true;
     this.#sessions.delete(session.id);
-    await session.transport.close().catch((error: unknown) => this.#logger.debug({ err: error }, 'session transport close failed'));
+    await session.transport
+      .close()
+      .catch((error: unknown) => this.#logger.debug({ err: error }, 'session transport close failed'));
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([session.server.settled(), new Promise<void>((resolve) => (timer = setTimeout(resolve, 5_000)))]);
+    await Promise.race([
+      session.server.settled(),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, 5_000))),
+    ]);
     clearTimeout(timer);
     await this.#recorder.appendOutcome(events.sessionEnded(session.identity.context, reason));
     await this.#recorder.forget(session.id);

@@ -1,6 +1,10 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { GatewayConfig } from '../config.js';
-import { protectedResourceMetadata, protectedResourceMetadataPath, protectedResourceMetadataUrl } from './protected-resource-metadata.js';
+import {
+  protectedResourceMetadata,
+  protectedResourceMetadataPath,
+  protectedResourceMetadataUrl,
+} from './protected-resource-metadata.js';
 import { PerimeterRejection, REJECTION_DESCRIPTIONS, type RejectionReason } from './rejection.js';
 import type { Principal, TokenVerifier } from './token-verifier.js';
 
@@ -50,13 +54,23 @@ declare module 'fastify' {
 export function perimeterPlugin(options: PerimeterOptions): FastifyPluginAsync {
   const { config, verifier, onReject } = options;
   const metadataUrl = protectedResourceMetadataUrl(config.resource);
-  const scopeParam = (config.scopesSupported ?? config.requiredScopes).length > 0 ? config.requiredScopes.join(' ') : '';
+  const scopeParam =
+    (config.scopesSupported ?? config.requiredScopes).length > 0 ? config.requiredScopes.join(' ') : '';
   const resourceOrigin = new URL(config.resource).origin;
   const allowedOrigins = new Set([resourceOrigin, ...config.allowedOrigins]);
   const allowedHosts = new Set(config.allowedHosts.map((h) => h.toLowerCase()));
 
-  const reject = async (request: FastifyRequest, reply: FastifyReply, rejection: PerimeterRejection, tokenPresented: boolean): Promise<FastifyReply> => {
-    if (rejection.cause !== undefined) request.log.info({ reason: rejection.reason, err: rejection.cause }, 'request rejected at the perimeter');
+  const reject = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    rejection: PerimeterRejection,
+    tokenPresented: boolean,
+  ): Promise<FastifyReply> => {
+    if (rejection.cause !== undefined)
+      request.log.info(
+        { reason: rejection.reason, err: rejection.cause },
+        'request rejected at the perimeter',
+      );
     await onReject({
       reason: rejection.reason,
       httpStatus: rejection.status,
@@ -67,18 +81,46 @@ export function perimeterPlugin(options: PerimeterOptions): FastifyPluginAsync {
     });
     const description = REJECTION_DESCRIPTIONS[rejection.reason];
     if (rejection.status === 401) {
-      const error = rejection.reason === 'token_in_query' || rejection.reason === 'malformed_authorization' ? 'invalid_request' : tokenPresented ? 'invalid_token' : undefined;
-      reply.header('www-authenticate', challenge({ error, resourceMetadata: metadataUrl, scope: scopeParam, description: error ? description : undefined }));
+      const error =
+        rejection.reason === 'token_in_query' || rejection.reason === 'malformed_authorization'
+          ? 'invalid_request'
+          : tokenPresented
+            ? 'invalid_token'
+            : undefined;
+      reply.header(
+        'www-authenticate',
+        challenge({
+          error,
+          resourceMetadata: metadataUrl,
+          scope: scopeParam,
+          description: error ? description : undefined,
+        }),
+      );
       return reply.code(401).send({ error: error ?? 'unauthorized', error_description: description });
     }
     if (rejection.reason === 'insufficient_scope') {
-      reply.header('www-authenticate', challenge({ error: 'insufficient_scope', resourceMetadata: metadataUrl, scope: scopeParam, description }));
+      reply.header(
+        'www-authenticate',
+        challenge({
+          error: 'insufficient_scope',
+          resourceMetadata: metadataUrl,
+          scope: scopeParam,
+          description,
+        }),
+      );
       return reply.code(403).send({ error: 'insufficient_scope', error_description: description });
     }
     if (rejection.status === 404) {
-      return reply.code(404).send({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null });
+      return reply
+        .code(404)
+        .send({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null });
     }
-    return reply.code(rejection.status).send({ error: rejection.status === 503 ? 'temporarily_unavailable' : 'forbidden', error_description: description });
+    return reply
+      .code(rejection.status)
+      .send({
+        error: rejection.status === 503 ? 'temporarily_unavailable' : 'forbidden',
+        error_description: description,
+      });
   };
 
   return async (scope) => {
@@ -86,9 +128,11 @@ export function perimeterPlugin(options: PerimeterOptions): FastifyPluginAsync {
 
     scope.addHook('onRequest', async (request, reply) => {
       const host = headerValue(request.headers.host);
-      if (host === null || !hostAllowed(host, allowedHosts)) return reject(request, reply, new PerimeterRejection('host_not_allowed', 403), false);
+      if (host === null || !hostAllowed(host, allowedHosts))
+        return reject(request, reply, new PerimeterRejection('host_not_allowed', 403), false);
       const origin = headerValue(request.headers.origin);
-      if (origin !== null && !allowedOrigins.has(origin)) return reject(request, reply, new PerimeterRejection('origin_not_allowed', 403), false);
+      if (origin !== null && !allowedOrigins.has(origin))
+        return reject(request, reply, new PerimeterRejection('origin_not_allowed', 403), false);
     });
 
     const metadata = protectedResourceMetadata(config);
@@ -102,16 +146,22 @@ export function perimeterPlugin(options: PerimeterOptions): FastifyPluginAsync {
 
     await scope.register(async (guarded) => {
       guarded.addHook('onRequest', async (request, reply) => {
-        if (hasQueryToken(request.url)) return reject(request, reply, new PerimeterRejection('token_in_query', 401), true);
+        if (hasQueryToken(request.url))
+          return reject(request, reply, new PerimeterRejection('token_in_query', 401), true);
         const authorization = headerValue(request.headers.authorization);
-        if (authorization === null) return reject(request, reply, new PerimeterRejection('missing_token', 401), false);
+        if (authorization === null)
+          return reject(request, reply, new PerimeterRejection('missing_token', 401), false);
         const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(authorization);
-        if (!match?.[1]) return reject(request, reply, new PerimeterRejection('malformed_authorization', 401), true);
+        if (!match?.[1])
+          return reject(request, reply, new PerimeterRejection('malformed_authorization', 401), true);
         let principal: Principal;
         try {
           principal = await verifier.verify(match[1]);
         } catch (error) {
-          const rejection = error instanceof PerimeterRejection ? error : new PerimeterRejection('malformed_token', 401, error);
+          const rejection =
+            error instanceof PerimeterRejection
+              ? error
+              : new PerimeterRejection('malformed_token', 401, error);
           return reject(request, reply, rejection, true);
         }
         if (!config.requiredScopes.every((s) => principal.scopes.includes(s))) {
@@ -119,13 +169,20 @@ export function perimeterPlugin(options: PerimeterOptions): FastifyPluginAsync {
         }
         request.principal = principal;
       });
-      await options.protectedRoutes(guarded, (request, reply, reason, status) => reject(request, reply, new PerimeterRejection(reason, status), true));
+      await options.protectedRoutes(guarded, (request, reply, reason, status) =>
+        reject(request, reply, new PerimeterRejection(reason, status), true),
+      );
     });
   };
 }
 
 /** Reports a rejection that a protected route decided on after authentication (e.g. a session owned by someone else). */
-export type RejectFromRoute = (request: FastifyRequest, reply: FastifyReply, reason: RejectionReason, status: 401 | 403 | 404) => Promise<FastifyReply>;
+export type RejectFromRoute = (
+  request: FastifyRequest,
+  reply: FastifyReply,
+  reason: RejectionReason,
+  status: 401 | 403 | 404,
+) => Promise<FastifyReply>;
 
 function headerValue(value: string | string[] | undefined): string | null {
   if (value === undefined) return null;
@@ -145,7 +202,12 @@ function hasQueryToken(url: string): boolean {
   return new URLSearchParams(url.slice(query + 1)).has('access_token');
 }
 
-function challenge(parts: { error: string | undefined; resourceMetadata: string; scope: string; description: string | undefined }): string {
+function challenge(parts: {
+  error: string | undefined;
+  resourceMetadata: string;
+  scope: string;
+  description: string | undefined;
+}): string {
   const params: string[] = [];
   if (parts.error) params.push(`error="${parts.error}"`);
   if (parts.description) params.push(`error_description="${parts.description}"`);

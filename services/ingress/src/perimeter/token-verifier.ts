@@ -48,7 +48,10 @@ const ACCEPTED_TYPES = new Set(['at+jwt', 'application/at+jwt', 'jwt']);
  * rotation works), `iss` = the configured issuer, `aud` = this gateway's resource URI, algorithm
  * allow-list, `exp` required, `nbf` honoured, clock tolerance from the config.
  */
-export function createTokenVerifier(config: GatewayConfig, options: TokenVerifierOptions = {}): TokenVerifier {
+export function createTokenVerifier(
+  config: GatewayConfig,
+  options: TokenVerifierOptions = {},
+): TokenVerifier {
   const timeoutMs = options.httpTimeoutMs ?? 5_000;
   let keySet: Promise<JWTVerifyGetKey> | undefined;
 
@@ -111,7 +114,8 @@ export function createTokenVerifier(config: GatewayConfig, options: TokenVerifie
       } catch (cause) {
         throw toRejection(cause);
       }
-      if (typ !== undefined && !ACCEPTED_TYPES.has(typ.toLowerCase())) throw new PerimeterRejection('wrong_token_type', 401);
+      if (typ !== undefined && !ACCEPTED_TYPES.has(typ.toLowerCase()))
+        throw new PerimeterRejection('wrong_token_type', 401);
       const agent = stringClaim(payload, 'client_id') ?? stringClaim(payload, 'azp');
       if (agent === undefined) throw new PerimeterRejection('missing_client_id', 401);
       return remember(token, {
@@ -156,15 +160,22 @@ function toRejection(cause: unknown): PerimeterRejection {
   if (cause instanceof errors.JOSEAlgNotAllowed || cause instanceof errors.JOSENotSupported) {
     return new PerimeterRejection('alg_not_allowed', 401, cause);
   }
-  if (cause instanceof errors.JWSSignatureVerificationFailed) return new PerimeterRejection('bad_signature', 401, cause);
+  if (cause instanceof errors.JWSSignatureVerificationFailed)
+    return new PerimeterRejection('bad_signature', 401, cause);
   if (cause instanceof errors.JWKSNoMatchingKey || cause instanceof errors.JWKSMultipleMatchingKeys) {
     return new PerimeterRejection('unknown_kid', 401, cause);
   }
-  if (cause instanceof errors.JWSInvalid || cause instanceof errors.JWTInvalid || cause instanceof errors.JWKInvalid) {
+  if (
+    cause instanceof errors.JWSInvalid ||
+    cause instanceof errors.JWTInvalid ||
+    cause instanceof errors.JWKInvalid
+  ) {
     return new PerimeterRejection('malformed_token', 401, cause);
   }
-  if (cause instanceof errors.JWKSTimeout || cause instanceof errors.JWKSInvalid) return new PerimeterRejection('issuer_unavailable', 503, cause);
-  if (cause instanceof errors.JOSEError && cause.code === 'ERR_JOSE_GENERIC') return new PerimeterRejection('issuer_unavailable', 503, cause);
+  if (cause instanceof errors.JWKSTimeout || cause instanceof errors.JWKSInvalid)
+    return new PerimeterRejection('issuer_unavailable', 503, cause);
+  if (cause instanceof errors.JOSEError && cause.code === 'ERR_JOSE_GENERIC')
+    return new PerimeterRejection('issuer_unavailable', 503, cause);
   if (cause instanceof TypeError) return new PerimeterRejection('issuer_unavailable', 503, cause);
   return new PerimeterRejection('malformed_token', 401, cause);
 }
@@ -184,7 +195,10 @@ async function discoverJwksUri(issuer: string, timeoutMs: number): Promise<strin
   let lastError: unknown;
   for (const candidate of candidates) {
     try {
-      const response = await fetch(candidate, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
+      const response = await fetch(candidate, {
+        signal: AbortSignal.timeout(timeoutMs),
+        headers: { accept: 'application/json' },
+      });
       if (!response.ok) {
         await response.body?.cancel();
         lastError = new TypeError(`${candidate}: HTTP ${response.status}`);

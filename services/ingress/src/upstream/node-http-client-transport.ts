@@ -1,4 +1,9 @@
-import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import {
+  Agent as HttpAgent,
+  request as httpRequest,
+  type ClientRequest,
+  type IncomingMessage,
+} from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
@@ -45,7 +50,10 @@ export class NodeHttpClientTransport implements Transport {
 
   constructor(url: URL, options: NodeHttpClientTransportOptions = {}) {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new IngressError('GH_ERR_INGRESS_CONFIG', `upstream url ${url.origin}: only http: and https: are supported`);
+      throw new IngressError(
+        'GH_ERR_INGRESS_CONFIG',
+        `upstream url ${url.origin}: only http: and https: are supported`,
+      );
     }
     this.#url = url;
     this.#headers = { ...options.headers };
@@ -83,10 +91,14 @@ export class NodeHttpClientTransport implements Transport {
       }
       if (status < 200 || status >= 300) {
         const body = await readBody(response, MAX_ERROR_BODY);
-        throw new IngressError('GH_ERR_INGRESS_UPSTREAM_UNAVAILABLE', `upstream answered HTTP ${status}${body ? `: ${body.slice(0, 200)}` : ''}`, {
-          status: 502,
-          retryable: true,
-        });
+        throw new IngressError(
+          'GH_ERR_INGRESS_UPSTREAM_UNAVAILABLE',
+          `upstream answered HTTP ${status}${body ? `: ${body.slice(0, 200)}` : ''}`,
+          {
+            status: 502,
+            retryable: true,
+          },
+        );
       }
       const type = (response.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
       if (type === 'text/event-stream') {
@@ -97,7 +109,11 @@ export class NodeHttpClientTransport implements Transport {
       } else {
         response.resume();
         if ('id' in message && 'method' in message) {
-          throw new IngressError('GH_ERR_INGRESS_UPSTREAM_UNAVAILABLE', `upstream answered with unexpected content type ${JSON.stringify(type ?? '')}`, { status: 502 });
+          throw new IngressError(
+            'GH_ERR_INGRESS_UPSTREAM_UNAVAILABLE',
+            `upstream answered with unexpected content type ${JSON.stringify(type ?? '')}`,
+            { status: 502 },
+          );
         }
       }
     } catch (error) {
@@ -115,10 +131,14 @@ export class NodeHttpClientTransport implements Transport {
     this.#inFlight.clear();
     if (this.sessionId !== undefined) {
       await new Promise<void>((resolve) => {
-        const req = this.#request(this.#url, { method: 'DELETE', headers: this.#requestHeaders(), agent: this.#agent, timeout: 2_000 }, (res) => {
-          res.resume();
-          res.on('end', resolve).on('error', () => resolve());
-        });
+        const req = this.#request(
+          this.#url,
+          { method: 'DELETE', headers: this.#requestHeaders(), agent: this.#agent, timeout: 2_000 },
+          (res) => {
+            res.resume();
+            res.on('end', resolve).on('error', () => resolve());
+          },
+        );
         req.on('error', () => resolve()).on('timeout', () => req.destroy());
         req.end();
       });
@@ -195,13 +215,24 @@ export class NodeHttpClientTransport implements Transport {
     try {
       parsed = JSON.parse(text);
     } catch (error) {
-      this.onerror?.(new IngressError('GH_ERR_INGRESS_UPSTREAM_UNAVAILABLE', 'upstream sent a message that is not JSON', { cause: error }));
+      this.onerror?.(
+        new IngressError('GH_ERR_INGRESS_UPSTREAM_UNAVAILABLE', 'upstream sent a message that is not JSON', {
+          cause: error,
+        }),
+      );
       return;
     }
     for (const item of Array.isArray(parsed) ? parsed : [parsed]) {
       const result = JSONRPCMessageSchema.safeParse(item);
       if (result.success) this.onmessage?.(result.data);
-      else this.onerror?.(new IngressError('GH_ERR_INGRESS_UPSTREAM_UNAVAILABLE', 'upstream sent an invalid JSON-RPC message', { cause: result.error }));
+      else
+        this.onerror?.(
+          new IngressError(
+            'GH_ERR_INGRESS_UPSTREAM_UNAVAILABLE',
+            'upstream sent an invalid JSON-RPC message',
+            { cause: result.error },
+          ),
+        );
     }
   }
 }

@@ -2,7 +2,14 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { CallToolResultSchema, ErrorCode, McpError, type CallToolResult, type Progress, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CallToolResultSchema,
+  ErrorCode,
+  McpError,
+  type CallToolResult,
+  type Progress,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config.js';
@@ -78,7 +85,10 @@ export class UpstreamConnection {
 
   /** The connected client, connecting first if needed (single-flight). */
   connect(): Promise<Client> {
-    if (this.#closed) return Promise.reject(new IngressError('GH_ERR_INGRESS_CLOSED', `upstream ${this.name}: connection closed`));
+    if (this.#closed)
+      return Promise.reject(
+        new IngressError('GH_ERR_INGRESS_CLOSED', `upstream ${this.name}: connection closed`),
+      );
     if (this.#client) return Promise.resolve(this.#client);
     this.#connecting ??= this.#open().finally(() => {
       this.#connecting = undefined;
@@ -92,7 +102,9 @@ export class UpstreamConnection {
     const tools: Tool[] = [];
     let cursor: string | undefined;
     do {
-      const page = await client.listTools(cursor === undefined ? {} : { cursor }, { timeout: this.config.timeoutMs });
+      const page = await client.listTools(cursor === undefined ? {} : { cursor }, {
+        timeout: this.config.timeoutMs,
+      });
       tools.push(...page.tools);
       cursor = page.nextCursor;
     } while (cursor !== undefined);
@@ -104,13 +116,18 @@ export class UpstreamConnection {
    * have `isError`); rejects with the SDK's error — see {@link classifyUpstreamError}. A transport
    * failure drops the connection so the next call reconnects.
    */
-  async callTool(tool: string, args: Record<string, unknown>, options: UpstreamCallOptions = {}): Promise<CallToolResult> {
+  async callTool(
+    tool: string,
+    args: Record<string, unknown>,
+    options: UpstreamCallOptions = {},
+  ): Promise<CallToolResult> {
     const client = await this.connect();
     const timeoutMs = this.config.timeoutMs;
     // Our own timeout and progress routing (see #routeProgress): the SDK dispatches notifications a
     // microtask late, so a final progress notification that arrives with the result would be lost.
     const controller = new AbortController();
-    const onTimeout = (): void => controller.abort(new McpError(ErrorCode.RequestTimeout, 'upstream timed out'));
+    const onTimeout = (): void =>
+      controller.abort(new McpError(ErrorCode.RequestTimeout, 'upstream timed out'));
     let timer = setTimeout(onTimeout, timeoutMs);
     const onCallerAbort = (): void => controller.abort(options.signal?.reason);
     options.signal?.addEventListener('abort', onCallerAbort, { once: true });
@@ -126,8 +143,14 @@ export class UpstreamConnection {
     }
     try {
       if (options.signal?.aborted) throw options.signal.reason;
-      const params = progressToken === undefined ? { name: tool, arguments: args } : { name: tool, arguments: args, _meta: { progressToken } };
-      return await client.request({ method: 'tools/call', params }, CallToolResultSchema, { signal: controller.signal, timeout: MAX_TIMER_MS });
+      const params =
+        progressToken === undefined
+          ? { name: tool, arguments: args }
+          : { name: tool, arguments: args, _meta: { progressToken } };
+      return await client.request({ method: 'tools/call', params }, CallToolResultSchema, {
+        signal: controller.signal,
+        timeout: MAX_TIMER_MS,
+      });
     } catch (error) {
       if (classifyUpstreamError(error, options.signal) === 'transport') this.#drop(client, error);
       throw error;
@@ -153,11 +176,15 @@ export class UpstreamConnection {
       await client.connect(transport);
     } catch (cause) {
       await client.close().catch(() => undefined);
-      throw new IngressError('GH_ERR_INGRESS_UPSTREAM_UNAVAILABLE', `upstream ${this.name}: cannot connect (${(cause as Error).message})`, {
-        status: 502,
-        retryable: true,
-        cause,
-      });
+      throw new IngressError(
+        'GH_ERR_INGRESS_UPSTREAM_UNAVAILABLE',
+        `upstream ${this.name}: cannot connect (${(cause as Error).message})`,
+        {
+          status: 502,
+          retryable: true,
+          cause,
+        },
+      );
     }
     client.onclose = () => {
       if (this.#client === client) {
@@ -173,13 +200,17 @@ export class UpstreamConnection {
     }
     this.#connects += 1;
     this.#client = client;
-    this.#logger.info({ server: client.getServerVersion()?.name, connects: this.#connects }, 'upstream connected');
+    this.#logger.info(
+      { server: client.getServerVersion()?.name, connects: this.#connects },
+      'upstream connected',
+    );
     return client;
   }
 
   #transport(): StdioClientTransport | NodeHttpClientTransport {
     const config = this.config;
-    if (config.kind === 'http') return new NodeHttpClientTransport(new URL(config.url), { headers: config.headers });
+    if (config.kind === 'http')
+      return new NodeHttpClientTransport(new URL(config.url), { headers: config.headers });
     const transport = new StdioClientTransport({
       command: config.command,
       args: config.args,
@@ -189,7 +220,9 @@ export class UpstreamConnection {
     });
     const stderr = transport.stderr;
     if (stderr) {
-      createInterface({ input: stderr as Readable }).on('line', (line) => this.#logger.info({ stderr: line.slice(0, 2_000) }, 'upstream stderr'));
+      createInterface({ input: stderr as Readable }).on('line', (line) =>
+        this.#logger.info({ stderr: line.slice(0, 2_000) }, 'upstream stderr'),
+      );
     }
     return transport;
   }
@@ -203,7 +236,8 @@ export class UpstreamConnection {
     transport.onmessage = (message, extra) => {
       if ('method' in message && message.method === 'notifications/progress' && !('id' in message)) {
         const params = message.params as { progressToken?: unknown } & Progress;
-        const handler = typeof params.progressToken === 'string' ? this.#progress.get(params.progressToken) : undefined;
+        const handler =
+          typeof params.progressToken === 'string' ? this.#progress.get(params.progressToken) : undefined;
         if (handler) {
           const { progressToken: _token, ...progress } = params;
           handler(progress as Progress);

@@ -47,7 +47,12 @@ export async function startGateway(options: FixtureOptions = {}): Promise<Gatewa
   const issuer = await startTestIssuer(RESOURCE);
   const log = createMemoryLog();
   const upstreams: IngressConfigInput['upstreams'] = {
-    support: { command: process.execPath, args: ['--import', 'tsx', SUPPORT_DESK_ENTRY], env: { SUPPORT_DESK_RECORD: recordFile }, cwd: REPO_ROOT },
+    support: {
+      command: process.execPath,
+      args: ['--import', 'tsx', SUPPORT_DESK_ENTRY],
+      env: { SUPPORT_DESK_RECORD: recordFile },
+      cwd: REPO_ROOT,
+    },
   };
   if (options.everything) upstreams.everything = { command: EVERYTHING_BIN, args: ['stdio'] };
   const ingress = await createIngress({

@@ -75,7 +75,8 @@ export async function startTestIssuer(audience: string): Promise<TestIssuer> {
         .setAudience(claims.aud ?? audience)
         .setIssuedAt(now)
         .setJti(Math.random().toString(36).slice(2));
-      if (!options.omitExp) jwt.setExpirationTime(typeof claims.exp === 'number' ? claims.exp : now + (options.expiresIn ?? 300));
+      if (!options.omitExp)
+        jwt.setExpirationTime(typeof claims.exp === 'number' ? claims.exp : now + (options.expiresIn ?? 300));
       return jwt.sign(signWith.privateKey);
     },
     newKey: makeKey,
