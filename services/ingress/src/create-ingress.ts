@@ -48,6 +48,8 @@ export interface IngressStats {
   policyVersion: string;
   /** Outcome events sealed but not yet in the log (in-memory backlog). */
   auditBacklog: number;
+  /** Events dropped because the in-memory backlog was full (0 unless the log was down for long). */
+  auditDropped: number;
   upstreams: Record<
     string,
     { connected: boolean; connects: number; inFlightHttpRequests: number; tools: number }
@@ -162,6 +164,7 @@ export async function createIngress(options: IngressOptions): Promise<Ingress> {
     sessions: sessions.size,
     policyVersion: policy.version,
     auditBacklog: recorder.backlogSize,
+    auditDropped: recorder.droppedCount,
     upstreams: Object.fromEntries(
       [...upstreams.values()].map((u) => [
         u.name,

@@ -110,6 +110,23 @@ describe('audit recorder', () => {
     recorder.stop();
   });
 
+  it('bounds the in-memory backlog: beyond maxBacklog events are dropped and counted', async () => {
+    const log = createMemoryLog();
+    const recorder = new AuditRecorder({
+      log,
+      chains: new ChainRegistry(),
+      logger,
+      retryDelaysMs: [],
+      maxBacklog: 2,
+    });
+    log.setAvailable(false);
+    for (let i = 0; i < 3; i++)
+      await recorder.appendOutcome(events.sessionEnded({ ...ctx, session_id: `s-${i}` }, 'x'));
+    expect(recorder.backlogSize).toBe(2);
+    expect(recorder.droppedCount).toBe(1);
+    recorder.stop();
+  });
+
   it('hands refused outcomes to a spool when one is configured', async () => {
     const log = createMemoryLog();
     const spooled: string[] = [];

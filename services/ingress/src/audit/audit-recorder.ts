@@ -39,6 +39,12 @@ export interface AuditRecorderOptions {
   /** Interval of the background backlog retry, in ms. Default 1,000. */
   backlogRetryMs?: number;
   /**
+   * Most events the in-memory backlog holds (events the spool does not take, e.g. `auth.rejected`
+   * during a log outage under a flood of bad tokens). Beyond it events are dropped, logged at
+   * error level with their id, and counted in `droppedCount`. Default 100,000.
+   */
+  maxBacklog?: number;
+  /**
    * How long an outcome queued with `linger` waits for the session's next event before it is
    * appended alone, in ms. The next call's `call.attempted` then shares its write and fsync, which
    * halves the log round trips per call. Default 5; 0 disables.
@@ -89,6 +95,8 @@ export class AuditRecorder {
   readonly #retryDelaysMs: readonly number[];
   readonly #backlogRetryMs: number;
   readonly #lingerMs: number;
+  readonly #maxBacklog: number;
+  #dropped = 0;
   readonly #queues = new Map<string, StreamQueue>();
   readonly #backlog: GatehouseEvent[] = [];
   #backlogTimer: NodeJS.Timeout | undefined;
@@ -102,9 +110,15 @@ export class AuditRecorder {
     this.#retryDelaysMs = options.retryDelaysMs ?? [20, 100, 400];
     this.#backlogRetryMs = options.backlogRetryMs ?? 1_000;
     this.#lingerMs = options.outcomeLingerMs ?? 5;
+    this.#maxBacklog = options.maxBacklog ?? 100_000;
   }
 
   /** Events sealed but not yet in the log (in-memory backlog only; a spool keeps its own count). */
+  /** Events dropped because the backlog was full (see `maxBacklog`). */
+  get droppedCount(): number {
+    return this.#dropped;
+  }
+
   get backlogSize(): number {
     return this.#backlog.length;
   }
@@ -225,6 +239,14 @@ export class AuditRecorder {
           'outcome spool failed; keeping the event in memory',
         );
       }
+    }
+    if (this.#backlog.length >= this.#maxBacklog) {
+      this.#dropped += 1;
+      this.#logger.error(
+        { event_id: event.id, type: event.type, session_id: event.session_id, dropped: this.#dropped },
+        'audit backlog full; event dropped',
+      );
+      return;
     }
     this.#backlog.push(event);
     this.#logger.warn(

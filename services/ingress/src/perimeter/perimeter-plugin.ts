@@ -115,12 +115,10 @@ export function perimeterPlugin(options: PerimeterOptions): FastifyPluginAsync {
         .code(404)
         .send({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null });
     }
-    return reply
-      .code(rejection.status)
-      .send({
-        error: rejection.status === 503 ? 'temporarily_unavailable' : 'forbidden',
-        error_description: description,
-      });
+    return reply.code(rejection.status).send({
+      error: rejection.status === 503 ? 'temporarily_unavailable' : 'forbidden',
+      error_description: description,
+    });
   };
 
   return async (scope) => {
