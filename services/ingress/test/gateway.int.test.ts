@@ -328,3 +328,59 @@ describe('gateway in front of a third-party upstream (server-everything over std
     expect(verifyChain(events).ok).toBe(true);
   });
 });
+
+describe('gateway with explicit configuration choices (failOpen, maxSessions)', () => {
+  let gw: GatewayFixture;
+  beforeAll(async () => {
+    gw = await startGateway({ gateway: { failOpen: true, maxSessions: 2 } });
+  });
+  afterAll(async () => {
+    await gw.close();
+  });
+
+  it('with failOpen, forwards a call whose call.attempted the log refused', async () => {
+    const { client } = await gw.connect(
+      await gw.issuer.token({ client_id: 'support-bot', sub: 'support-bot' }),
+    );
+    gw.log.setAvailable(false);
+    try {
+      const result = await client.callTool({ name: 'support__list_open_tickets', arguments: { limit: 1 } });
+      expect(JSON.parse(text(result)).tickets).toHaveLength(1);
+    } finally {
+      gw.log.setAvailable(true);
+    }
+    expect(await gw.receivedCalls()).toContain('list_open_tickets');
+  });
+
+  it('still never forwards a denied call, log or no log', async () => {
+    const { client } = await gw.connect(
+      await gw.issuer.token({ client_id: 'support-bot', sub: 'support-bot' }),
+    );
+    const error = await rpcErrorOf(client.callTool({ name: 'support__export_customers', arguments: {} }));
+    expect(error.code).toBe(-32003);
+    expect(await gw.receivedCalls()).not.toContain('export_customers');
+  });
+
+  it('answers initialize beyond maxSessions (2, filled by the sessions above) with 503', async () => {
+    const token = await gw.issuer.token({ client_id: 'support-bot', sub: 'support-bot' });
+    const response = await fetch(`${gw.base}/mcp`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-11-25',
+          capabilities: {},
+          clientInfo: { name: 'third', version: '0' },
+        },
+      }),
+    });
+    expect(response.status).toBe(503);
+  });
+});
