@@ -3,7 +3,7 @@ import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { createAuthServer, type AuthServer } from '@gatehouse/authserver';
 import { ChainRegistry } from '@gatehouse/events';
-import { openEmbeddedLog, type EventLog } from '@gatehouse/eventlog';
+import { createSpoolingLog, openEmbeddedLog, type EventLog } from '@gatehouse/eventlog';
 import { createIngress, type Ingress } from '@gatehouse/ingress';
 import { loadPolicy, policyFromPublished } from '@gatehouse/policy';
 import { createProjector, type Projector } from '@gatehouse/projector';
@@ -100,11 +100,16 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
       }
     }
 
+    // Outcomes of calls already forwarded are never lost: if the log refuses them they wait in an
+    // fsync'd local spool and are published later, in session order.
+    const auditLog = await createSpoolingLog({ log, dir: path.join(settings.dataDir, 'spool'), logger: logger.child({ service: 'spool' }) });
+    stops.push(() => auditLog.close());
+
     const policy = await loadPolicy(config.policy, { source: settings.configPath });
     const ingress = await createIngress({
       chains,
       config: { gateway: config.gateway, upstreams: config.upstreams },
-      log,
+      log: auditLog,
       policy,
       logger: logger.child({ service: 'ingress' }),
       redactKeys: config.audit.redactKeys,
