@@ -178,7 +178,7 @@ describe('gatehouse did', () => {
     expect(out).toContain(
       'from 2026-11-17T08:00:00.000Z to 2026-11-18T08:00:00.000Z ("last tuesday" in America/Los_Angeles)',
     );
-    expect(out).toMatch(/support__export_customers\s+0\s+0\s+1/);
+    expect(out).toMatch(/support__export_customers\s+1\s+0\s+1/);
     expect(out).toMatch(/sess-1\s+support__export_customers\s+denied/);
   });
 
