@@ -27,6 +27,15 @@ const clientSchema = z.strictObject({
    * too; the dev token client uses it.
    */
   redirectUris: z.array(httpUrl).optional(),
+  /**
+   * OAuth grants the client may use. Default all three. Leave out `client_credentials` for an agent
+   * whose grants are broad and must only ever be exercised on behalf of a signed-in user: with
+   * client credentials it would act for itself, decided on its own grants alone.
+   */
+  grantTypes: z
+    .array(z.enum(['client_credentials', 'authorization_code', 'refresh_token']))
+    .min(1)
+    .default(['client_credentials', 'authorization_code', 'refresh_token']),
 });
 
 /**

@@ -17,6 +17,12 @@ export const DEMO_CONFIG: AuthServerConfigInput = {
   clients: [
     { clientId: 'support-bot', clientSecret: 'dev-secret-support-bot', scopes: ['mcp:tools'] },
     { clientId: 'analyst', clientSecret: 'dev-secret-analyst', scopes: ['audit:read'] },
+    {
+      clientId: 'ops-agent',
+      clientSecret: 'dev-secret-ops-agent',
+      scopes: ['mcp:tools'],
+      grantTypes: ['authorization_code', 'refresh_token'],
+    },
   ],
   users: ['alice', 'bob', 'admin'],
 };

@@ -149,6 +149,28 @@ describe('development authserver', () => {
       expect(response.status).toBe(401);
       expect(await response.json()).toMatchObject({ error: 'invalid_client' });
     });
+
+    it('refuses client credentials to a client configured to act only for signed-in users', async () => {
+      const response = await clientCredentials(
+        server,
+        { id: 'ops-agent', secret: 'dev-secret-ops-agent' },
+        { scope: 'mcp:tools' },
+      );
+
+      expect(response.status).toBe(400);
+      expect(await response.json()).toMatchObject({
+        error_description: 'requested grant type is not allowed for this client',
+      });
+      const token = await getDevAccessToken({
+        issuer: server.issuer,
+        clientId: 'ops-agent',
+        clientSecret: 'dev-secret-ops-agent',
+        user: 'admin',
+        resource: GATEWAY_RESOURCE,
+        scope: 'mcp:tools',
+      });
+      expect((await verifyAccessToken(server, token)).payload).toMatchObject({ sub: 'admin', client_id: 'ops-agent' });
+    });
   });
 
   describe('authorization code + PKCE', () => {
