@@ -4,10 +4,16 @@ import { pino, type Logger } from 'pino';
 import { createAuthServer, type AuthServer } from '@gatehouse/authserver';
 import { ChainRegistry } from '@gatehouse/events';
 import { createSpoolingLog, openEmbeddedLog, type EventLog } from '@gatehouse/eventlog';
-import { createIngress, type Ingress } from '@gatehouse/ingress';
+import { createIngress, INGRESS_SPOOLABLE_TYPES, type Ingress } from '@gatehouse/ingress';
 import { loadPolicy, policyFromPublished } from '@gatehouse/policy';
 import { createProjector, type Projector } from '@gatehouse/projector';
-import { createQueryApi, loadCheckpointKey, startCheckpointer, type Checkpointer, type QueryApi } from '@gatehouse/query-api';
+import {
+  createQueryApi,
+  loadCheckpointKey,
+  startCheckpointer,
+  type Checkpointer,
+  type QueryApi,
+} from '@gatehouse/query-api';
 import { openAuditStore, type AuditStore } from '@gatehouse/store';
 import type { GatehouseConfig } from './config.js';
 import type { Settings } from './settings.js';
@@ -75,17 +81,26 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
 
     const log = await openLog(settings);
     stops.push(() => log.close());
-    progress(`event log: ${log.kind}${settings.kafkaBrokers ? ` (${settings.kafkaBrokers.join(',')})` : ` at ${path.join(settings.dataDir, 'log')}`}`);
+    progress(
+      `event log: ${log.kind}${settings.kafkaBrokers ? ` (${settings.kafkaBrokers.join(',')})` : ` at ${path.join(settings.dataDir, 'log')}`}`,
+    );
 
-    const store = await openAuditStore({ dataDir: settings.dataDir, ...(settings.clickhouseUrl ? { url: settings.clickhouseUrl } : {}) });
+    const store = await openAuditStore({
+      dataDir: settings.dataDir,
+      ...(settings.clickhouseUrl ? { url: settings.clickhouseUrl } : {}),
+    });
     stops.push(() => store.close());
-    progress(`store: ${settings.clickhouseUrl ? 'ClickHouse server' : `chDB at ${path.join(settings.dataDir, 'clickhouse')}`}`);
+    progress(
+      `store: ${settings.clickhouseUrl ? 'ClickHouse server' : `chDB at ${path.join(settings.dataDir, 'clickhouse')}`}`,
+    );
 
     const projector = createProjector({
       log,
       store,
       logger: logger.child({ service: 'projector' }),
-      ...(settings.kafkaBrokers ? {} : { journalFile: path.join(settings.dataDir, 'projector', 'projector.pending.json') }),
+      ...(settings.kafkaBrokers
+        ? {}
+        : { journalFile: path.join(settings.dataDir, 'projector', 'projector.pending.json') }),
     });
     await projector.start();
     stops.push(() => projector.stop());
@@ -102,7 +117,12 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
 
     // Outcomes of calls already forwarded are never lost: if the log refuses them they wait in an
     // fsync'd local spool and are published later, in session order.
-    const auditLog = await createSpoolingLog({ log, dir: path.join(settings.dataDir, 'spool'), logger: logger.child({ service: 'spool' }) });
+    const auditLog = await createSpoolingLog({
+      log,
+      dir: path.join(settings.dataDir, 'spool'),
+      logger: logger.child({ service: 'spool' }),
+      spoolableTypes: INGRESS_SPOOLABLE_TYPES,
+    });
     stops.push(() => auditLog.close());
 
     const policy = await loadPolicy(config.policy, { source: settings.configPath });
@@ -133,7 +153,11 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
       log,
       policy,
       compilePolicy: (published) => policyFromPublished(published),
-      auth: { issuer: config.gateway.issuer, audience: config.query.resource, requiredScopes: config.query.requiredScopes },
+      auth: {
+        issuer: config.gateway.issuer,
+        audience: config.query.resource,
+        requiredScopes: config.query.requiredScopes,
+      },
       checkpointKeys: new Map([[key.kid, key.publicKey]]),
     });
     stops.push(() => queryApi.close());
@@ -149,7 +173,12 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
       checkpointer,
       authServer,
       // Clients must use the canonical URIs: the audience of tokens and the resource of RFC 9728.
-      urls: { ingress: ingressUrl, mcp: config.gateway.resource, query: config.query.resource, auth: authServer?.issuer },
+      urls: {
+        ingress: ingressUrl,
+        mcp: config.gateway.resource,
+        query: config.query.resource,
+        auth: authServer?.issuer,
+      },
       close: closeAll,
     };
   } catch (error) {
@@ -161,7 +190,11 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
 async function openLog(settings: Settings): Promise<EventLog> {
   if (settings.kafkaBrokers) {
     const { openKafkaLog } = await import('@gatehouse/eventlog');
-    return openKafkaLog({ brokers: settings.kafkaBrokers, topic: settings.kafkaTopic, clientId: 'gatehouse' });
+    return openKafkaLog({
+      brokers: settings.kafkaBrokers,
+      topic: settings.kafkaTopic,
+      clientId: 'gatehouse',
+    });
   }
   return openEmbeddedLog({ dir: path.join(settings.dataDir, 'log') });
 }

@@ -16,7 +16,7 @@ export {
 } from './config.js';
 export { GATEWAY_RPC_ERRORS, INGRESS_ERROR_CODES, IngressError, type IngressErrorCode } from './errors.js';
 export type { IngressPolicy } from './policy-port.js';
-export type { OutcomeSpool } from './audit/audit-recorder.js';
+export { INGRESS_SPOOLABLE_TYPES, type OutcomeSpool } from './audit/audit-recorder.js';
 export { REJECTION_REASONS, type RejectionReason } from './perimeter/rejection.js';
 export type { Principal, TokenVerifierOptions } from './perimeter/token-verifier.js';
 export { protectedResourceMetadataUrl } from './perimeter/protected-resource-metadata.js';

@@ -30,6 +30,7 @@ import {
 import { loadPolicy, type PolicyConfigInput } from '@gatehouse/policy';
 import { pino, type Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
+import { INGRESS_SPOOLABLE_TYPES } from './audit/audit-recorder.js';
 import { parseIngressConfig } from './config.js';
 import { createIngress } from './create-ingress.js';
 import { IngressError } from './errors.js';
@@ -83,7 +84,12 @@ async function openLog(
     ? await openKafkaLog({ brokers: parseKafkaBrokers(env.KAFKA_BROKERS) })
     : await openEmbeddedLog({ dir: path.join(dataDir, 'log') });
   try {
-    const spooling = await createSpoolingLog({ log, dir: path.join(dataDir, 'spool', instanceId), logger });
+    const spooling = await createSpoolingLog({
+      log,
+      dir: path.join(dataDir, 'spool', instanceId),
+      logger,
+      spoolableTypes: INGRESS_SPOOLABLE_TYPES,
+    });
     return {
       log: spooling,
       close: async () => {

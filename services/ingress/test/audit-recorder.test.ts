@@ -2,7 +2,7 @@ import { ChainRegistry, events, verifyChain, type EventContext } from '@gatehous
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createMemoryLog, createSpoolingLog } from '@gatehouse/eventlog';
+import { createMemoryLog, createSpoolingLog, LogError, type EventLog } from '@gatehouse/eventlog';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { AuditRecorder, spoolOf } from '../src/audit/audit-recorder.js';
@@ -81,7 +81,7 @@ describe('audit recorder', () => {
     expect(batches).toEqual([['session.ended', 'tools.listed']]);
   });
 
-  it('when the log refuses a durable append, rejects and rewinds the head so the chain stays gapless', async () => {
+  it('when the log refuses a durable append during an outage, rejects, keeps the seq and re-appends the same event', async () => {
     const { log, chains, recorder } = setup();
     await recorder.appendDurable(
       events.sessionStarted(ctx, { protocol_version: null, client_name: null, client_version: null }),
@@ -90,11 +90,77 @@ describe('audit recorder', () => {
     await expect(recorder.appendDurable(events.toolsListed(ctx, [], 'v'))).rejects.toMatchObject({
       code: 'GH_ERR_LOG_UNAVAILABLE',
     });
-    expect(chains.head('s-1')?.seq).toBe(0);
+    // The refused event may have been written (a lost acknowledgement): its seq stays taken.
+    expect(chains.head('s-1')?.seq).toBe(1);
+    const next = recorder.appendOutcome(events.sessionEnded(ctx, 'client_deleted'));
     log.setAvailable(true);
-    await recorder.appendDurable(events.toolsListed(ctx, [], 'v'));
-    expect(log.events().map((e) => e.seq)).toEqual([0, 1]);
+    await next;
+    await recorder.drain();
+    expect(log.events().map((e) => [e.seq, e.type])).toEqual([
+      [0, 'session.started'],
+      [1, 'tools.listed'],
+      [2, 'session.ended'],
+    ]);
     expect(verifyChain(log.events()).ok).toBe(true);
+    recorder.stop();
+  });
+
+  it('never gives one seq to two events when a refused append was in fact written', async () => {
+    const memory = createMemoryLog();
+    let loseAcks = 0;
+    // Writes the batch, then reports a timeout: what Kafka does when an acknowledgement is lost.
+    const log: EventLog = {
+      ...memory,
+      append: async (batch) => {
+        await memory.append(batch);
+        if (loseAcks > 0) {
+          loseAcks -= 1;
+          throw new LogError('GH_ERR_LOG_UNAVAILABLE', 'produce timed out', { retryable: true });
+        }
+      },
+    };
+    const recorder = new AuditRecorder({ log, chains: new ChainRegistry(), logger, retryDelaysMs: [1] });
+    await recorder.appendDurable(
+      events.sessionStarted(ctx, { protocol_version: null, client_name: null, client_version: null }),
+    );
+    loseAcks = 1;
+    await expect(recorder.appendDurable(events.toolsListed(ctx, [], 'v'))).rejects.toMatchObject({
+      code: 'GH_ERR_LOG_UNAVAILABLE',
+    });
+    await recorder.appendDurable(events.sessionEnded(ctx, 'client_deleted'));
+    await recorder.drain();
+    const written = memory.events();
+    // The re-append duplicates the record (same id); deduplicated by id, the chain is intact.
+    expect(written.map((e) => e.seq)).toEqual([0, 1, 1, 2]);
+    expect(new Set(written.map((e) => e.id)).size).toBe(3);
+    const unique = [...new Map(written.map((e) => [e.id, e])).values()];
+    expect(verifyChain(unique).ok).toBe(true);
+  });
+
+  it('rewinds the head when the log refuses for good (nothing written), so the next event reuses the seq', async () => {
+    const memory = createMemoryLog();
+    let refuse = false;
+    const log: EventLog = {
+      ...memory,
+      append: async (batch) => {
+        if (refuse) throw new LogError('GH_ERR_LOG_RECORD_TOO_LARGE', 'record of 2 MiB exceeds 1 MiB');
+        await memory.append(batch);
+      },
+    };
+    const chains = new ChainRegistry();
+    const recorder = new AuditRecorder({ log, chains, logger, retryDelaysMs: [] });
+    await recorder.appendDurable(
+      events.sessionStarted(ctx, { protocol_version: null, client_name: null, client_version: null }),
+    );
+    refuse = true;
+    await expect(recorder.appendDurable(events.toolsListed(ctx, [], 'v'))).rejects.toMatchObject({
+      code: 'GH_ERR_LOG_RECORD_TOO_LARGE',
+    });
+    expect(chains.head('s-1')?.seq).toBe(0);
+    refuse = false;
+    await recorder.appendDurable(events.toolsListed(ctx, [], 'v'));
+    expect(memory.events().map((e) => e.seq)).toEqual([0, 1]);
+    expect(verifyChain(memory.events()).ok).toBe(true);
   });
 
   it('never loses an outcome: retries, keeps it while the log is down, publishes it when the log is back', async () => {

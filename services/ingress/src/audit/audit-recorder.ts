@@ -1,5 +1,11 @@
-import type { ChainHead, ChainRegistry, EventDraft, GatehouseEvent } from '@gatehouse/events';
-import type { EventLog, SpoolingLog } from '@gatehouse/eventlog';
+import {
+  GatehouseError,
+  type ChainHead,
+  type ChainRegistry,
+  type EventDraft,
+  type GatehouseEvent,
+} from '@gatehouse/events';
+import { DEFAULT_SPOOLABLE_TYPES, type EventLog, type SpoolingLog } from '@gatehouse/eventlog';
 import type { Logger } from 'pino';
 
 /**
@@ -10,6 +16,19 @@ export interface OutcomeSpool {
   /** Stores events durably for later publication; resolves when they are safe on local disk. */
   put(events: readonly GatehouseEvent[]): Promise<void>;
 }
+
+/**
+ * Event types the ingress hands to its outcome spool (`createSpoolingLog({ spoolableTypes })`):
+ * the default outcomes, `tools.listed` (an answer already given), and the durable types
+ * `session.started` / `call.attempted`, which the recorder spools only as the in-doubt record of
+ * a session or call it has already refused (see `AuditRecorder`); nothing is forwarded on them.
+ */
+export const INGRESS_SPOOLABLE_TYPES: readonly string[] = [
+  ...DEFAULT_SPOOLABLE_TYPES,
+  'tools.listed',
+  'session.started',
+  'call.attempted',
+];
 
 /**
  * The spool of a `SpoolingLog` (`createSpoolingLog` from `@gatehouse/eventlog`), when `log` is one:
@@ -60,6 +79,8 @@ interface Pending {
   /** May wait up to `outcomeLingerMs` for company. */
   linger: boolean;
   attempts: number;
+  /** Set once sealed; kept across retries so a retried event keeps its seq, id and hash. */
+  sealed?: GatehouseEvent;
   resolve: (event: GatehouseEvent) => void;
   reject: (error: unknown) => void;
 }
@@ -81,8 +102,15 @@ const MAX_STREAM_BATCH = 256;
  * - Appends of one stream are serialized, so `seq` order equals log order within a stream. Events
  *   of one stream that queue up while an append is in flight go to the log together in the next
  *   append (one fsync / one produce), so concurrent calls in one session still share group commits.
- * - `appendDurable` resolves only after the log acknowledged the event; if the log refuses, the
- *   chain head is rewound (the next event reuses the seq) and the promise rejects.
+ * - `appendDurable` resolves only after the log acknowledged the event, and rejects if the log
+ *   refuses it. A refusal that says nothing was written (a non-retryable error: record too large,
+ *   invalid) rewinds the chain head, so the next event reuses the seq. A retryable refusal (an
+ *   outage, a timeout) is ambiguous: Kafka may have written a record whose acknowledgement was
+ *   lost. The event then stays at its seq and is re-appended like an outcome (retried, spooled),
+ *   so the chain is gapless whether or not the first attempt landed, and no seq is ever taken by
+ *   two events; a duplicate record carries the same event id, which readers deduplicate by. The
+ *   caller was refused either way (a refused `call.attempted` is followed by its `call.failed`
+ *   with status `audit_unavailable`).
  * - `appendOutcome` never rejects: it retries, then hands the event to the spool (or an in-memory
  *   backlog retried in the background). Its seq stays taken, so the chain stays gapless once
  *   the event lands.
@@ -123,7 +151,7 @@ export class AuditRecorder {
     return this.#backlog.length;
   }
 
-  /** Seals and appends; resolves with the sealed event once durable; rejects (and rewinds) if refused. */
+  /** Seals and appends; resolves with the sealed event once durable; rejects if refused (see the class doc). */
   appendDurable(draft: EventDraft): Promise<GatehouseEvent> {
     return this.#enqueue(draft, true, false);
   }
@@ -193,17 +221,34 @@ export class AuditRecorder {
       }
       const batch = pending.splice(0, MAX_STREAM_BATCH);
       const before: ChainHead | undefined = this.#chains.head(stream);
-      const sealed = batch.map((item) => this.#chains.seal(item.draft));
+      const fresh = batch.filter((item) => item.sealed === undefined);
+      const sealed = batch.map((item) => (item.sealed ??= this.#chains.seal(item.draft)));
       try {
         await this.#log.append(sealed);
         batch.forEach((item, i) => item.resolve(sealed[i]!));
         continue;
       } catch (error) {
-        this.#chains.rewind(stream, before);
+        const definite = error instanceof GatehouseError && !error.retryable;
+        if (definite) {
+          // Nothing was written: give this batch's seqs back (earlier in-doubt events keep theirs).
+          this.#chains.rewind(stream, before);
+          for (const item of fresh) item.sealed = undefined;
+        }
         const retry: Pending[] = [];
         for (const item of batch) {
-          if (item.durable) item.reject(error);
-          else retry.push(item);
+          if (!item.durable) retry.push(item);
+          else if (definite) item.reject(error);
+          else {
+            item.reject(error);
+            this.#logger.warn(
+              { event_id: item.sealed?.id, type: item.draft.type, session_id: stream },
+              'durable append refused (maybe written); re-appending the event at its seq',
+            );
+            item.durable = false;
+            item.resolve = noop;
+            item.reject = noop;
+            retry.push(item);
+          }
         }
         if (retry.length === 0) continue;
         const attempt = retry[0]!.attempts;
@@ -213,7 +258,7 @@ export class AuditRecorder {
           pending.unshift(...retry);
         } else {
           for (const item of retry) {
-            const event = this.#chains.seal(item.draft);
+            const event = (item.sealed ??= this.#chains.seal(item.draft));
             await this.#park(event, error);
             item.resolve(event);
           }
@@ -275,6 +320,8 @@ export class AuditRecorder {
     }
   }
 }
+
+function noop(): void {}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
