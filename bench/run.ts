@@ -1,9 +1,9 @@
 /**
  * `npm run bench [-- --quick] [-- --only name,name]`: runs every benchmark in this folder one after
- * another in this process, prints each table with its notes, and writes `bench/results.json`
- * (machine, date, results) for BENCHMARKS.md.
+ * another in this process, prints each table with its notes, and merges the results into
+ * `bench/results.json` (per benchmark: date, machine, rows, notes) for BENCHMARKS.md.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +32,17 @@ function printTable(result: BenchResult): void {
   for (const note of result.notes) console.log(`- ${note}`);
 }
 
+type Recorded = Record<string, BenchResult & { date?: string; machine?: Record<string, unknown> }>;
+
+async function readPrevious(file: string): Promise<Recorded> {
+  try {
+    const parsed = JSON.parse(await readFile(file, 'utf8')) as { results?: Recorded };
+    return parsed.results ?? {};
+  } catch {
+    return {};
+  }
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const quick = args.includes('--quick');
@@ -39,7 +50,9 @@ async function main(): Promise<void> {
   const only = onlyIndex >= 0 ? (args[onlyIndex + 1] ?? '').split(',') : Object.keys(SUITES);
   const unknown = only.filter((name) => !(name in SUITES));
   if (unknown.length > 0) {
-    console.error(`error: --only: unknown benchmark(s) ${unknown.join(', ')}; known: ${Object.keys(SUITES).join(', ')}`);
+    console.error(
+      `error: --only: unknown benchmark(s) ${unknown.join(', ')}; known: ${Object.keys(SUITES).join(', ')}`,
+    );
     process.exit(2);
   }
   const machine = {
@@ -49,20 +62,28 @@ async function main(): Promise<void> {
     node: process.version,
     platform: `${os.platform()} ${os.release()}`,
   };
-  console.log(`machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, node ${machine.node}`);
+  console.log(
+    `machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, node ${machine.node}`,
+  );
   const results: Record<string, BenchResult> = {};
   const here = path.dirname(fileURLToPath(import.meta.url));
   for (const name of only) {
     const started = Date.now();
-    const progress = (message: string) => console.log(`[${name} +${((Date.now() - started) / 1000).toFixed(0)}s] ${message}`);
+    const progress = (message: string) =>
+      console.log(`[${name} +${((Date.now() - started) / 1000).toFixed(0)}s] ${message}`);
     progress('starting');
     const mod = (await import(path.join(here, SUITES[name]!))) as { run: Bench };
     const result = await mod.run({ quick, progress });
     results[name] = result;
     printTable(result);
   }
+  // Merged by benchmark: `--only` replaces the results it ran and keeps the others, each with the
+  // date and machine it was measured on.
   const out = path.join(here, quick ? 'results.quick.json' : 'results.json');
-  await writeFile(out, `${JSON.stringify({ date: new Date().toISOString(), quick, machine, results }, null, 2)}\n`);
+  const previous = await readPrevious(out);
+  const date = new Date().toISOString();
+  for (const [name, result] of Object.entries(results)) previous[name] = { date, machine, ...result };
+  await writeFile(out, `${JSON.stringify({ quick, results: previous }, null, 2)}\n`);
   console.log(`\nwrote ${path.relative(process.cwd(), out)}`);
   process.exit(0);
 }
