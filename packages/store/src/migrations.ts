@@ -10,7 +10,8 @@
  *                      rebuilt and re-hashed from the columns alone (see `event-row.ts`).
  *                      ReplacingMergeTree ordered by (agent, ts, id): "what did agent X do between A
  *                      and B" reads one contiguous key range. Same event inserted twice → same key →
- *                      collapsed by merges; every read also uses FINAL, so no query sees it twice.
+ *                      collapsed by merges; every read deduplicates too (FINAL, or `LIMIT 1 BY id`
+ *                      over a narrow key range — see `clickhouse-store.ts`), so no query sees it twice.
  *   events_by_session  the same rows ordered by (session_id, seq, id) for replay and verification,
  *                      filled by the materialized view `events_by_session_mv` on each insert.
  *
