@@ -52,7 +52,7 @@ export interface SessionIdentity {
 /** One session's MCP server, and a way to wait for its calls in flight. */
 export interface GatewayServer {
   readonly server: Server;
-  /** Resolves when no `tools/call` is in flight (their outcome events are queued by then). */
+  /** Resolves when no `tools/call` is in flight and every finished call's outcome event is queued. */
   settled(): Promise<void>;
 }
 
@@ -85,11 +85,14 @@ export function createGatewayServer(deps: GatewayServerDeps, identity: SessionId
   });
 
   const inFlight = new Set<Promise<unknown>>();
-  server.setRequestHandler(CallToolRequestSchema, (request, extra): Promise<CallToolResult> => {
-    const handled = handleCall(request, extra);
-    const tracked = handled.catch(() => undefined);
+  const track = (work: Promise<unknown>): void => {
+    const tracked = work.catch(() => undefined);
     inFlight.add(tracked);
     void tracked.then(() => inFlight.delete(tracked));
+  };
+  server.setRequestHandler(CallToolRequestSchema, (request, extra): Promise<CallToolResult> => {
+    const handled = handleCall(request, extra);
+    track(handled);
     return handled;
   });
 
@@ -221,25 +224,44 @@ export function createGatewayServer(deps: GatewayServerDeps, identity: SessionId
     }
 
     await relayed;
-    const canonical = canonicalJson(result);
-    void recorder.appendOutcome(
-      createEvent(
-        'call.completed',
-        context,
-        {},
-        {
-          ...subject,
-          decision,
-          outcome: {
-            status: result.isError === true ? 'error' : 'ok',
-            latency_ms: elapsed(started),
-            result_sha256: sha256Hex(canonical),
-            result_bytes: Buffer.byteLength(canonical),
-            error: null,
-          },
-        },
+    // The result digest and the outcome event are not part of the answer: they are built on the
+    // next turn of the event loop, after the SDK has written the response, and the call stays
+    // tracked (`settled`) until its outcome is queued, so `session.ended` still comes last.
+    const latencyMs = elapsed(started);
+    track(
+      new Promise<void>((resolve) =>
+        setImmediate(() => {
+          try {
+            const canonical = canonicalJson(result);
+            void recorder.appendOutcome(
+              createEvent(
+                'call.completed',
+                context,
+                {},
+                {
+                  ...subject,
+                  decision,
+                  outcome: {
+                    status: result.isError === true ? 'error' : 'ok',
+                    latency_ms: latencyMs,
+                    result_sha256: sha256Hex(canonical),
+                    result_bytes: Buffer.byteLength(canonical),
+                    error: null,
+                  },
+                },
+              ),
+              { linger: true },
+            );
+          } catch (error) {
+            logger.error(
+              { err: error, session_id: context.session_id, tool: name },
+              'call.completed not built',
+            );
+          } finally {
+            resolve();
+          }
+        }),
       ),
-      { linger: true },
     );
     return result;
   };

@@ -6,7 +6,7 @@ import {
 } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { IngressError } from '../errors.js';
 
 /** Largest error body read from an upstream (bytes); the rest is discarded. */
@@ -223,18 +223,35 @@ export class NodeHttpClientTransport implements Transport {
       return;
     }
     for (const item of Array.isArray(parsed) ? parsed : [parsed]) {
-      const result = JSONRPCMessageSchema.safeParse(item);
-      if (result.success) this.onmessage?.(result.data);
+      if (isJsonRpcEnvelope(item)) this.onmessage?.(item);
       else
         this.onerror?.(
           new IngressError(
             'GH_ERR_INGRESS_UPSTREAM_UNAVAILABLE',
             'upstream sent an invalid JSON-RPC message',
-            { cause: result.error },
           ),
         );
     }
   }
+}
+
+/**
+ * The envelope check of an upstream message: an object with `jsonrpc: "2.0"` that is a request,
+ * a notification or a response (`result` with a string or number `id`; `error`, whose `id` may be
+ * null). The SDK's
+ * protocol layer validates each message again against its own schemas (responses against the
+ * request's result schema) before anything uses it, so the transport does not run the full
+ * `JSONRPCMessageSchema` a second time (a zod parse per message, on the gateway's hot path).
+ */
+function isJsonRpcEnvelope(value: unknown): value is JSONRPCMessage {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const message = value as Record<string, unknown>;
+  if (message.jsonrpc !== '2.0') return false;
+  const id = message.id;
+  const hasId = typeof id === 'string' || typeof id === 'number';
+  if (typeof message.method === 'string') return hasId || !('id' in message);
+  if ('error' in message) return hasId || id === null || !('id' in message);
+  return hasId && 'result' in message;
 }
 
 function readBody(response: IncomingMessage, limit: number): Promise<string> {
