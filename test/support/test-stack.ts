@@ -2,7 +2,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { createChdbConnection } from 'chdb/connection';
 import { pino } from 'pino';
+import { issueDevToken } from '../../packages/cli/src/commands/token.js';
 import { loadConfig, type GatehouseConfig } from '../../packages/cli/src/config.js';
 import { readSettings, type Settings } from '../../packages/cli/src/settings.js';
 import { startStack, type Stack } from '../../packages/cli/src/stack.js';
@@ -12,10 +17,14 @@ export const EXAMPLE_CONFIG = path.resolve(import.meta.dirname, '../../examples/
 /** Free TCP ports on 127.0.0.1 (bound, read, released — the usual small race is acceptable in tests). */
 export async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<import('node:net').Server>((resolve) => {
-      const server = createServer();
-      server.listen(0, '127.0.0.1', () => resolve(server));
-    })),
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<import('node:net').Server>((resolve) => {
+          const server = createServer();
+          server.listen(0, '127.0.0.1', () => resolve(server));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as import('node:net').AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
@@ -55,9 +64,16 @@ export async function startTestStack(
   if (config.authserver) config.authserver.issuer = `http://localhost:${authPort}`;
   // The stdio upstream is started from the repository root.
   const upstream = config.upstreams.support as { command?: string; args?: string[]; cwd?: string };
-  if (upstream.args) upstream.args = upstream.args.map((a) => (a.startsWith('examples/') ? path.resolve(import.meta.dirname, '../..', a) : a));
+  if (upstream.args)
+    upstream.args = upstream.args.map((a) =>
+      a.startsWith('examples/') ? path.resolve(import.meta.dirname, '../..', a) : a,
+    );
   options.edit?.(config);
-  const stack = await startStack({ settings, config, logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }) });
+  const stack = await startStack({
+    settings,
+    config,
+    logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
+  });
   return {
     stack,
     config,
@@ -95,4 +111,56 @@ export async function followAuthorization(start: URL, redirectUri: string): Prom
     url = next;
   }
   throw new Error(`authorization did not finish: ${url.href}`);
+}
+
+/** An SDK client connected to the gateway of a test stack, as one agent (optionally acting for a user). */
+export interface ConnectedAgent {
+  client: Client;
+  transport: StreamableHTTPClientTransport;
+  /** The MCP session id the gateway assigned (the `session_id` of its events). */
+  sessionId: string;
+  /** Ends the MCP session (DELETE, so the gateway records `session.ended`) and closes the client. */
+  close(): Promise<void>;
+}
+
+/**
+ * Gets a token from the stack's development authserver (`agent` acting for `user`, or client
+ * credentials) and connects the official SDK client over Streamable HTTP.
+ */
+export async function connectAgent(t: TestStack, agent: string, user?: string): Promise<ConnectedAgent> {
+  const { accessToken } = await issueDevToken(t.config, agent, user);
+  const transport = new StreamableHTTPClientTransport(new URL(t.stack.urls.mcp), {
+    requestInit: { headers: { Authorization: `Bearer ${accessToken}` } },
+  });
+  const client = new Client({ name: `${agent}-e2e`, version: '1.0.0' });
+  await client.connect(transport);
+  const sessionId = transport.sessionId;
+  if (sessionId === undefined) throw new TypeError('the gateway assigned no MCP session id');
+  return {
+    client,
+    transport,
+    sessionId,
+    close: async () => {
+      await transport.terminateSession().catch(() => undefined);
+      await client.close();
+    },
+  };
+}
+
+/**
+ * A raw `@clickhouse/client` over the chDB data dir of a stack, for SQL the store does not offer
+ * (physical row counts, `FINAL` against no `FINAL`). chDB binds one data dir per process: use it
+ * only in the process that runs that stack (or after every other holder exited).
+ */
+export function rawClickHouse(dataDir: string): ClickHouseClient {
+  const connection = createChdbConnection({ path: path.join(dataDir, 'clickhouse') });
+  return createClient({
+    connection: connection as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'],
+    clickhouse_settings: { output_format_json_quote_64bit_integers: 1 },
+  });
+}
+
+/** Runs `sql` and returns its rows (JSONEachRow). */
+export async function sqlRows<T>(client: ClickHouseClient, sql: string): Promise<T[]> {
+  return (await client.query({ query: sql, format: 'JSONEachRow' })).json<T>();
 }
