@@ -94,7 +94,11 @@ classpath="$libs/*"
 log4j="-Dlog4j2.configurationFile=$here/config/log4j2.properties -Dkafka.logs.dir=$data_dir"
 
 if [[ ! -f "$data_dir/log/meta.properties" ]]; then
-  cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+  # base64url of 16 random bytes; one starting with '-' would be read as a flag by StorageTool.
+  cluster_id="-"
+  while [[ "$cluster_id" == -* ]]; do
+    cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+  done
   echo "formatting KRaft storage in $data_dir/log (cluster $cluster_id) ..."
   # shellcheck disable=SC2086
   "$java" -Xmx256m $log4j -cp "$classpath" kafka.tools.StorageTool format \
@@ -102,6 +106,8 @@ if [[ ! -f "$data_dir/log/meta.properties" ]]; then
     || { cat "$data_dir/format.out" >&2; echo "error: kafka storage format failed" >&2; exit 1; }
 fi
 
+# A restart appends to server.log: readiness is judged on the lines written after this point.
+log_lines_before=$(wc -l < "$data_dir/server.log" 2>/dev/null || echo 0)
 echo "starting kafka on $brokers (controller $host:$controller_port, data $data_dir) ..."
 : > "$data_dir/kafka.out"
 # shellcheck disable=SC2086
@@ -112,7 +118,8 @@ echo "$pid" > "$pid_file"
 
 deadline=$((SECONDS + timeout_s))
 # BrokerServer logs "Kafka Server started" only once it is unfenced, i.e. ready for clients.
-until port_open "$port" && grep -q 'Kafka Server started' "$data_dir/server.log" 2>/dev/null; do
+started() { tail -n "+$((log_lines_before + 1))" "$data_dir/server.log" 2>/dev/null | grep -q 'Kafka Server started'; }
+until port_open "$port" && started; do
   if ! kill -0 "$pid" 2>/dev/null; then
     echo "error: kafka exited during start-up; last lines of $data_dir/kafka.out and server.log:" >&2
     tail -n 20 "$data_dir/kafka.out" >&2 || true

@@ -47,11 +47,18 @@ export interface KafkaLogOptions {
   connectionTimeoutMs?: number;
   /** Per-request timeout. Default 10,000. */
   requestTimeoutMs?: number;
-  /** Consumer group session timeout (a member silent this long is removed). Default 30,000. */
+  /**
+   * Consumer group session timeout (a member silent this long is removed). A projector restarted
+   * after a crash joins under a new member id and waits this long for the dead one to be dropped.
+   * Default 10,000 (the broker's minimum is 6,000).
+   */
   sessionTimeoutMs?: number;
   /** How long the broker holds a fetch when no data is there. Default 500. */
   fetchMaxWaitMs?: number;
-  /** How long `openConsumer` waits for the group to assign partitions. Default 30,000. */
+  /**
+   * How long `openConsumer` waits for the group to assign partitions; must exceed
+   * `sessionTimeoutMs` (a rejoin after a crash waits that long). Default 3 × `sessionTimeoutMs`.
+   */
   joinTimeoutMs?: number;
   /** Receives client warnings and errors. Default: one line on stderr for errors only. */
   logger?: KafkaLogLogger;
@@ -142,6 +149,14 @@ export function resolveKafkaOptions(options: KafkaLogOptions): ResolvedKafkaOpti
         ? 2
         : undefined
       : integer(options.minInsyncReplicas, 1, 'minInsyncReplicas', 1, replicationFactor);
+  const sessionTimeoutMs = integer(options.sessionTimeoutMs, 10_000, 'sessionTimeoutMs', 6_000);
+  const joinTimeoutMs = integer(options.joinTimeoutMs, 3 * sessionTimeoutMs, 'joinTimeoutMs', 1);
+  if (joinTimeoutMs <= sessionTimeoutMs) {
+    throw new LogError(
+      'GH_ERR_LOG_CONFIG',
+      `openKafkaLog: joinTimeoutMs (${joinTimeoutMs}) must exceed sessionTimeoutMs (${sessionTimeoutMs}): a member rejoining after a crash waits out the session timeout`,
+    );
+  }
   return {
     brokers,
     topic,
@@ -161,9 +176,9 @@ export function resolveKafkaOptions(options: KafkaLogOptions): ResolvedKafkaOpti
     ),
     connectionTimeoutMs: integer(options.connectionTimeoutMs, 3_000, 'connectionTimeoutMs', 1),
     requestTimeoutMs: integer(options.requestTimeoutMs, 10_000, 'requestTimeoutMs', 1),
-    sessionTimeoutMs: integer(options.sessionTimeoutMs, 30_000, 'sessionTimeoutMs', 6_000),
+    sessionTimeoutMs,
     fetchMaxWaitMs: integer(options.fetchMaxWaitMs, 500, 'fetchMaxWaitMs', 0, 60_000),
-    joinTimeoutMs: integer(options.joinTimeoutMs, 30_000, 'joinTimeoutMs', 1),
+    joinTimeoutMs,
     logger: options.logger ?? stderrLogger,
   };
 }

@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { resolveKafkaOptions } from '../src/kafka/kafka-options.js';
+
+describe('Kafka log options', () => {
+  it('defaults to a 10 s group session and a join timeout three times as long', () => {
+    const options = resolveKafkaOptions({ brokers: ['127.0.0.1:9092'] });
+    expect(options.sessionTimeoutMs).toBe(10_000);
+    expect(options.joinTimeoutMs).toBe(30_000);
+    expect(resolveKafkaOptions({ brokers: ['b:9092'], sessionTimeoutMs: 20_000 }).joinTimeoutMs).toBe(60_000);
+  });
+
+  it('refuses a join timeout a rejoin after a crash could not meet, naming both options', () => {
+    expect(() =>
+      resolveKafkaOptions({ brokers: ['b:9092'], sessionTimeoutMs: 10_000, joinTimeoutMs: 8_000 }),
+    ).toThrow(/joinTimeoutMs \(8000\) must exceed sessionTimeoutMs \(10000\)/);
+  });
+
+  it('names a bad topic and a session timeout below the broker minimum', () => {
+    expect(() => resolveKafkaOptions({ brokers: ['b:9092'], topic: 'bad topic' })).toThrow(
+      /topic "bad topic"/,
+    );
+    expect(() => resolveKafkaOptions({ brokers: ['b:9092'], sessionTimeoutMs: 1_000 })).toThrow(
+      /sessionTimeoutMs/,
+    );
+  });
+});
