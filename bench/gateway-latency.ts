@@ -301,6 +301,23 @@ async function fsyncLatencies(dir: string, count: number): Promise<number[]> {
   return out;
 }
 
+/**
+ * `log` with every `append` timed into `into` while `recording()` is true: what a durable
+ * `call.attempted` waits for (the embedded log: encode, group commit, write, fdatasync).
+ */
+function timedLog(log: EventLog, into: number[], recording: () => boolean): EventLog {
+  return {
+    kind: log.kind,
+    append: async (events) => {
+      const t0 = performance.now();
+      await log.append(events);
+      if (recording()) into.push(performance.now() - t0);
+    },
+    openConsumer: (group, options) => log.openConsumer(group, options),
+    close: () => log.close(),
+  };
+}
+
 export const run: Bench = async ({ quick, progress }): Promise<BenchResult> => {
   let peakRss = process.memoryUsage().rss;
   const rssTimer = setInterval(() => {
@@ -358,7 +375,12 @@ export const run: Bench = async ({ quick, progress }): Promise<BenchResult> => {
       ingresses.push(ingress);
       return { ingress, url: `${await ingress.listen(0, '127.0.0.1')}/mcp` };
     };
-    const embedded = await startGateway(embeddedLog, 'bench-embedded');
+    const appendMs: number[] = [];
+    let recordAppends = false;
+    const embedded = await startGateway(
+      timedLog(embeddedLog, appendMs, () => recordAppends),
+      'bench-embedded',
+    );
     const memory = await startGateway(memoryLog, 'bench-memory');
     const auth = { authorization: `Bearer ${issuer.token}` };
     const session = async (url: string, headers: Record<string, string>): Promise<LeanMcpClient> => {
@@ -399,7 +421,9 @@ export const run: Bench = async ({ quick, progress }): Promise<BenchResult> => {
     for (let r = 0; r < rounds; r++) {
       for (const target of order(r)) {
         progress(`round ${r + 1}/${rounds}: ${target.name}: 200 calls/s × ${fixedCount}`);
+        recordAppends = target.name === 'gateway (embedded log)';
         const fixed = await fixedRate(target.single, target.tool, 200, fixedCount);
+        recordAppends = false;
         target.latencies.push(...fixed.latencies);
         target.roundP50.push(
           percentile(
@@ -421,6 +445,7 @@ export const run: Bench = async ({ quick, progress }): Promise<BenchResult> => {
       }
     }
     for (const target of targets) target.latencies.sort((a, b) => a - b);
+    appendMs.sort((a, b) => a - b);
 
     progress('disk: fdatasync latency');
     const fsyncs = (await fsyncLatencies(dir, quick ? 200 : 1_000)).sort((a, b) => a - b);
@@ -519,7 +544,11 @@ export const run: Bench = async ({ quick, progress }): Promise<BenchResult> => {
           'added (memory)': `${round(ownCpuMemory, 3)} → ${Math.round(1000 / ownCpuMemory)}`,
         },
         {
-          measure: 'disk: 1 KiB write + fdatasync p50 / p99 (ms)',
+          measure: 'embedded log append during the 200 calls/s runs, p50 / p99 / max (ms)',
+          'gateway (embedded log)': `${round(percentile(appendMs, 50))} / ${round(percentile(appendMs, 99))} / ${round(appendMs.at(-1) ?? NaN)}`,
+        },
+        {
+          measure: 'disk: 1 KiB write + fdatasync p50 / p99 (ms), measured apart',
           'gateway (embedded log)': `${round(percentile(fsyncs, 50))} / ${round(percentile(fsyncs, 99))}`,
         },
         {
@@ -546,7 +575,7 @@ export const run: Bench = async ({ quick, progress }): Promise<BenchResult> => {
         `errors: ${targets.map((t) => `${t.name} ${t.errors}`).join(', ')}; upstream reconnects during the long run: ${reconnects}; upstream requests still open at the end: ${inFlightEnd}`,
         `heap growth over the long run: ${mib(heapGrowth)} MiB (${round(heapGrowth / longCalls, 1)} B/call) — flat if ≤ a few MiB`,
         `target p50 overhead ≤ 1 ms at 200 calls/s (embedded log): ${round(addedP50)} ms — ${addedP50 <= 1 ? 'met' : 'not met'}`,
-        `target p99 overhead ≤ 5 ms at 200 calls/s (embedded log): ${round(addedP99)} ms — ${addedP99 <= 5 ? 'met' : 'not met'} (fdatasync p99 on this disk: ${round(percentile(fsyncs, 99))} ms)`,
+        `target p99 overhead ≤ 5 ms at 200 calls/s (embedded log): ${round(addedP99)} ms — ${addedP99 <= 5 ? 'met' : 'not met'} (the log appends the calls waited for: p99 ${round(percentile(appendMs, 99))} ms; a bare fdatasync measured apart: p99 ${round(percentile(fsyncs, 99))} ms)`,
         `target ≥ 2,000 audited calls/s: ${Math.round(rate(e))}/s through the gateway in this process (load generator and upstream on the same 2 cores; direct ${Math.round(rate(d))}/s) — ${rate(e) >= 2_000 ? 'met' : 'not met'}; the gateway's own CPU per call (${round(ownCpuEmbedded, 3)} ms) implies ${Math.round(1000 / ownCpuEmbedded)} calls/s per core`,
         "the plain SDK client shows the 1.32 leak (one abort listener per call until GC); the gateway's upstream transport (node:http, keep-alive) registers none",
         quick
