@@ -28,6 +28,15 @@ export interface AuditStore {
    */
   insertEvents(events: readonly GatehouseEvent[], dedupToken: string, options?: InsertOptions): Promise<void>;
 
+  /**
+   * Optional: `insertEvents` in two steps, so that a caller can encode the next batch while the
+   * previous one is still being written. Validates and encodes now (synchronously; throws
+   * `GH_ERR_STORE_INVALID_EVENT` as `insertEvents` would reject) and returns the insert, to be run
+   * later with the batch's token — with exactly `insertEvents`' semantics. The returned function
+   * may be called again (a retry) with the same token.
+   */
+  prepareInsert?(events: readonly GatehouseEvent[], options?: InsertOptions): PreparedInsert;
+
   /** One session's (or named stream's) events ordered by `seq`: replay and verification input. */
   sessionEvents(sessionId: string, options?: SessionEventsOptions): Promise<GatehouseEvent[]>;
 
@@ -106,6 +115,9 @@ export interface SessionSummary {
   /** `call.denied` events. */
   denied: number;
 }
+
+/** A batch validated and encoded by `prepareInsert`; resolves once the batch is stored. */
+export type PreparedInsert = (dedupToken: string) => Promise<void>;
 
 /** Options of `insertEvents`. */
 export interface InsertOptions {

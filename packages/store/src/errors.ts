@@ -135,5 +135,8 @@ function readClickHouseCode(error: unknown): number | undefined {
   const raw = (error as { code?: unknown }).code;
   if (typeof raw === 'number' && Number.isInteger(raw)) return raw;
   if (typeof raw === 'string' && /^\d+$/.test(raw)) return Number(raw);
+  // chDB's own errors (raw insert) carry a string `code` (CHDB_…) and the engine's in `clickhouseCode`.
+  const chdb = (error as { clickhouseCode?: unknown }).clickhouseCode;
+  if (typeof chdb === 'number' && Number.isInteger(chdb)) return chdb;
   return undefined;
 }

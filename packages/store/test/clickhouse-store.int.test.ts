@@ -3,7 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { createChdbConnection } from 'chdb/connection';
-import { computeEventHash, type GatehouseEvent } from '@gatehouse/events';
+import {
+  ChainRegistry,
+  computeEventHash,
+  createEvent,
+  sha256Hex,
+  type GatehouseEvent,
+} from '@gatehouse/events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAuditStore, StoreError, type AuditStore } from '../src/index.js';
 import { SampleEvents } from './sample-events.js';
@@ -57,7 +63,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const store of opened) await store.close();
   if (serverUrl !== undefined) {
-    for (const name of ['mig', 'ttl', 'q', 'dup', 'fail', 'tamper', 'page'])
+    for (const name of ['mig', 'ttl', 'q', 'escape', 'dup', 'fail', 'tamper', 'page'])
       await raw.command({ query: `DROP DATABASE IF EXISTS ${db(name)}` });
   }
   await raw.close();
@@ -239,6 +245,55 @@ describe('inserting and querying', () => {
     });
     expect(heads).toEqual(expected);
     expect((await store.latestHeads({ since: at(100_000) })).map((h) => h.session_id)).toEqual(['s3']);
+  });
+});
+
+describe('text that the insert format must escape', () => {
+  const awkward =
+    'tab\there, newline\nthere, CR\r, backslash \\ and \\N, quotes \' " `, NUL \u0000 BS \b FF \f VT \v, ünïcödé 🔐';
+  const chains = new ChainRegistry();
+  const ctx = {
+    session_id: `weird\tsession\n${awkward}`,
+    agent: `agent ${awkward}`,
+    user: '\\N',
+    scopes: ["it's", 'back\\slash', 'tab\tnew\nline', '', "]','["],
+    client_ip: null,
+    user_agent: awkward,
+  };
+  const events = [
+    chains.seal(
+      createEvent(
+        'session.started',
+        ctx,
+        { client_name: awkward, client_version: '\\', protocol_version: 'x' },
+        {},
+        T0,
+      ),
+    ),
+    chains.seal(
+      createEvent(
+        'call.attempted',
+        ctx,
+        {},
+        {
+          server: awkward,
+          tool: `t\t${awkward}`,
+          request_id: '\\N',
+          args: { text: awkward, nested: [awkward, { '\t': '\n' }], n: 1e-7, big: 12345678901234 },
+          args_sha256: sha256Hex(awkward),
+          decision: { allowed: true, rule: awkward, policy_version: '\\' },
+        },
+        T0 + 1,
+      ),
+    ),
+  ];
+
+  it('stores tabs, newlines, backslashes, quotes, a literal \\N and non-ASCII text exactly (hashes verify)', async () => {
+    const store = await open('escape');
+    await store.insertEvents(events, 'escape/0/0-1');
+    const stored = await store.sessionEvents(ctx.session_id);
+    expect(stored).toEqual(events);
+    for (const event of stored) expect(computeEventHash(event)).toBe(event.hash);
   });
 });
 
