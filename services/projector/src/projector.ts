@@ -1,5 +1,5 @@
 import type { EventLog, LogBatch, LogConsumer } from '@gatehouse/eventlog';
-import type { AuditStore } from '@gatehouse/store';
+import type { AuditStore, PreparedInsert } from '@gatehouse/store';
 import { pino, type Logger } from 'pino';
 import { BatchJournal } from './batch-journal.js';
 import { BatchReader, type ProjectionBatch } from './batch-reader.js';
@@ -118,6 +118,12 @@ function positive(name: string, value: number | undefined, fallback: number, min
     );
   }
   return value;
+}
+
+/** A batch as read, with its insert already encoded when the store can do that ahead. */
+interface PreparedBatch {
+  read: ProjectionBatch;
+  insert?: PreparedInsert;
 }
 
 class ProjectorLoop implements Projector {
@@ -262,7 +268,20 @@ class ProjectorLoop implements Projector {
 
   async #run(consumer: LogConsumer, untilOffset: string | undefined): Promise<void> {
     let until = untilOffset;
-    let prefetched: Promise<ProjectionBatch> | undefined;
+    let prefetched: Promise<PreparedBatch> | undefined;
+    const store = this.#store;
+    // Encode a batch for the store as soon as it is read: for a prefetched batch that happens while
+    // ClickHouse is still writing the previous one. A batch the store refuses to encode is inserted
+    // the plain way below, which rejects with the same error at its turn.
+    const prepare = (read: ProjectionBatch): PreparedBatch => {
+      if (read.batch.events.length === 0 || store.prepareInsert === undefined) return { read };
+      try {
+        // Log batches are decoded with the event schema already (see the EventLog port).
+        return { read, insert: store.prepareInsert(read.batch.events, { validated: true }) };
+      } catch {
+        return { read };
+      }
+    };
     const reader = new BatchReader(consumer, {
       maxEvents: this.#maxEvents,
       maxWaitMs: this.#maxWaitMs,
@@ -271,7 +290,10 @@ class ProjectorLoop implements Projector {
     });
     try {
       while (this.#state === 'running') {
-        const { batch, commitWith } = await (prefetched ?? reader.next(until));
+        const {
+          read: { batch, commitWith },
+          insert,
+        } = await (prefetched ?? reader.next(until).then(prepare));
         prefetched = undefined;
         until = undefined;
         if (batch.events.length === 0) {
@@ -283,14 +305,15 @@ class ProjectorLoop implements Projector {
           await this.#attempt(`journal batch ${batch.token}`, () => journal.record(batch));
         }
         const inserted = this.#attempt(`insert batch ${batch.token}`, () =>
-          // Log batches are decoded with the event schema already (see the EventLog port).
-          this.#store.insertEvents(batch.events, batch.token, { validated: true }),
+          insert !== undefined
+            ? insert(batch.token)
+            : store.insertEvents(batch.events, batch.token, { validated: true }),
         );
         // A full batch means more is waiting: read it while ClickHouse works on this one (chDB and
         // the HTTP client both run the insert off the event loop). Not at the tail, where the read
         // would wait maxBatchWaitMs and hold up this batch's commit behind it.
         if (batch.events.length >= this.#maxEvents) {
-          prefetched = reader.next();
+          prefetched = reader.next().then(prepare);
           prefetched.catch(() => undefined);
         }
         await inserted;

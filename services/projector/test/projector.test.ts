@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createMemoryLog } from '@gatehouse/eventlog';
+import { StoreError, type AuditStore } from '@gatehouse/store';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createProjector, ProjectorError, type Projector } from '../src/index.js';
@@ -120,6 +121,54 @@ describe('projector over the in-memory log', () => {
     await again.start();
     await again.drain(10_000);
     expect(store.inserts.map((i) => i.token)).toEqual(['memory/0/0-9']);
+  });
+
+  it('encodes each batch ahead with prepareInsert when the store offers it, inserting the same batches in order', async () => {
+    const log = createMemoryLog();
+    const events = sampleEvents(250);
+    await log.append(events);
+    const recording = new RecordingStore();
+    const base = recording.asStore();
+    let prepared = 0;
+    const store: AuditStore = {
+      ...base,
+      prepareInsert: (batch, options) => {
+        prepared += 1;
+        expect(options).toEqual({ validated: true });
+        return (token) => base.insertEvents(batch, token);
+      },
+    };
+    const projector = track(createProjector({ log, store, maxBatchEvents: 100, maxBatchWaitMs: 20, logger }));
+    await projector.start();
+    await projector.drain(10_000);
+    expect(prepared).toBe(3);
+    expect(recording.rows.map((e) => e.id)).toEqual(events.map((e) => e.id));
+    expect(recording.inserts.map((i) => i.token)).toEqual([
+      'memory/0/0-99',
+      'memory/0/100-199',
+      'memory/0/200-249',
+    ]);
+  });
+
+  it('fails on a batch the store cannot encode ahead just as insertEvents reports it, committing nothing', async () => {
+    const log = createMemoryLog();
+    await log.append(sampleEvents(10));
+    const recording = new RecordingStore();
+    recording.failNext(1, false);
+    const store: AuditStore = {
+      ...recording.asStore(),
+      prepareInsert: () => {
+        throw new StoreError('GH_ERR_STORE_INVALID_EVENT', 'invalid');
+      },
+    };
+    const failures: ProjectorError[] = [];
+    const projector = track(
+      createProjector({ log, store, maxBatchWaitMs: 20, logger, onFailure: (e) => failures.push(e) }),
+    );
+    await projector.start();
+    await expect(projector.drain(10_000)).rejects.toMatchObject({ code: 'GH_ERR_PROJECTOR_FAILED' });
+    expect(failures[0]!.message).toContain('insert batch memory/0/0-9');
+    expect(projector.stats()).toMatchObject({ state: 'failed', batches: 0 });
   });
 
   it('gives up on a retryable error after maxAttempts', async () => {
