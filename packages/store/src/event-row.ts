@@ -2,7 +2,8 @@ import { canonicalJson, type GatehouseEvent } from '@gatehouse/events';
 import { StoreError } from './errors.js';
 
 /**
- * One event as a row of the `events` tables (JSONEachRow, as written and as read back).
+ * One event as a row of the `events` tables, as read back (JSONEachRow). Written as the same values:
+ * JSONCompactEachRow over HTTP, TabSeparated over chDB (`tsv-row.ts`).
  *
  *   ts                  'YYYY-MM-DD hh:mm:ss.mmm' (DateTime64(3, 'UTC'))
  *   seq, outcome_result_bytes   UInt64: written as numbers, read back as decimal strings
