@@ -6,7 +6,7 @@ import { ChainRegistry } from '@gatehouse/events';
 import { createSpoolingLog, openEmbeddedLog, type EventLog } from '@gatehouse/eventlog';
 import { createIngress, INGRESS_SPOOLABLE_TYPES, type Ingress } from '@gatehouse/ingress';
 import { loadPolicy, policyFromPublished } from '@gatehouse/policy';
-import { createProjector, type Projector } from '@gatehouse/projector';
+import { createProjector, projectorGroup, type Projector } from '@gatehouse/projector';
 import {
   createQueryApi,
   loadCheckpointKey,
@@ -99,7 +99,7 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
       store,
       logger: logger.child({ service: 'projector' }),
       ...(settings.kafkaBrokers
-        ? {}
+        ? { group: projectorGroup(settings.kafkaTopic) }
         : { journalFile: path.join(settings.dataDir, 'projector', 'projector.pending.json') }),
     });
     await projector.start();

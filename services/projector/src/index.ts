@@ -1,5 +1,6 @@
 export {
   createProjector,
+  projectorGroup,
   type Projector,
   type ProjectorOptions,
   type ProjectorState,

@@ -6,7 +6,9 @@
  *   GATEHOUSE_DATA_DIR   data dir (default ./data): embedded log in <dir>/eventlog, chDB in
  *                        <dir>/clickhouse, pending-batch journal in <dir>/projector/
  *   CLICKHOUSE_URL       ClickHouse over HTTP instead of chDB
- *   KAFKA_BROKERS        the Kafka log (topic gatehouse.audit, consumer group `projector`) instead of the embedded one
+ *   KAFKA_BROKERS        the Kafka log instead of the embedded one
+ *   GATEHOUSE_KAFKA_TOPIC  its topic (default gatehouse.audit); consumer group `projector`, or
+ *                        `projector.<topic>` for another topic (see `projectorGroup`)
  *   LOG_LEVEL            pino level (default info)
  *
  * Exits 0 on SIGINT/SIGTERM after the batch in flight, 1 if the projector fails (a supervisor
@@ -14,11 +16,11 @@
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { openEmbeddedLog, openKafkaLog, type EventLog } from '@gatehouse/eventlog';
+import { DEFAULT_KAFKA_TOPIC, openEmbeddedLog, openKafkaLog, type EventLog } from '@gatehouse/eventlog';
 import { openAuditStore } from '@gatehouse/store';
 import { pino, type Logger } from 'pino';
 import { ProjectorError } from './errors.js';
-import { createProjector } from './projector.js';
+import { createProjector, projectorGroup } from './projector.js';
 
 /** The embedded log's directory under the data dir. */
 export const EMBEDDED_LOG_SUBDIR = 'log';
@@ -27,24 +29,35 @@ async function openLog(
   env: NodeJS.ProcessEnv,
   dataDir: string,
   logger: Logger,
-): Promise<{ log: EventLog; journalFile: string | undefined }> {
+): Promise<{ log: EventLog; journalFile: string | undefined; group: string }> {
   if (env.KAFKA_BROKERS) {
-    const brokers = env.KAFKA_BROKERS.split(',').map((b) => b.trim()).filter(Boolean);
+    const brokers = env.KAFKA_BROKERS.split(',')
+      .map((b) => b.trim())
+      .filter(Boolean);
     if (brokers.length === 0) {
-      throw new ProjectorError('GH_ERR_PROJECTOR_CONFIG', `KAFKA_BROKERS: "${env.KAFKA_BROKERS}" names no broker`);
+      throw new ProjectorError(
+        'GH_ERR_PROJECTOR_CONFIG',
+        `KAFKA_BROKERS: "${env.KAFKA_BROKERS}" names no broker`,
+      );
     }
     // Kafka batches come per partition with offsets of their own: no single-partition journal.
-    return { log: await openKafkaLog({ brokers, clientId: 'gatehouse-projector' }), journalFile: undefined };
+    const topic = env.GATEHOUSE_KAFKA_TOPIC || DEFAULT_KAFKA_TOPIC;
+    const log = await openKafkaLog({ brokers, topic, clientId: 'gatehouse-projector' });
+    return { log, journalFile: undefined, group: projectorGroup(topic) };
   }
   const log = await openEmbeddedLog({ dir: path.join(dataDir, EMBEDDED_LOG_SUBDIR), logger });
-  return { log, journalFile: path.join(dataDir, 'projector', 'projector.pending.json') };
+  return {
+    log,
+    journalFile: path.join(dataDir, 'projector', 'projector.pending.json'),
+    group: projectorGroup(undefined),
+  };
 }
 
 /** Runs the projector until a signal or a failure; resolves with the exit code. */
 export async function runProjector(env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const logger = pino({ name: 'projector', level: env.LOG_LEVEL ?? 'info' });
   const dataDir = path.resolve(env.GATEHOUSE_DATA_DIR || './data');
-  const { log, journalFile } = await openLog(env, dataDir, logger);
+  const { log, journalFile, group } = await openLog(env, dataDir, logger);
   const store = await openAuditStore({ dataDir, url: env.CLICKHOUSE_URL || undefined }).catch(
     async (error: unknown) => {
       await log.close();
@@ -55,7 +68,14 @@ export async function runProjector(env: NodeJS.ProcessEnv = process.env): Promis
   const finished = new Promise<number>((resolve) => {
     finish = resolve;
   });
-  const projector = createProjector({ log, store, logger, journalFile, onFailure: () => finish(1) });
+  const projector = createProjector({
+    log,
+    store,
+    logger,
+    group,
+    journalFile,
+    onFailure: () => finish(1),
+  });
   const onSignal = (signal: NodeJS.Signals) => {
     logger.info({ signal }, 'stopping');
     finish(0);

@@ -1,4 +1,4 @@
-import type { EventLog, LogBatch, LogConsumer } from '@gatehouse/eventlog';
+import { DEFAULT_KAFKA_TOPIC, type EventLog, type LogBatch, type LogConsumer } from '@gatehouse/eventlog';
 import type { AuditStore, PreparedInsert } from '@gatehouse/store';
 import { pino, type Logger } from 'pino';
 import { BatchJournal } from './batch-journal.js';
@@ -6,12 +6,25 @@ import { BatchReader, type ProjectionBatch } from './batch-reader.js';
 import { ProjectorError } from './errors.js';
 
 /** Options of `createProjector`. */
+/**
+ * The consumer group of the projectors of `topic`: `projector` for the default audit topic,
+ * `projector.<topic>` for any other. A group is per topic because Kafka's group assignment spreads
+ * partitions without regard to what each member subscribed to: two stacks with different topics
+ * in one group would leave partitions that nobody consumes. `base` names another role (`rebuild`).
+ */
+export function projectorGroup(topic: string | undefined, base = 'projector'): string {
+  return topic === undefined || topic === DEFAULT_KAFKA_TOPIC ? base : `${base}.${topic}`;
+}
+
 export interface ProjectorOptions {
   /** The event log to read (embedded or Kafka). Not closed by the projector. */
   log: EventLog;
   /** Where events go. Not closed by the projector. */
   store: AuditStore;
-  /** Consumer group; projectors of one group share the work (Kafka) and the committed position. Default `projector`. */
+  /**
+   * Consumer group; projectors of one group share the work (Kafka) and the committed position.
+   * Default `projector`; use `projectorGroup(topic)` for a topic other than `gatehouse.audit`.
+   */
   group?: string;
   /** Upper bound on events per batch (= per INSERT). Default 5,000. */
   maxBatchEvents?: number;

@@ -5,7 +5,7 @@ import { createMemoryLog } from '@gatehouse/eventlog';
 import { StoreError, type AuditStore } from '@gatehouse/store';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createProjector, ProjectorError, type Projector } from '../src/index.js';
+import { createProjector, ProjectorError, projectorGroup, type Projector } from '../src/index.js';
 import { createProjectorWithHooks } from '../src/projector.js';
 import { RecordingStore } from './recording-store.js';
 import { sampleEvents } from './sample-session.js';
@@ -285,5 +285,14 @@ describe('projector over the in-memory log', () => {
     await expect(createProjector({ log, store, logger }).drain(10)).rejects.toMatchObject({
       code: 'GH_ERR_PROJECTOR_STATE',
     });
+  });
+});
+
+describe('projectorGroup', () => {
+  it('keeps `projector` for the default topic and names the topic otherwise (a group per topic)', () => {
+    expect(projectorGroup(undefined)).toBe('projector');
+    expect(projectorGroup('gatehouse.audit')).toBe('projector');
+    expect(projectorGroup('gatehouse.staging')).toBe('projector.gatehouse.staging');
+    expect(projectorGroup('gatehouse.staging', 'rebuild')).toBe('rebuild.gatehouse.staging');
   });
 });

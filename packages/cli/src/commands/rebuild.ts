@@ -2,11 +2,11 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { openEmbeddedLog, type EventLog } from '@gatehouse/eventlog';
-import { createProjector } from '@gatehouse/projector';
+import { createProjector, projectorGroup } from '@gatehouse/projector';
 import { openAuditStore } from '@gatehouse/store';
 import { readSettings, type Settings } from '../settings.js';
 
-/** Consumer group of the rebuild: its committed position is what makes a rebuild resumable. */
+/** Consumer group of the rebuild (`rebuild.<topic>` for a non-default Kafka topic): its committed position is what makes a rebuild resumable. */
 export const REBUILD_GROUP = 'rebuild';
 
 /**
@@ -25,9 +25,15 @@ export function registerRebuildCommand(program: Command): void {
     .option('--json', 'print the final figures as JSON')
     .action(async (flags: { fresh?: boolean; json?: boolean }) => {
       const settings = readSettings();
-      const result = await rebuild(settings, { fresh: flags.fresh === true, onProgress: flags.json ? undefined : drawProgress });
+      const result = await rebuild(settings, {
+        fresh: flags.fresh === true,
+        onProgress: flags.json ? undefined : drawProgress,
+      });
       if (flags.json) console.log(JSON.stringify(result));
-      else process.stderr.write(`\nrebuilt: ${result.events.toLocaleString('en')} events in ${(result.ms / 1000).toFixed(1)} s; ${result.rows.toLocaleString('en')} rows in ClickHouse\n`);
+      else
+        process.stderr.write(
+          `\nrebuilt: ${result.events.toLocaleString('en')} events in ${(result.ms / 1000).toFixed(1)} s; ${result.rows.toLocaleString('en')} rows in ClickHouse\n`,
+        );
     });
 }
 
@@ -45,12 +51,15 @@ export async function rebuild(
   const started = Date.now();
   const log = await openRebuildLog(settings);
   try {
-    const store = await openAuditStore({ dataDir: settings.dataDir, ...(settings.clickhouseUrl ? { url: settings.clickhouseUrl } : {}) });
+    const store = await openAuditStore({
+      dataDir: settings.dataDir,
+      ...(settings.clickhouseUrl ? { url: settings.clickhouseUrl } : {}),
+    });
     try {
       const projector = createProjector({
         log,
         store,
-        group: REBUILD_GROUP,
+        group: projectorGroup(settings.kafkaBrokers ? settings.kafkaTopic : undefined, REBUILD_GROUP),
         fromBeginning: options.fresh,
         maxBatchEvents: 20_000,
         maxBatchWaitMs: 50,
@@ -81,7 +90,11 @@ export async function rebuild(
 async function openRebuildLog(settings: Settings): Promise<EventLog> {
   if (settings.kafkaBrokers) {
     const { openKafkaLog } = await import('@gatehouse/eventlog');
-    return openKafkaLog({ brokers: settings.kafkaBrokers, topic: settings.kafkaTopic, clientId: 'gatehouse-rebuild' });
+    return openKafkaLog({
+      brokers: settings.kafkaBrokers,
+      topic: settings.kafkaTopic,
+      clientId: 'gatehouse-rebuild',
+    });
   }
   return openEmbeddedLog({ dir: path.join(settings.dataDir, 'log') });
 }
@@ -91,7 +104,11 @@ function drawProgress(p: RebuildProgress): void {
   const rate = p.elapsedMs > 0 ? Math.round((p.done * 1000) / p.elapsedMs) : 0;
   const width = 30;
   const filled = total ? Math.round((p.done / Math.max(total, 1)) * width) : 0;
-  const bar = total ? `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${((p.done / Math.max(total, 1)) * 100).toFixed(0).padStart(3)}% ` : '';
-  const counts = total ? `${p.done.toLocaleString('en')}/${total.toLocaleString('en')}` : p.done.toLocaleString('en');
+  const bar = total
+    ? `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${((p.done / Math.max(total, 1)) * 100).toFixed(0).padStart(3)}% `
+    : '';
+  const counts = total
+    ? `${p.done.toLocaleString('en')}/${total.toLocaleString('en')}`
+    : p.done.toLocaleString('en');
   process.stderr.write(`\r${bar}${counts} events, ${rate.toLocaleString('en')} events/s   `);
 }
