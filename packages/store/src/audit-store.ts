@@ -79,6 +79,11 @@ export interface SessionEventsOptions {
   fromSeq?: number;
   /** At most this many events. Default: all. */
   limit?: number;
+  /**
+   * Every stored row, copies of one event id included (default: one row per id). For
+   * verification: a row forged under an existing id must not hide behind the deduplication.
+   */
+  allCopies?: boolean;
 }
 
 /** A page of results; pass `nextCursor` back as `cursor` for the next page (absent on the last). */

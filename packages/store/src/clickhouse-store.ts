@@ -208,7 +208,7 @@ export class ClickHouseAuditStore implements AuditStore {
       // `LIMIT 1 BY id` over the session's few rows removes copies at a fraction of FINAL's cost.
       `SELECT ${EVENT_ROW_SELECT} FROM ${this.database}.events_by_session
        WHERE session_id = {session:String} AND seq >= {fromSeq:UInt64}
-       ORDER BY seq, id ${DEDUP_BY_ID}${options.limit === undefined ? '' : ' LIMIT {limit:UInt64}'}`,
+       ORDER BY seq, id ${options.allCopies === true ? '' : DEDUP_BY_ID}${options.limit === undefined ? '' : ' LIMIT {limit:UInt64}'}`,
       { session: sessionId, fromSeq, ...(options.limit === undefined ? {} : { limit: options.limit }) },
     );
     return rows.map(rowToEvent);

@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import {
+  canonicalJson,
   verifyChain,
   type ChainBreak,
   type ChainHead,
@@ -38,6 +39,25 @@ export interface SessionVerification {
   /** The first broken link (seq, id, kind, message), or null. */
   first_bad: ChainBreak | null;
   checkpoint: CheckpointCheck;
+}
+
+/**
+ * Drops exact copies of an event (the same row stored twice: an at-least-once redelivery not yet
+ * merged away) and keeps copies that differ, in order, so that `verifyChain` reports a row forged
+ * under an existing id instead of the deduplication hiding it. `events` come ordered by seq, id.
+ */
+export function withoutIdenticalCopies(events: readonly GatehouseEvent[]): GatehouseEvent[] {
+  const seen = new Map<string, string[]>();
+  const kept: GatehouseEvent[] = [];
+  for (const event of events) {
+    const encoded = canonicalJson(event);
+    const copies = seen.get(event.id);
+    if (copies?.includes(encoded)) continue;
+    if (copies) copies.push(encoded);
+    else seen.set(event.id, [encoded]);
+    kept.push(event);
+  }
+  return kept;
 }
 
 /**

@@ -396,6 +396,7 @@ describe('verify', () => {
       ...(await sealSession('sess-v2', 2)),
       ...(await sealSession('sess-v3', 2)),
       ...(await sealSession('sess-v4', 2)),
+      ...(await sealSession('sess-v5', 2)),
     ]);
     await checkpoint();
     const report = await verify('sess-v1');
@@ -418,6 +419,25 @@ describe('verify', () => {
       });
     }
     const report = await verify('sess-v2');
+    expect(report.intact).toBe(false);
+    expect(report.first_bad).toMatchObject({ seq: denied.seq, id: denied.id, kind: 'edited' });
+  });
+
+  it('detects a forged copy inserted under an existing event id (deduplication does not hide it)', async () => {
+    const events = await fixture.store.sessionEvents('sess-v5');
+    const denied = events.find((e) => e.type === 'call.denied')!;
+    // An exact copy (an at-least-once redelivery) is harmless ...
+    await fixture.store.insertEvents([denied], 'redelivery-of-denied');
+    expect(await verify('sess-v5')).toMatchObject({ intact: true, first_bad: null });
+    // ... a copy that says something else is not, whichever copy a deduplicating read would keep.
+    for (const table of ['events', 'events_by_session']) {
+      await sql.command({
+        query: `INSERT INTO gatehouse.${table} SELECT * REPLACE ('ok' AS outcome_status, true AS decision_allowed)
+                FROM gatehouse.${table} WHERE id = {id:UUID} LIMIT 1`,
+        query_params: { id: denied.id },
+      });
+    }
+    const report = await verify('sess-v5');
     expect(report.intact).toBe(false);
     expect(report.first_bad).toMatchObject({ seq: denied.seq, id: denied.id, kind: 'edited' });
   });

@@ -7,6 +7,7 @@ import type { QueryContext } from '../query-context.js';
 import {
   findSessionCheckpoint,
   verifySessionEvents,
+  withoutIdenticalCopies,
   type SessionVerification,
 } from '../session-verification.js';
 import { cursor, dateTime, limit, sessionParam } from './schemas.js';
@@ -125,7 +126,8 @@ export function sessionRoutes(app: FastifyInstance, ctx: QueryContext): void {
     },
     async (request): Promise<SessionVerification> => {
       const { id } = request.params;
-      const events = await ctx.store.sessionEvents(id);
+      // Every stored copy: one forged under an existing id must not be deduplicated away.
+      const events = withoutIdenticalCopies(await ctx.store.sessionEvents(id, { allCopies: true }));
       // A checkpoint covering the session's newest event was signed after it, on a stream active since.
       const last = events.at(-1);
       const checkpoint = await findSessionCheckpoint(
