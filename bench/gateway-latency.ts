@@ -503,13 +503,14 @@ export const run: Bench = async ({ quick, progress }): Promise<BenchResult> => {
     const rate = (t: Target) => t.calls / (t.wallMs / 1000);
     const cpuPerCall = (t: Target) => t.cpuMs / t.calls;
     const [d, e, m] = targets as [Target, Target, Target];
-    const row = (measure: string, pick: (t: Target) => number, digits = 2) => ({
+    // `added` only where a difference means something (latency, CPU), not for a rate.
+    const row = (measure: string, pick: (t: Target) => number, digits = 2, added = true) => ({
       measure,
       direct: round(pick(d), digits),
       'gateway (embedded log)': round(pick(e), digits),
-      'added (embedded)': round(pick(e) - pick(d), digits),
+      'added (embedded)': added ? round(pick(e) - pick(d), digits) : '',
       'gateway (memory log)': round(pick(m), digits),
-      'added (memory)': round(pick(m) - pick(d), digits),
+      'added (memory)': added ? round(pick(m) - pick(d), digits) : '',
     });
     const perRound = (values: number[], digits = 2) => values.map((v) => round(v, digits)).join(' / ');
     const ownCpuEmbedded = cpuPerCall(e) - cpuPerCall(d);
@@ -530,7 +531,12 @@ export const run: Bench = async ({ quick, progress }): Promise<BenchResult> => {
           'gateway (memory log)': perRound(m.roundP50),
           'added (memory)': perRound(m.roundP50.map((v, i) => v - d.roundP50[i]!)),
         },
-        row(`calls/s at saturation (${concurrency} sessions, ${rounds} × ${saturationMs / 1000} s)`, rate, 0),
+        row(
+          `calls/s at saturation (${concurrency} sessions, ${rounds} × ${saturationMs / 1000} s)`,
+          rate,
+          0,
+          false,
+        ),
         {
           measure: 'calls/s at saturation per round',
           direct: perRound(d.roundRates, 0),
