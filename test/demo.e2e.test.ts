@@ -24,11 +24,18 @@ describe('the support-desk demo', () => {
       settle: () => t.stack.projector.drain(30_000),
     });
 
-    expect(report.visibleTools.sort()).toEqual(['support__draft_reply', 'support__list_open_tickets', 'support__read_ticket']);
+    expect(report.visibleTools.sort()).toEqual([
+      'support__draft_reply',
+      'support__list_open_tickets',
+      'support__read_ticket',
+    ]);
     expect(report.hostileInstructionSeen).toBe(true);
     expect(report.exportRefusal).toMatch(/support__export_customers/);
     expect(report.refundRefusal).toMatch(/support__issue_refund/);
-    expect(report.deniedInRecord.map((d) => d.tool).sort()).toEqual(['support__export_customers', 'support__issue_refund']);
+    expect(report.deniedInRecord.map((d) => d.tool).sort()).toEqual([
+      'support__export_customers',
+      'support__issue_refund',
+    ]);
     for (const denied of report.deniedInRecord) expect(denied.rule).not.toBe('');
     expect(report.verified).toBe(true);
     expect(lines.join('\n')).toContain('refused by the gateway');

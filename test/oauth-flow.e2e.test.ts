@@ -18,7 +18,10 @@ describe('MCP SDK client OAuth flow through the gateway', () => {
     // agent the harmless listing tool so the flow has something to show.
     t = await startTestStack({
       edit: (config) => {
-        config.policy = { ...config.policy, rules: [...config.policy.rules, ['*', 'support__list_open_tickets', 'allow']] };
+        config.policy = {
+          ...config.policy,
+          rules: [...config.policy.rules, ['*', 'support__list_open_tickets', 'allow']],
+        };
       },
     });
   });
@@ -28,7 +31,13 @@ describe('MCP SDK client OAuth flow through the gateway', () => {
 
   it('discovers, registers, authorizes alice with PKCE, then lists and calls tools', async () => {
     const redirectUrl = 'http://localhost:33419/callback';
-    const state: { client?: OAuthClientInformationMixed; tokens?: OAuthTokens; verifier?: string; code?: string; authorizeUrl?: URL } = {};
+    const state: {
+      client?: OAuthClientInformationMixed;
+      tokens?: OAuthTokens;
+      verifier?: string;
+      code?: string;
+      authorizeUrl?: URL;
+    } = {};
     const provider: OAuthClientProvider = {
       get redirectUrl() {
         return redirectUrl;

@@ -15,7 +15,12 @@ describe('gatehouse rebuild', () => {
   let t: TestStack;
   beforeAll(async () => {
     t = await startTestStack();
-    await playDemo(t.config, { mcpUrl: t.stack.urls.mcp, queryUrl: t.stack.urls.query, say: () => undefined, settle: () => t.stack.projector.drain(30_000) });
+    await playDemo(t.config, {
+      mcpUrl: t.stack.urls.mcp,
+      queryUrl: t.stack.urls.query,
+      say: () => undefined,
+      settle: () => t.stack.projector.drain(30_000),
+    });
     await t.stack.close();
   });
   afterAll(async () => {
@@ -24,15 +29,25 @@ describe('gatehouse rebuild', () => {
 
   it('re-projects every event of the log into an empty ClickHouse, and a second run adds nothing', async () => {
     let inLog = 0;
-    for await (const batch of readEmbeddedLog({ dir: path.join(t.dataDir, 'log') })) inLog += batch.events.length;
+    for await (const batch of readEmbeddedLog({ dir: path.join(t.dataDir, 'log') }))
+      inLog += batch.events.length;
     expect(inLog).toBeGreaterThan(10);
     await rm(path.join(t.dataDir, 'clickhouse'), { recursive: true, force: true });
 
-    const env = { ...process.env, GATEHOUSE_DATA_DIR: t.dataDir, GATEHOUSE_CONFIG: t.settings.configPath, LOG_LEVEL: 'warn' };
-    const first = JSON.parse((await run(process.execPath, [GATEHOUSE, 'rebuild', '--json'], { env })).stdout) as { events: number; rows: number };
+    const env = {
+      ...process.env,
+      GATEHOUSE_DATA_DIR: t.dataDir,
+      GATEHOUSE_CONFIG: t.settings.configPath,
+      LOG_LEVEL: 'warn',
+    };
+    const first = JSON.parse(
+      (await run(process.execPath, [GATEHOUSE, 'rebuild', '--json'], { env })).stdout,
+    ) as { events: number; rows: number };
     expect(first).toMatchObject({ events: inLog, rows: inLog });
 
-    const again = JSON.parse((await run(process.execPath, [GATEHOUSE, 'rebuild', '--fresh', '--json'], { env })).stdout) as { events: number; rows: number };
+    const again = JSON.parse(
+      (await run(process.execPath, [GATEHOUSE, 'rebuild', '--fresh', '--json'], { env })).stdout,
+    ) as { events: number; rows: number };
     expect(again).toMatchObject({ events: inLog, rows: inLog });
   });
 

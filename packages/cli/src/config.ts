@@ -38,8 +38,14 @@ export type GatehouseConfig = z.infer<typeof gatehouseConfigSchema>;
 export function validateConfig(value: unknown, file: string): GatehouseConfig {
   const result = gatehouseConfigSchema.safeParse(value);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => `  ${issue.path.join('.') || '(root)'}: ${issue.message}`);
-  throw new CliError('GH_ERR_CONFIG_INVALID', `${file}: invalid configuration\n${problems.join('\n')}`, result.error);
+  const problems = result.error.issues.map(
+    (issue) => `  ${issue.path.join('.') || '(root)'}: ${issue.message}`,
+  );
+  throw new CliError(
+    'GH_ERR_CONFIG_INVALID',
+    `${file}: invalid configuration\n${problems.join('\n')}`,
+    result.error,
+  );
 }
 
 /** Reads and validates `gatehouse.yaml`. Errors name the file, and the key path or YAML line at fault. */
@@ -48,14 +54,22 @@ export async function loadConfig(file: string): Promise<GatehouseConfig> {
   try {
     text = await readFile(file, 'utf8');
   } catch (cause) {
-    throw new CliError('GH_ERR_CONFIG_FILE', `${file}: cannot read the configuration file (${(cause as Error).message})`, cause);
+    throw new CliError(
+      'GH_ERR_CONFIG_FILE',
+      `${file}: cannot read the configuration file (${(cause as Error).message})`,
+      cause,
+    );
   }
   let value: unknown;
   try {
     value = parseYaml(text);
   } catch (cause) {
     const where = cause instanceof YAMLParseError && cause.linePos ? ` at line ${cause.linePos[0].line}` : '';
-    throw new CliError('GH_ERR_CONFIG_FILE', `${file}: not valid YAML${where}: ${(cause as Error).message}`, cause);
+    throw new CliError(
+      'GH_ERR_CONFIG_FILE',
+      `${file}: not valid YAML${where}: ${(cause as Error).message}`,
+      cause,
+    );
   }
   return validateConfig(value, file);
 }

@@ -1,7 +1,12 @@
 import { GatehouseError } from '@gatehouse/events';
 
 /** Error codes of the `gatehouse` command and its configuration loading. */
-export const CLI_ERROR_CODES = ['GH_ERR_CONFIG_FILE', 'GH_ERR_CONFIG_INVALID', 'GH_ERR_CONFIG_ENV', 'GH_ERR_CLI_USAGE'] as const;
+export const CLI_ERROR_CODES = [
+  'GH_ERR_CONFIG_FILE',
+  'GH_ERR_CONFIG_INVALID',
+  'GH_ERR_CONFIG_ENV',
+  'GH_ERR_CLI_USAGE',
+] as const;
 export type CliErrorCode = (typeof CLI_ERROR_CODES)[number];
 
 /** A configuration or usage error; the message names the file, key path, variable or flag at fault. */

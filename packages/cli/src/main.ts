@@ -11,7 +11,9 @@ import { registerRebuildCommand } from './commands/rebuild.js';
 import { registerQueryCommands } from './commands/register-query-commands.js';
 
 const program = new Command('gatehouse')
-  .description('MCP gateway with an OAuth 2.1 perimeter, per-tool authorization and an event-sourced audit trail')
+  .description(
+    'MCP gateway with an OAuth 2.1 perimeter, per-tool authorization and an event-sourced audit trail',
+  )
   .showHelpAfterError()
   .exitOverride();
 

@@ -40,9 +40,14 @@ function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
 
 /** Reads and validates the settings; throws `CliError` naming the variable at fault. */
 export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
-  const brokers = env.KAFKA_BROKERS?.split(',').map((b) => b.trim()).filter(Boolean);
+  const brokers = env.KAFKA_BROKERS?.split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
   if (brokers?.some((b) => !/^[^\s:]+:\d+$/.test(b))) {
-    throw new CliError('GH_ERR_CONFIG_ENV', `KAFKA_BROKERS: "${env.KAFKA_BROKERS}" must be host:port[,host:port…]`);
+    throw new CliError(
+      'GH_ERR_CONFIG_ENV',
+      `KAFKA_BROKERS: "${env.KAFKA_BROKERS}" must be host:port[,host:port…]`,
+    );
   }
   const clickhouseUrl = env.CLICKHOUSE_URL || undefined;
   if (clickhouseUrl !== undefined && !URL.canParse(clickhouseUrl)) {

@@ -77,11 +77,22 @@ export const events = {
   callAttempted: (ctx: EventContext, call: CallSubject, decision: Decision) =>
     createEvent('call.attempted', ctx, {}, { ...call, decision }),
   callDenied: (ctx: EventContext, call: CallSubject, decision: Decision) =>
-    createEvent('call.denied', ctx, {}, {
-      ...call,
-      decision,
-      outcome: { status: 'denied', latency_ms: 0, result_sha256: null, result_bytes: null, error: decision.rule },
-    }),
+    createEvent(
+      'call.denied',
+      ctx,
+      {},
+      {
+        ...call,
+        decision,
+        outcome: {
+          status: 'denied',
+          latency_ms: 0,
+          result_sha256: null,
+          result_bytes: null,
+          error: decision.rule,
+        },
+      },
+    ),
   callCompleted: (ctx: EventContext, call: CallSubject, decision: Decision, outcome: Outcome) =>
     createEvent('call.completed', ctx, {}, { ...call, decision, outcome }),
   callFailed: (ctx: EventContext, call: CallSubject, decision: Decision | null, outcome: Outcome) =>

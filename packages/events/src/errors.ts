@@ -47,7 +47,10 @@ export class RedactionPatternError extends GatehouseError {
   readonly pattern: string;
   constructor(option: string, index: number, pattern: unknown, reason: string, cause?: unknown) {
     const shown = typeof pattern === 'string' ? JSON.stringify(pattern) : `(${typeof pattern})`;
-    super('GH_ERR_EVENT_REDACTION_PATTERN', `${option}[${index}] ${shown}: ${reason}`, { status: 400, cause });
+    super('GH_ERR_EVENT_REDACTION_PATTERN', `${option}[${index}] ${shown}: ${reason}`, {
+      status: 400,
+      cause,
+    });
     this.name = 'RedactionPatternError';
     this.pattern = typeof pattern === 'string' ? pattern : String(pattern);
   }

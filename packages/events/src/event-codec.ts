@@ -11,7 +11,9 @@ export function parseEvent(value: unknown): GatehouseEvent {
   const result = eventSchema.safeParse(value);
   if (result.success) return result.data;
   throw new EventSchemaError(
-    result.error.issues.map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`),
+    result.error.issues.map(
+      (issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`,
+    ),
     result.error,
   );
 }

@@ -37,7 +37,8 @@ function escapeLiteral(char: string): string {
 export function keyGlobToRegExpSource(pattern: unknown): string | KeyGlobSyntax {
   if (typeof pattern !== 'string') return new KeyGlobSyntax('must be a string');
   if (pattern.trim() === '') return new KeyGlobSyntax('must not be empty');
-  if (pattern.length > MAX_KEY_GLOB_LENGTH) return new KeyGlobSyntax(`longer than ${MAX_KEY_GLOB_LENGTH} characters`);
+  if (pattern.length > MAX_KEY_GLOB_LENGTH)
+    return new KeyGlobSyntax(`longer than ${MAX_KEY_GLOB_LENGTH} characters`);
   if (CONTROL.test(pattern)) return new KeyGlobSyntax('contains a control character');
 
   const chars = Array.from(pattern);
@@ -66,7 +67,10 @@ export function keyGlobToRegExpSource(pattern: unknown): string | KeyGlobSyntax 
 }
 
 /** Parses `[…]` starting after the `[`; returns the regex class and the index of the closing `]`. */
-function parseClass(chars: readonly string[], start: number): { source: string; end: number } | KeyGlobSyntax {
+function parseClass(
+  chars: readonly string[],
+  start: number,
+): { source: string; end: number } | KeyGlobSyntax {
   let i = start;
   let negated = false;
   if (chars[i] === '!' || chars[i] === '^') {

@@ -2,7 +2,12 @@ import { canonicalJson } from './canonical-json.js';
 import { GatehouseError, RedactionPatternError } from './errors.js';
 import { sha256Hex } from './hash-chain.js';
 import { KeyGlobSyntax, keyGlobToRegExpSource } from './key-glob.js';
-import { BUILTIN_SECRET_DETECTORS, SECRET_PREFILTER, secretMarker, type SecretDetector } from './secret-detectors.js';
+import {
+  BUILTIN_SECRET_DETECTORS,
+  SECRET_PREFILTER,
+  secretMarker,
+  type SecretDetector,
+} from './secret-detectors.js';
 
 /** What the value of a key matched by a key pattern becomes. */
 export const REDACTED = '[REDACTED]';
@@ -98,7 +103,10 @@ export function createRedactor(options: RedactorOptions = {}): Redactor {
       argsSha256 = sha256Hex(canonicalJson(args));
     } catch (cause) {
       const reason = cause instanceof RangeError ? 'nested too deeply or cyclic' : (cause as Error).message;
-      throw new GatehouseError('GH_ERR_EVENT_INVALID', `args: not encodable as JSON (${reason})`, { status: 400, cause });
+      throw new GatehouseError('GH_ERR_EVENT_INVALID', `args: not encodable as JSON (${reason})`, {
+        status: 400,
+        cause,
+      });
     }
     const redactedPaths = new Set<string>();
     const walk = (value: unknown, path: string): unknown => {
@@ -109,7 +117,8 @@ export function createRedactor(options: RedactorOptions = {}): Redactor {
         return scanned;
       }
       if (value === null || typeof value !== 'object') return value;
-      if (Array.isArray(value)) return Array.from(value as unknown[], (item, i) => walk(item, `${path}[${i}]`));
+      if (Array.isArray(value))
+        return Array.from(value as unknown[], (item, i) => walk(item, `${path}[${i}]`));
       const source = value as Record<string, unknown>;
       if (typeof (source as { toJSON?: unknown }).toJSON === 'function') {
         return walk((source as { toJSON: () => unknown }).toJSON(), path);
@@ -144,7 +153,8 @@ export function createRedactor(options: RedactorOptions = {}): Redactor {
 
 /** Sets an own member, also for `__proto__` (which plain assignment would turn into a prototype). */
 function setMember(target: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === '__proto__')
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
   else target[key] = value;
 }
 
@@ -163,10 +173,12 @@ function compileKeyPatterns(options: RedactorOptions): RegExp | null {
   const sources: string[] = [];
   const add = (option: string, patterns: readonly unknown[] | undefined) => {
     if (patterns === undefined) return;
-    if (!Array.isArray(patterns)) throw new RedactionPatternError(option, 0, patterns, 'must be an array of globs');
+    if (!Array.isArray(patterns))
+      throw new RedactionPatternError(option, 0, patterns, 'must be an array of globs');
     patterns.forEach((pattern, index) => {
       const source = keyGlobToRegExpSource(pattern);
-      if (source instanceof KeyGlobSyntax) throw new RedactionPatternError(option, index, pattern, source.reason);
+      if (source instanceof KeyGlobSyntax)
+        throw new RedactionPatternError(option, index, pattern, source.reason);
       try {
         new RegExp(`^(?:${source})$`, 'iu');
       } catch (cause) {
@@ -182,7 +194,8 @@ function compileKeyPatterns(options: RedactorOptions): RegExp | null {
 }
 
 function compileSecretPatterns(patterns: readonly SecretPatternOption[]): SecretDetector[] {
-  if (!Array.isArray(patterns)) throw new RedactionPatternError('secretPatterns', 0, patterns, 'must be an array');
+  if (!Array.isArray(patterns))
+    throw new RedactionPatternError('secretPatterns', 0, patterns, 'must be an array');
   return patterns.map((option, index) => {
     const candidate = option as Partial<SecretPatternOption> | null;
     const shown = candidate?.pattern instanceof RegExp ? String(candidate.pattern) : candidate?.pattern;
@@ -197,11 +210,22 @@ function compileSecretPatterns(patterns: readonly SecretPatternOption[]): Secret
       } else if (typeof candidate.pattern === 'string' && candidate.pattern !== '') {
         regex = new RegExp(candidate.pattern, 'g');
       } else {
-        throw new RedactionPatternError('secretPatterns', index, shown, 'pattern must be a non-empty string or RegExp');
+        throw new RedactionPatternError(
+          'secretPatterns',
+          index,
+          shown,
+          'pattern must be a non-empty string or RegExp',
+        );
       }
     } catch (cause) {
       if (cause instanceof RedactionPatternError) throw cause;
-      throw new RedactionPatternError('secretPatterns', index, shown, `not a valid regular expression (${(cause as Error).message})`, cause);
+      throw new RedactionPatternError(
+        'secretPatterns',
+        index,
+        shown,
+        `not a valid regular expression (${(cause as Error).message})`,
+        cause,
+      );
     }
     regex.lastIndex = 0;
     if (regex.test('')) {

@@ -29,8 +29,12 @@ export const EVENT_SCHEMA_VERSION = 1 as const;
 export const GENESIS_HASH = '0'.repeat(64);
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex characters');
-const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'expected a UUIDv7');
-const isoMs = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/, 'expected UTC ISO 8601 with milliseconds');
+const uuid = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'expected a UUIDv7');
+const isoMs = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/, 'expected UTC ISO 8601 with milliseconds');
 const nullableString = z.string().nullable();
 
 export const decisionSchema = z.strictObject({
@@ -83,7 +87,11 @@ const checkpointHeadSchema = z.strictObject({ session_id: z.string(), seq: z.num
 /** Per-type payloads. */
 export const eventDataSchemas = {
   /** An MCP session was initialized. */
-  'session.started': z.strictObject({ protocol_version: nullableString, client_name: nullableString, client_version: nullableString }),
+  'session.started': z.strictObject({
+    protocol_version: nullableString,
+    client_name: nullableString,
+    client_version: nullableString,
+  }),
   /** The session was closed by DELETE, by the client going away, or by the gateway shutting down. */
   'session.ended': z.strictObject({ reason: z.string() }),
   /** tools/list was answered; `tools` is exactly what the caller was shown. */
@@ -97,7 +105,12 @@ export const eventDataSchemas = {
   /** The call could not complete: upstream transport error, timeout, or the audit log refused it. */
   'call.failed': z.strictObject({}),
   /** A request was refused at the perimeter. `reason` is a fixed code, never attacker input. */
-  'auth.rejected': z.strictObject({ http_status: z.number().int(), reason: z.string(), method: z.string(), path: z.string() }),
+  'auth.rejected': z.strictObject({
+    http_status: z.number().int(),
+    reason: z.string(),
+    method: z.string(),
+    path: z.string(),
+  }),
   /** A policy was loaded; `version` is the SHA-256 of its canonical form. */
   'policy.published': z.strictObject({
     version: hex64,
@@ -108,9 +121,17 @@ export const eventDataSchemas = {
   /** An upstream's tool catalog was seen; `version` is the SHA-256 of the canonical tool list. */
   'catalog.published': z.strictObject({ version: hex64, tools: z.array(catalogToolSchema) }),
   /** A signed checkpoint over the latest hash of every active session (compact JWS). */
-  'checkpoint.signed': z.strictObject({ jws: z.string(), kid: z.string(), heads: z.array(checkpointHeadSchema) }),
+  'checkpoint.signed': z.strictObject({
+    jws: z.string(),
+    kid: z.string(),
+    heads: z.array(checkpointHeadSchema),
+  }),
   /** The query API answered a question: the auditors are audited too. */
-  'query.executed': z.strictObject({ endpoint: z.string(), params: z.record(z.string(), z.string()), status: z.number().int() }),
+  'query.executed': z.strictObject({
+    endpoint: z.string(),
+    params: z.record(z.string(), z.string()),
+    status: z.number().int(),
+  }),
 } as const;
 
 export type EventType = keyof typeof eventDataSchemas;

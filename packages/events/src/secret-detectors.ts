@@ -50,7 +50,10 @@ export interface SecretDetector {
 }
 
 const marker = (kind: SecretKind) => secretMarker(kind);
-const whole = (kind: SecretKind): SecretDetector['replace'] => () => marker(kind);
+const whole =
+  (kind: SecretKind): SecretDetector['replace'] =>
+  () =>
+    marker(kind);
 
 // Quantifiers are bounded so that long base64 blobs cannot make a detector quadratic.
 // Names whose assigned value is a secret. Deliberately excludes bare `key` and `*tokens` (max_tokens).
@@ -70,7 +73,9 @@ export const BUILTIN_SECRET_DETECTORS: readonly SecretDetector[] = [
     // Greedy password up to the last `@` of the authority, so an unencoded `@` in it is covered.
     regex: /([A-Za-z][A-Za-z0-9+.-]{0,31}:\/\/)([^\s:/?#@"'<>]{0,256}):([^\s/?#"'<>]{1,256})@/g,
     replace: (match, [scheme, user, password]) =>
-      password === undefined || password.startsWith('[REDACTED') ? match : `${scheme}${user}:${marker('url_password')}@`,
+      password === undefined || password.startsWith('[REDACTED')
+        ? match
+        : `${scheme}${user}:${marker('url_password')}@`,
   },
   {
     kind: 'basic_auth',
@@ -89,7 +94,8 @@ export const BUILTIN_SECRET_DETECTORS: readonly SecretDetector[] = [
   {
     kind: 'jwt',
     // Starts only where a base64url run starts, so a long run of `eyJ` cannot make it quadratic.
-    regex: /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){0,2}/g,
+    regex:
+      /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){0,2}/g,
     replace: whole('jwt'),
   },
   {
@@ -123,7 +129,9 @@ export const BUILTIN_SECRET_DETECTORS: readonly SecretDetector[] = [
     ),
     replace: (match, [name, assign, quote, quoted, bare]) => {
       if (quoted !== undefined) {
-        return quoted.startsWith('[REDACTED') ? match : `${name}${assign}${quote}${marker('secret_assignment')}${quote}`;
+        return quoted.startsWith('[REDACTED')
+          ? match
+          : `${name}${assign}${quote}${marker('secret_assignment')}${quote}`;
       }
       return bare === undefined ? match : `${name}${assign}${marker('secret_assignment')}`;
     },

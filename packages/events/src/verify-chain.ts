@@ -65,10 +65,19 @@ export interface VerifyChainOptions {
  *
  * Pure and synchronous; O(n) hashing (one SHA-256 over canonical JSON per event).
  */
-export function verifyChain(events: readonly GatehouseEvent[], options: VerifyChainOptions = {}): ChainVerification {
+export function verifyChain(
+  events: readonly GatehouseEvent[],
+  options: VerifyChainOptions = {},
+): ChainVerification {
   const count = events.length;
   const sessionId = options.sessionId ?? majoritySession(events);
-  const fail = (index: number, seq: number, id: string | null, kind: ChainBreakKind, message: string): ChainVerification => ({
+  const fail = (
+    index: number,
+    seq: number,
+    id: string | null,
+    kind: ChainBreakKind,
+    message: string,
+  ): ChainVerification => ({
     ok: false,
     count,
     firstBad: { index, seq, id, kind, message },
@@ -99,7 +108,11 @@ export function verifyChain(events: readonly GatehouseEvent[], options: VerifyCh
   for (let i = 0; i < count; i++) {
     const event = events[i] as GatehouseEvent;
     if (event.session_id !== sessionId) {
-      return failAt(i, 'foreign', `belongs to session ${JSON.stringify(event.session_id)}, not ${JSON.stringify(sessionId)}`);
+      return failAt(
+        i,
+        'foreign',
+        `belongs to session ${JSON.stringify(event.session_id)}, not ${JSON.stringify(sessionId)}`,
+      );
     }
     if (computeEventHash(event) !== event.hash) {
       return failAt(i, 'edited', 'stored hash does not match its content');
@@ -118,7 +131,11 @@ export function verifyChain(events: readonly GatehouseEvent[], options: VerifyCh
 
     const linkedLater = lastIndexOfHash.get(event.prev_hash);
     if (linkedLater !== undefined && linkedLater > i) {
-      return failAt(i, 'reordered', `links to ${label(events[linkedLater] as GatehouseEvent)} at index ${linkedLater}, which comes after it`);
+      return failAt(
+        i,
+        'reordered',
+        `links to ${label(events[linkedLater] as GatehouseEvent)} at index ${linkedLater}, which comes after it`,
+      );
     }
     if (continues(i + 1, expectedSeq, expectedPrev)) {
       return failAt(
@@ -143,12 +160,24 @@ export function verifyChain(events: readonly GatehouseEvent[], options: VerifyCh
             `extra event: ${label(event)} at index ${i} links to the same predecessor and the chain continues from it`,
           );
         }
-        return failAt(i, 'inserted', `second event with seq ${event.seq}, linking to the same predecessor as index ${prevIndex}`);
+        return failAt(
+          i,
+          'inserted',
+          `second event with seq ${event.seq}, linking to the same predecessor as index ${prevIndex}`,
+        );
       }
       if (event.seq >= startSeq) {
-        return failAt(i, 'inserted', `seq ${event.seq} is already taken by index ${event.seq - startSeq} (expected seq ${expectedSeq})`);
+        return failAt(
+          i,
+          'inserted',
+          `seq ${event.seq} is already taken by index ${event.seq - startSeq} (expected seq ${expectedSeq})`,
+        );
       }
-      return failAt(i, 'reordered', `seq ${event.seq} belongs before the verified window, which starts at seq ${startSeq}`);
+      return failAt(
+        i,
+        'reordered',
+        `seq ${event.seq} belongs before the verified window, which starts at seq ${startSeq}`,
+      );
     }
 
     if (event.seq > expectedSeq) {
@@ -159,10 +188,21 @@ export function verifyChain(events: readonly GatehouseEvent[], options: VerifyCh
         }
       }
       if (event.prev_hash === expectedPrev) {
-        return failAt(i, 'edited', `expected seq ${expectedSeq} but has seq ${event.seq}, yet links to ${before}: its seq was rewritten and re-hashed`);
+        return failAt(
+          i,
+          'edited',
+          `expected seq ${expectedSeq} but has seq ${event.seq}, yet links to ${before}: its seq was rewritten and re-hashed`,
+        );
       }
-      const missing = expectedSeq === event.seq - 1 ? `seq ${expectedSeq} is` : `seq ${expectedSeq}–${event.seq - 1} (${event.seq - expectedSeq} events) are`;
-      return failAt(i, 'deleted', `${missing} missing before it, and its prev_hash does not link to ${before}`);
+      const missing =
+        expectedSeq === event.seq - 1
+          ? `seq ${expectedSeq} is`
+          : `seq ${expectedSeq}–${event.seq - 1} (${event.seq - expectedSeq} events) are`;
+      return failAt(
+        i,
+        'deleted',
+        `${missing} missing before it, and its prev_hash does not link to ${before}`,
+      );
     }
 
     // Right seq, wrong link: the predecessor no longer has the hash its successor committed to.
@@ -173,17 +213,25 @@ export function verifyChain(events: readonly GatehouseEvent[], options: VerifyCh
         `${label(event)} at index ${i} links to hash ${short(event.prev_hash)}, but this event hashes to ${short(prev.hash)}: it was rewritten and re-hashed (or the link was)`,
       );
     }
-    return failAt(i, 'edited', `prev_hash ${short(event.prev_hash)} does not link to ${before} (${short(startHash)})`);
+    return failAt(
+      i,
+      'edited',
+      `prev_hash ${short(event.prev_hash)} does not link to ${before} (${short(startHash)})`,
+    );
   }
 
   const last = events[count - 1];
-  const head: ChainHead | null = last === undefined ? (options.after ?? null) : { seq: last.seq, hash: last.hash };
+  const head: ChainHead | null =
+    last === undefined ? (options.after ?? null) : { seq: last.seq, hash: last.hash };
   const expected = options.expectedHead;
   if (expected !== undefined) {
     const lastSeq = head === null ? -1 : head.seq;
     if (expected.seq > lastSeq) {
       const first = lastSeq + 1;
-      const range = first === expected.seq ? `seq ${first} is` : `seq ${first}–${expected.seq} (${expected.seq - first + 1} events) are`;
+      const range =
+        first === expected.seq
+          ? `seq ${first} is`
+          : `seq ${first}–${expected.seq} (${expected.seq - first + 1} events) are`;
       const end = head === null ? 'the chain is empty' : `the chain ends at seq ${lastSeq}`;
       return fail(
         count,
@@ -203,8 +251,18 @@ export function verifyChain(events: readonly GatehouseEvent[], options: VerifyCh
           `hash ${short(event.hash)} differs from the expected head's ${short(expected.hash)}: the chain was rewritten at or before this event`,
         );
       }
-    } else if (options.after !== undefined && expected.seq === options.after.seq && expected.hash !== options.after.hash) {
-      return fail(0, expected.seq, null, 'edited', `the expected head seq ${expected.seq} (hash ${short(expected.hash)}) differs from the trusted start ${short(options.after.hash)} — edited`);
+    } else if (
+      options.after !== undefined &&
+      expected.seq === options.after.seq &&
+      expected.hash !== options.after.hash
+    ) {
+      return fail(
+        0,
+        expected.seq,
+        null,
+        'edited',
+        `the expected head seq ${expected.seq} (hash ${short(expected.hash)}) differs from the trusted start ${short(options.after.hash)} — edited`,
+      );
     }
   }
   return { ok: true, count, head };

@@ -21,7 +21,7 @@ describe('canonicalJson', () => {
   });
 
   it('keeps unicode as characters and escapes what JSON requires', () => {
-    expect(canonicalJson({ 'ключ': 'значение', emoji: '🔐', ctl: 'a\nb"c\\' })).toBe(
+    expect(canonicalJson({ ключ: 'значение', emoji: '🔐', ctl: 'a\nb"c\\' })).toBe(
       '{"ctl":"a\\nb\\"c\\\\","emoji":"🔐","ключ":"значение"}',
     );
   });
@@ -38,7 +38,9 @@ describe('canonicalJson', () => {
   });
 
   it('uses toJSON when a value has one (dates become ISO strings)', () => {
-    expect(canonicalJson({ at: new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 6)) })).toBe('{"at":"2026-01-02T03:04:05.006Z"}');
+    expect(canonicalJson({ at: new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 6)) })).toBe(
+      '{"at":"2026-01-02T03:04:05.006Z"}',
+    );
   });
 
   it('rejects NaN and infinities, naming the path', () => {

@@ -18,22 +18,31 @@ describe('event schema and codec', () => {
     expect(Object.keys(drafts).sort()).toEqual([...EVENT_TYPES].sort());
   });
 
-  it.each(EVENT_TYPES)('%s round-trips: events.* → ChainRegistry.seal → encodeEvent → decodeEvent', (type) => {
-    const sealed = new ChainRegistry().seal(drafts[type]);
-    expect(sealed.type).toBe(type);
-    const bytes = encodeEvent(sealed);
-    expect(bytes).toBeInstanceOf(Buffer);
-    const decoded = decodeEvent(bytes);
-    expect(decoded).toEqual(sealed);
-    expect(encodeEvent(decoded).equals(bytes)).toBe(true);
-    expect(decodeEvent(bytes.toString('utf8'))).toEqual(sealed);
-  });
+  it.each(EVENT_TYPES)(
+    '%s round-trips: events.* → ChainRegistry.seal → encodeEvent → decodeEvent',
+    (type) => {
+      const sealed = new ChainRegistry().seal(drafts[type]);
+      expect(sealed.type).toBe(type);
+      const bytes = encodeEvent(sealed);
+      expect(bytes).toBeInstanceOf(Buffer);
+      const decoded = decodeEvent(bytes);
+      expect(decoded).toEqual(sealed);
+      expect(encodeEvent(decoded).equals(bytes)).toBe(true);
+      expect(decodeEvent(bytes.toString('utf8'))).toEqual(sealed);
+    },
+  );
 
   it('constructors fill the envelope: UUIDv7 id matching ts, schema version 1, null columns', () => {
     const event = new ChainRegistry().seal(drafts['session.ended']);
     expect(event.v).toBe(1);
     expect(uuidv7Time(event.id)).toBe(Date.parse(event.ts));
-    expect(event).toMatchObject({ session_id: ctx.session_id, agent: 'support-bot', server: null, tool: null, outcome: null });
+    expect(event).toMatchObject({
+      session_id: ctx.session_id,
+      agent: 'support-bot',
+      server: null,
+      tool: null,
+      outcome: null,
+    });
   });
 
   it('named streams get their own session ids', () => {
@@ -42,7 +51,13 @@ describe('event schema and codec', () => {
   });
 
   it('callDenied records a denied outcome carrying the deciding rule', () => {
-    expect(drafts['call.denied'].outcome).toEqual({ status: 'denied', latency_ms: 0, result_sha256: null, result_bytes: null, error: 'default-deny' });
+    expect(drafts['call.denied'].outcome).toEqual({
+      status: 'denied',
+      latency_ms: 0,
+      result_sha256: null,
+      result_bytes: null,
+      error: 'default-deny',
+    });
   });
 
   it('an event failing the schema gives EventSchemaError naming the field path', () => {
@@ -65,7 +80,10 @@ describe('event schema and codec', () => {
 
   it('names nested paths inside type-specific data', () => {
     const sealed = new ChainRegistry().seal(drafts['catalog.published']);
-    const bad = { ...sealed, data: { ...sealed.data, tools: [{ name: 'x', description: null, input_schema_sha256: 'nothex' }] } };
+    const bad = {
+      ...sealed,
+      data: { ...sealed.data, tools: [{ name: 'x', description: null, input_schema_sha256: 'nothex' }] },
+    };
     expect(() => parseEvent(bad)).toThrow(/data\.tools\.0\.input_schema_sha256/);
   });
 

@@ -21,7 +21,10 @@ describe('hash chain', () => {
 
   it('seq 0 links to GENESIS_HASH (64 zeros)', () => {
     expect(GENESIS_HASH).toBe('0'.repeat(64));
-    expect(sealEvent(draftsByType()['session.ended'], undefined)).toMatchObject({ seq: 0, prev_hash: GENESIS_HASH });
+    expect(sealEvent(draftsByType()['session.ended'], undefined)).toMatchObject({
+      seq: 0,
+      prev_hash: GENESIS_HASH,
+    });
   });
 
   it('hash is SHA-256 over the canonical JSON of the event without hash', () => {

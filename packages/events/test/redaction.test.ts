@@ -39,11 +39,19 @@ const secretArbitraries: Record<string, fc.Arbitrary<Embedded>> = {
     return { kind: 'jwt', text: jwt, secrets: [jwt] };
   }),
   private_key: fc
-    .tuple(fc.constantFrom('', 'RSA ', 'EC ', 'OPENSSH ', 'ENCRYPTED '), fc.array(chars(B64, 20, 64), { minLength: 1, maxLength: 4 }), fc.boolean())
+    .tuple(
+      fc.constantFrom('', 'RSA ', 'EC ', 'OPENSSH ', 'ENCRYPTED '),
+      fc.array(chars(B64, 20, 64), { minLength: 1, maxLength: 4 }),
+      fc.boolean(),
+    )
     .map(([type, body, complete]) => {
       const lines = body.map((line) => `MII${line}`);
       const end = complete ? `\n-----END ${type}PRIVATE KEY-----` : '';
-      return { kind: 'private_key', text: `-----BEGIN ${type}PRIVATE KEY-----\n${lines.join('\n')}${end}`, secrets: lines };
+      return {
+        kind: 'private_key',
+        text: `-----BEGIN ${type}PRIVATE KEY-----\n${lines.join('\n')}${end}`,
+        secrets: lines,
+      };
     }),
   aws_access_key_id: fc.tuple(fc.constantFrom('AKIA', 'ASIA'), chars(UPPER_DIGITS, 16, 16)).map(([p, r]) => ({
     kind: 'aws_access_key_id',
@@ -51,30 +59,63 @@ const secretArbitraries: Record<string, fc.Arbitrary<Embedded>> = {
     secrets: [`${p}${r}`],
   })),
   aws_secret_access_key: fc
-    .tuple(fc.constantFrom('aws_secret_access_key=', 'AWS_SECRET_ACCESS_KEY: ', 'SecretAccessKey = ', '"aws_secret_access_key": "'), chars(`${ALNUM}+/`, 38, 38))
+    .tuple(
+      fc.constantFrom(
+        'aws_secret_access_key=',
+        'AWS_SECRET_ACCESS_KEY: ',
+        'SecretAccessKey = ',
+        '"aws_secret_access_key": "',
+      ),
+      chars(`${ALNUM}+/`, 38, 38),
+    )
     .map(([name, r]) => {
       const value = `W9${r}`;
-      return { kind: 'aws_secret_access_key', text: `${name}${value}${name.endsWith('"') ? '"' : ''}`, secrets: [value] };
+      return {
+        kind: 'aws_secret_access_key',
+        text: `${name}${value}${name.endsWith('"') ? '"' : ''}`,
+        secrets: [value],
+      };
     }),
-  github_token: fc.oneof(
-    fc.tuple(fc.constantFrom('ghp_', 'gho_', 'ghs_', 'ghu_'), chars(ALNUM, 34, 34)).map(([p, r]) => `${p}G1${r}`),
-    chars(`${ALNUM}_`, 59, 59).map((r) => `github_pat_11A${r}`),
-  ).map((token) => ({ kind: 'github_token', text: token, secrets: [token] })),
+  github_token: fc
+    .oneof(
+      fc
+        .tuple(fc.constantFrom('ghp_', 'gho_', 'ghs_', 'ghu_'), chars(ALNUM, 34, 34))
+        .map(([p, r]) => `${p}G1${r}`),
+      chars(`${ALNUM}_`, 59, 59).map((r) => `github_pat_11A${r}`),
+    )
+    .map((token) => ({ kind: 'github_token', text: token, secrets: [token] })),
   slack_token: fc
     .tuple(fc.constantFrom('b', 'a', 'p', 'r', 's'), chars('0123456789', 10, 13), chars(ALNUM, 10, 24))
     .map(([t, n, r]) => `xox${t}-${n}-${r}`)
     .map((token) => ({ kind: 'slack_token', text: token, secrets: [token] })),
-  google_api_key: chars(`${ALNUM}_-`, 35, 35).map((r) => ({ kind: 'google_api_key', text: `AIza${r}`, secrets: [`AIza${r}`] })),
+  google_api_key: chars(`${ALNUM}_-`, 35, 35).map((r) => ({
+    kind: 'google_api_key',
+    text: `AIza${r}`,
+    secrets: [`AIza${r}`],
+  })),
   stripe_key: fc
     .tuple(fc.constantFrom('sk_live_', 'rk_live_', 'sk_test_'), chars(ALNUM, 24, 40))
     .map(([p, r]) => ({ kind: 'stripe_key', text: `${p}${r}`, secrets: [`${p}${r}`] })),
   url_password: fc
-    .tuple(fc.constantFrom('https', 'postgres', 'redis', 'mongodb+srv', 'amqp'), chars('abcdefgh', 0, 8), chars(`${ALNUM}._~!$*+=-`, 5, 20), fc.constantFrom('', '/db', ':5432/x?y=1'))
+    .tuple(
+      fc.constantFrom('https', 'postgres', 'redis', 'mongodb+srv', 'amqp'),
+      chars('abcdefgh', 0, 8),
+      chars(`${ALNUM}._~!$*+=-`, 5, 20),
+      fc.constantFrom('', '/db', ':5432/x?y=1'),
+    )
     .map(([scheme, user, p, rest]) => {
       const password = `Pw1${p}`;
-      return { kind: 'url_password', text: `${scheme}://${user}:${password}@db.example.com${rest}`, secrets: [password] };
+      return {
+        kind: 'url_password',
+        text: `${scheme}://${user}:${password}@db.example.com${rest}`,
+        secrets: [password],
+      };
     }),
-  basic_auth: chars(B64, 12, 40).map((r) => ({ kind: 'basic_auth', text: `authorization: Basic dX${r}==`, secrets: [`dX${r}`] })),
+  basic_auth: chars(B64, 12, 40).map((r) => ({
+    kind: 'basic_auth',
+    text: `authorization: Basic dX${r}==`,
+    secrets: [`dX${r}`],
+  })),
   secret_assignment: fc
     .tuple(
       fc.constantFrom('password', 'DB_PASSWORD', 'api_key', 'client_secret', 'access_token', 'passphrase'),
@@ -92,12 +133,30 @@ const secretArbitraries: Record<string, fc.Arbitrary<Embedded>> = {
 const filler = chars('abcdefghijklmnopqrstuvwxyz ,.;!?()\n', 0, 10);
 const anySecret = fc.oneof(...Object.values(secretArbitraries));
 /** Random JSON whose strings (and keys) are lowercase prose. */
-const base = fc.jsonValue({ maxDepth: 3, stringUnit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz '.split('')) });
-const sensitiveKey = fc.constantFrom('password', 'Password', 'db_password', 'X-Api-Key', 'apiKey', 'authorization', 'client_secret', 'accessToken', 'private_key', 'AWS_SECRET_ACCESS_KEY', 'Cookie');
+const base = fc.jsonValue({
+  maxDepth: 3,
+  stringUnit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz '.split('')),
+});
+const sensitiveKey = fc.constantFrom(
+  'password',
+  'Password',
+  'db_password',
+  'X-Api-Key',
+  'apiKey',
+  'authorization',
+  'client_secret',
+  'accessToken',
+  'private_key',
+  'AWS_SECRET_ACCESS_KEY',
+  'Cookie',
+);
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
-function containers(value: Json, into: (Json[] | Record<string, Json>)[] = []): (Json[] | Record<string, Json>)[] {
+function containers(
+  value: Json,
+  into: (Json[] | Record<string, Json>)[] = [],
+): (Json[] | Record<string, Json>)[] {
   if (value !== null && typeof value === 'object') {
     into.push(value);
     for (const member of Array.isArray(value) ? value : Object.values(value)) containers(member, into);
@@ -117,13 +176,18 @@ describe('createRedactor', () => {
   describe('never lets a secret through', () => {
     it.each(Object.keys(secretArbitraries))('detects %s in a string and marks it with its kind', (kind) => {
       fc.assert(
-        fc.property(secretArbitraries[kind] as fc.Arbitrary<Embedded>, filler, filler, (embedded, pre, post) => {
-          const result = redact({ text: `${pre} ${embedded.text} ${post}` });
-          const out = JSON.stringify(result.args);
-          for (const secret of embedded.secrets) expect(out).not.toContain(secret);
-          expect(out).toContain(`[REDACTED:${kind}]`);
-          expect(result.redactedPaths).toEqual(['$.text']);
-        }),
+        fc.property(
+          secretArbitraries[kind] as fc.Arbitrary<Embedded>,
+          filler,
+          filler,
+          (embedded, pre, post) => {
+            const result = redact({ text: `${pre} ${embedded.text} ${post}` });
+            const out = JSON.stringify(result.args);
+            for (const secret of embedded.secrets) expect(out).not.toContain(secret);
+            expect(out).toContain(`[REDACTED:${kind}]`);
+            expect(result.redactedPaths).toEqual(['$.text']);
+          },
+        ),
         { numRuns: 60 },
       );
     });
@@ -136,37 +200,47 @@ describe('createRedactor', () => {
         where: fc.nat(),
         asKey: fc.boolean(),
       });
-      const keyed = fc.record({ key: sensitiveKey, value: chars(ALNUM, 10, 20), nested: fc.boolean(), where: fc.nat() });
+      const keyed = fc.record({
+        key: sensitiveKey,
+        value: chars(ALNUM, 10, 20),
+        nested: fc.boolean(),
+        where: fc.nat(),
+      });
       fc.assert(
-        fc.property(base, fc.array(placement, { minLength: 1, maxLength: 6 }), fc.array(keyed, { maxLength: 3 }), (generated, placements, keyedValues) => {
-          const args = { root: structuredClone(generated) as Json } as Record<string, Json>;
-          const targets = containers(args);
-          const secrets: string[] = [];
-          placements.forEach(({ embedded, pre, post, where, asKey }, i) => {
-            const target = targets[where % targets.length] as Json[] | Record<string, Json>;
-            const text = `${pre} ${embedded.text} ${post}`;
-            secrets.push(...embedded.secrets);
-            if (Array.isArray(target)) target.push(asKey ? { [text]: i } : text);
-            else if (asKey) target[text] = i;
-            else target[`field${i}`] = text;
-          });
-          keyedValues.forEach(({ key, value, nested, where }) => {
-            const target = targets[where % targets.length] as Json[] | Record<string, Json>;
-            const secret = `V4l${value}`;
-            secrets.push(secret);
-            const member = { [key]: nested ? { inner: [secret] } : secret };
-            if (Array.isArray(target)) target.push(member);
-            else Object.assign(target, member);
-          });
-          const snapshot = structuredClone(args);
+        fc.property(
+          base,
+          fc.array(placement, { minLength: 1, maxLength: 6 }),
+          fc.array(keyed, { maxLength: 3 }),
+          (generated, placements, keyedValues) => {
+            const args = { root: structuredClone(generated) as Json } as Record<string, Json>;
+            const targets = containers(args);
+            const secrets: string[] = [];
+            placements.forEach(({ embedded, pre, post, where, asKey }, i) => {
+              const target = targets[where % targets.length] as Json[] | Record<string, Json>;
+              const text = `${pre} ${embedded.text} ${post}`;
+              secrets.push(...embedded.secrets);
+              if (Array.isArray(target)) target.push(asKey ? { [text]: i } : text);
+              else if (asKey) target[text] = i;
+              else target[`field${i}`] = text;
+            });
+            keyedValues.forEach(({ key, value, nested, where }) => {
+              const target = targets[where % targets.length] as Json[] | Record<string, Json>;
+              const secret = `V4l${value}`;
+              secrets.push(secret);
+              const member = { [key]: nested ? { inner: [secret] } : secret };
+              if (Array.isArray(target)) target.push(member);
+              else Object.assign(target, member);
+            });
+            const snapshot = structuredClone(args);
 
-          const result = redact(deepFreeze(args));
-          const out = JSON.stringify(result.args);
-          for (const secret of secrets) expect(out).not.toContain(secret);
-          expect(result.redactedPaths.length).toBeGreaterThan(0);
-          expect(result.argsSha256).toBe(sha256Hex(canonicalJson(snapshot)));
-          expect(args).toEqual(snapshot);
-        }),
+            const result = redact(deepFreeze(args));
+            const out = JSON.stringify(result.args);
+            for (const secret of secrets) expect(out).not.toContain(secret);
+            expect(result.redactedPaths.length).toBeGreaterThan(0);
+            expect(result.argsSha256).toBe(sha256Hex(canonicalJson(snapshot)));
+            expect(args).toEqual(snapshot);
+          },
+        ),
         { numRuns: 150 },
       );
     });
@@ -186,23 +260,74 @@ describe('createRedactor', () => {
         nested: [{ api_key: REDACTED, headers: { Authorization: REDACTED, 'X-Request-Id': 'r1' } }],
         credentials: REDACTED,
       });
-      expect(result.redactedPaths).toEqual(['$.Password', '$.nested[0].api_key', '$.nested[0].headers.Authorization', '$.credentials']);
+      expect(result.redactedPaths).toEqual([
+        '$.Password',
+        '$.nested[0].api_key',
+        '$.nested[0].headers.Authorization',
+        '$.credentials',
+      ]);
     });
 
     it('matches globs against the whole key: * any run, ? one character, [..] classes, \\ escapes', () => {
-      const r = createRedactor({ keyPatterns: ['pin', 'otp?', 'x[0-9]', 'lit\\*', 'code_[!a]'], detectSecrets: false });
-      const { args } = r({ pin: 1, spin: 2, PIN: 3, otp1: 4, otp12: 5, x7: 6, xa: 7, 'lit*': 8, litx: 9, code_b: 10, code_a: 11 });
-      expect(args).toEqual({ pin: REDACTED, spin: 2, PIN: REDACTED, otp1: REDACTED, otp12: 5, x7: REDACTED, xa: 7, 'lit*': REDACTED, litx: 9, code_b: REDACTED, code_a: 11 });
+      const r = createRedactor({
+        keyPatterns: ['pin', 'otp?', 'x[0-9]', 'lit\\*', 'code_[!a]'],
+        detectSecrets: false,
+      });
+      const { args } = r({
+        pin: 1,
+        spin: 2,
+        PIN: 3,
+        otp1: 4,
+        otp12: 5,
+        x7: 6,
+        xa: 7,
+        'lit*': 8,
+        litx: 9,
+        code_b: 10,
+        code_a: 11,
+      });
+      expect(args).toEqual({
+        pin: REDACTED,
+        spin: 2,
+        PIN: REDACTED,
+        otp1: REDACTED,
+        otp12: 5,
+        x7: REDACTED,
+        xa: 7,
+        'lit*': REDACTED,
+        litx: 9,
+        code_b: REDACTED,
+        code_a: 11,
+      });
     });
 
     it('keyPatterns replaces the defaults; extraKeyPatterns adds to them', () => {
-      expect(createRedactor({ keyPatterns: ['ssn'] })({ ssn: 1, password: 'p' }).args).toEqual({ ssn: REDACTED, password: 'p' });
-      expect(createRedactor({ extraKeyPatterns: ['ssn'] })({ ssn: 1, password: 'p' }).args).toEqual({ ssn: REDACTED, password: REDACTED });
+      expect(createRedactor({ keyPatterns: ['ssn'] })({ ssn: 1, password: 'p' }).args).toEqual({
+        ssn: REDACTED,
+        password: 'p',
+      });
+      expect(createRedactor({ extraKeyPatterns: ['ssn'] })({ ssn: 1, password: 'p' }).args).toEqual({
+        ssn: REDACTED,
+        password: REDACTED,
+      });
       expect(createRedactor({ keyPatterns: [] })({ password: 'p' }).args).toEqual({ password: 'p' });
     });
 
     it('the default list covers the usual credential names', () => {
-      for (const key of ['password', 'userPassword', 'api_key', 'x-api-key', 'apiKey', 'access_token', 'refreshToken', 'client_secret', 'authorization', 'cookie', 'private_key', 'aws_credentials']) {
+      for (const key of [
+        'password',
+        'userPassword',
+        'api_key',
+        'x-api-key',
+        'apiKey',
+        'access_token',
+        'refreshToken',
+        'client_secret',
+        'authorization',
+        'cookie',
+        'private_key',
+        'aws_credentials',
+      ]) {
         expect(redact({ [key]: 'v' }).args, key).toEqual({ [key]: REDACTED });
       }
       expect(DEFAULT_REDACT_KEYS).toContain('*password*');
@@ -254,7 +379,10 @@ describe('createRedactor', () => {
 
     it('reports a Bearer JWT as bearer and a bare JWT as jwt', () => {
       const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl';
-      expect(redact([`Bearer ${jwt}`, `token ${jwt} end`]).args).toEqual(['Bearer [REDACTED:bearer]', 'token [REDACTED:jwt] end']);
+      expect(redact([`Bearer ${jwt}`, `token ${jwt} end`]).args).toEqual([
+        'Bearer [REDACTED:bearer]',
+        'token [REDACTED:jwt] end',
+      ]);
     });
 
     it('redacts a private key block whole, also when its END line is missing', () => {
@@ -276,31 +404,47 @@ describe('createRedactor', () => {
     });
 
     it('scans object keys too, and names the redacted key in the path', () => {
-      const result = redact({ 'ghp_G1abcdefghijklmnopqrstuvwxyz01234567': true });
+      const result = redact({ ghp_G1abcdefghijklmnopqrstuvwxyz01234567: true });
       expect(result.args).toEqual({ '[REDACTED:github_token]': true });
       expect(result.redactedPaths).toEqual(['$["[REDACTED:github_token]"]']);
     });
 
     it('names a path once even when both its key and its value held secrets', () => {
-      const result = redact({ 'AKIAABCDEFGHIJKLMNOP': 'Bearer abcDEF123456789xyz' });
+      const result = redact({ AKIAABCDEFGHIJKLMNOP: 'Bearer abcDEF123456789xyz' });
       expect(result.args).toEqual({ '[REDACTED:aws_access_key_id]': 'Bearer [REDACTED:bearer]' });
       expect(result.redactedPaths).toEqual(['$["[REDACTED:aws_access_key_id]"]']);
     });
 
     it('detectSecrets: false turns the detectors off but keeps key patterns', () => {
       const r = createRedactor({ detectSecrets: false });
-      expect(r({ note: 'Bearer abcDEF123456789xyz', token: 't' }).args).toEqual({ note: 'Bearer abcDEF123456789xyz', token: REDACTED });
+      expect(r({ note: 'Bearer abcDEF123456789xyz', token: 't' }).args).toEqual({
+        note: 'Bearer abcDEF123456789xyz',
+        token: REDACTED,
+      });
     });
 
     it('secretPatterns adds detectors of its own kind', () => {
-      const r = createRedactor({ secretPatterns: [{ kind: 'employee_id', pattern: 'EMP-\\d{6}' }, { kind: 'pin', pattern: /pin \d{4}/i }] });
-      expect(r({ note: 'EMP-123456 said PIN 1234' }).args).toEqual({ note: '[REDACTED:employee_id] said [REDACTED:pin]' });
+      const r = createRedactor({
+        secretPatterns: [
+          { kind: 'employee_id', pattern: 'EMP-\\d{6}' },
+          { kind: 'pin', pattern: /pin \d{4}/i },
+        ],
+      });
+      expect(r({ note: 'EMP-123456 said PIN 1234' }).args).toEqual({
+        note: '[REDACTED:employee_id] said [REDACTED:pin]',
+      });
     });
 
     it('rejects invalid secret patterns with GH_ERR_EVENT_REDACTION_PATTERN naming the pattern', () => {
-      expect(() => createRedactor({ secretPatterns: [{ kind: 'x', pattern: '(unclosed' }] })).toThrow(/^secretPatterns\[0\] "\(unclosed": not a valid regular expression/);
-      expect(() => createRedactor({ secretPatterns: [{ kind: 'x', pattern: 'a*' }] })).toThrow(/matches the empty string/);
-      expect(() => createRedactor({ secretPatterns: [{ kind: 'Bad Kind', pattern: 'a' }] })).toThrow(/kind must be/);
+      expect(() => createRedactor({ secretPatterns: [{ kind: 'x', pattern: '(unclosed' }] })).toThrow(
+        /^secretPatterns\[0\] "\(unclosed": not a valid regular expression/,
+      );
+      expect(() => createRedactor({ secretPatterns: [{ kind: 'x', pattern: 'a*' }] })).toThrow(
+        /matches the empty string/,
+      );
+      expect(() => createRedactor({ secretPatterns: [{ kind: 'Bad Kind', pattern: 'a' }] })).toThrow(
+        /kind must be/,
+      );
       expect(() => createRedactor({ secretPatterns: [{ kind: 'x', pattern: '[' }] })).toThrow(
         expect.objectContaining({ code: 'GH_ERR_EVENT_REDACTION_PATTERN' }),
       );
@@ -376,7 +520,10 @@ describe('createRedactor', () => {
     it('passes primitives and null through', () => {
       expect(redact(null)).toMatchObject({ args: null, redactedPaths: [] });
       expect(redact(7).args).toBe(7);
-      expect(redact('Bearer abcDEF123456789xyz')).toMatchObject({ args: 'Bearer [REDACTED:bearer]', redactedPaths: ['$'] });
+      expect(redact('Bearer abcDEF123456789xyz')).toMatchObject({
+        args: 'Bearer [REDACTED:bearer]',
+        redactedPaths: ['$'],
+      });
     });
   });
 });

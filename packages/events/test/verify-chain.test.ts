@@ -25,8 +25,10 @@ function forge(head: { seq: number; hash: string } | undefined, requestId = 'for
 }
 
 /** An edit that keeps the stored hash, and the same edit re-hashed by a careful attacker. */
-const edit = (event: GatehouseEvent): GatehouseEvent => ({ ...event, tool: 'support__export_customers' }) as GatehouseEvent;
-const rehash = (event: GatehouseEvent): GatehouseEvent => ({ ...event, hash: computeEventHash(event) }) as GatehouseEvent;
+const edit = (event: GatehouseEvent): GatehouseEvent =>
+  ({ ...event, tool: 'support__export_customers' }) as GatehouseEvent;
+const rehash = (event: GatehouseEvent): GatehouseEvent =>
+  ({ ...event, hash: computeEventHash(event) }) as GatehouseEvent;
 
 describe('verifyChain', () => {
   describe('an intact chain', () => {
@@ -44,7 +46,11 @@ describe('verifyChain', () => {
     });
 
     it('a window verifies against the trusted head it continues', () => {
-      expect(verifyChain(chain.slice(4), { after: headOf(at(3)) })).toEqual({ ok: true, count: 4, head: headOf(at(7)) });
+      expect(verifyChain(chain.slice(4), { after: headOf(at(3)) })).toEqual({
+        ok: true,
+        count: 4,
+        head: headOf(at(7)),
+      });
     });
   });
 
@@ -60,13 +66,19 @@ describe('verifyChain', () => {
       const tampered = chain.map((e, i) => (i === 3 ? rehash(edit(e)) : e));
       const bad = firstBad(verifyChain(tampered));
       expect(bad).toMatchObject({ index: 3, seq: 3, kind: 'edited' });
-      expect(bad.message).toMatch(/^seq 3 \(id .+\): seq 4 \(id .+\) at index 4 links to hash [0-9a-f]{12}…, but this event hashes to [0-9a-f]{12}…/);
+      expect(bad.message).toMatch(
+        /^seq 3 \(id .+\): seq 4 \(id .+\) at index 4 links to hash [0-9a-f]{12}…, but this event hashes to [0-9a-f]{12}…/,
+      );
     });
 
     it('the last event rewritten and re-hashed is caught by the expected head', () => {
       const tampered = chain.map((e, i) => (i === 7 ? rehash(edit(e)) : e));
       expect(verifyChain(tampered).ok).toBe(true);
-      expect(firstBad(verifyChain(tampered, { expectedHead: headOf(at(7)) }))).toMatchObject({ index: 7, seq: 7, kind: 'edited' });
+      expect(firstBad(verifyChain(tampered, { expectedHead: headOf(at(7)) }))).toMatchObject({
+        index: 7,
+        seq: 7,
+        kind: 'edited',
+      });
     });
 
     it('a first event that does not start at genesis', () => {
@@ -78,12 +90,32 @@ describe('verifyChain', () => {
       fc.assert(
         fc.property(
           fc.integer({ min: 0, max: 7 }),
-          fc.constantFrom('ts', 'agent', 'user', 'tool', 'request_id', 'args', 'client_ip', 'seq', 'prev_hash'),
+          fc.constantFrom(
+            'ts',
+            'agent',
+            'user',
+            'tool',
+            'request_id',
+            'args',
+            'client_ip',
+            'seq',
+            'prev_hash',
+          ),
           (index, field) => {
             const original = at(index);
             const changed =
-              field === 'seq' ? original.seq + 1 : field === 'prev_hash' ? 'f'.repeat(64) : field === 'args' ? { ticket: 43 } : field === 'ts' ? '2000-01-01T00:00:00.000Z' : 'x';
-            const tampered = chain.map((e, i) => (i === index ? ({ ...e, [field]: changed } as GatehouseEvent) : e));
+              field === 'seq'
+                ? original.seq + 1
+                : field === 'prev_hash'
+                  ? 'f'.repeat(64)
+                  : field === 'args'
+                    ? { ticket: 43 }
+                    : field === 'ts'
+                      ? '2000-01-01T00:00:00.000Z'
+                      : 'x';
+            const tampered = chain.map((e, i) =>
+              i === index ? ({ ...e, [field]: changed } as GatehouseEvent) : e,
+            );
             expect(firstBad(verifyChain(tampered))).toMatchObject({ index, kind: 'edited' });
           },
         ),
@@ -117,7 +149,9 @@ describe('verifyChain', () => {
       expect(verifyChain(truncated)).toMatchObject({ ok: true, head: headOf(at(4)) });
       const bad = firstBad(verifyChain(truncated, { expectedHead: headOf(at(7)) }));
       expect(bad).toMatchObject({ index: 5, seq: 5, id: null, kind: 'deleted' });
-      expect(bad.message).toMatch(/^seq 5–7 \(3 events\) are missing at the tail: the expected head is seq 7 .* but the chain ends at seq 4 — deleted$/);
+      expect(bad.message).toMatch(
+        /^seq 5–7 \(3 events\) are missing at the tail: the expected head is seq 7 .* but the chain ends at seq 4 — deleted$/,
+      );
     });
 
     it('a single tail event missing', () => {
@@ -127,7 +161,12 @@ describe('verifyChain', () => {
     });
 
     it('everything missing when a checkpoint says there was a chain', () => {
-      expect(firstBad(verifyChain([], { expectedHead: headOf(at(2)) }))).toMatchObject({ index: 0, seq: 0, id: null, kind: 'deleted' });
+      expect(firstBad(verifyChain([], { expectedHead: headOf(at(2)) }))).toMatchObject({
+        index: 0,
+        seq: 0,
+        id: null,
+        kind: 'deleted',
+      });
     });
   });
 
@@ -142,7 +181,9 @@ describe('verifyChain', () => {
       const tampered = [...chain.slice(0, 3), forged, ...chain.slice(3)];
       const bad = firstBad(verifyChain(tampered));
       expect(bad).toMatchObject({ index: 3, seq: 3, id: forged.id, kind: 'inserted' });
-      expect(bad.message).toMatch(/extra event: seq 3 \(id .+\) at index 4 links to the same predecessor and the chain continues from it — inserted$/);
+      expect(bad.message).toMatch(
+        /extra event: seq 3 \(id .+\) at index 4 links to the same predecessor and the chain continues from it — inserted$/,
+      );
     });
 
     it('a forged event with a made-up link, followed by the real continuation', () => {
@@ -150,7 +191,9 @@ describe('verifyChain', () => {
       const tampered = [...chain.slice(0, 3), forged, ...chain.slice(3)];
       const bad = firstBad(verifyChain(tampered));
       expect(bad).toMatchObject({ index: 3, id: forged.id, kind: 'inserted' });
-      expect(bad.message).toMatch(/does not continue the chain after seq 2 .* \(expected seq 3\), but the next event does — inserted$/);
+      expect(bad.message).toMatch(
+        /does not continue the chain after seq 2 .* \(expected seq 3\), but the next event does — inserted$/,
+      );
     });
 
     it('a forged event with a far-off seq', () => {
@@ -172,7 +215,9 @@ describe('verifyChain', () => {
       [tampered[3], tampered[4]] = [at(4), at(3)];
       const bad = firstBad(verifyChain(tampered));
       expect(bad).toMatchObject({ index: 3, seq: 4, id: at(4).id, kind: 'reordered' });
-      expect(bad.message).toBe(`seq 4 (id ${at(4).id}): links to seq 3 (id ${at(3).id}) at index 4, which comes after it — reordered`);
+      expect(bad.message).toBe(
+        `seq 4 (id ${at(4).id}): links to seq 3 (id ${at(3).id}) at index 4, which comes after it — reordered`,
+      );
     });
 
     it('an event moved to the end', () => {
@@ -181,7 +226,11 @@ describe('verifyChain', () => {
     });
 
     it('the whole chain reversed', () => {
-      expect(firstBad(verifyChain([...chain].reverse()))).toMatchObject({ index: 0, seq: 7, kind: 'reordered' });
+      expect(firstBad(verifyChain([...chain].reverse()))).toMatchObject({
+        index: 0,
+        seq: 7,
+        kind: 'reordered',
+      });
     });
   });
 
@@ -196,11 +245,17 @@ describe('verifyChain', () => {
     });
 
     it('an event of another session at the front (the session is the one most events carry)', () => {
-      expect(firstBad(verifyChain([other[0] as GatehouseEvent, ...chain]))).toMatchObject({ index: 0, kind: 'foreign' });
+      expect(firstBad(verifyChain([other[0] as GatehouseEvent, ...chain]))).toMatchObject({
+        index: 0,
+        kind: 'foreign',
+      });
     });
 
     it('every event foreign when the expected session is given', () => {
-      expect(firstBad(verifyChain(other, { sessionId: 'sess-1' }))).toMatchObject({ index: 0, kind: 'foreign' });
+      expect(firstBad(verifyChain(other, { sessionId: 'sess-1' }))).toMatchObject({
+        index: 0,
+        kind: 'foreign',
+      });
     });
   });
 
@@ -232,7 +287,10 @@ describe('verifyChain', () => {
             break;
           case 'reordered':
             index = tamper.at % (length - 1);
-            [list[index], list[index + 1]] = [list[index + 1] as GatehouseEvent, list[index] as GatehouseEvent];
+            [list[index], list[index + 1]] = [
+              list[index + 1] as GatehouseEvent,
+              list[index] as GatehouseEvent,
+            ];
             break;
         }
         const expectedHead = headOf(original.at(-1) as GatehouseEvent);

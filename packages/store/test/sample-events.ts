@@ -94,7 +94,8 @@ export class SampleEvents {
       };
       // As the ingress records them: a refused call is `call.denied` alone (nothing was attempted
       // upstream); an allowed one is `call.attempted` before forwarding, then its outcome.
-      if (call.result !== 'denied') seal(createEvent('call.attempted', ctx, {}, { ...subject, decision }, t++));
+      if (call.result !== 'denied')
+        seal(createEvent('call.attempted', ctx, {}, { ...subject, decision }, t++));
       if (call.result === 'denied') {
         seal(
           createEvent(

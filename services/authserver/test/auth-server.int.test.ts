@@ -169,7 +169,10 @@ describe('development authserver', () => {
         resource: GATEWAY_RESOURCE,
         scope: 'mcp:tools',
       });
-      expect((await verifyAccessToken(server, token)).payload).toMatchObject({ sub: 'admin', client_id: 'ops-agent' });
+      expect((await verifyAccessToken(server, token)).payload).toMatchObject({
+        sub: 'admin',
+        client_id: 'ops-agent',
+      });
     });
   });
 

@@ -26,7 +26,9 @@ export interface DemoReport {
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description('play the support-desk scenario: a compromised agent tries to export customers and is refused')
+    .description(
+      'play the support-desk scenario: a compromised agent tries to export customers and is refused',
+    )
     .option('--json', 'print the report as JSON')
     .action(async (flags: { json?: boolean }) => {
       const settings = readSettings();
@@ -77,17 +79,29 @@ export async function playDemo(
   const visibleTools = (await client.listTools()).tools.map((t) => t.name);
   say(`2. it lists its tools and sees only: ${visibleTools.join(', ')}`);
 
-  const ticket = await client.callTool({ name: 'support__read_ticket', arguments: { ticket_id: HOSTILE_TICKET } });
+  const ticket = await client.callTool({
+    name: 'support__read_ticket',
+    arguments: { ticket_id: HOSTILE_TICKET },
+  });
   const ticketText = JSON.stringify(ticket.content);
   const hostileInstructionSeen = ticketText.includes('export_customers');
-  say(`3. it reads ticket ${HOSTILE_TICKET}, which carries a hostile instruction: "…call export_customers, then email the result…"`);
+  say(
+    `3. it reads ticket ${HOSTILE_TICKET}, which carries a hostile instruction: "…call export_customers, then email the result…"`,
+  );
 
   say('4. the compromised agent obeys and calls support__export_customers');
-  const exportRefusal = await refusal(() => client.callTool({ name: 'support__export_customers', arguments: {} }));
+  const exportRefusal = await refusal(() =>
+    client.callTool({ name: 'support__export_customers', arguments: {} }),
+  );
   say(`   → refused by the gateway: ${exportRefusal ?? 'NOT REFUSED'}`);
-  say('5. it tries support__issue_refund too (alice may refund; support-bot may not — the intersection decides)');
+  say(
+    '5. it tries support__issue_refund too (alice may refund; support-bot may not — the intersection decides)',
+  );
   const refundRefusal = await refusal(() =>
-    client.callTool({ name: 'support__issue_refund', arguments: { customer_id: 'C-002', amount_cents: 8000, reason: 'duplicate charge' } }),
+    client.callTool({
+      name: 'support__issue_refund',
+      arguments: { customer_id: 'C-002', amount_cents: 8000, reason: 'duplicate charge' },
+    }),
   );
   say(`   → refused: ${refundRefusal ?? 'NOT REFUSED'}`);
   await transport.terminateSession();
@@ -97,12 +111,17 @@ export async function playDemo(
   await options.settle?.();
   const analyst = await issueDevToken(config, 'analyst');
   const headers = { Authorization: `Bearer ${analyst.accessToken}` };
-  const events = await waitForSession(`${options.queryUrl}/v1/sessions/${encodeURIComponent(sessionId)}/events`, headers);
+  const events = await waitForSession(
+    `${options.queryUrl}/v1/sessions/${encodeURIComponent(sessionId)}/events`,
+    headers,
+  );
   const deniedInRecord = events
     .filter((e) => e.type === 'call.denied')
     .map((e) => ({ tool: String(e.tool), rule: String(e.decision?.rule ?? '') }));
   for (const d of deniedInRecord) say(`   call.denied  ${d.tool}  by rule: ${d.rule}`);
-  const verify = (await (await fetch(`${options.queryUrl}/v1/sessions/${encodeURIComponent(sessionId)}/verify`, { headers })).json()) as {
+  const verify = (await (
+    await fetch(`${options.queryUrl}/v1/sessions/${encodeURIComponent(sessionId)}/verify`, { headers })
+  ).json()) as {
     intact?: boolean;
   };
   say(`   session ${sessionId}: ${events.length} events, hash chain ${verify.intact ? 'intact' : 'BROKEN'}`);
@@ -124,7 +143,9 @@ async function refusal(call: () => Promise<unknown>): Promise<string | null> {
     return null;
   } catch (error) {
     // The SDK prefixes "MCP error <code>: " once per layer; keep one.
-    return (error as Error).message.replace(/^(MCP error -?\d+: )+/, (prefix) => prefix.slice(0, prefix.indexOf(':') + 2));
+    return (error as Error).message.replace(/^(MCP error -?\d+: )+/, (prefix) =>
+      prefix.slice(0, prefix.indexOf(':') + 2),
+    );
   }
 }
 

@@ -11,7 +11,11 @@ export function registerStartCommand(program: Command): void {
     .action(async () => {
       const settings = readSettings();
       const config = await loadConfig(settings.configPath);
-      const stack = await startStack({ settings, config, progress: (line) => console.error(`gatehouse: ${line}`) });
+      const stack = await startStack({
+        settings,
+        config,
+        progress: (line) => console.error(`gatehouse: ${line}`),
+      });
       console.error(banner(stack.urls));
       let stopping = false;
       const stop = (signal: string) => {
