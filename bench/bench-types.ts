@@ -2,6 +2,8 @@
  * The shape every benchmark module in `bench/` exports. `bench/run.ts` runs them one after another
  * in one process, prints each table, and writes `bench/results.json`.
  */
+import path from 'node:path';
+
 export interface BenchOptions {
   /** Smaller workloads (CI smoke runs, `npm run bench -- --quick`). */
   quick: boolean;
@@ -21,3 +23,20 @@ export interface BenchResult {
 }
 
 export type Bench = (options: BenchOptions) => Promise<BenchResult>;
+
+/**
+ * The child-process side of a benchmark that needs a process of its own (chDB binds one data dir
+ * per process): when `envVar` is `1` and this module (`file`, its `import.meta.url` path) is the
+ * entry point, runs `child` and exits 0, or prints the error as `<label>: …` and exits 1.
+ */
+export function runIfChild(envVar: string, file: string, label: string, child: () => Promise<void>): void {
+  const entry = process.argv[1];
+  if (process.env[envVar] !== '1' || entry === undefined || path.resolve(entry) !== file) return;
+  child().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      process.stderr.write(`${label}: ${error instanceof Error ? error.stack : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}

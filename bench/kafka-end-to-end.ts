@@ -27,7 +27,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startBroker, type StartedBroker } from '../test/support/kafka.js';
-import type { Bench, BenchResult } from './bench-types.js';
+import { runIfChild, type Bench, type BenchResult } from './bench-types.js';
 
 const TARGET_PER_S = 20_000;
 const TARGET_P99_MS = 2_000;
@@ -422,18 +422,4 @@ async function child(): Promise<void> {
   }
 }
 
-if (
-  process.env.KAFKA_E2E_BENCH_CHILD === '1' &&
-  process.argv[1] !== undefined &&
-  path.resolve(process.argv[1]) === here
-) {
-  child().then(
-    () => process.exit(0),
-    (error: unknown) => {
-      process.stderr.write(
-        `kafka end-to-end bench child: ${error instanceof Error ? error.stack : String(error)}\n`,
-      );
-      process.exit(1);
-    },
-  );
-}
+runIfChild('KAFKA_E2E_BENCH_CHILD', here, 'kafka end-to-end bench child', child);

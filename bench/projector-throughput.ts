@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Bench, BenchResult } from './bench-types.js';
+import { runIfChild, type Bench, type BenchResult } from './bench-types.js';
 
 interface ChildResult {
   events: number;
@@ -199,18 +199,4 @@ async function child(): Promise<void> {
   }
 }
 
-if (
-  process.env.PROJECTOR_BENCH_CHILD === '1' &&
-  process.argv[1] !== undefined &&
-  path.resolve(process.argv[1]) === here
-) {
-  child().then(
-    () => process.exit(0),
-    (error: unknown) => {
-      process.stderr.write(
-        `projector bench child: ${error instanceof Error ? error.stack : String(error)}\n`,
-      );
-      process.exit(1);
-    },
-  );
-}
+runIfChild('PROJECTOR_BENCH_CHILD', here, 'projector bench child', child);

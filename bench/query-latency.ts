@@ -16,7 +16,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Bench, BenchResult } from './bench-types.js';
+import { runIfChild, type Bench, type BenchResult } from './bench-types.js';
 
 interface Figures {
   p50: number;
@@ -342,16 +342,4 @@ FROM (
   }
 }
 
-if (
-  process.env.QUERY_BENCH_CHILD === '1' &&
-  process.argv[1] !== undefined &&
-  path.resolve(process.argv[1]) === here
-) {
-  child().then(
-    () => process.exit(0),
-    (error: unknown) => {
-      process.stderr.write(`query bench child: ${error instanceof Error ? error.stack : String(error)}\n`);
-      process.exit(1);
-    },
-  );
-}
+runIfChild('QUERY_BENCH_CHILD', here, 'query bench child', child);
