@@ -187,6 +187,24 @@ describe('gateway in front of the support desk (real SDK client, stdio upstream)
     expect(verifyChain(events).ok).toBe(true);
   });
 
+  it('when the log is unavailable at initialize, refuses the session and records it as started and refused', async () => {
+    const token = await gw.issuer.token({ client_id: 'support-bot', sub: 'support-bot' });
+    gw.log.setAvailable(false);
+    try {
+      await expect(gw.connect(token)).rejects.toThrow(/audit log unavailable; session refused/);
+    } finally {
+      gw.log.setAvailable(true);
+    }
+    await gw.ingress.flush();
+    const refusal = gw.log
+      .events()
+      .find((e) => e.type === 'session.ended' && e.data.reason === 'refused: audit log unavailable');
+    expect(refusal).toBeDefined();
+    const events = gw.eventsOf(refusal!.session_id);
+    expect(events.map((e) => e.type)).toEqual(['session.started', 'session.ended']);
+    expect(verifyChain(events).ok).toBe(true);
+  });
+
   it('binds a session to its caller: another token with the same session id gets 404 and a record', async () => {
     const { transport } = await gw.connect(await gw.issuer.token({ client_id: 'support-bot', sub: 'alice' }));
     const intruder = await gw.issuer.token({ client_id: 'support-bot', sub: 'bob' });

@@ -62,7 +62,12 @@ export function registerMcpRoutes(
       );
     } catch (error) {
       request.log.error({ err: error }, 'session.started not recorded; session refused');
-      if (!deps.failOpen)
+      if (!deps.failOpen) {
+        // The refused session.started keeps its seq and is re-appended (it may have been written);
+        // close that chain so the record says the session was refused, not left open.
+        void deps.recorder
+          .appendOutcome(events.sessionEnded(identity.context, 'refused: audit log unavailable'))
+          .then(() => deps.recorder.forget(sessionId));
         return rpcError(
           reply,
           503,
@@ -70,6 +75,7 @@ export function registerMcpRoutes(
           'audit log unavailable; session refused',
           (request.body as { id?: string | number }).id ?? null,
         );
+      }
     }
 
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => sessionId });
