@@ -17,11 +17,23 @@ export const LOG_ERROR_CODES = [
 ] as const;
 export type LogErrorCode = (typeof LOG_ERROR_CODES)[number];
 
-/** An event-log failure. `retryable` is true for outages (the same append may succeed later). */
+/**
+ * An event-log failure. `retryable` is true for outages (the same append may succeed later).
+ * `nothingWritten` is true only where an append was refused before anything was sent or written
+ * (a closed log, an event that cannot be encoded, a record over `maxRecordBytes`); any other
+ * failure of an append, retryable or not, may have left some of its records in the log.
+ */
 export class LogError extends GatehouseError {
   declare readonly code: LogErrorCode;
-  constructor(code: LogErrorCode, message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
-    super(code, message, { status: 503, ...options });
+  readonly nothingWritten: boolean;
+  constructor(
+    code: LogErrorCode,
+    message: string,
+    options: { retryable?: boolean; cause?: unknown; nothingWritten?: boolean } = {},
+  ) {
+    const { nothingWritten, ...rest } = options;
+    super(code, message, { status: 503, ...rest });
     this.name = 'LogError';
+    this.nothingWritten = nothingWritten ?? false;
   }
 }

@@ -126,7 +126,10 @@ describe('embedded event log', () => {
       (e) => ({ ...e, args: { blob: 'x'.repeat(5000) } }) as GatehouseEvent,
     );
 
-    await expect(log.append([small!, big!])).rejects.toMatchObject({ code: 'GH_ERR_LOG_RECORD_TOO_LARGE' });
+    await expect(log.append([small!, big!])).rejects.toMatchObject({
+      code: 'GH_ERR_LOG_RECORD_TOO_LARGE',
+      nothingWritten: true,
+    });
     expect(log.endOffset()).toBe('0');
     await log.close();
     expect(await readAll()).toEqual([]);

@@ -226,6 +226,7 @@ export function describeEventLogContract(name: string, makeLog: () => Promise<Ev
       await log.close();
       await expect(log.append(sessionCalls('s-closed', 1))).rejects.toMatchObject({
         code: 'GH_ERR_LOG_CLOSED',
+        nothingWritten: true,
       });
     });
   });

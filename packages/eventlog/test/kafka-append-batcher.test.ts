@@ -98,14 +98,19 @@ describe('AppendBatcher (Kafka group commit)', () => {
 
   it('rejects an append not acknowledged within appendTimeoutMs as retryable, abandons its request, and never sends queued records of it', async () => {
     const broker = fakeBroker();
-    const appends = batcher(broker, { appendTimeoutMs: 50 });
-    const stuck = appends.append([record('a')]);
+    // maxBatchBytes 1: one record per request, so the append's second record waits in the queue.
+    const appends = batcher(broker, { appendTimeoutMs: 50, maxBatchBytes: 1 });
+    const stuck = appends.append([record('a1'), record('a2')]);
     await until(() => broker.inFlight === 1);
-    const queued = appends.append([record('b')]);
 
     await expect(stuck).rejects.toMatchObject({ code: 'GH_ERR_LOG_UNAVAILABLE', retryable: true });
-    await expect(queued).rejects.toMatchObject({ code: 'GH_ERR_LOG_UNAVAILABLE', retryable: true });
     await appends.whenIdle();
-    expect(broker.requests).toEqual([['a']]);
+    expect(broker.requests).toEqual([['a1']]);
+    // The batcher is not stuck: a later append goes out on its own request.
+    const next = appends.append([record('b')]);
+    await until(() => broker.inFlight === 1);
+    broker.release();
+    await next;
+    expect(broker.requests).toEqual([['a1'], ['b']]);
   });
 });

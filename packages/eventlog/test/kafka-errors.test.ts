@@ -30,9 +30,11 @@ describe('translating kafkajs errors into LogError', () => {
     );
     const wrapped = kafkajsError('KafkaJSNumberOfRetriesExceeded', 'gave up', { originalError: tooLarge });
 
+    // Refused by the broker: the same produce request may have carried records that were written.
     expect(toLogError(tooLarge, 'append')).toMatchObject({
       code: 'GH_ERR_LOG_RECORD_TOO_LARGE',
       retryable: false,
+      nothingWritten: false,
     });
     expect(toLogError(wrapped, 'append')).toMatchObject({
       code: 'GH_ERR_LOG_RECORD_TOO_LARGE',

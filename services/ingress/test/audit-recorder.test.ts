@@ -137,13 +137,51 @@ describe('audit recorder', () => {
     expect(verifyChain(unique).ok).toBe(true);
   });
 
+  it('treats a non-retryable refusal from the send path as in doubt: another session in the same request may have been written', async () => {
+    const memory = createMemoryLog();
+    let failNext = false;
+    // The broker refused the produce request (a record of another session was too large for the
+    // topic), after this session's record had been written to its partition.
+    const log: EventLog = {
+      ...memory,
+      append: async (batch) => {
+        await memory.append(batch);
+        if (failNext) {
+          failNext = false;
+          throw new LogError(
+            'GH_ERR_LOG_RECORD_TOO_LARGE',
+            'kafka refused the produce request: MESSAGE_TOO_LARGE',
+          );
+        }
+      },
+    };
+    const chains = new ChainRegistry();
+    const recorder = new AuditRecorder({ log, chains, logger, retryDelaysMs: [1] });
+    await recorder.appendDurable(
+      events.sessionStarted(ctx, { protocol_version: null, client_name: null, client_version: null }),
+    );
+    failNext = true;
+    await expect(recorder.appendDurable(events.toolsListed(ctx, [], 'v'))).rejects.toMatchObject({
+      code: 'GH_ERR_LOG_RECORD_TOO_LARGE',
+    });
+    expect(chains.head('s-1')?.seq).toBe(1);
+    await recorder.appendDurable(events.sessionEnded(ctx, 'client_deleted'));
+    await recorder.drain();
+    const unique = [...new Map(memory.events().map((e) => [e.id, e])).values()];
+    expect(unique.map((e) => e.seq)).toEqual([0, 1, 2]);
+    expect(verifyChain(unique).ok).toBe(true);
+  });
+
   it('rewinds the head when the log refuses for good (nothing written), so the next event reuses the seq', async () => {
     const memory = createMemoryLog();
     let refuse = false;
     const log: EventLog = {
       ...memory,
       append: async (batch) => {
-        if (refuse) throw new LogError('GH_ERR_LOG_RECORD_TOO_LARGE', 'record of 2 MiB exceeds 1 MiB');
+        if (refuse)
+          throw new LogError('GH_ERR_LOG_RECORD_TOO_LARGE', 'record of 2 MiB exceeds 1 MiB', {
+            nothingWritten: true,
+          });
         await memory.append(batch);
       },
     };

@@ -221,7 +221,10 @@ class EmbeddedLog implements EmbeddedEventLog, ConsumerHost {
   }
 
   async append(events: readonly GatehouseEvent[]): Promise<void> {
-    if (this.#closed) throw new LogError('GH_ERR_LOG_CLOSED', `the event log ${this.dir} is closed`);
+    if (this.#closed)
+      throw new LogError('GH_ERR_LOG_CLOSED', `the event log ${this.dir} is closed`, {
+        nothingWritten: true,
+      });
     if (events.length === 0) return;
     const payloads: Buffer[] = [];
     for (const event of events) payloads.push(this.#encode(event));
@@ -240,13 +243,14 @@ class EmbeddedLog implements EmbeddedEventLog, ConsumerHost {
       throw new LogError(
         'GH_ERR_LOG_INVALID_RECORD',
         `append: event ${JSON.stringify(id)} cannot be written: ${cause instanceof Error ? cause.message : String(cause)}`,
-        { cause },
+        { cause, nothingWritten: true },
       );
     }
     if (payload.length > this.#limits.maxRecordBytes) {
       throw new LogError(
         'GH_ERR_LOG_RECORD_TOO_LARGE',
         `append: event ${event.id} (${event.type}) encodes to ${payload.length} bytes, over maxRecordBytes (${this.#limits.maxRecordBytes}); nothing of this append was written`,
+        { nothingWritten: true },
       );
     }
     return payload;

@@ -97,7 +97,9 @@ class KafkaLog implements KafkaEventLog {
 
   async append(events: readonly GatehouseEvent[]): Promise<void> {
     if (this.#closed)
-      throw new LogError('GH_ERR_LOG_CLOSED', `the kafka event log (topic ${this.topic}) is closed`);
+      throw new LogError('GH_ERR_LOG_CLOSED', `the kafka event log (topic ${this.topic}) is closed`, {
+        nothingWritten: true,
+      });
     const records: OutgoingRecord[] = [];
     for (const event of events) {
       let value: Buffer;
@@ -107,19 +109,21 @@ class KafkaLog implements KafkaEventLog {
         throw new LogError(
           'GH_ERR_LOG_INVALID_RECORD',
           `append: event ${JSON.stringify((event as { id?: unknown }).id)} cannot be encoded: ${String(cause)}`,
-          { cause },
+          { cause, nothingWritten: true },
         );
       }
       if (value.length > this.#options.maxRecordBytes) {
         throw new LogError(
           'GH_ERR_LOG_RECORD_TOO_LARGE',
           `append: event ${event.id} encodes to ${value.length} bytes, over maxRecordBytes (${this.#options.maxRecordBytes}); nothing of this append was written`,
+          { nothingWritten: true },
         );
       }
       if (typeof event.session_id !== 'string' || event.session_id.length === 0) {
         throw new LogError(
           'GH_ERR_LOG_INVALID_RECORD',
           `append: event ${event.id} has no session_id to key its record with`,
+          { nothingWritten: true },
         );
       }
       records.push({ key: event.session_id, value });

@@ -79,7 +79,8 @@ class MemoryLog implements MemoryEventLog {
   }
 
   async append(events: readonly GatehouseEvent[]): Promise<void> {
-    if (this.#closed) throw new LogError('GH_ERR_LOG_CLOSED', 'the in-memory event log is closed');
+    if (this.#closed)
+      throw new LogError('GH_ERR_LOG_CLOSED', 'the in-memory event log is closed', { nothingWritten: true });
     if (!this.#available) {
       throw new LogError(
         'GH_ERR_LOG_UNAVAILABLE',
@@ -109,13 +110,14 @@ class MemoryLog implements MemoryEventLog {
       throw new LogError(
         'GH_ERR_LOG_INVALID_RECORD',
         `append: event ${JSON.stringify((event as { id?: unknown }).id)} cannot be written: ${String(cause)}`,
-        { cause },
+        { cause, nothingWritten: true },
       );
     }
     if (bytes.length > this.#state.maxRecordBytes) {
       throw new LogError(
         'GH_ERR_LOG_RECORD_TOO_LARGE',
         `append: event ${event.id} encodes to ${bytes.length} bytes, over maxRecordBytes (${this.#state.maxRecordBytes}); nothing of this append was written`,
+        { nothingWritten: true },
       );
     }
     return decodeEvent(bytes);

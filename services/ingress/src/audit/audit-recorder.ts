@@ -1,11 +1,5 @@
-import {
-  GatehouseError,
-  type ChainHead,
-  type ChainRegistry,
-  type EventDraft,
-  type GatehouseEvent,
-} from '@gatehouse/events';
-import { DEFAULT_SPOOLABLE_TYPES, type EventLog, type SpoolingLog } from '@gatehouse/eventlog';
+import type { ChainHead, ChainRegistry, EventDraft, GatehouseEvent } from '@gatehouse/events';
+import { DEFAULT_SPOOLABLE_TYPES, LogError, type EventLog, type SpoolingLog } from '@gatehouse/eventlog';
 import type { Logger } from 'pino';
 
 /**
@@ -103,10 +97,10 @@ const MAX_STREAM_BATCH = 256;
  *   of one stream that queue up while an append is in flight go to the log together in the next
  *   append (one fsync / one produce), so concurrent calls in one session still share group commits.
  * - `appendDurable` resolves only after the log acknowledged the event, and rejects if the log
- *   refuses it. A refusal that says nothing was written (a non-retryable error: record too large,
- *   invalid) rewinds the chain head, so the next event reuses the seq. A retryable refusal (an
- *   outage, a timeout) is ambiguous: Kafka may have written a record whose acknowledgement was
- *   lost. The event then stays at its seq and is re-appended like an outcome (retried, spooled),
+ *   refuses it. A refusal that says nothing was written (`LogError.nothingWritten`: a record too
+ *   large or invalid, refused before sending) rewinds the chain head, so the next event reuses the
+ *   seq. Any other refusal is ambiguous: Kafka may have written a record whose acknowledgement was
+ *   lost, or a produce request carrying several sessions' records may have failed for one of them. The event then stays at its seq and is re-appended like an outcome (retried, spooled),
  *   so the chain is gapless whether or not the first attempt landed, and no seq is ever taken by
  *   two events; a duplicate record carries the same event id, which readers deduplicate by. The
  *   caller was refused either way (a refused `call.attempted` is followed by its `call.failed`
@@ -228,7 +222,9 @@ export class AuditRecorder {
         batch.forEach((item, i) => item.resolve(sealed[i]!));
         continue;
       } catch (error) {
-        const definite = error instanceof GatehouseError && !error.retryable;
+        // Only a refusal before anything was sent is definite. Any other failure, retryable or
+        // not, may have written some records (Kafka sends appends of many sessions in one request).
+        const definite = error instanceof LogError && error.nothingWritten;
         if (definite) {
           // Nothing was written: give this batch's seqs back (earlier in-doubt events keep theirs).
           this.#chains.rewind(stream, before);
