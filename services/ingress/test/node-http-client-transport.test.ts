@@ -68,6 +68,9 @@ describe('NodeHttpClientTransport: what it hands to the SDK', () => {
       { jsonrpc: '2.0', result: {} },
       { jsonrpc: '2.0', id: null, method: 'tools/call' },
       { jsonrpc: '2.0', id: 1 },
+      { jsonrpc: '2.0', method: 'notifications/progress', params: null },
+      { jsonrpc: '2.0', method: 'notifications/progress', params: [1, 2] },
+      { jsonrpc: '2.0', id: 2, method: 'sampling/createMessage', params: 'x' },
       'text',
       null,
     ];

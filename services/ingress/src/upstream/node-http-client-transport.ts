@@ -247,6 +247,10 @@ function isJsonRpcEnvelope(value: unknown): value is JSONRPCMessage {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const message = value as Record<string, unknown>;
   if (message.jsonrpc !== '2.0') return false;
+  // MCP params are objects; anything else (null, an array, a string) is not a valid message.
+  const params = message.params;
+  if ('params' in message && (typeof params !== 'object' || params === null || Array.isArray(params)))
+    return false;
   const id = message.id;
   const hasId = typeof id === 'string' || typeof id === 'number';
   if (typeof message.method === 'string') return hasId || !('id' in message);

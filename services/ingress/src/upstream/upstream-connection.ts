@@ -6,6 +6,7 @@ import {
   CallToolResultSchema,
   ErrorCode,
   McpError,
+  ProgressNotificationSchema,
   type CallToolResult,
   type Progress,
   type Tool,
@@ -235,11 +236,19 @@ export class UpstreamConnection {
     const sdkOnMessage = transport.onmessage;
     transport.onmessage = (message, extra) => {
       if ('method' in message && message.method === 'notifications/progress' && !('id' in message)) {
-        const params = message.params as { progressToken?: unknown } & Progress;
-        const handler =
-          typeof params.progressToken === 'string' ? this.#progress.get(params.progressToken) : undefined;
+        // Checked in full before anything reads it: a malformed notification from the upstream
+        // (no params, params null, progress not a number) is dropped, never relayed or thrown on.
+        const parsed = ProgressNotificationSchema.safeParse(message);
+        if (!parsed.success) {
+          this.#logger.warn(
+            { issues: parsed.error.issues.length },
+            'malformed progress notification from the upstream dropped',
+          );
+          return;
+        }
+        const { progressToken, ...progress } = parsed.data.params;
+        const handler = typeof progressToken === 'string' ? this.#progress.get(progressToken) : undefined;
         if (handler) {
-          const { progressToken: _token, ...progress } = params;
           handler(progress as Progress);
           return;
         }
