@@ -8,6 +8,7 @@
  *   GATEHOUSE_INGRESS_PORT  port (default 7420)
  *   GATEHOUSE_HOST          interface (default 127.0.0.1)
  *   KAFKA_BROKERS           Kafka event log (comma-separated host:port); otherwise the embedded log
+ *   GATEHOUSE_KAFKA_TOPIC   its topic (default gatehouse.audit)
  *                           under GATEHOUSE_DATA_DIR/log (default ./data/log) — one process only
  *   GATEHOUSE_DATA_DIR      also holds the outcome spool, <dir>/spool/<instance> (default ./data)
  *   GATEHOUSE_INSTANCE      this node's id: its `perimeter:<id>` stream and spool directory
@@ -81,7 +82,10 @@ async function openLog(
 ): Promise<{ log: EventLog; close: () => Promise<void> }> {
   const dataDir = path.resolve(env.GATEHOUSE_DATA_DIR || './data');
   const log = env.KAFKA_BROKERS
-    ? await openKafkaLog({ brokers: parseKafkaBrokers(env.KAFKA_BROKERS) })
+    ? await openKafkaLog({
+        brokers: parseKafkaBrokers(env.KAFKA_BROKERS),
+        ...(env.GATEHOUSE_KAFKA_TOPIC ? { topic: env.GATEHOUSE_KAFKA_TOPIC } : {}),
+      })
     : await openEmbeddedLog({ dir: path.join(dataDir, 'log') });
   try {
     const spooling = await createSpoolingLog({

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { DEFAULT_KAFKA_TOPIC, type EventLog, type LogBatch, type LogConsumer } from '@gatehouse/eventlog';
 import type { AuditStore, PreparedInsert } from '@gatehouse/store';
 import { pino, type Logger } from 'pino';
@@ -13,7 +14,12 @@ import { ProjectorError } from './errors.js';
  * in one group would leave partitions that nobody consumes. `base` names another role (`rebuild`).
  */
 export function projectorGroup(topic: string | undefined, base = 'projector'): string {
-  return topic === undefined || topic === DEFAULT_KAFKA_TOPIC ? base : `${base}.${topic}`;
+  if (topic === undefined || topic === DEFAULT_KAFKA_TOPIC) return base;
+  const group = `${base}.${topic}`;
+  // Group names are at most 128 characters here; a long topic keeps a readable prefix and a hash.
+  return group.length <= 128
+    ? group
+    : `${group.slice(0, 111)}.${createHash('sha256').update(topic).digest('hex').slice(0, 16)}`;
 }
 
 export interface ProjectorOptions {

@@ -294,5 +294,8 @@ describe('projectorGroup', () => {
     expect(projectorGroup('gatehouse.audit')).toBe('projector');
     expect(projectorGroup('gatehouse.staging')).toBe('projector.gatehouse.staging');
     expect(projectorGroup('gatehouse.staging', 'rebuild')).toBe('rebuild.gatehouse.staging');
+    const long = projectorGroup(`t.${'x'.repeat(240)}`);
+    expect(long).toMatch(/^[A-Za-z0-9._-]{1,128}$/);
+    expect(long).not.toBe(projectorGroup(`t.${'x'.repeat(239)}`));
   });
 });

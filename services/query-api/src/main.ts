@@ -49,7 +49,7 @@ export interface RunningQueryApi {
  * - `GATEHOUSE_DATA_DIR` (default `./data`): chDB under `<dir>/clickhouse` when `CLICKHOUSE_URL` is
  *   unset, the embedded log under `<dir>/log` when `KAFKA_BROKERS` is unset, the checkpoint key
  *   under `<dir>/checkpoint/key.json` (or `GATEHOUSE_CHECKPOINT_KEY`: a private JWK or PEM);
- * - `KAFKA_BROKERS`, `CLICKHOUSE_URL`;
+ * - `KAFKA_BROKERS`, `GATEHOUSE_KAFKA_TOPIC` (default gatehouse.audit), `CLICKHOUSE_URL`;
  * - `GATEHOUSE_QUERY_MAX_THREADS` (default 2): `max_threads` of every query.
  *
  * The embedded log and chDB each allow one process: run this standalone only in scale-out, or
@@ -77,7 +77,10 @@ export async function runQueryApi(options: RunQueryApiOptions): Promise<RunningQ
       ...(env.CLICKHOUSE_URL ? { url: env.CLICKHOUSE_URL } : {}),
     });
     log = env.KAFKA_BROKERS
-      ? await openKafkaLog({ brokers: parseKafkaBrokers(env.KAFKA_BROKERS) })
+      ? await openKafkaLog({
+          brokers: parseKafkaBrokers(env.KAFKA_BROKERS),
+          ...(env.GATEHOUSE_KAFKA_TOPIC ? { topic: env.GATEHOUSE_KAFKA_TOPIC } : {}),
+        })
       : await openEmbeddedLog({ dir: path.join(dataDir, 'log') });
     const api = await createQueryApi({
       store,
