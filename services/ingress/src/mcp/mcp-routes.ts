@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { events } from '@gatehouse/events';
+import { LogError } from '@gatehouse/eventlog';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -63,11 +64,13 @@ export function registerMcpRoutes(
     } catch (error) {
       request.log.error({ err: error }, 'session.started not recorded; session refused');
       if (!deps.failOpen) {
-        // The refused session.started keeps its seq and is re-appended (it may have been written);
-        // close that chain so the record says the session was refused, not left open.
-        void deps.recorder
-          .appendOutcome(events.sessionEnded(identity.context, 'refused: audit log unavailable'))
-          .then(() => deps.recorder.forget(sessionId));
+        // Unless nothing was written, the refused session.started keeps its seq and is re-appended
+        // (it may be in the log): close that chain so the record says the session was refused.
+        if (!(error instanceof LogError && error.nothingWritten))
+          void deps.recorder
+            .appendOutcome(events.sessionEnded(identity.context, 'refused: audit log unavailable'))
+            .then(() => deps.recorder.forget(sessionId));
+        else void deps.recorder.forget(sessionId);
         return rpcError(
           reply,
           503,
