@@ -22,6 +22,13 @@ export interface GatewaySession {
 }
 
 /**
+ * How long ending a session waits for its calls to record their outcomes before `session.ended`.
+ * Longer than a durable Kafka append may take (`appendTimeoutMs`, default 10 s), so that an
+ * outcome still waiting on the log during an outage is not overtaken by `session.ended`.
+ */
+const SETTLE_WAIT_MS = 15_000;
+
+/**
  * Live sessions of this ingress node. Ending a session (DELETE, transport close, idle timeout,
  * shutdown) records `session.ended` once, then forgets the session's chain head.
  */
@@ -52,7 +59,7 @@ export class SessionRegistry {
 
   /**
    * Ends a session once (idempotent): closes its transport, which cancels calls in flight (their
-   * upstream requests too), waits for them to record their outcomes (at most 5 s), then records
+   * upstream requests too), waits for them to record their outcomes (at most `SETTLE_WAIT_MS`), then records
    * `session.ended` — the last event of the session's chain — and forgets the chain head.
    */
   async end(session: GatewaySession, reason: SessionEndReason): Promise<void> {
@@ -65,7 +72,7 @@ export class SessionRegistry {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       session.server.settled(),
-      new Promise<void>((resolve) => (timer = setTimeout(resolve, 5_000))),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, SETTLE_WAIT_MS))),
     ]);
     clearTimeout(timer);
     await this.#recorder.appendOutcome(events.sessionEnded(session.identity.context, reason));
