@@ -106,8 +106,9 @@ if [[ ! -f "$data_dir/log/meta.properties" ]]; then
     || { cat "$data_dir/format.out" >&2; echo "error: kafka storage format failed" >&2; exit 1; }
 fi
 
-# A restart appends to server.log: readiness is judged on the lines written after this point.
-log_lines_before=$(wc -l < "$data_dir/server.log" 2>/dev/null || echo 0)
+# A restart appends to server.log: readiness is judged on what is written after this point (the
+# whole file if it rolled over meanwhile and is now shorter).
+log_bytes_before=$(wc -c < "$data_dir/server.log" 2>/dev/null || echo 0)
 echo "starting kafka on $brokers (controller $host:$controller_port, data $data_dir) ..."
 : > "$data_dir/kafka.out"
 # shellcheck disable=SC2086
@@ -118,7 +119,15 @@ echo "$pid" > "$pid_file"
 
 deadline=$((SECONDS + timeout_s))
 # BrokerServer logs "Kafka Server started" only once it is unfenced, i.e. ready for clients.
-started() { tail -n "+$((log_lines_before + 1))" "$data_dir/server.log" 2>/dev/null | grep -q 'Kafka Server started'; }
+started() {
+  local size
+  size=$(wc -c < "$data_dir/server.log" 2>/dev/null || echo 0)
+  if ((size < log_bytes_before)); then
+    grep -q 'Kafka Server started' "$data_dir/server.log" 2>/dev/null
+  else
+    tail -c "+$((log_bytes_before + 1))" "$data_dir/server.log" 2>/dev/null | grep -q 'Kafka Server started'
+  fi
+}
 until port_open "$port" && started; do
   if ! kill -0 "$pid" 2>/dev/null; then
     echo "error: kafka exited during start-up; last lines of $data_dir/kafka.out and server.log:" >&2
