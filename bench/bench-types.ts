@@ -2,6 +2,7 @@
  * The shape every benchmark module in `bench/` exports. `bench/run.ts` runs them one after another
  * in one process, prints each table, and writes `bench/results.json`.
  */
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 
 export interface BenchOptions {
@@ -39,4 +40,42 @@ export function runIfChild(envVar: string, file: string, label: string, child: (
       process.exit(1);
     },
   );
+}
+
+/**
+ * The parent side of `runIfChild`: runs `file` in a new process with `envVar=1` and `env`, relays
+ * its `progress …` stdout lines to `progress`, and resolves with the first stdout line that is a
+ * JSON object (the child's result). Rejects, naming `label`, when the child fails or prints none.
+ */
+export function runChild<T>(
+  file: string,
+  envVar: string,
+  label: string,
+  env: Record<string, string>,
+  progress: (message: string) => void = () => undefined,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', file], {
+      env: { ...process.env, [envVar]: '1', ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    let buffered = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered += chunk;
+      const lines = buffered.split('\n');
+      buffered = lines.pop()!;
+      for (const line of lines) {
+        if (line.startsWith('progress ')) progress(line.slice('progress '.length));
+        else out += `${line}\n`;
+      }
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      out += buffered;
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (code !== 0 || line === undefined) reject(new TypeError(`${label} exited with ${code}: ${out}`));
+      else resolve(JSON.parse(line) as T);
+    });
+  });
 }

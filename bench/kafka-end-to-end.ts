@@ -21,13 +21,12 @@
  * measured part runs in a child process (this file, `KAFKA_E2E_BENCH_CHILD=1`) with its own temp
  * data dir and topic. Uses KAFKA_BROKERS when set, else starts a local broker.
  */
-import { spawn } from 'node:child_process';
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startBroker, type StartedBroker } from '../test/support/kafka.js';
-import { runIfChild, type Bench, type BenchResult } from './bench-types.js';
+import { runChild, runIfChild, type Bench, type BenchResult } from './bench-types.js';
 
 const TARGET_PER_S = 20_000;
 const TARGET_P99_MS = 2_000;
@@ -92,7 +91,13 @@ export const run: Bench = async ({ quick, progress }) => {
     progress(
       `phases ${plans.map((p) => `${p.phase} ${p.events.toLocaleString('en')} events`).join(', ')}: in a child process`,
     );
-    result = await runChild(brokers, plans, progress);
+    result = await runChild<ChildResult>(
+      here,
+      'KAFKA_E2E_BENCH_CHILD',
+      'kafka end-to-end bench child',
+      { BENCH_BROKERS: brokers, BENCH_PLANS: JSON.stringify(plans) },
+      progress,
+    );
     if (broker) brokerPeakRssMiB = await peakRssOfPidFile(path.join(broker.dataDir, 'kafka.pid'));
   } finally {
     await broker?.destroy();
@@ -159,43 +164,6 @@ async function peakRssOfPidFile(pidFile: string): Promise<number | undefined> {
   } catch {
     return undefined;
   }
-}
-
-function runChild(
-  brokers: string,
-  plans: PhasePlan[],
-  progress: (message: string) => void,
-): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', here], {
-      env: {
-        ...process.env,
-        KAFKA_E2E_BENCH_CHILD: '1',
-        BENCH_BROKERS: brokers,
-        BENCH_PLANS: JSON.stringify(plans),
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    let buffered = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      buffered += chunk;
-      const lines = buffered.split('\n');
-      buffered = lines.pop()!;
-      for (const line of lines) {
-        if (line.startsWith('progress ')) progress(line.slice('progress '.length));
-        else out += `${line}\n`;
-      }
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      out += buffered;
-      const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (code !== 0 || line === undefined)
-        reject(new TypeError(`kafka end-to-end bench child exited with ${code}: ${out}`));
-      else resolve(JSON.parse(line) as ChildResult);
-    });
-  });
 }
 
 function percentile(sorted: readonly number[], p: number): number {

@@ -6,12 +6,11 @@
  * configuration runs in a child process (this same file, `PROJECTOR_BENCH_CHILD=1`) with its own
  * temp data dir; the child prints one JSON line with its figures and peak RSS.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runIfChild, type Bench, type BenchResult } from './bench-types.js';
+import { runChild, runIfChild, type Bench, type BenchResult } from './bench-types.js';
 
 interface ChildResult {
   events: number;
@@ -38,7 +37,10 @@ export const run: Bench = async ({ quick, progress }) => {
     progress(
       `${events} events, batches of ${batchEvents}: filling the log and projecting in a child process`,
     );
-    const result = await runChild(events, batchEvents);
+    const result = await runChild<ChildResult>(here, 'PROJECTOR_BENCH_CHILD', 'projector bench child', {
+      BENCH_EVENTS: String(events),
+      BENCH_BATCH: String(batchEvents),
+    });
     peakRssMiB = Math.max(peakRssMiB, result.peakRssMiB);
     const perSecond = result.events / (result.projectMs / 1000);
     rows.push({
@@ -65,31 +67,6 @@ export const run: Bench = async ({ quick, progress }) => {
   );
   return { title: 'Projector: embedded log → chDB throughput', rows, peakRssMiB, notes };
 };
-
-function runChild(events: number, batchEvents: number): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', here], {
-      env: {
-        ...process.env,
-        PROJECTOR_BENCH_CHILD: '1',
-        BENCH_EVENTS: String(events),
-        BENCH_BATCH: String(batchEvents),
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      out += chunk;
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (code !== 0 || line === undefined)
-        reject(new TypeError(`projector bench child exited with ${code}: ${out}`));
-      else resolve(JSON.parse(line) as ChildResult);
-    });
-  });
-}
 
 /** The measured part, in a process of its own. */
 async function child(): Promise<void> {

@@ -11,12 +11,11 @@
  * chDB binds one data dir per process and `bench/run.ts` runs every suite in one process, so the
  * measurement runs in a child process (this file, `QUERY_BENCH_CHILD=1`) with its own temp dir.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runIfChild, type Bench, type BenchResult } from './bench-types.js';
+import { runChild, runIfChild, type Bench, type BenchResult } from './bench-types.js';
 
 interface Figures {
   p50: number;
@@ -53,7 +52,13 @@ export const run: Bench = async ({ quick, progress }) => {
   const events = quick ? 200_000 : 10_000_000;
   const samples = quick ? 40 : 200;
   progress(`${events.toLocaleString('en')} events: generating in chDB and querying in a child process`);
-  const result = await runChild(events, samples, progress);
+  const result = await runChild<ChildResult>(
+    here,
+    'QUERY_BENCH_CHILD',
+    'query bench child',
+    { BENCH_EVENTS: String(events), BENCH_SAMPLES: String(samples) },
+    progress,
+  );
   const row = (query: string, f: Figures, target: number) => ({
     query,
     samples: f.samples,
@@ -84,36 +89,6 @@ export const run: Bench = async ({ quick, progress }) => {
     ],
   };
 };
-
-function runChild(
-  events: number,
-  samples: number,
-  progress: (message: string) => void,
-): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', here], {
-      env: {
-        ...process.env,
-        QUERY_BENCH_CHILD: '1',
-        BENCH_EVENTS: String(events),
-        BENCH_SAMPLES: String(samples),
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      out += chunk;
-      for (const line of chunk.split('\n')) if (line.startsWith('progress ')) progress(line.slice(9));
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (code !== 0 || line === undefined)
-        reject(new TypeError(`query bench child exited with ${code}: ${out}`));
-      else resolve(JSON.parse(line) as ChildResult);
-    });
-  });
-}
 
 function percentiles(values: number[]): Figures {
   const sorted = [...values].sort((a, b) => a - b);
