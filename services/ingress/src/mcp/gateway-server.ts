@@ -116,12 +116,7 @@ export function createGatewayServer(deps: GatewayServerDeps, identity: SessionId
 
     if (!decision.allowed) {
       await recorder.appendOutcome(
-        createEvent(
-          'call.denied',
-          context,
-          {},
-          { ...subject, decision, outcome: outcome('denied', 0, null, decision.rule) },
-        ),
+        callOutcome('call.denied', context, subject, decision, outcome('denied', 0, null, decision.rule)),
       );
       throw new McpError(
         GATEWAY_RPC_ERRORS.toolNotPermitted.code,
@@ -141,7 +136,8 @@ export function createGatewayServer(deps: GatewayServerDeps, identity: SessionId
       logger.error({ err: error, session_id: context.session_id, tool: name }, 'call.attempted not recorded');
       if (!deps.failOpen) {
         void recorder.appendOutcome(
-          failed(
+          callOutcome(
+            'call.failed',
             context,
             subject,
             decision,
@@ -189,22 +185,20 @@ export function createGatewayServer(deps: GatewayServerDeps, identity: SessionId
       if (kind === 'upstream_error' && error instanceof McpError) {
         // The upstream answered with a JSON-RPC error: pass it on as it is.
         void recorder.appendOutcome(
-          createEvent(
+          callOutcome(
             'call.completed',
             context,
-            {},
-            {
-              ...subject,
-              decision,
-              outcome: outcome('error', latency, null, `upstream error ${error.code}`),
-            },
+            subject,
+            decision,
+            outcome('error', latency, null, `upstream error ${error.code}`),
           ),
           { linger: true },
         );
         throw error;
       }
       void recorder.appendOutcome(
-        failed(
+        callOutcome(
+          'call.failed',
           context,
           subject,
           decision,
@@ -234,22 +228,13 @@ export function createGatewayServer(deps: GatewayServerDeps, identity: SessionId
           try {
             const canonical = canonicalJson(result);
             void recorder.appendOutcome(
-              createEvent(
-                'call.completed',
-                context,
-                {},
-                {
-                  ...subject,
-                  decision,
-                  outcome: {
-                    status: result.isError === true ? 'error' : 'ok',
-                    latency_ms: latencyMs,
-                    result_sha256: sha256Hex(canonical),
-                    result_bytes: Buffer.byteLength(canonical),
-                    error: null,
-                  },
-                },
-              ),
+              callOutcome('call.completed', context, subject, decision, {
+                status: result.isError === true ? 'error' : 'ok',
+                latency_ms: latencyMs,
+                result_sha256: sha256Hex(canonical),
+                result_bytes: Buffer.byteLength(canonical),
+                error: null,
+              }),
               { linger: true },
             );
           } catch (error) {
@@ -283,13 +268,15 @@ function outcome(
   return { status, latency_ms: latencyMs, result_sha256: resultSha256, result_bytes: null, error };
 }
 
-function failed(
+/** The event recording how a call ended: denied, completed (answered) or failed. */
+function callOutcome(
+  type: 'call.denied' | 'call.completed' | 'call.failed',
   context: EventContext,
   subject: { server: string | null; tool: string; request_id: string; args: unknown; args_sha256: string },
   decision: Decision,
   result: Outcome,
 ): EventDraft {
-  return createEvent('call.failed', context, {}, { ...subject, decision, outcome: result });
+  return createEvent(type, context, {}, { ...subject, decision, outcome: result });
 }
 
 /** Milliseconds since `started`, to 0.01 ms. */
