@@ -17,6 +17,23 @@ function setup() {
   return { log, chains, recorder };
 }
 
+/** A memory log whose next append, once armed, writes the batch and then rejects with `error`. */
+function writesThenRefuses(error: LogError) {
+  const memory = createMemoryLog();
+  let armed = false;
+  const log: EventLog = {
+    ...memory,
+    append: async (batch) => {
+      await memory.append(batch);
+      if (armed) {
+        armed = false;
+        throw error;
+      }
+    },
+  };
+  return { memory, log, refuseNextAfterWriting: () => void (armed = true) };
+}
+
 describe('audit recorder', () => {
   it('appends one stream’s events in seq order even when issued concurrently', async () => {
     const { log, recorder } = setup();
@@ -106,24 +123,15 @@ describe('audit recorder', () => {
   });
 
   it('never gives one seq to two events when a refused append was in fact written', async () => {
-    const memory = createMemoryLog();
-    let loseAcks = 0;
-    // Writes the batch, then reports a timeout: what Kafka does when an acknowledgement is lost.
-    const log: EventLog = {
-      ...memory,
-      append: async (batch) => {
-        await memory.append(batch);
-        if (loseAcks > 0) {
-          loseAcks -= 1;
-          throw new LogError('GH_ERR_LOG_UNAVAILABLE', 'produce timed out', { retryable: true });
-        }
-      },
-    };
+    // A timeout after the write: what Kafka does when an acknowledgement is lost.
+    const { memory, log, refuseNextAfterWriting } = writesThenRefuses(
+      new LogError('GH_ERR_LOG_UNAVAILABLE', 'produce timed out', { retryable: true }),
+    );
     const recorder = new AuditRecorder({ log, chains: new ChainRegistry(), logger, retryDelaysMs: [1] });
     await recorder.appendDurable(
       events.sessionStarted(ctx, { protocol_version: null, client_name: null, client_version: null }),
     );
-    loseAcks = 1;
+    refuseNextAfterWriting();
     await expect(recorder.appendDurable(events.toolsListed(ctx, [], 'v'))).rejects.toMatchObject({
       code: 'GH_ERR_LOG_UNAVAILABLE',
     });
@@ -138,29 +146,17 @@ describe('audit recorder', () => {
   });
 
   it('treats a non-retryable refusal from the send path as in doubt: another session in the same request may have been written', async () => {
-    const memory = createMemoryLog();
-    let failNext = false;
     // The broker refused the produce request (a record of another session was too large for the
     // topic), after this session's record had been written to its partition.
-    const log: EventLog = {
-      ...memory,
-      append: async (batch) => {
-        await memory.append(batch);
-        if (failNext) {
-          failNext = false;
-          throw new LogError(
-            'GH_ERR_LOG_RECORD_TOO_LARGE',
-            'kafka refused the produce request: MESSAGE_TOO_LARGE',
-          );
-        }
-      },
-    };
+    const { memory, log, refuseNextAfterWriting } = writesThenRefuses(
+      new LogError('GH_ERR_LOG_RECORD_TOO_LARGE', 'kafka refused the produce request: MESSAGE_TOO_LARGE'),
+    );
     const chains = new ChainRegistry();
     const recorder = new AuditRecorder({ log, chains, logger, retryDelaysMs: [1] });
     await recorder.appendDurable(
       events.sessionStarted(ctx, { protocol_version: null, client_name: null, client_version: null }),
     );
-    failNext = true;
+    refuseNextAfterWriting();
     await expect(recorder.appendDurable(events.toolsListed(ctx, [], 'v'))).rejects.toMatchObject({
       code: 'GH_ERR_LOG_RECORD_TOO_LARGE',
     });
