@@ -6,10 +6,24 @@
  * silently turned into `null`.
  */
 export function canonicalJson(value: unknown): string {
-  return write(value, '$');
+  try {
+    return write(value);
+  } catch (error) {
+    if (error instanceof Unencodable)
+      throw new TypeError(`canonicalJson: ${error.reason} at $${error.path.reverse().join('')}`, {
+        cause: error,
+      });
+    throw error;
+  }
 }
 
-function write(value: unknown, path: string): string {
+/** Thrown inside `write`; each enclosing level adds its key, so no path is built unless it fails. */
+class Unencodable {
+  readonly path: string[] = [];
+  constructor(readonly reason: string) {}
+}
+
+function write(value: unknown): string {
   if (value === null) return 'null';
   switch (typeof value) {
     case 'string':
@@ -17,26 +31,44 @@ function write(value: unknown, path: string): string {
     case 'boolean':
       return value ? 'true' : 'false';
     case 'number':
-      if (!Number.isFinite(value)) throw new TypeError(`canonicalJson: non-finite number at ${path}`);
+      if (!Number.isFinite(value)) throw new Unencodable('non-finite number');
       return JSON.stringify(value);
     case 'object': {
       if (Array.isArray(value)) {
-        // Array.from visits holes of sparse arrays (as undefined → null), which map would skip.
-        return `[${Array.from(value as unknown[], (item, i) => (item === undefined ? 'null' : write(item, `${path}[${i}]`))).join(',')}]`;
+        const items = value as unknown[];
+        let out = '[';
+        for (let i = 0; i < items.length; i++) {
+          const item = items[i];
+          if (i > 0) out += ',';
+          out += item === undefined ? 'null' : member(item, `[${i}]`);
+        }
+        return `${out}]`;
       }
       const record = value as Record<string, unknown>;
       if (typeof (record as { toJSON?: unknown }).toJSON === 'function') {
-        return write((record as { toJSON: () => unknown }).toJSON(), path);
+        return write((record as { toJSON: () => unknown }).toJSON());
       }
-      const parts: string[] = [];
+      let out = '{';
       for (const key of Object.keys(record).sort()) {
-        const member = record[key];
-        if (member === undefined) continue;
-        parts.push(`${JSON.stringify(key)}:${write(member, `${path}.${key}`)}`);
+        const item = record[key];
+        if (item === undefined) continue;
+        if (out.length > 1) out += ',';
+        out += `${JSON.stringify(key)}:${member(item, `.${key}`)}`;
       }
-      return `{${parts.join(',')}}`;
+      return `${out}}`;
     }
     default:
-      throw new TypeError(`canonicalJson: cannot encode ${typeof value} at ${path}`);
+      throw new Unencodable(`cannot encode ${typeof value}`);
+  }
+}
+
+/** `write(value)`, naming `segment` in the path of a failure below it. */
+function member(value: unknown, segment: string): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  try {
+    return write(value);
+  } catch (error) {
+    if (error instanceof Unencodable) error.path.push(segment);
+    throw error;
   }
 }

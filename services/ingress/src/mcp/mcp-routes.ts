@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { events } from '@gatehouse/events';
 import { LogError } from '@gatehouse/eventlog';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GATEWAY_RPC_ERRORS } from '../errors.js';
 import type { RejectFromRoute } from '../perimeter/perimeter-plugin.js';
 import { createGatewayServer, type GatewayServerDeps, type SessionIdentity } from './gateway-server.js';
+import { NodeHttpServerTransport } from './node-http-server-transport.js';
 import type { GatewaySession, SessionRegistry } from './session-registry.js';
 
 export interface McpRoutesOptions {
@@ -20,8 +20,8 @@ export interface McpRoutesOptions {
 
 /**
  * Registers the Streamable HTTP MCP endpoint (POST/GET/DELETE) inside the perimeter's scope, so
- * `request.principal` is always set here. Each session gets its own SDK `Server` +
- * `StreamableHTTPServerTransport`; requests are handed to the transport with Fastify's parsed body
+ * `request.principal` is always set here. Each session gets its own SDK `Server` and
+ * `NodeHttpServerTransport`; requests are handed to the transport with Fastify's parsed body
  * (`reply.hijack()`), so the transport answers (JSON or SSE) itself.
  *
  * A session is bound to the caller that opened it: a request with another caller's token and that
@@ -81,7 +81,7 @@ export function registerMcpRoutes(
       }
     }
 
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => sessionId });
+    const transport = new NodeHttpServerTransport({ sessionIdGenerator: () => sessionId });
     const server = createGatewayServer(deps, identity);
     const session: GatewaySession = {
       id: sessionId,

@@ -1,9 +1,9 @@
 import { events } from '@gatehouse/events';
-import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Logger } from 'pino';
 import type { AuditRecorder } from '../audit/audit-recorder.js';
 import type { Principal } from '../perimeter/token-verifier.js';
 import type { GatewayServer, SessionIdentity } from './gateway-server.js';
+import type { NodeHttpServerTransport } from './node-http-server-transport.js';
 
 /** Why a session ended, as recorded in `session.ended`. */
 export type SessionEndReason =
@@ -14,7 +14,7 @@ export interface GatewaySession {
   readonly id: string;
   readonly principal: Principal;
   readonly identity: SessionIdentity;
-  readonly transport: StreamableHTTPServerTransport;
+  readonly transport: NodeHttpServerTransport;
   readonly server: GatewayServer;
   /** Last request, ms since the epoch. */
   lastSeenMs: number;
