@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { canonicalJson } from './canonical-json.js';
 import { GENESIS_HASH, type GatehouseEvent } from './schema.js';
 
@@ -15,9 +15,14 @@ export interface ChainHead {
   readonly hash: string;
 }
 
+/** One-shot hashing (Node ≥ 20.12): no Hash object per call. */
+const oneShot = (
+  crypto as { hash?: (algorithm: string, data: string | Uint8Array, encoding: 'hex') => string }
+).hash;
+
 /** SHA-256 (hex) of a string or bytes. */
 export function sha256Hex(input: string | Uint8Array): string {
-  return createHash('sha256').update(input).digest('hex');
+  return oneShot ? oneShot('sha256', input, 'hex') : crypto.createHash('sha256').update(input).digest('hex');
 }
 
 /**
