@@ -23,4 +23,11 @@ describe('Kafka log options', () => {
       /sessionTimeoutMs/,
     );
   });
+
+  it('fetches up to 4 MiB per partition by default, and names a bad fetch size', () => {
+    expect(resolveKafkaOptions({ brokers: ['b:9092'] }).fetchMaxBytesPerPartition).toBe(4 * 2 ** 20);
+    expect(() => resolveKafkaOptions({ brokers: ['b:9092'], fetchMaxBytesPerPartition: 100 })).toThrow(
+      /fetchMaxBytesPerPartition must be an integer between 1024 and 268435456, got 100/,
+    );
+  });
 });

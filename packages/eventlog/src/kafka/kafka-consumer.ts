@@ -71,6 +71,9 @@ export class KafkaConsumer implements LogConsumer {
       sessionTimeout: host.options.sessionTimeoutMs,
       heartbeatInterval: Math.max(1_000, Math.floor(host.options.sessionTimeoutMs / 10)),
       maxWaitTimeInMs: host.options.fetchMaxWaitMs,
+      maxBytesPerPartition: host.options.fetchMaxBytesPerPartition,
+      // kafkajs's default total (10 MiB) would cap a fetch of several partitions below that.
+      maxBytes: Math.max(10 * 2 ** 20, 4 * host.options.fetchMaxBytesPerPartition),
       allowAutoTopicCreation: false,
       retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5_000 },
     });

@@ -56,6 +56,12 @@ export interface KafkaLogOptions {
   /** How long the broker holds a fetch when no data is there. Default 500. */
   fetchMaxWaitMs?: number;
   /**
+   * Most bytes one fetch returns per partition: the upper bound of a consumer batch when the
+   * projector works through a backlog (about 5,000 events of 800 bytes at the default 4 MiB; at
+   * most one fetched run per partition is buffered). Default 4 MiB.
+   */
+  fetchMaxBytesPerPartition?: number;
+  /**
    * How long `openConsumer` waits for the group to assign partitions; must exceed
    * `sessionTimeoutMs` (a rejoin after a crash waits that long). Default 3 × `sessionTimeoutMs`.
    */
@@ -86,6 +92,7 @@ export interface ResolvedKafkaOptions {
   requestTimeoutMs: number;
   sessionTimeoutMs: number;
   fetchMaxWaitMs: number;
+  fetchMaxBytesPerPartition: number;
   joinTimeoutMs: number;
   logger: KafkaLogLogger;
 }
@@ -178,6 +185,13 @@ export function resolveKafkaOptions(options: KafkaLogOptions): ResolvedKafkaOpti
     requestTimeoutMs: integer(options.requestTimeoutMs, 10_000, 'requestTimeoutMs', 1),
     sessionTimeoutMs,
     fetchMaxWaitMs: integer(options.fetchMaxWaitMs, 500, 'fetchMaxWaitMs', 0, 60_000),
+    fetchMaxBytesPerPartition: integer(
+      options.fetchMaxBytesPerPartition,
+      4 * 2 ** 20,
+      'fetchMaxBytesPerPartition',
+      1_024,
+      256 * 2 ** 20,
+    ),
     joinTimeoutMs,
     logger: options.logger ?? stderrLogger,
   };
