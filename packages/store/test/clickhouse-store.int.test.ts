@@ -343,6 +343,35 @@ describe('duplicates', () => {
   });
 });
 
+describe('duplicates inside one batch', () => {
+  const sample = new SampleEvents();
+  const events = sample.session('dup-in-batch', 'support-bot', T0, [
+    { tool: 'support__read_ticket', result: 'ok' },
+  ]);
+  let store: AuditStore;
+
+  beforeAll(async () => {
+    store = await open('dupin');
+  });
+
+  it('never shows an event twice that one insert carried twice (inserts do not collapse copies)', async () => {
+    await store.insertEvents([...events, ...events.slice(1, 3)], 'log/0/0-9');
+    const [physical] = await rawQuery<{ n: string }>(`SELECT count() AS n FROM ${db('dupin')}.events`);
+    expect(Number(physical!.n)).toBe(events.length + 2); // optimize_on_insert=0: stored as given
+    expect(await store.countEvents()).toBe(events.length);
+    expect(await store.sessionEvents('dup-in-batch')).toEqual(events);
+    const sessions = await store.listSessions({ limit: 10 });
+    expect(sessions.items[0]).toMatchObject({ events: events.length, calls: 1, denied: 0 });
+    const activity = await store.activity({ agent: 'support-bot', from: at(0), to: at(60_000), limit: 100 });
+    expect(activity.items).toEqual(
+      events.filter((e) => e.type.startsWith('call.') || e.type === 'tools.listed'),
+    );
+    expect(activity.tools).toEqual([
+      { tool: 'support__read_ticket', attempted: 1, allowed: 1, denied: 0, ok: 1, error: 0 },
+    ]);
+  });
+});
+
 describe('failures', () => {
   const sample = new SampleEvents();
   let store: AuditStore;
