@@ -63,7 +63,19 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const store of opened) await store.close();
   if (serverUrl !== undefined) {
-    for (const name of ['mig', 'ttl', 'q', 'escape', 'dup', 'fail', 'tamper', 'page'])
+    for (const name of [
+      'mig',
+      'migsrc',
+      'migdist',
+      'dupin',
+      'ttl',
+      'q',
+      'escape',
+      'dup',
+      'fail',
+      'tamper',
+      'page',
+    ])
       await raw.command({ query: `DROP DATABASE IF EXISTS ${db(name)}` });
   }
   await raw.close();
@@ -73,12 +85,14 @@ afterAll(async () => {
 describe('migrations', () => {
   it('applies every migration once, records it, and does nothing when run again', async () => {
     const first = await openAuditStore(target('mig'));
-    expect((first as unknown as { migrations: { applied: number[] } }).migrations.applied).toEqual([1, 2, 3]);
+    expect((first as unknown as { migrations: { applied: number[] } }).migrations.applied).toEqual([
+      1, 2, 3, 4, 5,
+    ]);
     await first.close();
     const second = await open('mig');
     expect((second as unknown as { migrations: { applied: number[]; version: number } }).migrations).toEqual({
       applied: [],
-      version: 3,
+      version: 5,
     });
     const recorded = await rawQuery<{ version: number; name: string }>(
       `SELECT version, name FROM ${db('mig')}.schema_migrations FINAL ORDER BY version`,
@@ -87,6 +101,33 @@ describe('migrations', () => {
       { version: 1, name: 'events' },
       { version: 2, name: 'events-by-session' },
       { version: 3, name: 'events-by-session-mv' },
+      { version: 4, name: 'events-merge-selector-base' },
+      { version: 5, name: 'events-by-session-merge-selector-base' },
+    ]);
+    const settings = await rawQuery<{ name: string; engine_full: string }>(
+      `SELECT name, engine_full FROM system.tables WHERE database = '${db('mig')}' AND name LIKE 'events%' AND engine != 'MaterializedView' ORDER BY name`,
+    );
+    expect(settings.map((t) => t.name)).toEqual(['events', 'events_by_session']);
+    for (const table of settings) expect(table.engine_full).toContain('merge_selector_base = 10');
+  });
+
+  it('records a MergeTree-only migration without running it when the table has another engine (Distributed)', async () => {
+    await open('migsrc');
+    // A non-MergeTree `events` with the same columns, as the scale-out schema's Distributed table is.
+    await raw.command({ query: `CREATE DATABASE IF NOT EXISTS ${db('migdist')}` });
+    await raw.command({
+      query: `CREATE TABLE ${db('migdist')}.events ENGINE = Memory AS SELECT * FROM ${db('migsrc')}.events WHERE 0`,
+    });
+    const store = await open('migdist');
+    expect((store as unknown as { migrations: { applied: number[] } }).migrations.applied).toEqual([
+      1, 2, 3, 4, 5,
+    ]);
+    const tables = await rawQuery<{ name: string; engine_full: string }>(
+      `SELECT name, engine_full FROM system.tables WHERE database = '${db('migdist')}' AND name LIKE 'events%' AND engine != 'MaterializedView' ORDER BY name`,
+    );
+    expect(tables.map((t) => [t.name, t.engine_full.includes('merge_selector_base = 10')])).toEqual([
+      ['events', false],
+      ['events_by_session', true],
     ]);
   });
 
