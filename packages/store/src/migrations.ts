@@ -12,8 +12,14 @@
  *                      and B" reads one contiguous key range. Same event inserted twice → same key →
  *                      collapsed by merges; every read deduplicates too (FINAL, or `LIMIT 1 BY id`
  *                      over a narrow key range — see `clickhouse-store.ts`), so no query sees it twice.
- *   events_by_session  the same rows ordered by (session_id, seq, id) for replay and verification,
- *                      filled by the materialized view `events_by_session_mv` on each insert.
+ *   events_by_session  the session index: (id, type, ts, session_id, seq, hash, agent, user) of every
+ *                      event, ordered by (session_id, seq, id), filled by the materialized view
+ *                      `events_by_session_mv` on each insert. Session listings and chain heads read
+ *                      it alone; replay and verification find a session's events in it (per agent,
+ *                      the ts range) and read their full rows from `events` by primary key.
+ *                      Until migration 8 it held every column; the copy of the wide columns was a
+ *                      fifth of the CPU of projecting an event, so migrations 6-8 narrow it in place
+ *                      (the rows and the key columns are kept; `ALTER … DROP COLUMN`).
  *
  * Both tables keep a deduplication window for non-replicated MergeTree so that an INSERT repeated
  * with the same `insert_deduplication_token` (a projector batch delivered twice) writes nothing.
@@ -75,7 +81,7 @@ const EVENT_COLUMNS = `
   outcome_error Nullable(String),
   data String CODEC(ZSTD(3))`;
 
-/** Column names of both event tables, in declaration order. */
+/** Column names of `events` (and of `events_by_session` before migration 7), in declaration order. */
 export const EVENT_COLUMN_NAMES = [
   'id',
   'type',
@@ -105,6 +111,23 @@ export const EVENT_COLUMN_NAMES = [
   'outcome_error',
   'data',
 ] as const;
+
+/** Columns `events_by_session` keeps from migration 8 on (what listings, chain heads and the lookup of a session's rows in `events` need). */
+export const EVENT_BY_SESSION_COLUMNS = [
+  'id',
+  'type',
+  'ts',
+  'session_id',
+  'seq',
+  'hash',
+  'agent',
+  'user',
+] as const;
+
+/** The event columns `events_by_session` no longer carries (migration 7). */
+const EVENT_BY_SESSION_DROPPED = EVENT_COLUMN_NAMES.filter(
+  (c) => !(EVENT_BY_SESSION_COLUMNS as readonly string[]).includes(c),
+);
 
 /** Deduplication window (blocks) for inserts repeated with the same token. */
 const DEDUP_WINDOW = 10_000;
@@ -145,6 +168,25 @@ SELECT ${EVENT_COLUMN_NAMES.map((c) => `\`${c}\``).join(', ')} FROM {db}.events`
     version: 5,
     name: 'events-by-session-merge-selector-base',
     sql: `ALTER TABLE {db}.events_by_session MODIFY SETTING merge_selector_base = 10`,
+    onlyForMergeTree: 'events_by_session',
+  },
+  {
+    version: 6,
+    name: 'events-by-session-mv-drop',
+    sql: `DROP VIEW IF EXISTS {db}.events_by_session_mv`,
+    onlyForMergeTree: 'events_by_session',
+  },
+  {
+    version: 7,
+    name: 'events-by-session-narrow',
+    sql: `ALTER TABLE {db}.events_by_session ${EVENT_BY_SESSION_DROPPED.map((c) => `DROP COLUMN IF EXISTS \`${c}\``).join(', ')}`,
+    onlyForMergeTree: 'events_by_session',
+  },
+  {
+    version: 8,
+    name: 'events-by-session-mv-narrow',
+    sql: `CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.events_by_session_mv TO {db}.events_by_session AS
+SELECT ${EVENT_BY_SESSION_COLUMNS.map((c) => `\`${c}\``).join(', ')} FROM {db}.events`,
     onlyForMergeTree: 'events_by_session',
   },
 ];

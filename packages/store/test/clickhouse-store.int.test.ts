@@ -11,7 +11,14 @@ import {
   type GatehouseEvent,
 } from '@gatehouse/events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openAuditStore, StoreError, type AuditStore } from '../src/index.js';
+import {
+  ClickHouseAuditStore,
+  MIGRATIONS,
+  openAuditStore,
+  StoreError,
+  type AuditStore,
+} from '../src/index.js';
+import { migrate } from '../src/migrate.js';
 import { SampleEvents } from './sample-events.js';
 
 // The AuditStore contract, run against chDB (default) and, when CLICKHOUSE_TEST_URL is set, against
@@ -67,6 +74,7 @@ afterAll(async () => {
       'mig',
       'migsrc',
       'migdist',
+      'narrow',
       'dupin',
       'ttl',
       'q',
@@ -86,13 +94,13 @@ describe('migrations', () => {
   it('applies every migration once, records it, and does nothing when run again', async () => {
     const first = await openAuditStore(target('mig'));
     expect((first as unknown as { migrations: { applied: number[] } }).migrations.applied).toEqual([
-      1, 2, 3, 4, 5,
+      1, 2, 3, 4, 5, 6, 7, 8,
     ]);
     await first.close();
     const second = await open('mig');
     expect((second as unknown as { migrations: { applied: number[]; version: number } }).migrations).toEqual({
       applied: [],
-      version: 5,
+      version: 8,
     });
     const recorded = await rawQuery<{ version: number; name: string }>(
       `SELECT version, name FROM ${db('mig')}.schema_migrations FINAL ORDER BY version`,
@@ -103,6 +111,9 @@ describe('migrations', () => {
       { version: 3, name: 'events-by-session-mv' },
       { version: 4, name: 'events-merge-selector-base' },
       { version: 5, name: 'events-by-session-merge-selector-base' },
+      { version: 6, name: 'events-by-session-mv-drop' },
+      { version: 7, name: 'events-by-session-narrow' },
+      { version: 8, name: 'events-by-session-mv-narrow' },
     ]);
     const settings = await rawQuery<{ name: string; engine_full: string }>(
       `SELECT name, engine_full FROM system.tables WHERE database = '${db('mig')}' AND name LIKE 'events%' AND engine != 'MaterializedView' ORDER BY name`,
@@ -120,7 +131,7 @@ describe('migrations', () => {
     });
     const store = await open('migdist');
     expect((store as unknown as { migrations: { applied: number[] } }).migrations.applied).toEqual([
-      1, 2, 3, 4, 5,
+      1, 2, 3, 4, 5, 6, 7, 8,
     ]);
     const tables = await rawQuery<{ name: string; engine_full: string }>(
       `SELECT name, engine_full FROM system.tables WHERE database = '${db('migdist')}' AND name LIKE 'events%' AND engine != 'MaterializedView' ORDER BY name`,
@@ -128,6 +139,46 @@ describe('migrations', () => {
     expect(tables.map((t) => [t.name, t.engine_full.includes('merge_selector_base = 10')])).toEqual([
       ['events', false],
       ['events_by_session', true],
+    ]);
+  });
+
+  it('narrows events_by_session in place: rows written before migration 6 are kept and still replayed', async () => {
+    const sample = new SampleEvents();
+    const before = sample.session('old', 'support-bot', T0, [{ tool: 'support__read_ticket', result: 'ok' }]);
+    const after = sample.session('new', 'support-bot', T0 + 60_000, [
+      { tool: 'support__issue_refund', result: 'denied' },
+    ]);
+    // The schema as released before migration 6, with rows in both (wide) tables.
+    await migrate(raw, db('narrow'), { migrations: MIGRATIONS.filter((m) => m.version <= 5) });
+    await new ClickHouseAuditStore(raw, 'chdb', db('narrow'), { applied: [], version: 5 }).insertEvents(
+      before,
+      'narrow/0',
+    );
+    const store = await open('narrow');
+    expect((store as unknown as { migrations: { applied: number[] } }).migrations.applied).toEqual([6, 7, 8]);
+    const columns = await rawQuery<{ name: string }>(
+      `SELECT name FROM system.columns WHERE database = '${db('narrow')}' AND table = 'events_by_session' ORDER BY position`,
+    );
+    expect(columns.map((c) => c.name)).toEqual([
+      'id',
+      'type',
+      'ts',
+      'session_id',
+      'seq',
+      'hash',
+      'agent',
+      'user',
+    ]);
+    await store.insertEvents(after, 'narrow/1');
+    expect(await store.sessionEvents('old')).toEqual(before);
+    expect(await store.sessionEvents('new')).toEqual(after);
+    expect((await store.listSessions({ limit: 10 })).items.map((s) => [s.session_id, s.events])).toEqual([
+      ['new', after.length],
+      ['old', before.length],
+    ]);
+    expect(await store.latestHeads()).toEqual([
+      { session_id: 'new', seq: after.at(-1)!.seq, hash: after.at(-1)!.hash },
+      { session_id: 'old', seq: before.at(-1)!.seq, hash: before.at(-1)!.hash },
     ]);
   });
 
@@ -486,7 +537,7 @@ describe('tamper evidence', () => {
   it('detects a column edited directly in ClickHouse: the rebuilt event no longer matches its hash', async () => {
     const denied = events.find((e) => e.type === 'call.denied')!;
     await raw.command({
-      query: `ALTER TABLE ${db('tamper')}.events_by_session UPDATE outcome_status = 'ok' WHERE id = '${denied.id}'`,
+      query: `ALTER TABLE ${db('tamper')}.events UPDATE outcome_status = 'ok' WHERE id = '${denied.id}'`,
       clickhouse_settings: { mutations_sync: '2' },
     });
     const replayed = await store.sessionEvents('t1');
