@@ -217,6 +217,20 @@ describe('embedded event log under crashes and damage', () => {
     await expect(openEmbeddedLog({ dir, logger: quiet })).rejects.toThrow(`is corrupt at byte ${badStart}`);
   });
 
+  it('treats a schema-checked flag cleared or set after the fact as damage (the checksum covers it)', async () => {
+    const calls = sessionCalls('s-flag', 4);
+    const first = await openEmbeddedLog({ dir, logger: quiet });
+    await first.append(calls);
+    await first.close();
+    const file = path.join(dir, SEGMENT);
+    const bytes = await readFile(file);
+    const badStart = framePosition(calls, 1);
+    bytes[badStart + 4]! ^= 0x80;
+    await writeFile(file, bytes);
+
+    await expect(openEmbeddedLog({ dir, logger: quiet })).rejects.toThrow(`is corrupt at byte ${badStart}`);
+  });
+
   it('reports damage in an older (sealed) segment to the consumer that reaches it', async () => {
     const calls = sessionCalls('s-sealed', 12);
     const recordBytes = Math.max(...calls.map((call) => FRAME_HEADER_BYTES + encodeEvent(call).length));

@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { encodeEvent, type GatehouseEvent } from '@gatehouse/events';
+import { encodeEvent, eventSchema, type GatehouseEvent } from '@gatehouse/events';
 import {
   openEmbeddedLog,
   readEmbeddedLog,
@@ -10,7 +10,7 @@ import {
   type EventLog,
   type LogBatch,
 } from '../src/index.js';
-import { FRAME_HEADER_BYTES } from '../src/embedded/record-frame.js';
+import { FRAME_FLAG_SCHEMA_CHECKED, FRAME_HEADER_BYTES } from '../src/embedded/record-frame.js';
 import { describeEventLogContract } from './event-log-contract.js';
 import { sessionCalls } from './support/sample-events.js';
 
@@ -293,6 +293,25 @@ describe('embedded event log', () => {
     const failure = consumer.next({ maxEvents: 10, maxWaitMs: 0 });
     await expect(failure).rejects.toMatchObject({ code: 'GH_ERR_LOG_INVALID_RECORD' });
     await expect(failure).rejects.toThrow(/00000000000000000000\.seg.*offset 1 \(byte \d+\).*seq/);
+  });
+
+  it('flags the records it schema-checked at append and reads them back without the schema', async () => {
+    const checked = await open();
+    const calls = sessionCalls('s-flagged', 2);
+    await checked.append([calls[0]!]);
+    await checked.close();
+    const unchecked = await open({ validateOnAppend: false });
+    await unchecked.append([calls[1]!]);
+    await unchecked.close();
+    const bytes = await readFile(path.join(dir, '00000000000000000000.seg'));
+    const second = FRAME_HEADER_BYTES + encodeEvent(calls[0]!).length;
+    expect(bytes.readUInt32BE(4) & FRAME_FLAG_SCHEMA_CHECKED).not.toBe(0);
+    expect(bytes.readUInt32BE(second + 4) & FRAME_FLAG_SCHEMA_CHECKED).toBe(0);
+
+    const parse = vi.spyOn(eventSchema, 'safeParse');
+    expect(await readAll()).toEqual(calls);
+    // Only the record written without the append-time check went through the schema on read.
+    expect(parse).toHaveBeenCalledTimes(1);
   });
 
   it('ends a pending next with an empty batch when the log closes', async () => {

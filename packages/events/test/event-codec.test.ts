@@ -4,6 +4,7 @@ import {
   EVENT_TYPES,
   EventSchemaError,
   GatehouseError,
+  decodeCheckedEvent,
   decodeEvent,
   encodeEvent,
   parseEvent,
@@ -96,5 +97,28 @@ describe('event schema and codec', () => {
   it('decodeEvent rejects bytes that are not JSON with EventSchemaError', () => {
     expect(() => decodeEvent(Buffer.from('{not json'))).toThrow(EventSchemaError);
     expect(() => decodeEvent('{not json')).toThrow(/not valid JSON/);
+  });
+
+  it.each(EVENT_TYPES)(
+    '%s: decodeCheckedEvent returns what decodeEvent returns for schema-checked bytes',
+    (type) => {
+      const bytes = encodeEvent(new ChainRegistry().seal(drafts[type]));
+      expect(decodeCheckedEvent(bytes)).toEqual(decodeEvent(bytes));
+    },
+  );
+
+  it('decodeCheckedEvent still refuses bytes of the wrong shape, naming the field', () => {
+    const sealed = new ChainRegistry().seal(drafts['call.attempted']);
+    const check = (value: unknown) => () => decodeCheckedEvent(JSON.stringify(value));
+    expect(() => decodeCheckedEvent('{not json')).toThrow(/not valid JSON/);
+    expect(check([sealed])).toThrow(/\(root\): expected an object/);
+    expect(check(null)).toThrow(EventSchemaError);
+    expect(check({ ...sealed, type: 'session.paused' })).toThrow(/type: not a known event type/);
+    expect(check({ ...sealed, type: 'toString' })).toThrow(/type: not a known event type/);
+    expect(check({ ...sealed, v: 2 })).toThrow(/v: expected 1/);
+    expect(check({ ...sealed, seq: '3' })).toThrow(/seq: expected an integer/);
+    expect(check({ ...sealed, id: undefined, hash: 7 })).toThrow(
+      /id: expected a string; hash: expected a string/,
+    );
   });
 });

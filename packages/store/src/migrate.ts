@@ -43,7 +43,11 @@ ENGINE = ReplacingMergeTree ORDER BY version`,
     if (done.has(migration.version)) continue;
     const label = `migration ${String(migration.version).padStart(4, '0')}-${migration.name}`;
     try {
-      await client.command({ query: migration.sql.replaceAll('{db}', db) });
+      if (
+        migration.onlyForMergeTree === undefined ||
+        (await isMergeTree(client, db, migration.onlyForMergeTree))
+      )
+        await client.command({ query: migration.sql.replaceAll('{db}', db) });
       await client.insert({
         table: `${db}.schema_migrations`,
         values: [{ version: migration.version, name: migration.name }],
@@ -62,6 +66,18 @@ ENGINE = ReplacingMergeTree ORDER BY version`,
   }
   await applyTtl(client, db, options.ttlDays);
   return { applied, version: migrations.at(-1)?.version ?? 0 };
+}
+
+/** True when `db.table` exists and its engine is of the MergeTree family (Replicated included). */
+async function isMergeTree(client: ClickHouseClient, db: string, table: string): Promise<boolean> {
+  const rows = await (
+    await client.query({
+      query: 'SELECT engine FROM system.tables WHERE database = {db:String} AND name = {table:String}',
+      query_params: { db, table },
+      format: 'JSONEachRow',
+    })
+  ).json<{ engine: string }>();
+  return rows[0]?.engine.endsWith('MergeTree') ?? false;
 }
 
 /** Sets (or removes) the TTL of the event tables so that it matches the configuration. */

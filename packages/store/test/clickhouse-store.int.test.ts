@@ -11,7 +11,14 @@ import {
   type GatehouseEvent,
 } from '@gatehouse/events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openAuditStore, StoreError, type AuditStore } from '../src/index.js';
+import {
+  ClickHouseAuditStore,
+  MIGRATIONS,
+  openAuditStore,
+  StoreError,
+  type AuditStore,
+} from '../src/index.js';
+import { migrate } from '../src/migrate.js';
 import { SampleEvents } from './sample-events.js';
 
 // The AuditStore contract, run against chDB (default) and, when CLICKHOUSE_TEST_URL is set, against
@@ -63,7 +70,20 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const store of opened) await store.close();
   if (serverUrl !== undefined) {
-    for (const name of ['mig', 'ttl', 'q', 'escape', 'dup', 'fail', 'tamper', 'page'])
+    for (const name of [
+      'mig',
+      'migsrc',
+      'migdist',
+      'narrow',
+      'dupin',
+      'ttl',
+      'q',
+      'escape',
+      'dup',
+      'fail',
+      'tamper',
+      'page',
+    ])
       await raw.command({ query: `DROP DATABASE IF EXISTS ${db(name)}` });
   }
   await raw.close();
@@ -73,12 +93,14 @@ afterAll(async () => {
 describe('migrations', () => {
   it('applies every migration once, records it, and does nothing when run again', async () => {
     const first = await openAuditStore(target('mig'));
-    expect((first as unknown as { migrations: { applied: number[] } }).migrations.applied).toEqual([1, 2, 3]);
+    expect((first as unknown as { migrations: { applied: number[] } }).migrations.applied).toEqual([
+      1, 2, 3, 4, 5, 6, 7, 8,
+    ]);
     await first.close();
     const second = await open('mig');
     expect((second as unknown as { migrations: { applied: number[]; version: number } }).migrations).toEqual({
       applied: [],
-      version: 3,
+      version: 8,
     });
     const recorded = await rawQuery<{ version: number; name: string }>(
       `SELECT version, name FROM ${db('mig')}.schema_migrations FINAL ORDER BY version`,
@@ -87,6 +109,76 @@ describe('migrations', () => {
       { version: 1, name: 'events' },
       { version: 2, name: 'events-by-session' },
       { version: 3, name: 'events-by-session-mv' },
+      { version: 4, name: 'events-merge-selector-base' },
+      { version: 5, name: 'events-by-session-merge-selector-base' },
+      { version: 6, name: 'events-by-session-mv-drop' },
+      { version: 7, name: 'events-by-session-narrow' },
+      { version: 8, name: 'events-by-session-mv-narrow' },
+    ]);
+    const settings = await rawQuery<{ name: string; engine_full: string }>(
+      `SELECT name, engine_full FROM system.tables WHERE database = '${db('mig')}' AND name LIKE 'events%' AND engine != 'MaterializedView' ORDER BY name`,
+    );
+    expect(settings.map((t) => t.name)).toEqual(['events', 'events_by_session']);
+    for (const table of settings) expect(table.engine_full).toContain('merge_selector_base = 10');
+  });
+
+  it('records a MergeTree-only migration without running it when the table has another engine (Distributed)', async () => {
+    await open('migsrc');
+    // A non-MergeTree `events` with the same columns, as the scale-out schema's Distributed table is.
+    await raw.command({ query: `CREATE DATABASE IF NOT EXISTS ${db('migdist')}` });
+    await raw.command({
+      query: `CREATE TABLE ${db('migdist')}.events ENGINE = Memory AS SELECT * FROM ${db('migsrc')}.events WHERE 0`,
+    });
+    const store = await open('migdist');
+    expect((store as unknown as { migrations: { applied: number[] } }).migrations.applied).toEqual([
+      1, 2, 3, 4, 5, 6, 7, 8,
+    ]);
+    const tables = await rawQuery<{ name: string; engine_full: string }>(
+      `SELECT name, engine_full FROM system.tables WHERE database = '${db('migdist')}' AND name LIKE 'events%' AND engine != 'MaterializedView' ORDER BY name`,
+    );
+    expect(tables.map((t) => [t.name, t.engine_full.includes('merge_selector_base = 10')])).toEqual([
+      ['events', false],
+      ['events_by_session', true],
+    ]);
+  });
+
+  it('narrows events_by_session in place: rows written before migration 6 are kept and still replayed', async () => {
+    const sample = new SampleEvents();
+    const before = sample.session('old', 'support-bot', T0, [{ tool: 'support__read_ticket', result: 'ok' }]);
+    const after = sample.session('new', 'support-bot', T0 + 60_000, [
+      { tool: 'support__issue_refund', result: 'denied' },
+    ]);
+    // The schema as released before migration 6, with rows in both (wide) tables.
+    await migrate(raw, db('narrow'), { migrations: MIGRATIONS.filter((m) => m.version <= 5) });
+    await new ClickHouseAuditStore(raw, 'chdb', db('narrow'), { applied: [], version: 5 }).insertEvents(
+      before,
+      'narrow/0',
+    );
+    const store = await open('narrow');
+    expect((store as unknown as { migrations: { applied: number[] } }).migrations.applied).toEqual([6, 7, 8]);
+    const columns = await rawQuery<{ name: string }>(
+      `SELECT name FROM system.columns WHERE database = '${db('narrow')}' AND table = 'events_by_session' ORDER BY position`,
+    );
+    expect(columns.map((c) => c.name)).toEqual([
+      'id',
+      'type',
+      'ts',
+      'session_id',
+      'seq',
+      'hash',
+      'agent',
+      'user',
+    ]);
+    await store.insertEvents(after, 'narrow/1');
+    expect(await store.sessionEvents('old')).toEqual(before);
+    expect(await store.sessionEvents('new')).toEqual(after);
+    expect((await store.listSessions({ limit: 10 })).items.map((s) => [s.session_id, s.events])).toEqual([
+      ['new', after.length],
+      ['old', before.length],
+    ]);
+    expect(await store.latestHeads()).toEqual([
+      { session_id: 'new', seq: after.at(-1)!.seq, hash: after.at(-1)!.hash },
+      { session_id: 'old', seq: before.at(-1)!.seq, hash: before.at(-1)!.hash },
     ]);
   });
 
@@ -343,6 +435,35 @@ describe('duplicates', () => {
   });
 });
 
+describe('duplicates inside one batch', () => {
+  const sample = new SampleEvents();
+  const events = sample.session('dup-in-batch', 'support-bot', T0, [
+    { tool: 'support__read_ticket', result: 'ok' },
+  ]);
+  let store: AuditStore;
+
+  beforeAll(async () => {
+    store = await open('dupin');
+  });
+
+  it('never shows an event twice that one insert carried twice (inserts do not collapse copies)', async () => {
+    await store.insertEvents([...events, ...events.slice(1, 3)], 'log/0/0-9');
+    const [physical] = await rawQuery<{ n: string }>(`SELECT count() AS n FROM ${db('dupin')}.events`);
+    expect(Number(physical!.n)).toBe(events.length + 2); // optimize_on_insert=0: stored as given
+    expect(await store.countEvents()).toBe(events.length);
+    expect(await store.sessionEvents('dup-in-batch')).toEqual(events);
+    const sessions = await store.listSessions({ limit: 10 });
+    expect(sessions.items[0]).toMatchObject({ events: events.length, calls: 1, denied: 0 });
+    const activity = await store.activity({ agent: 'support-bot', from: at(0), to: at(60_000), limit: 100 });
+    expect(activity.items).toEqual(
+      events.filter((e) => e.type.startsWith('call.') || e.type === 'tools.listed'),
+    );
+    expect(activity.tools).toEqual([
+      { tool: 'support__read_ticket', attempted: 1, allowed: 1, denied: 0, ok: 1, error: 0 },
+    ]);
+  });
+});
+
 describe('failures', () => {
   const sample = new SampleEvents();
   let store: AuditStore;
@@ -416,7 +537,7 @@ describe('tamper evidence', () => {
   it('detects a column edited directly in ClickHouse: the rebuilt event no longer matches its hash', async () => {
     const denied = events.find((e) => e.type === 'call.denied')!;
     await raw.command({
-      query: `ALTER TABLE ${db('tamper')}.events_by_session UPDATE outcome_status = 'ok' WHERE id = '${denied.id}'`,
+      query: `ALTER TABLE ${db('tamper')}.events UPDATE outcome_status = 'ok' WHERE id = '${denied.id}'`,
       clickhouse_settings: { mutations_sync: '2' },
     });
     const replayed = await store.sessionEvents('t1');

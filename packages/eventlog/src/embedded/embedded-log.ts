@@ -37,7 +37,9 @@ export interface EmbeddedLogOptions {
   maxGroupBytes?: number;
   /**
    * Check every appended event against the event schema before writing it, so that a reader can
-   * never meet a record it cannot decode. Default true (about 5 µs per event).
+   * never meet a record it cannot decode. Default true (about 5 µs per event). Records written with
+   * the check are flagged as such (`record-frame.ts`) and read back without running the schema a
+   * second time (a structural check only); records written without it are checked in full on read.
    */
   validateOnAppend?: boolean;
   /** Receives a warning when recovery truncates a torn tail. Default: one line on stderr. */
@@ -197,6 +199,7 @@ class EmbeddedLog implements EmbeddedEventLog, ConsumerHost {
         dir,
         segmentMaxBytes: limits.segmentMaxBytes,
         maxGroupBytes: limits.maxGroupBytes,
+        schemaChecked: limits.validate,
         onDurable: () => this.#wakeConsumers(),
       },
       segments,

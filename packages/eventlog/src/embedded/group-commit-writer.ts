@@ -20,6 +20,11 @@ export interface GroupCommitOptions {
   readonly segmentMaxBytes: number;
   /** Upper bound on one coalesced write (bytes); one append larger than this is written alone. */
   readonly maxGroupBytes: number;
+  /**
+   * Every submitted payload passed the event schema: frames carry FRAME_FLAG_SCHEMA_CHECKED, and
+   * readers skip the schema for them (see `record-frame.ts`).
+   */
+  readonly schemaChecked: boolean;
   /** Called after each fsync with the new end offset (every offset below it is durable). */
   readonly onDurable: (endOffset: number) => void;
 }
@@ -122,7 +127,9 @@ export class GroupCommitWriter {
 
     const buffer = Buffer.allocUnsafe(bytes);
     let at = 0;
-    for (const append of group) for (const payload of append.payloads) at = writeFrame(buffer, at, payload);
+    const checked = this.#options.schemaChecked;
+    for (const append of group)
+      for (const payload of append.payloads) at = writeFrame(buffer, at, payload, checked);
 
     try {
       let written = 0;

@@ -1,6 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { decodeEvent, type GatehouseEvent } from '@gatehouse/events';
+import { decodeCheckedEvent, decodeEvent, type GatehouseEvent } from '@gatehouse/events';
 import { LogError } from '../errors.js';
 import { readFrame } from './record-frame.js';
 import { SCAN_CHUNK_BYTES, corruptSegmentError, scanSegment } from './segment-scan.js';
@@ -30,9 +30,10 @@ export interface LogRecord {
 
 /**
  * Reads records in log order from a position, never past `view.endOffset`, across segment
- * boundaries. Every frame is checksum-checked and decoded with `decodeEvent`; damage inside durable
- * data is `GH_ERR_LOG_CORRUPT_SEGMENT`, a schema failure `GH_ERR_LOG_INVALID_RECORD`, both naming the
- * segment file, the offset and the byte position.
+ * boundaries. Every frame is checksum-checked, then decoded with `decodeEvent` (the full schema), or
+ * with `decodeCheckedEvent` (a structural check) when the frame is flagged as schema-checked at
+ * append; damage inside durable data is `GH_ERR_LOG_CORRUPT_SEGMENT`, a schema failure
+ * `GH_ERR_LOG_INVALID_RECORD`, both naming the segment file, the offset and the byte position.
  */
 export class LogCursor {
   readonly #view: LogView;
@@ -122,7 +123,7 @@ export class LogCursor {
     while (taken < max && this.#offset < this.#view.endOffset && at < bytesRead) {
       const frame = readFrame(this.#buffer, at, bytesRead);
       if (frame.kind === 'ok') {
-        into.push({ offset: this.#offset, event: this.#decode(segment, frame.payload) });
+        into.push({ offset: this.#offset, event: this.#decode(segment, frame.payload, frame.schemaChecked) });
         this.#position += frame.end - at;
         at = frame.end;
         this.#offset++;
@@ -144,9 +145,9 @@ export class LogCursor {
     }
   }
 
-  #decode(segment: SegmentView, payload: Buffer): GatehouseEvent {
+  #decode(segment: SegmentView, payload: Buffer, schemaChecked: boolean): GatehouseEvent {
     try {
-      return decodeEvent(payload);
+      return schemaChecked ? decodeCheckedEvent(payload) : decodeEvent(payload);
     } catch (cause) {
       throw new LogError(
         'GH_ERR_LOG_INVALID_RECORD',

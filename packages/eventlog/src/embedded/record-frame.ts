@@ -5,9 +5,17 @@ import { crc32 } from 'node:zlib';
  *
  *   offset  size  field
  *   0       4     magic    0xC7 0x47 0x48 0x4C ("\xC7GHL")
- *   4       4     length   payload size in bytes, 1 ≤ length ≤ MAX_FRAME_PAYLOAD_BYTES
+ *   4       4     length   bit 31: FRAME_FLAG_SCHEMA_CHECKED; bits 0-30: payload size in bytes,
+ *                          1 ≤ size ≤ MAX_FRAME_PAYLOAD_BYTES (bits 27-30 are always 0)
  *   8       4     crc      CRC-32 (zlib.crc32) over the 4 length bytes followed by the payload
  *   12      n     payload  `encodeEvent(event)`: canonical JSON, UTF-8
+ *
+ * FRAME_FLAG_SCHEMA_CHECKED says the payload passed the event schema when it was appended. The CRC
+ * covers the flag, so a reader may trust it as much as the payload: for a flagged frame it skips the
+ * schema (about a third of the projector's read cost) and keeps only a structural check; an
+ * unflagged frame (written with `validateOnAppend: false`, or by a version before the flag existed)
+ * is decoded with the full schema. Versions before the flag read a flagged frame as an impossible
+ * length: a log written by this version must not be opened by an older one.
  *
  * Records follow each other with no padding; a record's offset in the log is its index (segment
  * base offset + position in the segment), so nothing offset-related is stored in the frame.
@@ -22,21 +30,28 @@ export const FRAME_MAGIC = 0xc747484c;
 export const FRAME_HEADER_BYTES = 12;
 /** Hard ceiling on one payload (the configurable `maxRecordBytes` must stay below it). */
 export const MAX_FRAME_PAYLOAD_BYTES = 64 * 1024 * 1024;
+/** Bit of the length word: the payload passed the event schema at append. */
+export const FRAME_FLAG_SCHEMA_CHECKED = 0x80000000;
+const LENGTH_BITS = 0x7fffffff;
 
 const MAGIC_BYTES = Buffer.from([0xc7, 0x47, 0x48, 0x4c]);
 
-/** CRC-32 over the 4 big-endian length bytes, then the payload. */
-export function frameChecksum(length: number, payload: Uint8Array): number {
+/** CRC-32 over the 4 big-endian bytes of the length word (flags included), then the payload. */
+export function frameChecksum(lengthWord: number, payload: Uint8Array): number {
   const lengthBytes = Buffer.allocUnsafe(4);
-  lengthBytes.writeUInt32BE(length, 0);
+  lengthBytes.writeUInt32BE(lengthWord >>> 0, 0);
   return crc32(payload, crc32(lengthBytes));
 }
 
-/** Writes the frame of `payload` into `target` at `at`; returns the position after it. */
-export function writeFrame(target: Buffer, at: number, payload: Buffer): number {
+/**
+ * Writes the frame of `payload` into `target` at `at`; returns the position after it.
+ * `schemaChecked`: the payload passed the event schema (sets FRAME_FLAG_SCHEMA_CHECKED).
+ */
+export function writeFrame(target: Buffer, at: number, payload: Buffer, schemaChecked: boolean): number {
+  const word = (schemaChecked ? FRAME_FLAG_SCHEMA_CHECKED | payload.length : payload.length) >>> 0;
   target.writeUInt32BE(FRAME_MAGIC, at);
-  target.writeUInt32BE(payload.length, at + 4);
-  target.writeUInt32BE(frameChecksum(payload.length, payload), at + 8);
+  target.writeUInt32BE(word, at + 4);
+  target.writeUInt32BE(frameChecksum(word, payload), at + 8);
   payload.copy(target, at + FRAME_HEADER_BYTES);
   return at + FRAME_HEADER_BYTES + payload.length;
 }
@@ -47,8 +62,11 @@ export function frameBytes(payloadBytes: number): number {
 }
 
 export type FrameRead =
-  /** A whole, checksum-valid frame starts at the position; `end` is where the next one starts. */
-  | { kind: 'ok'; payload: Buffer; end: number }
+  /**
+   * A whole, checksum-valid frame starts at the position; `end` is where the next one starts;
+   * `schemaChecked`: the frame carries FRAME_FLAG_SCHEMA_CHECKED.
+   */
+  | { kind: 'ok'; payload: Buffer; end: number; schemaChecked: boolean }
   /** The buffer ends before the frame does (header or payload cut short). */
   | { kind: 'incomplete'; needBytes: number }
   /** The bytes at the position are not a valid frame; `reason` says which check failed. */
@@ -68,17 +86,18 @@ export function readFrame(buffer: Buffer, at: number, limit: number = buffer.len
     return { kind: 'incomplete', needBytes: FRAME_HEADER_BYTES };
   }
   if (buffer.readUInt32BE(at) !== FRAME_MAGIC) return { kind: 'invalid', reason: 'bad magic' };
-  const length = buffer.readUInt32BE(at + 4);
+  const word = buffer.readUInt32BE(at + 4);
+  const length = word & LENGTH_BITS;
   if (length === 0 || length > MAX_FRAME_PAYLOAD_BYTES) {
     return { kind: 'invalid', reason: `impossible payload length ${length}` };
   }
   const end = at + FRAME_HEADER_BYTES + length;
   if (end > limit) return { kind: 'incomplete', needBytes: FRAME_HEADER_BYTES + length };
   const payload = buffer.subarray(at + FRAME_HEADER_BYTES, end);
-  if (frameChecksum(length, payload) !== buffer.readUInt32BE(at + 8)) {
+  if (frameChecksum(word, payload) !== buffer.readUInt32BE(at + 8)) {
     return { kind: 'invalid', reason: 'checksum mismatch' };
   }
-  return { kind: 'ok', payload, end };
+  return { kind: 'ok', payload, end, schemaChecked: word >= FRAME_FLAG_SCHEMA_CHECKED };
 }
 
 /**
