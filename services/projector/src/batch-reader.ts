@@ -6,6 +6,11 @@ export interface ProjectionBatch {
   readonly batch: LogBatch;
   /** The last log batch it was assembled from; committing it commits the whole projection batch. */
   readonly commitWith: LogBatch;
+  /**
+   * More events are known to be waiting: the batch is full, or it ended where another partition's
+   * events begin. False at the tail of the log (the batch ended on `maxWaitMs` or an empty read).
+   */
+  readonly moreWaiting: boolean;
 }
 
 export interface BatchReaderOptions {
@@ -68,7 +73,8 @@ export class BatchReader {
       count += more.events.length;
     }
     const last = parts.at(-1)!;
-    if (parts.length === 1) return { batch: first, commitWith: first };
+    const moreWaiting = count >= maxEvents || this.#carried !== undefined;
+    if (parts.length === 1) return { batch: first, commitWith: first, moreWaiting };
     return {
       batch: {
         partition: first.partition,
@@ -78,6 +84,7 @@ export class BatchReader {
         token: assembledToken(first, last.lastOffset),
       },
       commitWith: last,
+      moreWaiting,
     };
   }
 

@@ -32,7 +32,11 @@ export interface ProjectorOptions {
    * Default `projector`; use `projectorGroup(topic)` for a topic other than `gatehouse.audit`.
    */
   group?: string;
-  /** Upper bound on events per batch (= per INSERT). Default 5,000. */
+  /**
+   * Upper bound on events per batch (= per INSERT). Default 20,000: only a backlog fills it (a
+   * batch is inserted `maxBatchWaitMs` after its first event), and ClickHouse's cost per event
+   * falls with the size of the insert (see BENCHMARKS.md).
+   */
   maxBatchEvents?: number;
   /**
    * How long a batch keeps accumulating after its first event before it is inserted (and how long
@@ -188,7 +192,7 @@ class ProjectorLoop implements Projector {
         `group: ${JSON.stringify(this.#group)} must be 1-128 of [A-Za-z0-9._-]`,
       );
     }
-    this.#maxEvents = positive('maxBatchEvents', options.maxBatchEvents, 5_000);
+    this.#maxEvents = positive('maxBatchEvents', options.maxBatchEvents, 20_000);
     this.#maxWaitMs = positive('maxBatchWaitMs', options.maxBatchWaitMs, 200, 0);
     this.#maxAttempts = positive('maxAttempts', options.maxAttempts, 10);
     this.#retryBaseMs = positive('retryBaseDelayMs', options.retryBaseDelayMs, 100, 0);
@@ -310,7 +314,7 @@ class ProjectorLoop implements Projector {
     try {
       while (this.#state === 'running') {
         const {
-          read: { batch, commitWith },
+          read: { batch, commitWith, moreWaiting },
           insert,
         } = await (prefetched ?? reader.next(until).then(prepare));
         prefetched = undefined;
@@ -328,10 +332,11 @@ class ProjectorLoop implements Projector {
             ? insert(batch.token)
             : store.insertEvents(batch.events, batch.token, { validated: true }),
         );
-        // A full batch means more is waiting: read it while ClickHouse works on this one (chDB and
-        // the HTTP client both run the insert off the event loop). Not at the tail, where the read
-        // would wait maxBatchWaitMs and hold up this batch's commit behind it.
-        if (batch.events.length >= this.#maxEvents) {
+        // A full batch, or one that ended where another partition's events begin, means more is
+        // waiting: read it while ClickHouse works on this one (chDB and the HTTP client both run the
+        // insert off the event loop). Not at the tail, where the read would wait maxBatchWaitMs and
+        // hold up this batch's commit behind it.
+        if (moreWaiting) {
           prefetched = reader.next().then(prepare);
           prefetched.catch(() => undefined);
         }
