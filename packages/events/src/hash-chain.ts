@@ -44,6 +44,63 @@ export function computeEventHash(event: Omit<GatehouseEvent, 'hash'> | Gatehouse
 }
 
 /**
+ * Every member of a sealed event, in canonical (sorted) order, and its JSON-quoted key: the keys of
+ * the event schema's envelope (`schema.ts`). `sealEvent` writes an event with exactly these keys
+ * member by member, with no sorting of the envelope; anything else takes the generic path.
+ */
+const ENVELOPE_KEYS = [
+  'agent',
+  'args',
+  'args_sha256',
+  'client_ip',
+  'data',
+  'decision',
+  'hash',
+  'id',
+  'outcome',
+  'prev_hash',
+  'request_id',
+  'scopes',
+  'seq',
+  'server',
+  'session_id',
+  'tool',
+  'ts',
+  'type',
+  'user',
+  'user_agent',
+  'v',
+].sort();
+const QUOTED_KEYS = ENVELOPE_KEYS.map((key) => `${JSON.stringify(key)}:`);
+const HASH_INDEX = ENVELOPE_KEYS.indexOf('hash');
+
+/**
+ * The canonical JSON of `event` without its `hash` member split around where `hash` goes:
+ * `{<before>,"hash":…,<after>}` is the sealed text and `{<before>,<after>}` the hashed one. Undefined
+ * when `event` is not exactly the envelope (the caller then encodes it generically).
+ */
+function envelopeParts(event: Record<string, unknown>): { before: string; after: string } | undefined {
+  const keys = Object.keys(event);
+  // `hash` is absent (or undefined) before sealing.
+  const expected = 'hash' in event ? ENVELOPE_KEYS.length : ENVELOPE_KEYS.length - 1;
+  if (keys.length !== expected) return undefined;
+  let before = '';
+  let after = '';
+  for (let i = 0; i < ENVELOPE_KEYS.length; i++) {
+    if (i === HASH_INDEX) continue;
+    const key = ENVELOPE_KEYS[i]!;
+    if (!(key in event)) return undefined;
+    const value = event[key];
+    if (value === undefined) continue;
+    const member =
+      QUOTED_KEYS[i]! + (typeof value === 'string' ? JSON.stringify(value) : canonicalJson(value));
+    if (i < HASH_INDEX) before += before === '' ? member : `,${member}`;
+    else after += after === '' ? member : `,${member}`;
+  }
+  return { before, after };
+}
+
+/**
  * Places a draft after `head` (or at seq 0 when `head` is undefined) and computes its hash.
  * Pure: the caller owns the head and must advance it to the returned event.
  */
@@ -53,18 +110,22 @@ export function sealEvent(draft: EventDraft, head: ChainHead | undefined): Gateh
     seq: head === undefined ? 0 : head.seq + 1,
     prev_hash: head === undefined ? GENESIS_HASH : head.hash,
   } as Omit<GatehouseEvent, 'hash'>;
-  // Encode the members that sort before `hash` and those after it separately, so that the text
+  // The members that sort before `hash` and those after it are encoded separately, so that the text
   // with `hash` spliced in between is the canonical JSON of the sealed event, built only once.
+  const parts = envelopeParts(unsealed) ?? genericParts(unsealed);
+  const join = (...texts: string[]) => `{${texts.filter((t) => t !== '').join(',')}}`;
+  const hash = sha256Hex(join(parts.before, parts.after));
+  const event = Object.freeze({ ...unsealed, hash }) as GatehouseEvent;
+  sealedText.set(event, join(parts.before, `"hash":${JSON.stringify(hash)}`, parts.after));
+  return event;
+}
+
+/** `envelopeParts` for any object: sorts and encodes every member. */
+function genericParts(unsealed: object): { before: string; after: string } {
   const before: Record<string, unknown> = {};
   const after: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(unsealed)) (key < 'hash' ? before : after)[key] = value;
-  const first = canonicalJson(before).slice(1, -1);
-  const rest = canonicalJson(after).slice(1, -1);
-  const join = (...parts: string[]) => `{${parts.filter((p) => p !== '').join(',')}}`;
-  const hash = sha256Hex(join(first, rest));
-  const event = Object.freeze({ ...unsealed, hash }) as GatehouseEvent;
-  sealedText.set(event, join(first, `"hash":${JSON.stringify(hash)}`, rest));
-  return event;
+  return { before: canonicalJson(before).slice(1, -1), after: canonicalJson(after).slice(1, -1) };
 }
 
 /**

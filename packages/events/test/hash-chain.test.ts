@@ -74,4 +74,20 @@ describe('hash chain', () => {
       expect(computeEventHash(event)).toBe(event.hash);
     }
   });
+
+  it('encodes a draft with other members than the envelope generically, with the same result', () => {
+    const draft = draftsByType()['call.completed'];
+    const { user_agent: _dropped, ...missing } = draft as typeof draft & { user_agent: unknown };
+    const variants = [
+      { ...draft, zzz_extra: 1, aaa_extra: { b: 2, a: [1, 'x'] } },
+      missing,
+      { ...draft, tool: undefined },
+      { ...draft, args: { z: 1, a: { y: null, b: 'é"\\n' } } },
+    ];
+    for (const variant of variants) {
+      const event = sealEvent(variant as typeof draft, undefined);
+      expect(encodeEvent(event).toString('utf8')).toBe(canonicalJson(event));
+      expect(computeEventHash(event)).toBe(event.hash);
+    }
+  });
 });
