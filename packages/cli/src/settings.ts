@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { spoolMaxBytesFromEnv } from '@gatehouse/eventlog';
 import { CliError } from './errors.js';
 
 /**
@@ -24,6 +25,8 @@ export interface Settings {
   kafkaTopic: string;
   /** `CLICKHOUSE_URL`; unset → chDB in-process under `<dataDir>/clickhouse`. */
   clickhouseUrl: string | undefined;
+  /** `GATEHOUSE_SPOOL_MAX_BYTES`: bound on the outcome spool file; undefined → 1 GiB. */
+  spoolMaxBytes: number | undefined;
 }
 
 export const DEFAULT_CONFIG_PATH = 'examples/support-desk/gatehouse.yaml';
@@ -63,5 +66,6 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     kafkaBrokers: brokers && brokers.length > 0 ? brokers : undefined,
     kafkaTopic: env.GATEHOUSE_KAFKA_TOPIC || 'gatehouse.audit',
     clickhouseUrl,
+    spoolMaxBytes: spoolMaxBytesFromEnv(env),
   };
 }

@@ -122,6 +122,7 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
       dir: path.join(settings.dataDir, 'spool'),
       logger: logger.child({ service: 'spool' }),
       spoolableTypes: INGRESS_SPOOLABLE_TYPES,
+      ...(settings.spoolMaxBytes === undefined ? {} : { maxSpoolBytes: settings.spoolMaxBytes }),
     });
     stops.push(() => auditLog.close());
 

@@ -14,6 +14,8 @@ export const LOG_ERROR_CODES = [
   'GH_ERR_LOG_INVALID_RECORD',
   /** `openConsumer` for a group that already has an open consumer in this process. */
   'GH_ERR_LOG_GROUP_BUSY',
+  /** The outcome spool holds `maxSpoolBytes` already: nothing more is written to it until it drains. */
+  'GH_ERR_LOG_SPOOL_FULL',
 ] as const;
 export type LogErrorCode = (typeof LOG_ERROR_CODES)[number];
 

@@ -22,6 +22,7 @@ export {
 export {
   createSpoolingLog,
   DEFAULT_SPOOLABLE_TYPES,
+  spoolMaxBytesFromEnv,
   type SpoolingLog,
   type SpoolingLogOptions,
   type SpoolRetryOptions,

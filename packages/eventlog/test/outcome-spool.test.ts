@@ -2,17 +2,26 @@ import { appendFile, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createMemoryLog, createSpoolingLog, type MemoryEventLog, type SpoolingLog } from '../src/index.js';
+import {
+  createMemoryLog,
+  createSpoolingLog,
+  spoolMaxBytesFromEnv,
+  type MemoryEventLog,
+  type SpoolingLog,
+} from '../src/index.js';
 import { sessionWithOutcomes } from './spool-sample-events.js';
 
 let dir: string;
 let log: MemoryEventLog;
 const opened: SpoolingLog[] = [];
 
-async function spooling(overrides: { republishIntervalMs?: number } = {}): Promise<SpoolingLog> {
+async function spooling(
+  overrides: { republishIntervalMs?: number; maxSpoolBytes?: number } = {},
+): Promise<SpoolingLog> {
   const spool = await createSpoolingLog({
     log,
     dir,
+    ...(overrides.maxSpoolBytes === undefined ? {} : { maxSpoolBytes: overrides.maxSpoolBytes }),
     retry: {
       attempts: 2,
       baseDelayMs: 1,
@@ -66,6 +75,53 @@ describe('outcome spool over the in-memory log', () => {
     expect(log.events().map((event) => event.id)).toEqual([attempted!.id, completed!.id]);
     expect(spool.hasSpooled('s-down')).toBe(false);
     expect((await stat(path.join(dir, 'outcomes.spool'))).size).toBe(0);
+  });
+
+  it('refuses to spool past maxSpoolBytes, naming the spool and the bound, and takes events again once drained', async () => {
+    const events = sessionWithOutcomes('s-full', 6);
+    const outcomes = events.filter((event) => event.type !== 'call.attempted');
+    const lineBytes = Buffer.byteLength(JSON.stringify(outcomes[0])) + 1;
+    const spool = await spooling({ maxSpoolBytes: Math.floor(lineBytes * 2.5) });
+    await log.append(events.filter((event) => event.type === 'call.attempted'));
+    log.setAvailable(false);
+
+    await expect(spool.appendOutcome([outcomes[0]!])).resolves.toBe('spooled');
+    await expect(spool.appendOutcome([outcomes[1]!])).resolves.toBe('spooled');
+    const full = spool.appendOutcome([outcomes[2]!]);
+    await expect(full).rejects.toMatchObject({ code: 'GH_ERR_LOG_SPOOL_FULL', nothingWritten: true });
+    await expect(full).rejects.toThrow(/outcomes\.spool is full: .* would pass maxSpoolBytes/);
+    expect(spool.pending()).toBe(2);
+    expect((await readFile(path.join(dir, 'outcomes.spool'), 'utf8')).trim().split('\n')).toHaveLength(2);
+
+    log.setAvailable(true);
+    expect(await spool.flush()).toBe(0);
+    await expect(spool.appendOutcome([outcomes[2]!])).resolves.toBe('logged');
+    log.setAvailable(false);
+    await expect(spool.appendOutcome([outcomes[3]!])).resolves.toBe('spooled');
+    log.setAvailable(true);
+    expect(await spool.flush()).toBe(0);
+    expect(
+      log
+        .events()
+        .filter((event) => event.type !== 'call.attempted')
+        .map((event) => event.id),
+    ).toEqual(outcomes.slice(0, 4).map((event) => event.id));
+  });
+
+  it('reads its bound from GATEHOUSE_SPOOL_MAX_BYTES, naming the variable when it is not a byte count', () => {
+    expect(spoolMaxBytesFromEnv({})).toBeUndefined();
+    expect(spoolMaxBytesFromEnv({ GATEHOUSE_SPOOL_MAX_BYTES: '' })).toBeUndefined();
+    expect(spoolMaxBytesFromEnv({ GATEHOUSE_SPOOL_MAX_BYTES: '5000000' })).toBe(5_000_000);
+    for (const bad of ['1e9', '-5', '512', '1 GiB', '9007199254740993'])
+      expect(() => spoolMaxBytesFromEnv({ GATEHOUSE_SPOOL_MAX_BYTES: bad })).toThrow(
+        `GATEHOUSE_SPOOL_MAX_BYTES: "${bad}" is not a whole number of bytes ≥ 1024`,
+      );
+  });
+
+  it('names a maxSpoolBytes below 1 KiB', async () => {
+    await expect(spooling({ maxSpoolBytes: 10 })).rejects.toThrow(
+      /maxSpoolBytes must be an integer ≥ 1024, got 10/,
+    );
   });
 
   it("spools a session's later outcomes behind its spooled ones even when the log is back, so the chain order holds", async () => {

@@ -13,6 +13,7 @@
  *   GATEHOUSE_DATA_DIR      also holds the outcome spool, <dir>/spool/<instance> (default ./data)
  *   GATEHOUSE_INSTANCE      this node's id: its `perimeter:<id>` stream and spool directory
  *                           (default `ingress`; set a distinct one per node sharing a data dir)
+ *   GATEHOUSE_SPOOL_MAX_BYTES  bound on the outcome spool file (default 1 GiB, at least 1024)
  *   LOG_LEVEL               pino level (default info)
  *
  * Exits 0 on SIGINT/SIGTERM after ending every session; 1 if start-up fails (the message names
@@ -26,6 +27,7 @@ import {
   openEmbeddedLog,
   openKafkaLog,
   parseKafkaBrokers,
+  spoolMaxBytesFromEnv,
   type EventLog,
 } from '@gatehouse/eventlog';
 import { loadPolicy, type PolicyConfigInput } from '@gatehouse/policy';
@@ -81,6 +83,7 @@ async function openLog(
   logger: Logger,
 ): Promise<{ log: EventLog; close: () => Promise<void> }> {
   const dataDir = path.resolve(env.GATEHOUSE_DATA_DIR || './data');
+  const maxSpoolBytes = spoolMaxBytesFromEnv(env);
   const log = env.KAFKA_BROKERS
     ? await openKafkaLog({
         brokers: parseKafkaBrokers(env.KAFKA_BROKERS),
@@ -93,6 +96,7 @@ async function openLog(
       dir: path.join(dataDir, 'spool', instanceId),
       logger,
       spoolableTypes: INGRESS_SPOOLABLE_TYPES,
+      ...(maxSpoolBytes === undefined ? {} : { maxSpoolBytes }),
     });
     return {
       log: spooling,

@@ -2,7 +2,14 @@ import { ChainRegistry, events, verifyChain, type EventContext } from '@gatehous
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createMemoryLog, createSpoolingLog, LogError, type EventLog } from '@gatehouse/eventlog';
+import {
+  createMemoryLog,
+  createSpoolingLog,
+  LogError,
+  type EventLog,
+  type MemoryEventLog,
+  type SpoolingLog,
+} from '@gatehouse/eventlog';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { AuditRecorder, spoolOf } from '../src/audit/audit-recorder.js';
@@ -243,22 +250,38 @@ describe('audit recorder', () => {
     expect(recorder.backlogSize).toBe(0);
   });
 
-  it('with a spooling log, spools refused outcomes to disk and republishes them when the log is back', async () => {
+  /** A recorder over a spooling log (spool in a temp dir) over a memory log; cleans up after `body`. */
+  async function withSpoolingRecorder(
+    options: { maxSpoolBytes?: number },
+    body: (parts: { memory: MemoryEventLog; log: SpoolingLog; recorder: AuditRecorder }) => Promise<void>,
+  ): Promise<void> {
     const dir = await mkdtemp(join(tmpdir(), 'gatehouse-spool-'));
     const memory = createMemoryLog();
     const log = await createSpoolingLog({
       log: memory,
       dir,
       retry: { attempts: 1, republishIntervalMs: 60_000 },
+      ...options,
+    });
+    const recorder = new AuditRecorder({
+      log,
+      chains: new ChainRegistry(),
+      logger,
+      retryDelaysMs: [],
+      backlogRetryMs: 10,
+      spool: spoolOf(log),
     });
     try {
-      const recorder = new AuditRecorder({
-        log,
-        chains: new ChainRegistry(),
-        logger,
-        retryDelaysMs: [],
-        spool: spoolOf(log),
-      });
+      await body({ memory, log, recorder });
+    } finally {
+      recorder.stop();
+      await log.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('with a spooling log, spools refused outcomes to disk and republishes them when the log is back', async () => {
+    await withSpoolingRecorder({}, async ({ memory, log, recorder }) => {
       memory.setAvailable(false);
       await recorder.appendOutcome(events.sessionEnded(ctx, 'client_deleted'));
       expect(recorder.backlogSize).toBe(0);
@@ -266,9 +289,24 @@ describe('audit recorder', () => {
       memory.setAvailable(true);
       expect(await log.flush()).toBe(0);
       expect(memory.events().map((e) => e.type)).toEqual(['session.ended']);
-    } finally {
-      await log.close();
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
+  });
+
+  it('with a full spool, keeps refused outcomes in the in-memory backlog and publishes them, in order, when the log is back', async () => {
+    await withSpoolingRecorder({ maxSpoolBytes: 1_024 }, async ({ memory, log, recorder }) => {
+      memory.setAvailable(false);
+      // About 700 bytes each as a spool line: one fits in 1 KiB, two do not.
+      const wide = { ...ctx, user_agent: 'x'.repeat(300) };
+      const first = await recorder.appendOutcome(events.sessionEnded(wide, 'client_deleted'));
+      const other = { ...wide, session_id: 's-2' };
+      const second = await recorder.appendOutcome(events.sessionEnded(other, 'idle_timeout'));
+      expect(log.pending()).toBe(1); // the first fitted in the 1 KiB spool
+      expect(recorder.backlogSize).toBe(1); // the second did not: kept in memory, not lost
+      memory.setAvailable(true);
+      expect(await log.flush()).toBe(0);
+      await recorder.drain();
+      expect(recorder.backlogSize).toBe(0);
+      expect(memory.events().map((e) => e.id)).toEqual([first.id, second.id]);
+    });
   });
 });

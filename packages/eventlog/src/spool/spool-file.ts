@@ -26,18 +26,24 @@ export class SpoolFile {
   readonly dir: string;
   readonly file: string;
   readonly offsetFile: string;
+  /** Largest the spool file may grow (bytes); an append past it is refused. */
+  readonly maxBytes: number;
   #handle: FileHandle | undefined;
   #size = 0;
 
-  private constructor(dir: string) {
+  private constructor(dir: string, maxBytes: number) {
     this.dir = path.resolve(dir);
+    this.maxBytes = maxBytes;
     this.file = path.join(this.dir, 'outcomes.spool');
     this.offsetFile = path.join(this.dir, 'outcomes.offset');
   }
 
   /** Opens (creating) the spool and returns it with the events not yet republished, in order. */
-  static async open(dir: string): Promise<{ spool: SpoolFile; pending: SpooledEvent[] }> {
-    const spool = new SpoolFile(dir);
+  static async open(
+    dir: string,
+    maxBytes = Number.MAX_SAFE_INTEGER,
+  ): Promise<{ spool: SpoolFile; pending: SpooledEvent[] }> {
+    const spool = new SpoolFile(dir, maxBytes);
     try {
       await mkdir(spool.dir, { recursive: true });
       const pending = await spool.#recover();
@@ -112,6 +118,13 @@ export class SpoolFile {
     for (let i = 0; i < events.length; i++) {
       end += lines[i]!.length;
       spooled.push({ event: events[i]!, end });
+    }
+    if (end > this.maxBytes) {
+      throw new LogError(
+        'GH_ERR_LOG_SPOOL_FULL',
+        `outcome spool ${this.file} is full: it holds ${this.#size} bytes and ${end - this.#size} more would pass maxSpoolBytes (${this.maxBytes}); nothing was written`,
+        { retryable: true, nothingWritten: true },
+      );
     }
     try {
       await handle.write(Buffer.concat(lines));

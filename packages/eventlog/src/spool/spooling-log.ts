@@ -35,6 +35,12 @@ export interface SpoolingLogOptions {
    * is not durable in the log must not be forwarded (fail closed), so it cannot be spooled.
    */
   spoolableTypes?: readonly string[];
+  /**
+   * Largest the spool file may grow, in bytes (it is emptied once everything in it is republished).
+   * Past it `appendOutcome` rejects with `GH_ERR_LOG_SPOOL_FULL` rather than fill the disk during a
+   * long outage; the ingress then keeps the events in its bounded in-memory backlog. Default 1 GiB.
+   */
+  maxSpoolBytes?: number;
   logger?: SpoolLogger;
 }
 
@@ -57,6 +63,8 @@ export type OutcomeDisposition = 'logged' | 'spooled';
  *   nothing overtakes a spooled event in the log. Calls for one session are serialized.
  * - The spool survives a restart: `createSpoolingLog` reads what was not yet republished and the
  *   loop publishes it.
+ * - The spool is bounded (`maxSpoolBytes`): an outcome that would pass the bound is refused with
+ *   `GH_ERR_LOG_SPOOL_FULL` (nothing written), and the spool takes events again once it drained.
  */
 export interface SpoolingLog extends EventLog {
   appendOutcome(events: readonly GatehouseEvent[]): Promise<OutcomeDisposition>;
@@ -88,6 +96,23 @@ function positive(value: number | undefined, fallback: number, name: string, min
   return value;
 }
 
+/**
+ * Reads a spool bound from the environment variable `name` (`GATEHOUSE_SPOOL_MAX_BYTES`): a whole
+ * number of bytes, at least 1,024; undefined when unset (the spool's default, 1 GiB). A bad value is
+ * a `GH_ERR_LOG_CONFIG` naming the variable.
+ */
+export function spoolMaxBytesFromEnv(
+  env: NodeJS.ProcessEnv,
+  name = 'GATEHOUSE_SPOOL_MAX_BYTES',
+): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < 1_024)
+    throw new LogError('GH_ERR_LOG_CONFIG', `${name}: "${raw}" is not a whole number of bytes ≥ 1024`);
+  return value;
+}
+
 /** Opens the spool in `options.dir` (replaying what it holds) and starts the republishing loop. */
 export async function createSpoolingLog(options: SpoolingLogOptions): Promise<SpoolingLog> {
   const retry = options.retry ?? {};
@@ -98,7 +123,14 @@ export async function createSpoolingLog(options: SpoolingLogOptions): Promise<Sp
     republishIntervalMs: positive(retry.republishIntervalMs, 1_000, 'republishIntervalMs', 1),
     republishBatchEvents: Math.floor(positive(retry.republishBatchEvents, 500, 'republishBatchEvents', 1)),
   };
-  const { spool, pending } = await SpoolFile.open(options.dir);
+  const maxSpoolBytes = options.maxSpoolBytes ?? 2 ** 30;
+  if (!Number.isSafeInteger(maxSpoolBytes) || maxSpoolBytes < 1_024) {
+    throw new LogError(
+      'GH_ERR_LOG_CONFIG',
+      `createSpoolingLog: maxSpoolBytes must be an integer ≥ 1024, got ${String(options.maxSpoolBytes)}`,
+    );
+  }
+  const { spool, pending } = await SpoolFile.open(options.dir, maxSpoolBytes);
   const log = new SpoolingEventLog(options, settings, spool, pending);
   if (pending.length > 0) {
     options.logger?.warn(
