@@ -41,6 +41,9 @@ export interface IngressOptions {
   verifier?: TokenVerifierOptions;
 }
 
+/** How long `close` lets requests still in flight after the sessions ended finish, ms. */
+const CLOSE_GRACE_MS = 1_000;
+
 /** Health and load figures, as served by `/healthz`. */
 export interface IngressStats {
   instance: string;
@@ -210,7 +213,12 @@ export async function createIngress(options: IngressOptions): Promise<Ingress> {
       if (closed) return;
       closed = true;
       await sessions.endAll('gateway_shutdown');
+      // Every session has ended. What can keep app.close() waiting now is a connection that has
+      // not sent a request (Node counts it as active, not idle) until the client drops it, e.g.
+      // after undici's 4 s keep-alive: give real requests a moment, then close the rest.
+      const force = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS);
       await app.close();
+      clearTimeout(force);
       await closeUpstreams();
       await recorder.drain();
       recorder.stop();
