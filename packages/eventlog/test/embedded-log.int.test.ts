@@ -266,6 +266,44 @@ describe('embedded event log', () => {
     expect(second.endOffset()).toBe('2');
   });
 
+  it('records its format in FORMAT, and refuses a log of a newer format before touching it', async () => {
+    const log = await open();
+    await log.append(sessionCalls('s-format', 2));
+    await log.close();
+    expect(await readFile(path.join(dir, 'FORMAT'), 'utf8')).toBe('gatehouse-log 2\n');
+
+    const segment = path.join(dir, '00000000000000000000.seg');
+    // A newer version's frames, as this version would see them: a torn-looking tail.
+    await writeFile(
+      segment,
+      Buffer.concat([await readFile(segment), Buffer.from([0xc7, 0x47, 0x48, 0x4c, 9])]),
+    );
+    const before = await readFile(segment);
+    await writeFile(path.join(dir, 'FORMAT'), 'gatehouse-log 3\n');
+    const refused = open();
+    await expect(refused).rejects.toMatchObject({ code: 'GH_ERR_LOG_CONFIG' });
+    await expect(refused).rejects.toThrow(
+      /in format 3, written by a newer Gatehouse; this version reads formats up to 2/,
+    );
+    await expect(readAll()).rejects.toThrow(/in format 3/);
+    expect(await readFile(segment)).toEqual(before);
+
+    await writeFile(path.join(dir, 'FORMAT'), 'three\n');
+    await expect(open()).rejects.toThrow(/FORMAT holds "three\\n", not "gatehouse-log <version>"/);
+  });
+
+  it('opens a log written before FORMAT existed and records the format', async () => {
+    const log = await open({ validateOnAppend: false });
+    const calls = sessionCalls('s-legacy', 3);
+    await log.append(calls);
+    await log.close();
+    await rm(path.join(dir, 'FORMAT'));
+
+    const reopened = await open();
+    expect(reopened.endOffset()).toBe('3');
+    expect(await readFile(path.join(dir, 'FORMAT'), 'utf8')).toBe('gatehouse-log 2\n');
+  });
+
   it('refuses offline reading while a live process holds the log', async () => {
     await open();
     await expect(readAll()).rejects.toMatchObject({ code: 'GH_ERR_LOG_LOCKED' });

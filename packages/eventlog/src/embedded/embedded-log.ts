@@ -8,6 +8,7 @@ import { EmbeddedConsumer, type ConsumerHost } from './embedded-consumer.js';
 import { acquireDirLock, type DirLock } from './file-lock.js';
 import { GroupCommitWriter } from './group-commit-writer.js';
 import { LogCursor, type LogView, type SegmentView } from './log-cursor.js';
+import { claimLogFormat } from './log-format.js';
 import { MAX_FRAME_PAYLOAD_BYTES } from './record-frame.js';
 import { listSegments, segmentFileName } from './segment-files.js';
 import { recoverLastSegment, type RecoveredSegment, type TailRecovery } from './tail-recovery.js';
@@ -129,6 +130,7 @@ export async function openEmbeddedLog(options: EmbeddedLogOptions): Promise<Embe
   }
   const lock = await acquireDirLock(dir);
   try {
+    await claimLogFormat(dir);
     await prepareCheckpointDir(dir);
     const found = await listSegments(dir);
     if (found.length === 0) {

@@ -4,6 +4,7 @@ import type { LogBatch } from '../event-log.js';
 import { LogError } from '../errors.js';
 import { embeddedBatch, parseOffset } from './batch-token.js';
 import { LOCK_FILE_NAME, isLockHolderAlive, readLockOwner } from './file-lock.js';
+import { checkLogFormat } from './log-format.js';
 import { LogCursor, type SegmentView } from './log-cursor.js';
 import { listSegments } from './segment-files.js';
 import { recoverLastSegment } from './tail-recovery.js';
@@ -44,6 +45,7 @@ export async function* readEmbeddedLog(
       `the event log ${dir} is open in process ${owner} (lock file ${lockFile}); stop it before reading offline`,
     );
   }
+  await checkLogFormat(dir);
   const found = await listSegments(dir);
   if (found.length === 0) return;
   const segments: SegmentView[] = [];

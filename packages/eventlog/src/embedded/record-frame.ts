@@ -15,7 +15,9 @@ import { crc32 } from 'node:zlib';
  * schema (about a third of the projector's read cost) and keeps only a structural check; an
  * unflagged frame (written with `validateOnAppend: false`, or by a version before the flag existed)
  * is decoded with the full schema. Versions before the flag read a flagged frame as an impossible
- * length: a log written by this version must not be opened by an older one.
+ * length: a log written by this version must not be opened by an older one. The directory's
+ * `FORMAT` file (`log-format.ts`, format 2 since the flag) makes every version from this one on
+ * refuse a newer format before it touches anything; versions before it do not read that file.
  *
  * Records follow each other with no padding; a record's offset in the log is its index (segment
  * base offset + position in the segment), so nothing offset-related is stored in the frame.
