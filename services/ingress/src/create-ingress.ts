@@ -51,7 +51,10 @@ export interface IngressStats {
   policyVersion: string;
   /** Outcome events sealed but not yet in the log (in-memory backlog). */
   auditBacklog: number;
-  /** Events dropped because the in-memory backlog was full (0 unless the log was down for long). */
+  /**
+   * Events dropped: the in-memory backlog was full (0 unless the log was down for long), or an
+   * outcome stayed over the log's record limit even without its arguments.
+   */
   auditDropped: number;
   upstreams: Record<
     string,

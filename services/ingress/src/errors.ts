@@ -44,4 +44,9 @@ export const GATEWAY_RPC_ERRORS = {
   upstreamUnavailable: { code: -32005, message: () => 'upstream unavailable' },
   /** The upstream did not answer within the upstream's `timeoutMs`. */
   upstreamTimeout: { code: -32006, message: () => 'upstream timed out' },
+  /** `call.attempted` is over the audit log's record limit (its arguments); the call was refused. */
+  argumentsTooLarge: {
+    code: -32602,
+    message: (tool: string) => `arguments of ${tool} are too large to be audited; call refused`,
+  },
 } as const;

@@ -12,7 +12,7 @@ import {
 } from '@gatehouse/eventlog';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { AuditRecorder, spoolOf } from '../src/audit/audit-recorder.js';
+import { ARGS_OMITTED, AuditRecorder, spoolOf } from '../src/audit/audit-recorder.js';
 
 const ctx: EventContext = { session_id: 's-1', agent: 'support-bot', user: 'alice' };
 const logger = pino({ level: 'silent' });
@@ -307,6 +307,67 @@ describe('audit recorder', () => {
       await recorder.drain();
       expect(recorder.backlogSize).toBe(0);
       expect(memory.events().map((e) => e.id)).toEqual([first.id, second.id]);
+    });
+  });
+
+  describe('an event over the log record limit', () => {
+    const decision = { allowed: true, rule: 'r', policy_version: 'a'.repeat(64) };
+    const call = (requestId: string, args: unknown) => ({
+      server: 'support',
+      tool: 'support__read_ticket',
+      request_id: requestId,
+      args,
+      args_sha256: 'b'.repeat(64),
+    });
+    const outcome = {
+      status: 'ok' as const,
+      latency_ms: 1,
+      result_sha256: null,
+      result_bytes: null,
+      error: null,
+    };
+    const big = { blob: 'x'.repeat(4_000) };
+
+    it('keeps an outcome without its arguments, and refuses only the durable event that is too large itself', async () => {
+      const log = createMemoryLog({ maxRecordBytes: 3_000 });
+      const recorder = new AuditRecorder({ log, chains: new ChainRegistry(), logger, retryDelaysMs: [1] });
+      // The oversized outcome lingers, then shares a batch with the next call's small call.attempted.
+      const completed = recorder.appendOutcome(events.callCompleted(ctx, call('1', big), decision, outcome), {
+        linger: true,
+      });
+      const attempted = recorder.appendDurable(events.callAttempted(ctx, call('2', { id: 'T-1' }), decision));
+      await expect(attempted).resolves.toMatchObject({ type: 'call.attempted', seq: 1 });
+      await expect(completed).resolves.toMatchObject({
+        seq: 0,
+        args: ARGS_OMITTED,
+        args_sha256: 'b'.repeat(64),
+      });
+      await expect(
+        recorder.appendDurable(events.callAttempted(ctx, call('3', big), decision)),
+      ).rejects.toMatchObject({ code: 'GH_ERR_LOG_RECORD_TOO_LARGE' });
+      await recorder.appendOutcome(events.sessionEnded(ctx, 'client_deleted'));
+      await recorder.drain();
+      const stored = log.events();
+      expect(stored.map((e) => [e.seq, e.type])).toEqual([
+        [0, 'call.completed'],
+        [1, 'call.attempted'],
+        [2, 'session.ended'],
+      ]);
+      expect(verifyChain(stored).ok).toBe(true);
+      expect(recorder.backlogSize).toBe(0);
+      expect(recorder.droppedCount).toBe(0);
+    });
+
+    it('drops, logs and counts an outcome still too large without arguments, and leaves no gap', async () => {
+      const log = createMemoryLog({ maxRecordBytes: 3_000 });
+      const recorder = new AuditRecorder({ log, chains: new ChainRegistry(), logger, retryDelaysMs: [1] });
+      const tools = Array.from({ length: 300 }, (_, i) => `support__tool_${i}`);
+      await recorder.appendOutcome(events.toolsListed(ctx, tools, 'a'.repeat(64)));
+      await recorder.appendOutcome(events.sessionEnded(ctx, 'client_deleted'));
+      await recorder.drain();
+      expect(log.events().map((e) => [e.seq, e.type])).toEqual([[0, 'session.ended']]);
+      expect(recorder.droppedCount).toBe(1);
+      expect(recorder.backlogSize).toBe(0);
     });
   });
 });

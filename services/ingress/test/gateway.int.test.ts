@@ -1,4 +1,5 @@
 import { verifyChain } from '@gatehouse/events';
+import { createMemoryLog } from '@gatehouse/eventlog';
 import {
   ErrorCode,
   ListResourcesResultSchema,
@@ -6,6 +7,7 @@ import {
   type CallToolResult,
 } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ARGS_OMITTED } from '../src/audit/audit-recorder.js';
 import { GATEWAY_RPC_ERRORS } from '../src/index.js';
 import { startGateway, type GatewayFixture } from './helpers/gateway-fixture.js';
 
@@ -402,5 +404,37 @@ describe('gateway with explicit configuration choices (failOpen, maxSessions)', 
       }),
     });
     expect(response.status).toBe(503);
+  });
+});
+
+describe('gateway with a small audit record limit', () => {
+  let gw: GatewayFixture;
+  beforeAll(async () => {
+    gw = await startGateway({
+      gateway: { failOpen: true },
+      log: createMemoryLog({ maxRecordBytes: 16_000 }),
+    });
+  });
+  afterAll(async () => {
+    await gw.close();
+  });
+
+  it('refuses a call whose arguments are over the log record limit, even with failOpen, and records it without them', async () => {
+    const { client } = await gw.connect(await gw.issuer.token({ client_id: 'ops-agent', sub: 'admin' }));
+    const error = await rpcErrorOf(
+      client.callTool({ name: 'support__read_ticket', arguments: { ticket_id: 'T-'.padEnd(20_000, '9') } }),
+    );
+    expect(error.code).toBe(-32602);
+    expect(error.message).toContain(
+      'arguments of support__read_ticket are too large to be audited; call refused',
+    );
+    expect(await gw.receivedCalls()).not.toContain('read_ticket');
+    await gw.ingress.flush();
+    const failed = gw.log
+      .events()
+      .filter((e) => e.type === 'call.failed' && e.tool === 'support__read_ticket');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ args: ARGS_OMITTED, outcome: { status: 'error' } });
+    expect(failed[0]!.args_sha256).toMatch(/^[0-9a-f]{64}$/);
   });
 });

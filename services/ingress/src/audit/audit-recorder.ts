@@ -75,6 +75,10 @@ interface Pending {
   attempts: number;
   /** Set once sealed; kept across retries so a retried event keeps its seq, id and hash. */
   sealed?: GatehouseEvent;
+  /** Appended in a batch of its own: a batch holding it was refused as too large. */
+  alone?: boolean;
+  /** Its `args` were already replaced by `ARGS_OMITTED` to fit the log's record limit. */
+  shrunk?: boolean;
   resolve: (event: GatehouseEvent) => void;
   reject: (error: unknown) => void;
 }
@@ -88,6 +92,14 @@ interface StreamQueue {
 
 /** Most events appended to the log in one batch for one stream. */
 const MAX_STREAM_BATCH = 256;
+
+/**
+ * What an outcome carries in place of arguments too large for one log record (the event's
+ * `args_sha256` is still the digest of the original arguments).
+ */
+export const ARGS_OMITTED = {
+  gatehouse_omitted: "arguments over the audit log's record limit; args_sha256 is their digest",
+} as const;
 
 /**
  * Seals events onto their chain (one per session or named stream) and appends them to the log.
@@ -108,6 +120,8 @@ const MAX_STREAM_BATCH = 256;
  * - `appendOutcome` never rejects: it retries, then hands the event to the spool (or an in-memory
  *   backlog retried in the background). Its seq stays taken, so the chain stays gapless once
  *   the event lands.
+ * - An event over the log's record limit is never retried as it is (see `#tooLarge`): an outcome
+ *   is kept with `ARGS_OMITTED` in place of its arguments, a durable event is refused.
  */
 export class AuditRecorder {
   readonly #log: EventLog;
@@ -135,12 +149,15 @@ export class AuditRecorder {
     this.#maxBacklog = options.maxBacklog ?? 100_000;
   }
 
-  /** Events sealed but not yet in the log (in-memory backlog only; a spool keeps its own count). */
-  /** Events dropped because the backlog was full (see `maxBacklog`). */
+  /**
+   * Events dropped: the backlog was full (see `maxBacklog`), or an outcome stayed over the log's
+   * record limit even without its arguments.
+   */
   get droppedCount(): number {
     return this.#dropped;
   }
 
+  /** Events sealed but not yet in the log (in-memory backlog only; a spool keeps its own count). */
   get backlogSize(): number {
     return this.#backlog.length;
   }
@@ -213,7 +230,7 @@ export class AuditRecorder {
         queue.wake = undefined;
         for (const item of pending) item.linger = false;
       }
-      const batch = pending.splice(0, MAX_STREAM_BATCH);
+      const batch = pending.splice(0, pending[0]?.alone === true ? 1 : MAX_STREAM_BATCH);
       const before: ChainHead | undefined = this.#chains.head(stream);
       const fresh = batch.filter((item) => item.sealed === undefined);
       const sealed = batch.map((item) => (item.sealed ??= this.#chains.seal(item.draft)));
@@ -225,10 +242,15 @@ export class AuditRecorder {
         // Only a refusal before anything was sent is definite. Any other failure, retryable or
         // not, may have written some records (Kafka sends appends of many sessions in one request).
         const definite = error instanceof LogError && error.nothingWritten;
+        const tried = new Map(batch.map((item, i) => [item, sealed[i]!]));
         if (definite) {
           // Nothing was written: give this batch's seqs back (earlier in-doubt events keep theirs).
           this.#chains.rewind(stream, before);
           for (const item of fresh) item.sealed = undefined;
+        }
+        if (definite && (error as LogError).code === 'GH_ERR_LOG_RECORD_TOO_LARGE') {
+          this.#tooLarge(stream, batch, tried, error as LogError);
+          continue;
         }
         const retry: Pending[] = [];
         for (const item of batch) {
@@ -262,6 +284,45 @@ export class AuditRecorder {
       }
     }
     this.#queues.delete(stream);
+  }
+
+  /**
+   * A batch the log refused, writing nothing, because an event is over its record limit: the same
+   * events can never fit, so they are not retried as they are. The events of a larger batch go
+   * again one at a time (so the others are not refused with it). An event alone: a durable one is
+   * refused (its call with it); an outcome is appended again with `ARGS_OMITTED` in place of its
+   * arguments; one still too large, or in doubt from an earlier attempt, is dropped, logged and
+   * counted. Dropping leaves no gap: its seq was given back.
+   */
+  #tooLarge(stream: string, batch: Pending[], tried: Map<Pending, GatehouseEvent>, error: LogError): void {
+    const queue = this.#queues.get(stream)!;
+    if (batch.length > 1) {
+      for (const item of batch) item.alone = true;
+      queue.pending.unshift(...batch);
+      return;
+    }
+    const item = batch[0]!;
+    if (item.durable) {
+      item.reject(error);
+      return;
+    }
+    const args = (item.draft as { args?: unknown }).args;
+    if (!item.shrunk && item.sealed === undefined && args !== null && args !== undefined) {
+      item.shrunk = true;
+      item.draft = { ...item.draft, args: ARGS_OMITTED } as EventDraft;
+      this.#logger.warn(
+        { type: item.draft.type, session_id: stream, err: error.message },
+        'outcome over the log record limit; appending it without its arguments',
+      );
+      queue.pending.unshift(item);
+      return;
+    }
+    this.#dropped += 1;
+    this.#logger.error(
+      { type: item.draft.type, session_id: stream, err: error.message, dropped: this.#dropped },
+      'outcome over the log record limit even without its arguments; dropped',
+    );
+    item.resolve(tried.get(item)!);
   }
 
   async #park(event: GatehouseEvent, cause: unknown): Promise<void> {

@@ -21,6 +21,7 @@ import {
   type CallToolResult,
   type Progress,
 } from '@modelcontextprotocol/sdk/types.js';
+import { LogError } from '@gatehouse/eventlog';
 import type { Logger } from 'pino';
 import type { AuditRecorder } from '../audit/audit-recorder.js';
 import type { ToolCatalog } from '../catalog.js';
@@ -134,20 +135,41 @@ export function createGatewayServer(deps: GatewayServerDeps, identity: SessionId
       await recorder.appendDurable(createEvent('call.attempted', context, {}, { ...subject, decision }));
     } catch (error) {
       logger.error({ err: error, session_id: context.session_id, tool: name }, 'call.attempted not recorded');
-      if (!deps.failOpen) {
+      // Arguments over the log's record limit can never be recorded: such a call is refused even
+      // with failOpen, and its call.failed is kept without them (see AuditRecorder).
+      const tooLarge = error instanceof LogError && error.code === 'GH_ERR_LOG_RECORD_TOO_LARGE';
+      if (tooLarge || !deps.failOpen) {
         void recorder.appendOutcome(
           callOutcome(
             'call.failed',
             context,
             subject,
             decision,
-            outcome('audit_unavailable', elapsed(started), null, 'call.attempted not recorded; call refused'),
+            tooLarge
+              ? outcome(
+                  'error',
+                  elapsed(started),
+                  null,
+                  'arguments over the audit log record limit; call refused',
+                )
+              : outcome(
+                  'audit_unavailable',
+                  elapsed(started),
+                  null,
+                  'call.attempted not recorded; call refused',
+                ),
           ),
         );
-        throw new McpError(
-          GATEWAY_RPC_ERRORS.auditUnavailable.code,
-          GATEWAY_RPC_ERRORS.auditUnavailable.message(),
-        );
+        const refusal = tooLarge
+          ? {
+              code: GATEWAY_RPC_ERRORS.argumentsTooLarge.code,
+              message: GATEWAY_RPC_ERRORS.argumentsTooLarge.message(toolName),
+            }
+          : {
+              code: GATEWAY_RPC_ERRORS.auditUnavailable.code,
+              message: GATEWAY_RPC_ERRORS.auditUnavailable.message(),
+            };
+        throw new McpError(refusal.code, refusal.message);
       }
       logger.warn(
         { session_id: context.session_id, tool: name },

@@ -37,6 +37,8 @@ export interface GatewayFixture {
 
 export interface FixtureOptions {
   everything?: boolean;
+  /** Default: a fresh memory log. */
+  log?: MemoryEventLog;
   policy?: IngressPolicy;
   gateway?: Partial<IngressConfigInput['gateway']>;
 }
@@ -45,7 +47,7 @@ export async function startGateway(options: FixtureOptions = {}): Promise<Gatewa
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-ingress-'));
   const recordFile = join(dir, 'support-desk-calls.jsonl');
   const issuer = await startTestIssuer(RESOURCE);
-  const log = createMemoryLog();
+  const log = options.log ?? createMemoryLog();
   const upstreams: IngressConfigInput['upstreams'] = {
     support: {
       command: process.execPath,
