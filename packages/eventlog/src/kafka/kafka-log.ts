@@ -8,7 +8,7 @@ import { toLogError } from './kafka-errors.js';
 import { resolveKafkaOptions, type KafkaLogOptions, type ResolvedKafkaOptions } from './kafka-options.js';
 import { kafkajsLogCreator } from './kafkajs-logging.js';
 import { ProducerSession } from './producer-session.js';
-import { ensureTopic } from './topic-setup.js';
+import { ensureTopic, fitTopicLimits } from './topic-setup.js';
 
 /** The Kafka adapter of `EventLog`, with what only it can tell. */
 export interface KafkaEventLog extends EventLog {
@@ -53,7 +53,8 @@ export async function openKafkaLog(options: KafkaLogOptions): Promise<KafkaEvent
   }
   try {
     const partitions = await ensureTopic(admin, resolved);
-    return new KafkaLog(kafka, admin, resolved, partitions);
+    const fitted = await fitTopicLimits(admin, resolved);
+    return new KafkaLog(kafka, admin, fitted, partitions);
   } catch (error) {
     await admin.disconnect().catch(() => undefined);
     throw error;

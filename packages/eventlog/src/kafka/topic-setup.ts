@@ -1,4 +1,5 @@
-import type { Admin } from 'kafkajs';
+import { ConfigResourceTypes, type Admin } from 'kafkajs';
+import { LogError } from '../errors.js';
 import { toLogError } from './kafka-errors.js';
 import { KAFKA_TOPIC_MAX_MESSAGE_BYTES, type ResolvedKafkaOptions } from './kafka-options.js';
 
@@ -32,4 +33,55 @@ export async function ensureTopic(admin: Admin, options: ResolvedKafkaOptions): 
   } catch (error) {
     throw toLogError(error, `create kafka topic ${topic}`);
   }
+}
+
+/** Room left in a record batch besides the record values: batch and record headers, keys. */
+const BATCH_HEADROOM_BYTES = 64 * 1024;
+
+/**
+ * Fits `maxRecordBytes` and `maxBatchBytes` under the topic's own `max.message.bytes` (the
+ * largest record batch the broker accepts; a topic this adapter did not create may have a smaller
+ * one than it sets): a record over it would be refused by the broker on every retry, whereas a
+ * record over `maxRecordBytes` is refused before sending, with nothing written. Warns when it
+ * lowers a configured value; refuses a topic whose limit leaves no room for an event.
+ */
+export async function fitTopicLimits(
+  admin: Admin,
+  options: ResolvedKafkaOptions,
+): Promise<ResolvedKafkaOptions> {
+  const { topic } = options;
+  let limit: number;
+  try {
+    const described = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }],
+    });
+    const entry = described.resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes');
+    limit = Number(entry?.configValue);
+  } catch (error) {
+    throw toLogError(error, `read the configuration of kafka topic ${topic}`);
+  }
+  if (!Number.isSafeInteger(limit) || limit <= 0) return options; // not reported: keep ours
+  const room = limit - BATCH_HEADROOM_BYTES;
+  if (room < 16 * 1024)
+    throw new LogError(
+      'GH_ERR_LOG_CONFIG',
+      `kafka topic ${topic} has max.message.bytes ${limit}, which leaves no room for an audit event; raise it to at least ${KAFKA_TOPIC_MAX_MESSAGE_BYTES}`,
+    );
+  if (room >= options.maxRecordBytes && room >= options.maxBatchBytes) return options;
+  const fitted = {
+    ...options,
+    maxRecordBytes: Math.min(options.maxRecordBytes, room),
+    maxBatchBytes: Math.min(options.maxBatchBytes, room),
+  };
+  options.logger.warn(
+    {
+      topic,
+      max_message_bytes: limit,
+      max_record_bytes: fitted.maxRecordBytes,
+      max_batch_bytes: fitted.maxBatchBytes,
+    },
+    `kafka topic ${topic} accepts record batches of at most ${limit} bytes: events over ${fitted.maxRecordBytes} bytes are refused before sending (raise the topic's max.message.bytes to ${KAFKA_TOPIC_MAX_MESSAGE_BYTES} to accept 1 MiB events)`,
+  );
+  return fitted;
 }

@@ -1,0 +1,73 @@
+import { Kafka, logLevel } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openKafkaLog, type EventLog } from '../src/index.js';
+import { kafkaBrokers } from '../../../test/support/kafka-brokers.js';
+import { kafkaTestOptions } from './kafka-test-options.js';
+import { sessionCalls } from './support/sample-events.js';
+
+let admin: ReturnType<Kafka['admin']>;
+const topics: string[] = [];
+const opened: EventLog[] = [];
+
+beforeAll(async () => {
+  admin = new Kafka({
+    brokers: kafkaBrokers(),
+    clientId: 'gatehouse-test-admin',
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  await admin.connect();
+});
+afterAll(async () => {
+  for (const log of opened) await log.close().catch(() => undefined);
+  await admin.deleteTopics({ topics }).catch(() => undefined);
+  await admin.disconnect();
+});
+
+/** Options for a fresh topic created beforehand with the given max.message.bytes, and its warnings. */
+async function topicWithLimit(maxMessageBytes: number) {
+  const warnings: string[] = [];
+  const options = kafkaTestOptions(kafkaBrokers(), {
+    partitions: 1,
+    logger: { warn: (_details, message) => void warnings.push(message), error: () => undefined },
+  });
+  topics.push(options.topic!);
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [
+      {
+        topic: options.topic!,
+        numPartitions: 1,
+        configEntries: [{ name: 'max.message.bytes', value: String(maxMessageBytes) }],
+      },
+    ],
+  });
+  return { options, warnings };
+}
+
+describe('Kafka event log on a topic it did not create', () => {
+  it("fits its record limit under the topic's max.message.bytes: a larger event is refused before sending", async () => {
+    const { options, warnings } = await topicWithLimit(300_000);
+    const log = await openKafkaLog(options);
+    opened.push(log);
+    expect(warnings.join('\n')).toMatch(
+      /accepts record batches of at most 300000 bytes: events over 234464 bytes/,
+    );
+
+    const [small, large] = sessionCalls('s-limit', 2);
+    await log.append([small!]);
+    const big = { ...large!, args: { blob: 'x'.repeat(250_000) } } as typeof large;
+    const refused = log.append([big!]);
+    await expect(refused).rejects.toMatchObject({
+      code: 'GH_ERR_LOG_RECORD_TOO_LARGE',
+      nothingWritten: true,
+    });
+    await expect(refused).rejects.toThrow(/over maxRecordBytes \(234464\)/);
+  });
+
+  it('refuses a topic whose limit leaves no room for an event, naming the topic and the setting', async () => {
+    const { options } = await topicWithLimit(70_000);
+    await expect(openKafkaLog(options)).rejects.toThrow(
+      new RegExp(`kafka topic ${options.topic!.replaceAll('.', '\\.')} has max\\.message\\.bytes 70000`),
+    );
+  });
+});
