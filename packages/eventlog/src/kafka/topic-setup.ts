@@ -1,4 +1,4 @@
-import { ConfigResourceTypes, type Admin } from 'kafkajs';
+import kafkajs, { type Admin } from 'kafkajs';
 import { LogError } from '../errors.js';
 import { toLogError } from './kafka-errors.js';
 import { KAFKA_TOPIC_MAX_MESSAGE_BYTES, type ResolvedKafkaOptions } from './kafka-options.js';
@@ -34,6 +34,9 @@ export async function ensureTopic(admin: Admin, options: ResolvedKafkaOptions): 
     throw toLogError(error, `create kafka topic ${topic}`);
   }
 }
+
+// kafkajs is CommonJS: Node's ESM loader does not see `ConfigResourceTypes` as a named export.
+const { ConfigResourceTypes } = kafkajs;
 
 /** Room left in a record batch besides the record values: batch and record headers, keys. */
 const BATCH_HEADROOM_BYTES = 64 * 1024;
