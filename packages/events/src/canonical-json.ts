@@ -40,7 +40,7 @@ function write(value: unknown): string {
         for (let i = 0; i < items.length; i++) {
           const item = items[i];
           if (i > 0) out += ',';
-          out += item === undefined ? 'null' : member(item, `[${i}]`);
+          out += item === undefined ? 'null' : member(item, i);
         }
         return `${out}]`;
       }
@@ -53,7 +53,7 @@ function write(value: unknown): string {
         const item = record[key];
         if (item === undefined) continue;
         if (out.length > 1) out += ',';
-        out += `${JSON.stringify(key)}:${member(item, `.${key}`)}`;
+        out += `${JSON.stringify(key)}:${member(item, key)}`;
       }
       return `${out}}`;
     }
@@ -62,13 +62,13 @@ function write(value: unknown): string {
   }
 }
 
-/** `write(value)`, naming `segment` in the path of a failure below it. */
-function member(value: unknown, segment: string): string {
+/** `write(value)` of an array item (`at` its index) or object member (`at` its key), naming it in a failure's path. */
+function member(value: unknown, at: number | string): string {
   if (typeof value === 'string') return JSON.stringify(value);
   try {
     return write(value);
   } catch (error) {
-    if (error instanceof Unencodable) error.path.push(segment);
+    if (error instanceof Unencodable) error.path.push(typeof at === 'number' ? `[${at}]` : `.${at}`);
     throw error;
   }
 }
