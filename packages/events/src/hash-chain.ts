@@ -1,6 +1,6 @@
 import * as crypto from 'node:crypto';
 import { canonicalJson } from './canonical-json.js';
-import { GENESIS_HASH, type GatehouseEvent } from './schema.js';
+import { EVENT_KEYS, GENESIS_HASH, type GatehouseEvent } from './schema.js';
 
 /** An event before it is placed in a chain: everything but `seq`, `prev_hash` and `hash`. */
 export type EventDraft = GatehouseEvent extends infer E
@@ -44,33 +44,11 @@ export function computeEventHash(event: Omit<GatehouseEvent, 'hash'> | Gatehouse
 }
 
 /**
- * Every member of a sealed event, in canonical (sorted) order, and its JSON-quoted key: the keys of
- * the event schema's envelope (`schema.ts`). `sealEvent` writes an event with exactly these keys
- * member by member, with no sorting of the envelope; anything else takes the generic path.
+ * Every member of a sealed event (`EVENT_KEYS`) in canonical (sorted) order, and its JSON-quoted
+ * key: `sealEvent` writes an event with exactly these keys member by member, with no sorting of
+ * the envelope; anything else takes the generic path.
  */
-const ENVELOPE_KEYS = [
-  'agent',
-  'args',
-  'args_sha256',
-  'client_ip',
-  'data',
-  'decision',
-  'hash',
-  'id',
-  'outcome',
-  'prev_hash',
-  'request_id',
-  'scopes',
-  'seq',
-  'server',
-  'session_id',
-  'tool',
-  'ts',
-  'type',
-  'user',
-  'user_agent',
-  'v',
-].sort();
+const ENVELOPE_KEYS = [...EVENT_KEYS].sort();
 const QUOTED_KEYS = ENVELOPE_KEYS.map((key) => `${JSON.stringify(key)}:`);
 const HASH_INDEX = ENVELOPE_KEYS.indexOf('hash');
 

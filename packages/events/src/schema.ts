@@ -137,6 +137,9 @@ export const eventDataSchemas = {
 export type EventType = keyof typeof eventDataSchemas;
 export const EVENT_TYPES = Object.keys(eventDataSchemas) as EventType[];
 
+/** Every member of a sealed event, whatever its type: the envelope, `type` and `data`. */
+export const EVENT_KEYS: readonly string[] = [...Object.keys(base), 'type', 'data'];
+
 function variant<T extends EventType>(type: T) {
   return z.strictObject({ ...base, type: z.literal(type), data: eventDataSchemas[type] });
 }
