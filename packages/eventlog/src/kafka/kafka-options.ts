@@ -76,6 +76,9 @@ export const DEFAULT_KAFKA_MAX_RECORD_BYTES = 1024 * 1024;
 /** `max.message.bytes` of a topic the adapter creates: room for one 1 MiB event plus batch overhead. */
 export const KAFKA_TOPIC_MAX_MESSAGE_BYTES = 2 * 1024 * 1024;
 
+/** Room a record batch needs besides its record values (batch and record headers, keys). */
+export const KAFKA_BATCH_HEADROOM_BYTES = 64 * 1024;
+
 /** `KafkaLogOptions` with every default applied and every value checked. */
 export interface ResolvedKafkaOptions {
   brokers: string[];
@@ -179,7 +182,7 @@ export function resolveKafkaOptions(options: KafkaLogOptions): ResolvedKafkaOpti
       DEFAULT_KAFKA_MAX_RECORD_BYTES,
       'maxRecordBytes',
       1,
-      KAFKA_TOPIC_MAX_MESSAGE_BYTES - 64 * 1024,
+      KAFKA_TOPIC_MAX_MESSAGE_BYTES - KAFKA_BATCH_HEADROOM_BYTES,
     ),
     connectionTimeoutMs: integer(options.connectionTimeoutMs, 3_000, 'connectionTimeoutMs', 1),
     requestTimeoutMs: integer(options.requestTimeoutMs, 10_000, 'requestTimeoutMs', 1),

@@ -1,7 +1,11 @@
 import kafkajs, { type Admin } from 'kafkajs';
 import { LogError } from '../errors.js';
 import { toLogError } from './kafka-errors.js';
-import { KAFKA_TOPIC_MAX_MESSAGE_BYTES, type ResolvedKafkaOptions } from './kafka-options.js';
+import {
+  KAFKA_BATCH_HEADROOM_BYTES,
+  KAFKA_TOPIC_MAX_MESSAGE_BYTES,
+  type ResolvedKafkaOptions,
+} from './kafka-options.js';
 
 /**
  * Creates the topic when it does not exist (and waits for its partition leaders); leaves an
@@ -38,9 +42,6 @@ export async function ensureTopic(admin: Admin, options: ResolvedKafkaOptions): 
 // kafkajs is CommonJS: Node's ESM loader does not see `ConfigResourceTypes` as a named export.
 const { ConfigResourceTypes } = kafkajs;
 
-/** Room left in a record batch besides the record values: batch and record headers, keys. */
-const BATCH_HEADROOM_BYTES = 64 * 1024;
-
 /**
  * Fits `maxRecordBytes` and `maxBatchBytes` under the topic's own `max.message.bytes` (the
  * largest record batch the broker accepts; a topic this adapter did not create may have a smaller
@@ -65,7 +66,7 @@ export async function fitTopicLimits(
     throw toLogError(error, `read the configuration of kafka topic ${topic}`);
   }
   if (!Number.isSafeInteger(limit) || limit <= 0) return options; // not reported: keep ours
-  const room = limit - BATCH_HEADROOM_BYTES;
+  const room = limit - KAFKA_BATCH_HEADROOM_BYTES;
   if (room < 16 * 1024)
     throw new LogError(
       'GH_ERR_LOG_CONFIG',
