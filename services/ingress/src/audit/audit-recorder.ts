@@ -242,14 +242,13 @@ export class AuditRecorder {
         // Only a refusal before anything was sent is definite. Any other failure, retryable or
         // not, may have written some records (Kafka sends appends of many sessions in one request).
         const definite = error instanceof LogError && error.nothingWritten;
-        const tried = new Map(batch.map((item, i) => [item, sealed[i]!]));
         if (definite) {
           // Nothing was written: give this batch's seqs back (earlier in-doubt events keep theirs).
           this.#chains.rewind(stream, before);
           for (const item of fresh) item.sealed = undefined;
         }
-        if (definite && (error as LogError).code === 'GH_ERR_LOG_RECORD_TOO_LARGE') {
-          this.#tooLarge(stream, batch, tried, error as LogError);
+        if (definite && error.code === 'GH_ERR_LOG_RECORD_TOO_LARGE') {
+          this.#tooLarge(stream, batch, sealed, error);
           continue;
         }
         const retry: Pending[] = [];
@@ -294,7 +293,7 @@ export class AuditRecorder {
    * arguments; one still too large, or in doubt from an earlier attempt, is dropped, logged and
    * counted. Dropping leaves no gap: its seq was given back.
    */
-  #tooLarge(stream: string, batch: Pending[], tried: Map<Pending, GatehouseEvent>, error: LogError): void {
+  #tooLarge(stream: string, batch: Pending[], sealed: GatehouseEvent[], error: LogError): void {
     const queue = this.#queues.get(stream)!;
     if (batch.length > 1) {
       for (const item of batch) item.alone = true;
@@ -306,7 +305,7 @@ export class AuditRecorder {
       item.reject(error);
       return;
     }
-    const args = (item.draft as { args?: unknown }).args;
+    const args = item.draft.args;
     if (!item.shrunk && item.sealed === undefined && args !== null && args !== undefined) {
       item.shrunk = true;
       item.draft = { ...item.draft, args: ARGS_OMITTED } as EventDraft;
@@ -322,7 +321,7 @@ export class AuditRecorder {
       { type: item.draft.type, session_id: stream, err: error.message, dropped: this.#dropped },
       'outcome over the log record limit even without its arguments; dropped',
     );
-    item.resolve(tried.get(item)!);
+    item.resolve(sealed[0]!);
   }
 
   async #park(event: GatehouseEvent, cause: unknown): Promise<void> {
