@@ -139,37 +139,27 @@ export function createGatewayServer(deps: GatewayServerDeps, identity: SessionId
       // with failOpen, and its call.failed is kept without them (see AuditRecorder).
       const tooLarge = error instanceof LogError && error.code === 'GH_ERR_LOG_RECORD_TOO_LARGE';
       if (tooLarge || !deps.failOpen) {
+        const refusal = tooLarge
+          ? {
+              status: 'error' as const,
+              reason: 'arguments over the audit log record limit; call refused',
+              rpc: GATEWAY_RPC_ERRORS.argumentsTooLarge,
+            }
+          : {
+              status: 'audit_unavailable' as const,
+              reason: 'call.attempted not recorded; call refused',
+              rpc: GATEWAY_RPC_ERRORS.auditUnavailable,
+            };
         void recorder.appendOutcome(
           callOutcome(
             'call.failed',
             context,
             subject,
             decision,
-            tooLarge
-              ? outcome(
-                  'error',
-                  elapsed(started),
-                  null,
-                  'arguments over the audit log record limit; call refused',
-                )
-              : outcome(
-                  'audit_unavailable',
-                  elapsed(started),
-                  null,
-                  'call.attempted not recorded; call refused',
-                ),
+            outcome(refusal.status, elapsed(started), null, refusal.reason),
           ),
         );
-        const refusal = tooLarge
-          ? {
-              code: GATEWAY_RPC_ERRORS.argumentsTooLarge.code,
-              message: GATEWAY_RPC_ERRORS.argumentsTooLarge.message(toolName),
-            }
-          : {
-              code: GATEWAY_RPC_ERRORS.auditUnavailable.code,
-              message: GATEWAY_RPC_ERRORS.auditUnavailable.message(),
-            };
-        throw new McpError(refusal.code, refusal.message);
+        throw new McpError(refusal.rpc.code, refusal.rpc.message(toolName));
       }
       logger.warn(
         { session_id: context.session_id, tool: name },
