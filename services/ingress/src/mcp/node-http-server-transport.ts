@@ -29,8 +29,11 @@ const SSE_HEADERS = {
   'x-accel-buffering': 'no',
 } as const;
 
-/** The answer to one POST that carried requests: an SSE stream, or one JSON body once all are answered. */
-interface PostAnswer {
+/**
+ * An open answer: to one POST that carried requests (an SSE stream, or one JSON body once all are
+ * answered), or the session's standalone GET stream (no requests).
+ */
+interface Answer {
   readonly res: ServerResponse;
   readonly sse: boolean;
   /** The POST's request ids, and the responses sent so far (JSON mode keeps them for the body). */
@@ -61,8 +64,8 @@ export class NodeHttpServerTransport implements Transport {
 
   readonly #generateId: () => string;
   readonly #keepAliveMs: number;
-  readonly #answers = new Map<RequestId, PostAnswer>();
-  #standalone: PostAnswer | undefined;
+  readonly #answers = new Map<RequestId, Answer>();
+  #standalone: Answer | undefined;
   #initialized = false;
   #closed = false;
 
@@ -185,27 +188,8 @@ export class NodeHttpServerTransport implements Transport {
         `Invalid Request: request id ${String(clash)} is already in flight`,
       );
     const sse = requests.some((r) => r.params?._meta?.progressToken !== undefined);
-    const answer: PostAnswer = {
-      res,
-      sse,
-      ids,
-      responses: new Map(),
-      done: false,
-      keepAlive: undefined,
-    };
-    for (const id of answer.ids) this.#answers.set(id, answer);
-    res.on('close', () => {
-      // The client went away before the answer was complete: later writes are dropped.
-      if (!answer.done) {
-        answer.done = true;
-        clearInterval(answer.keepAlive);
-      }
-    });
-    if (sse) {
-      res.writeHead(200, this.#headers(SSE_HEADERS));
-      res.flushHeaders();
-      answer.keepAlive = this.#keepAlive(answer);
-    }
+    const answer = this.#open(res, ids, sse);
+    for (const id of ids) this.#answers.set(id, answer);
     for (const message of messages) this.onmessage?.(message, extra);
   }
 
@@ -216,23 +200,11 @@ export class NodeHttpServerTransport implements Transport {
     if (invalid) return this.#reject(res, invalid.status, invalid.code, invalid.message);
     if (this.#standalone && !this.#standalone.done)
       return this.#reject(res, 409, -32000, 'Conflict: Only one SSE stream is allowed per session');
-    const stream: PostAnswer = {
-      res,
-      sse: true,
-      ids: [],
-      responses: new Map(),
-      done: false,
-      keepAlive: undefined,
-    };
+    const stream = this.#open(res, [], true);
     this.#standalone = stream;
     res.on('close', () => {
-      stream.done = true;
-      clearInterval(stream.keepAlive);
       if (this.#standalone === stream) this.#standalone = undefined;
     });
-    res.writeHead(200, this.#headers(SSE_HEADERS));
-    res.flushHeaders();
-    stream.keepAlive = this.#keepAlive(stream);
   }
 
   /** Whether a non-initialize request may use this session (the routes matched its id already). */
@@ -249,7 +221,25 @@ export class NodeHttpServerTransport implements Transport {
     return undefined;
   }
 
-  #keepAlive(answer: PostAnswer): NodeJS.Timeout | undefined {
+  /**
+   * Opens the answer on `res` to the requests `ids`: from the moment the client goes away nothing
+   * more is written; with `sse`, the event stream starts now (headers, keep-alive comments).
+   */
+  #open(res: ServerResponse, ids: RequestId[], sse: boolean): Answer {
+    const answer: Answer = { res, sse, ids, responses: new Map(), done: false, keepAlive: undefined };
+    res.on('close', () => {
+      answer.done = true;
+      clearInterval(answer.keepAlive);
+    });
+    if (sse) {
+      res.writeHead(200, this.#headers(SSE_HEADERS));
+      res.flushHeaders();
+      answer.keepAlive = this.#keepAlive(answer);
+    }
+    return answer;
+  }
+
+  #keepAlive(answer: Answer): NodeJS.Timeout | undefined {
     if (!Number.isFinite(this.#keepAliveMs) || this.#keepAliveMs < 1) return undefined;
     const timer = setInterval(() => {
       if (!answer.done) answer.res.write(': keepalive\n\n');
@@ -259,7 +249,7 @@ export class NodeHttpServerTransport implements Transport {
   }
 
   /** Ends an open answer (session closed): SSE streams end, a pending JSON answer gets 404. */
-  #finish(answer: PostAnswer): void {
+  #finish(answer: Answer): void {
     if (answer.done) return;
     answer.done = true;
     clearInterval(answer.keepAlive);
