@@ -32,7 +32,7 @@ async function topicWithLimit(maxMessageBytes: number) {
   });
   topics.push(options.topic!);
   await admin.createTopics({
-    waitForLeaders: true,
+    // No waitForLeaders: openKafkaLog waits for the leaders itself, and tolerates a topic still propagating.
     topics: [
       {
         topic: options.topic!,

@@ -21,7 +21,7 @@ function describe(cause: unknown): string {
  */
 export function toLogError(cause: unknown, what: string): LogError {
   if (cause instanceof LogError) return cause;
-  const type = findType(cause);
+  const type = kafkaErrorType(cause);
   if (type !== undefined && TOO_LARGE.has(type)) {
     return new LogError(
       'GH_ERR_LOG_RECORD_TOO_LARGE',
@@ -43,7 +43,7 @@ export function toLogError(cause: unknown, what: string): LogError {
 }
 
 /** The protocol error type of a kafkajs error or of the error it wraps (retries-exceeded wraps the last one). */
-function findType(cause: unknown): string | undefined {
+export function kafkaErrorType(cause: unknown): string | undefined {
   for (let current: unknown = cause, depth = 0; current instanceof Error && depth < 5; depth++) {
     const type = (current as { type?: unknown }).type;
     if (typeof type === 'string') return type;

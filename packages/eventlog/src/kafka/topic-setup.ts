@@ -1,15 +1,22 @@
 import kafkajs, { type Admin } from 'kafkajs';
 import { LogError } from '../errors.js';
-import { toLogError } from './kafka-errors.js';
+import { kafkaErrorType, toLogError } from './kafka-errors.js';
 import {
   KAFKA_BATCH_HEADROOM_BYTES,
   KAFKA_TOPIC_MAX_MESSAGE_BYTES,
   type ResolvedKafkaOptions,
 } from './kafka-options.js';
 
+/** Metadata errors a topic shows while its creation propagates to the broker we ask. */
+const PROPAGATING = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+
 /**
- * Creates the topic when it does not exist (and waits for its partition leaders); leaves an
- * existing topic as it is. Returns the topic's partition count.
+ * Creates the topic when it does not exist and waits until every partition has a leader; leaves
+ * an existing topic as it is. Returns the topic's partition count.
+ *
+ * kafkajs's own `waitForLeaders` retries only LEADER_NOT_AVAILABLE, but a KRaft broker may answer
+ * UNKNOWN_TOPIC_OR_PARTITION for a moment after the controller created the topic, so this waits
+ * itself, for at most `requestTimeoutMs`.
  */
 export async function ensureTopic(admin: Admin, options: ResolvedKafkaOptions): Promise<number> {
   const { topic } = options;
@@ -21,7 +28,6 @@ export async function ensureTopic(admin: Admin, options: ResolvedKafkaOptions): 
         configEntries.push({ name: 'min.insync.replicas', value: String(options.minInsyncReplicas) });
       // false when another process created it meanwhile: fine either way.
       await admin.createTopics({
-        waitForLeaders: true,
         topics: [
           {
             topic,
@@ -32,10 +38,33 @@ export async function ensureTopic(admin: Admin, options: ResolvedKafkaOptions): 
         ],
       });
     }
-    const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
-    return metadata.topics[0]?.partitions.length ?? options.partitions;
+    return await waitForLeaders(admin, topic, options.requestTimeoutMs);
   } catch (error) {
     throw toLogError(error, `create kafka topic ${topic}`);
+  }
+}
+
+async function waitForLeaders(admin: Admin, topic: string, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delayMs = 50; ; delayMs = Math.min(delayMs * 2, 500)) {
+    let leaderless: number | undefined;
+    try {
+      const { partitions } = (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0] ?? {
+        partitions: [],
+      };
+      leaderless = partitions.filter((p) => p.leader < 0).length;
+      if (partitions.length > 0 && leaderless === 0) return partitions.length;
+    } catch (error) {
+      const type = kafkaErrorType(error);
+      if (type === undefined || !PROPAGATING.has(type) || Date.now() >= deadline) throw error;
+    }
+    if (Date.now() >= deadline)
+      throw new LogError(
+        'GH_ERR_LOG_UNAVAILABLE',
+        `kafka topic ${topic}: ${leaderless ?? 'its'} partition(s) still without a leader after ${timeoutMs} ms`,
+        { retryable: true },
+      );
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
   }
 }
 
