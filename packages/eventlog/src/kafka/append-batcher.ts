@@ -175,8 +175,11 @@ export class AppendBatcher {
     if (pending.settled) return;
     pending.settled = true;
     clearTimeout(pending.timer);
-    const queued = this.#queue.indexOf(pending);
-    if (queued >= 0) this.#queue.splice(queued, 1);
+    // Still queued only while some of its records were not taken (#flush shifts it off once all were).
+    if (pending.next < pending.records.length) {
+      const queued = this.#queue.indexOf(pending);
+      if (queued >= 0) this.#queue.splice(queued, 1);
+    }
     if (error === undefined) pending.resolve();
     else pending.reject(error);
   }
