@@ -1,6 +1,6 @@
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
-import type { LogBatch } from '@gatehouse/eventlog';
+import type { BatchRange } from './batch-reader.js';
 import { ProjectorError } from './errors.js';
 
 /** What the journal remembers: the boundaries of the batch being written to the store. */
@@ -59,7 +59,7 @@ export class BatchJournal {
   }
 
   /** Durably records `batch` as the one being written. */
-  async record(batch: LogBatch): Promise<void> {
+  async record(batch: BatchRange): Promise<void> {
     const pending: PendingBatch = {
       partition: batch.partition,
       firstOffset: batch.firstOffset,

@@ -1,11 +1,28 @@
 import type { LogBatch, LogConsumer } from '@gatehouse/eventlog';
+import type { GatehouseEvent } from '@gatehouse/events';
 
-/** A batch to insert, and the adapter's own batch to commit once it is stored. */
+/** One partition's consecutive offsets within a projection batch (what the batch journal records). */
+export interface BatchRange {
+  readonly partition: number;
+  readonly firstOffset: string;
+  readonly lastOffset: string;
+  /** The range's own token (`<topic>/<partition>/<first>-<last>`). */
+  readonly token: string;
+}
+
+/** A batch to insert, and the adapter's own batches to commit once it is stored. */
 export interface ProjectionBatch {
-  /** What goes into one INSERT: consecutive events of one partition, with a deterministic token. */
-  readonly batch: LogBatch;
-  /** The last log batch it was assembled from; committing it commits the whole projection batch. */
-  readonly commitWith: LogBatch;
+  /** What goes into one INSERT, partition by partition, each partition's events in log order. */
+  readonly events: readonly GatehouseEvent[];
+  /**
+   * Deterministic identity of the INSERT: the range's token for one partition; the ranges' tokens
+   * in partition order, joined by `+`, for several.
+   */
+  readonly token: string;
+  /** The partitions' ranges, ascending by partition (none for an empty batch). */
+  readonly ranges: readonly BatchRange[];
+  /** The last log batch read of each partition; committing them commits the whole projection batch. */
+  readonly commitWith: readonly LogBatch[];
   /**
    * More events are known to be waiting: the batch is full, or it ended where another partition's
    * events begin. False at the tail of the log (the batch ended on `maxWaitMs` or an empty read).
@@ -17,21 +34,29 @@ export interface BatchReaderOptions {
   maxEvents: number;
   /** How long a batch may keep accumulating after its first event, and how long an idle read waits (ms). */
   maxWaitMs: number;
+  /**
+   * Whether one batch may hold several partitions' events (Kafka: a topic's partitions interleave,
+   * and a batch per partition would make each INSERT a few hundred events). False where a batch
+   * must be one range, e.g. for the batch journal, which re-reads exactly one range after a crash.
+   */
+  crossPartition: boolean;
   signal: AbortSignal;
   /** Wraps each `consumer.next` (retry policy). */
   attempt: (what: string, operation: () => Promise<LogBatch>) => Promise<LogBatch>;
 }
 
 /**
- * Assembles insert batches from the log: reads until `maxEvents` events of one partition are
- * together or `maxWaitMs` passed since the first one. Adapters return as soon as anything is
- * available, so without this a steady trickle of events would become one ClickHouse INSERT (one
- * part) per few events; with it there are at most ~1000/maxWaitMs inserts per second when idle-ish
- * and full batches under load.
+ * Assembles insert batches from the log: reads until `maxEvents` events are together or
+ * `maxWaitMs` passed since the first one. Adapters return as soon as anything is available, so
+ * without this a steady trickle of events would become one ClickHouse INSERT (one part) per few
+ * events; with it there are at most ~1000/maxWaitMs inserts per second when idle-ish and full
+ * batches under load.
  *
- * The token of an assembled batch is derived from its partition and offsets alone
- * (`<topic>/<partition>/<first>-<last>`, the adapters' own format), so the same range re-read after
- * a crash — however the log happens to split it then — carries the same token.
+ * Without `crossPartition`, a batch holds one partition's events and ends where another
+ * partition's begin (that read starts the next batch). The token of a batch is derived from its
+ * partitions and offsets alone (`<topic>/<partition>/<first>-<last>`, the adapters' own format, per
+ * partition), so the same ranges re-read after a crash carry the same token however the log
+ * happens to split them then.
  */
 export class BatchReader {
   readonly #consumer: LogConsumer;
@@ -45,47 +70,55 @@ export class BatchReader {
   }
 
   /**
-   * The next batch (empty when nothing arrived within `maxWaitMs`). With `untilOffset`, never
-   * extends past it and stops as soon as it is reached (re-reading a journaled batch).
+   * The next batch (empty when nothing arrived within `maxWaitMs`). With `untilOffset` (re-reading
+   * a journaled batch: one partition), never extends past it and stops as soon as it is reached.
    */
   async next(untilOffset?: string): Promise<ProjectionBatch> {
-    const { maxEvents, maxWaitMs } = this.#options;
+    const { maxEvents, maxWaitMs, signal } = this.#options;
+    const crossPartition = this.#options.crossPartition && untilOffset === undefined;
     const first = this.#carried ?? (await this.#read(maxEvents, maxWaitMs, untilOffset));
     this.#carried = undefined;
-    const parts = [first];
+    /** Partition → the log batches read of it, in order. */
+    const parts = new Map<number, LogBatch[]>([[first.partition, [first]]]);
+    let last = first;
     let count = first.events.length;
     const deadline = Date.now() + maxWaitMs;
-    while (
-      count > 0 &&
-      count < maxEvents &&
-      parts.at(-1)!.lastOffset !== untilOffset &&
-      !this.#options.signal.aborted
-    ) {
+    while (count > 0 && count < maxEvents && last.lastOffset !== untilOffset && !signal.aborted) {
       const remaining = deadline - Date.now();
       if (remaining <= 0) break;
       const more = await this.#read(maxEvents - count, remaining, untilOffset);
       if (more.events.length === 0) break;
-      if (more.partition !== first.partition) {
+      if (!crossPartition && more.partition !== first.partition) {
         this.#carried = more;
         break;
       }
-      parts.push(more);
+      const ofPartition = parts.get(more.partition);
+      if (ofPartition === undefined) parts.set(more.partition, [more]);
+      else ofPartition.push(more);
+      last = more;
       count += more.events.length;
     }
-    const last = parts.at(-1)!;
     const moreWaiting = count >= maxEvents || this.#carried !== undefined;
-    if (parts.length === 1) return { batch: first, commitWith: first, moreWaiting };
-    return {
-      batch: {
-        partition: first.partition,
-        firstOffset: first.firstOffset,
-        lastOffset: last.lastOffset,
-        events: parts.flatMap((part) => part.events),
-        token: assembledToken(first, last.lastOffset),
-      },
-      commitWith: last,
-      moreWaiting,
-    };
+    if (count === 0) return { events: [], token: first.token, ranges: [], commitWith: [], moreWaiting };
+    if (parts.size === 1 && parts.get(first.partition)!.length === 1)
+      return { events: first.events, token: first.token, ranges: [first], commitWith: [first], moreWaiting };
+    const ranges: BatchRange[] = [];
+    const commitWith: LogBatch[] = [];
+    const events: GatehouseEvent[] = [];
+    for (const partition of [...parts.keys()].sort((a, b) => a - b)) {
+      const read = parts.get(partition)!;
+      const head = read[0]!;
+      const tail = read.at(-1)!;
+      ranges.push({
+        partition,
+        firstOffset: head.firstOffset,
+        lastOffset: tail.lastOffset,
+        token: read.length === 1 ? head.token : assembledToken(head, tail.lastOffset),
+      });
+      commitWith.push(tail);
+      for (const batch of read) for (const event of batch.events) events.push(event);
+    }
+    return { events, token: ranges.map((r) => r.token).join('+'), ranges, commitWith, moreWaiting };
   }
 
   #read(maxEvents: number, maxWaitMs: number, untilOffset: string | undefined): Promise<LogBatch> {

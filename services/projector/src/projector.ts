@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DEFAULT_KAFKA_TOPIC, type EventLog, type LogBatch, type LogConsumer } from '@gatehouse/eventlog';
+import { DEFAULT_KAFKA_TOPIC, type EventLog, type LogConsumer } from '@gatehouse/eventlog';
 import type { AuditStore, PreparedInsert } from '@gatehouse/store';
 import { pino, type Logger } from 'pino';
 import { BatchJournal } from './batch-journal.js';
@@ -35,7 +35,9 @@ export interface ProjectorOptions {
   /**
    * Upper bound on events per batch (= per INSERT). Default 20,000: only a backlog fills it (a
    * batch is inserted `maxBatchWaitMs` after its first event), and ClickHouse's cost per event
-   * falls with the size of the insert (see BENCHMARKS.md).
+   * falls with the size of the insert (see BENCHMARKS.md). Without a `journalFile`, a batch
+   * gathers every partition this projector reads (one INSERT for all of them, each partition's
+   * offset committed after it); with one, a batch is one partition's range.
    */
   maxBatchEvents?: number;
   /**
@@ -106,7 +108,7 @@ export interface Projector {
  * a store insert and its commit to SIGKILL the process right there.
  */
 export interface ProjectorTestHooks {
-  afterInsert?: (batch: LogBatch) => Promise<void>;
+  afterInsert?: (batch: ProjectionBatch) => Promise<void>;
 }
 
 /**
@@ -297,10 +299,10 @@ class ProjectorLoop implements Projector {
     // ClickHouse is still writing the previous one. A batch the store refuses to encode is inserted
     // the plain way below, which rejects with the same error at its turn.
     const prepare = (read: ProjectionBatch): PreparedBatch => {
-      if (read.batch.events.length === 0 || store.prepareInsert === undefined) return { read };
+      if (read.events.length === 0 || store.prepareInsert === undefined) return { read };
       try {
         // Log batches are decoded with the event schema already (see the EventLog port).
-        return { read, insert: store.prepareInsert(read.batch.events, { validated: true }) };
+        return { read, insert: store.prepareInsert(read.events, { validated: true }) };
       } catch {
         return { read };
       }
@@ -308,15 +310,14 @@ class ProjectorLoop implements Projector {
     const reader = new BatchReader(consumer, {
       maxEvents: this.#maxEvents,
       maxWaitMs: this.#maxWaitMs,
+      // The journal re-reads one range after a crash: with it, a batch stays within one partition.
+      crossPartition: this.#journal === undefined,
       signal: this.#abort.signal,
       attempt: (what, operation) => this.#attempt(what, operation),
     });
     try {
       while (this.#state === 'running') {
-        const {
-          read: { batch, commitWith, moreWaiting },
-          insert,
-        } = await (prefetched ?? reader.next(until).then(prepare));
+        const { read: batch, insert } = await (prefetched ?? reader.next(until).then(prepare));
         prefetched = undefined;
         until = undefined;
         if (batch.events.length === 0) {
@@ -325,7 +326,8 @@ class ProjectorLoop implements Projector {
         }
         if (this.#journal !== undefined) {
           const journal = this.#journal;
-          await this.#attempt(`journal batch ${batch.token}`, () => journal.record(batch));
+          const [range] = batch.ranges;
+          await this.#attempt(`journal batch ${batch.token}`, () => journal.record(range!));
         }
         const inserted = this.#attempt(`insert batch ${batch.token}`, () =>
           insert !== undefined
@@ -336,14 +338,15 @@ class ProjectorLoop implements Projector {
         // waiting: read it while ClickHouse works on this one (chDB and the HTTP client both run the
         // insert off the event loop). Not at the tail, where the read would wait maxBatchWaitMs and
         // hold up this batch's commit behind it.
-        if (moreWaiting) {
+        if (batch.moreWaiting) {
           prefetched = reader.next().then(prepare);
           prefetched.catch(() => undefined);
         }
         await inserted;
         await this.#hooks.afterInsert?.(batch);
         // Committed only now: a crash before this line delivers the batch again, and the store drops the repeat.
-        await this.#attempt(`commit batch ${batch.token}`, () => consumer.commit(commitWith));
+        for (const last of batch.commitWith)
+          await this.#attempt(`commit batch ${batch.token}`, () => consumer.commit(last));
         this.#stats.batches += 1;
         this.#stats.events += batch.events.length;
         this.#stats.lastToken = batch.token;

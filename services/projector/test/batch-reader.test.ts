@@ -40,7 +40,10 @@ function scriptedConsumer(runs: { partition: number; first: number; count: numbe
         partition: run.partition,
         firstOffset: String(first),
         lastOffset: String(last),
-        events: Array.from({ length: count }, () => ({}) as GatehouseEvent),
+        events: Array.from(
+          { length: count },
+          (_, i) => ({ id: `${run.partition}:${first + i}` }) as GatehouseEvent,
+        ),
         token: `t/${run.partition}/${first}-${last}`,
       };
     },
@@ -51,10 +54,11 @@ function scriptedConsumer(runs: { partition: number; first: number; count: numbe
 }
 
 describe('BatchReader', () => {
-  const reader = (runs: Parameters<typeof scriptedConsumer>[0], maxEvents: number) =>
+  const reader = (runs: Parameters<typeof scriptedConsumer>[0], maxEvents: number, crossPartition = false) =>
     new BatchReader(scriptedConsumer(runs), {
       maxEvents,
       maxWaitMs: 50,
+      crossPartition,
       signal: new AbortController().signal,
       attempt: (_what, operation) => operation(),
     });
@@ -69,13 +73,80 @@ describe('BatchReader', () => {
       10,
     );
     const full = await read.next();
-    expect(full.batch.token).toBe('t/0/0-9');
+    expect(full.token).toBe('t/0/0-9');
     expect(full.moreWaiting).toBe(true);
     const switched = await read.next();
-    expect(switched.batch.token).toBe('t/0/10-11');
+    expect(switched.token).toBe('t/0/10-11');
     expect(switched.moreWaiting).toBe(true);
     const tail = await read.next();
-    expect(tail.batch.token).toBe('t/1/0-2');
+    expect(tail.token).toBe('t/1/0-2');
     expect(tail.moreWaiting).toBe(false);
+  });
+
+  it('assembles interleaved partitions into one batch: ranges in partition order, each committed at its last read', async () => {
+    const read = reader(
+      [
+        { partition: 2, first: 10, count: 3 },
+        { partition: 0, first: 5, count: 2 },
+        { partition: 2, first: 13, count: 2 },
+        { partition: 1, first: 0, count: 1 },
+      ],
+      100,
+      true,
+    );
+    const batch = await read.next();
+    expect(batch.token).toBe('t/0/5-6+t/1/0-0+t/2/10-14');
+    expect(batch.ranges.map((r) => [r.partition, r.firstOffset, r.lastOffset])).toEqual([
+      [0, '5', '6'],
+      [1, '0', '0'],
+      [2, '10', '14'],
+    ]);
+    expect(batch.commitWith.map((b) => b.token)).toEqual(['t/0/5-6', 't/1/0-0', 't/2/13-14']);
+    expect(batch.events.map((e) => e.id)).toEqual([
+      '0:5',
+      '0:6',
+      '1:0',
+      '2:10',
+      '2:11',
+      '2:12',
+      '2:13',
+      '2:14',
+    ]);
+    expect(batch.moreWaiting).toBe(false);
+    expect((await read.next()).events).toEqual([]);
+  });
+
+  it('stops a cross-partition batch at maxEvents and says more is waiting', async () => {
+    const read = reader(
+      [
+        { partition: 0, first: 0, count: 6 },
+        { partition: 1, first: 0, count: 6 },
+      ],
+      10,
+      true,
+    );
+    const full = await read.next();
+    expect(full.token).toBe('t/0/0-5+t/1/0-3');
+    expect(full.moreWaiting).toBe(true);
+    const rest = await read.next();
+    expect(rest.token).toBe('t/1/4-5');
+    expect(rest.ranges).toHaveLength(1);
+  });
+
+  it('re-reads a journaled range within its partition even where batches may cross partitions', async () => {
+    const read = reader(
+      [
+        { partition: 0, first: 0, count: 2 },
+        { partition: 1, first: 0, count: 4 },
+        { partition: 0, first: 2, count: 2 },
+      ],
+      100,
+      true,
+    );
+    const again = await read.next('3');
+    expect(again.token).toBe('t/0/0-1');
+    expect(again.commitWith.map((b) => b.token)).toEqual(['t/0/0-1']);
+    // The other partition's read starts the next batch, which may cross partitions again.
+    expect((await read.next()).token).toBe('t/0/2-3+t/1/0-3');
   });
 });
