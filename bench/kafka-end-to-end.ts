@@ -5,46 +5,62 @@
  * the adapter coalesces them — through a Kafka topic into ClickHouse (chDB) by the real projector
  * (`createProjector`, default batch settings, as `startStack` and the projector's main run it).
  *
+ * The production topology on one machine: the producer (standing in for the ingress: sealing and
+ * appends) and the projector (consumer, chDB) are separate processes, as `services/ingress` and
+ * `services/projector` are, beside the broker. This file is all three parts: the parent
+ * (`run`, which orchestrates the phases and relays messages) and the two children
+ * (`KAFKA_E2E_PRODUCER=1`, `KAFKA_E2E_PROJECTOR=1`), talking over Node's IPC channel.
+ *
  * Measures, per phase:
  * - end-to-end events/s: events appended ÷ time from the first append to the projector having
  *   inserted and committed the last one (`drain`), i.e. until everything is queryable;
- * - event-to-queryable latency: for every Nth event, from its append acknowledgement to the first
- *   store query that returns it (a poller asks ClickHouse for the pending sampled ids every 50 ms,
- *   so figures include up to 50 ms of polling granularity);
- * - append acknowledgement latency (what the ingress waits for before forwarding a call).
+ * - event-to-queryable latency: for every Nth event, from its append acknowledgement (in the
+ *   producer) to the first store query that returns it (in the projector process, which asks
+ *   ClickHouse for the pending sampled ids every 50 ms, so figures include up to 50 ms of polling
+ *   granularity); both processes time with `performance.timeOrigin + performance.now()`;
+ * - append acknowledgement latency (what the ingress waits for before forwarding a call);
+ * - CPU per event of the producer, the projector (with chDB's threads) and the broker JVM.
  *
  * Phases: `paced` offers the target rate (20,000 events/s; quick: 5,000/s) for a fixed time — the
  * latency that matters; `saturation` appends as fast as the sessions can — the throughput ceiling
  * (its latency includes the backlog the projector works through).
  *
- * chDB binds one data dir per process and `bench/run.ts` runs every suite in one process, so the
- * measured part runs in a child process (this file, `KAFKA_E2E_BENCH_CHILD=1`) with its own temp
- * data dir and topic. Uses KAFKA_BROKERS when set, else starts a local broker.
+ * Uses KAFKA_BROKERS when set, else starts a local broker.
  */
-import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startBroker, type StartedBroker } from '../test/support/kafka.js';
-import { runChild, runIfChild, type Bench, type BenchResult } from './bench-types.js';
+import { runIfChild, type Bench, type BenchResult } from './bench-types.js';
 
 const TARGET_PER_S = 20_000;
 const TARGET_P99_MS = 2_000;
 const here = fileURLToPath(import.meta.url);
 
-/** One phase of the child, as it reports it. */
-interface PhaseResult {
+interface PhasePlan {
   phase: string;
   sessions: number;
   /** Offered rate in events/s, or 0 for as fast as possible. */
   offeredPerS: number;
   events: number;
-  /** First append → last event committed by the projector (ms). */
-  endToEndMs: number;
-  /** First append → last append acknowledged (ms). */
-  appendMs: number;
+}
+
+/** A sampled event: id, its append acknowledgement (epoch ms), its `ts` (epoch ms). */
+type Sample = [id: string, ackAt: number, tsMs: number];
+
+/** What the producer reports when a phase's appends are all acknowledged. */
+interface Appended {
+  startedAt: number;
+  endedAt: number;
   ackP50Ms: number;
   ackP99Ms: number;
+}
+
+/** What the projector reports when a phase is drained into ClickHouse. */
+interface Drained {
+  drainedAt: number;
   queryableP50Ms: number;
   queryableP99Ms: number;
   queryableMaxMs: number;
@@ -53,18 +69,95 @@ interface PhaseResult {
   stored: number;
 }
 
-interface ChildResult {
-  phases: PhaseResult[];
-  batches: number;
-  cpuMicrosPerEvent: number;
+/** What each child reports when it is done. */
+interface ChildTotals {
+  cpuMs: number;
   peakRssMiB: number;
+  batches?: number;
 }
 
-interface PhasePlan {
-  phase: string;
-  sessions: number;
-  offeredPerS: number;
-  events: number;
+/** Messages between the parent and the children (both directions). */
+type Message =
+  | { type: 'ready' }
+  | { type: 'phase'; index: number; plan: PhasePlan }
+  | { type: 'samples'; index: number; samples: Sample[] }
+  | { type: 'appended'; index: number; appended: Appended }
+  | { type: 'drain'; index: number; events: number }
+  | { type: 'drained'; index: number; drained: Drained }
+  | { type: 'finish' }
+  | { type: 'done'; totals: ChildTotals };
+
+/** A child process of this file with its IPC channel: `next` waits for a message of one type. */
+class Child {
+  readonly #process: ChildProcess;
+  readonly #inbox: Message[] = [];
+  readonly #waiters: Array<{ type: Message['type']; resolve: (m: Message) => void }> = [];
+  readonly #exited: Promise<never>;
+  /** Called for every `samples` message (relayed, never queued). */
+  onSamples: ((message: Extract<Message, { type: 'samples' }>) => void) | undefined;
+
+  constructor(
+    envVar: string,
+    readonly label: string,
+    env: Record<string, string>,
+    progress: (m: string) => void,
+  ) {
+    this.#process = spawn(process.execPath, ['--import', 'tsx', here], {
+      env: { ...process.env, [envVar]: '1', ...env },
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    });
+    let buffered = '';
+    this.#process.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered += chunk;
+      const lines = buffered.split('\n');
+      buffered = lines.pop()!;
+      for (const line of lines) if (line.startsWith('progress ')) progress(line.slice('progress '.length));
+    });
+    this.#process.on('message', (message: Message) => {
+      if (message.type === 'samples') return this.onSamples?.(message);
+      const waiter = this.#waiters.findIndex((w) => w.type === message.type);
+      if (waiter < 0) this.#inbox.push(message);
+      else this.#waiters.splice(waiter, 1)[0]!.resolve(message);
+    });
+    this.#exited = new Promise<never>((_, reject) => {
+      this.#process.on('error', reject);
+      this.#process.on('exit', (code) => reject(new Error(`${label} exited with ${code}`)));
+    });
+    this.#exited.catch(() => undefined);
+  }
+
+  send(message: Message): void {
+    this.#process.send(message);
+  }
+
+  /** The next message of `type`; rejects if the child exits first. */
+  next<T extends Message['type']>(type: T): Promise<Extract<Message, { type: T }>> {
+    const queued = this.#inbox.findIndex((m) => m.type === type);
+    if (queued >= 0)
+      return Promise.resolve(this.#inbox.splice(queued, 1)[0] as Extract<Message, { type: T }>);
+    return Promise.race([
+      new Promise<Extract<Message, { type: T }>>((resolve) =>
+        this.#waiters.push({ type, resolve: resolve as (m: Message) => void }),
+      ),
+      this.#exited,
+    ]);
+  }
+
+  /** Waits for the child to exit (after `finish`); kills it if it has not within 60 s. */
+  async exit(): Promise<void> {
+    if (this.#process.exitCode !== null) return;
+    const timer = setTimeout(() => this.#process.kill('SIGKILL'), 60_000);
+    await this.#exited.catch(() => undefined);
+    clearTimeout(timer);
+  }
+
+  get pid(): string {
+    return String(this.#process.pid);
+  }
+
+  kill(): void {
+    if (this.#process.exitCode === null) this.#process.kill('SIGKILL');
+  }
 }
 
 export const run: Bench = async ({ quick, progress }) => {
@@ -80,7 +173,13 @@ export const run: Bench = async ({ quick, progress }) => {
       ];
   let broker: StartedBroker | undefined;
   let brokerPeakRssMiB: number | undefined;
-  let result: ChildResult;
+  let brokerCpuMs: number | undefined;
+  const children: Child[] = [];
+  /** Per phase: CPU µs per event of the producer, the projector (with chDB) and the broker. */
+  type PhaseCpu = { producer: number; projector: number; broker: number | undefined };
+  const phases: Array<PhasePlan & Appended & Drained & { cpu: PhaseCpu }> = [];
+  let producerTotals: ChildTotals;
+  let projectorTotals: ChildTotals;
   try {
     let brokers = process.env.KAFKA_BROKERS;
     if (!brokers) {
@@ -88,30 +187,73 @@ export const run: Bench = async ({ quick, progress }) => {
       broker = await startBroker();
       brokers = broker.brokers;
     }
+    const brokerPid = broker ? await pidOf(path.join(broker.dataDir, 'kafka.pid')) : undefined;
+    const env = { BENCH_BROKERS: brokers, BENCH_TOPIC: `gatehouse.bench-e2e.${Date.now()}` };
     progress(
-      `phases ${plans.map((p) => `${p.phase} ${p.events.toLocaleString('en')} events`).join(', ')}: in a child process`,
+      `phases ${plans.map((p) => `${p.phase} ${p.events.toLocaleString('en')} events`).join(', ')}: producer and projector in processes of their own`,
     );
-    result = await runChild<ChildResult>(
-      here,
-      'KAFKA_E2E_BENCH_CHILD',
-      'kafka end-to-end bench child',
-      { BENCH_BROKERS: brokers, BENCH_PLANS: JSON.stringify(plans) },
-      progress,
-    );
+    const projector = new Child('KAFKA_E2E_PROJECTOR', 'kafka end-to-end projector', env, progress);
+    children.push(projector);
+    await projector.next('ready');
+    const producer = new Child('KAFKA_E2E_PRODUCER', 'kafka end-to-end producer', env, progress);
+    children.push(producer);
+    producer.onSamples = (message) => projector.send(message);
+    await producer.next('ready');
+    const cpuNow = async () => ({
+      producer: await cpuMsOf(producer.pid),
+      projector: await cpuMsOf(projector.pid),
+      broker: brokerPid === undefined ? undefined : await cpuMsOf(brokerPid),
+    });
+    const cpuAtStart = await cpuNow();
+    for (const [index, plan] of plans.entries()) {
+      const before = await cpuNow();
+      producer.send({ type: 'phase', index, plan });
+      const { appended } = await producer.next('appended');
+      projector.send({ type: 'drain', index, events: plan.events });
+      const { drained } = await projector.next('drained');
+      const after = await cpuNow();
+      const per = (a: number | undefined, b: number | undefined) =>
+        a === undefined || b === undefined ? undefined : ((b - a) * 1000) / plan.events;
+      phases.push({
+        ...plan,
+        ...appended,
+        ...drained,
+        cpu: {
+          producer: per(before.producer, after.producer)!,
+          projector: per(before.projector, after.projector)!,
+          broker: per(before.broker, after.broker),
+        },
+      });
+    }
+    if (brokerPid !== undefined && cpuAtStart.broker !== undefined)
+      brokerCpuMs = (await cpuMsOf(brokerPid)) - cpuAtStart.broker;
+    for (const child of children) child.send({ type: 'finish' });
+    producerTotals = (await producer.next('done')).totals;
+    projectorTotals = (await projector.next('done')).totals;
+    await Promise.all(children.map((child) => child.exit()));
     if (broker) brokerPeakRssMiB = await peakRssOfPidFile(path.join(broker.dataDir, 'kafka.pid'));
   } finally {
+    for (const child of children) child.kill();
     await broker?.destroy();
   }
+  const totalEvents = plans.reduce((sum, plan) => sum + plan.events, 0);
+  const perEvent = (ms: number | undefined) => (ms === undefined ? undefined : (ms * 1000) / totalEvents);
+  const cpu = {
+    producer: perEvent(producerTotals.cpuMs)!,
+    projector: perEvent(projectorTotals.cpuMs)!,
+    broker: perEvent(brokerCpuMs),
+  };
   const rows: BenchResult['rows'] = [];
   const notes: string[] = [];
-  for (const phase of result.phases) {
-    const perSecond = phase.events / (phase.endToEndMs / 1000);
+  for (const phase of phases) {
+    const endToEndMs = phase.drainedAt - phase.startedAt;
+    const perSecond = phase.events / (endToEndMs / 1000);
     rows.push({
       phase: phase.offeredPerS > 0 ? `${phase.phase} ${phase.offeredPerS / 1000}k/s` : phase.phase,
       sessions: phase.sessions,
       'offered events/s': phase.offeredPerS === 0 ? 'max' : phase.offeredPerS,
       events: phase.events,
-      'end-to-end s': (phase.endToEndMs / 1000).toFixed(1),
+      'end-to-end s': (endToEndMs / 1000).toFixed(1),
       'end-to-end events/s': Math.round(perSecond),
       'append ack p50 ms': phase.ackP50Ms.toFixed(1),
       'append ack p99 ms': phase.ackP99Ms.toFixed(1),
@@ -120,9 +262,16 @@ export const run: Bench = async ({ quick, progress }) => {
       'queryable max ms': phase.queryableMaxMs.toFixed(0),
       samples: phase.samples,
       'in ClickHouse': phase.stored,
+      'CPU µs/event producer / projector / broker': [
+        phase.cpu.producer,
+        phase.cpu.projector,
+        phase.cpu.broker,
+      ]
+        .map((v) => (v === undefined ? '?' : v.toFixed(0)))
+        .join(' / '),
     });
+    const appendedPerS = phase.events / ((phase.endedAt - phase.startedAt) / 1000);
     if (phase.offeredPerS > 0) {
-      const appendedPerS = phase.events / (phase.appendMs / 1000);
       const kept = appendedPerS >= 0.95 * phase.offeredPerS && phase.queryableP99Ms <= TARGET_P99_MS;
       notes.push(
         `${phase.phase} ${phase.offeredPerS.toLocaleString('en')}/s: ${kept ? 'kept up' : 'did NOT keep up'} (appended at ${Math.round(appendedPerS).toLocaleString('en')}/s, ${Math.round(perSecond).toLocaleString('en')}/s end to end including the last event's way into ClickHouse); ` +
@@ -131,7 +280,7 @@ export const run: Bench = async ({ quick, progress }) => {
     } else {
       notes.push(
         `${phase.phase}: ${Math.round(perSecond).toLocaleString('en')} events/s end to end, target ≥ ${TARGET_PER_S.toLocaleString('en')}/s: ${perSecond >= TARGET_PER_S ? 'met' : 'NOT met'} ` +
-          `(appends alone took ${(phase.appendMs / 1000).toFixed(1)} s; its latency includes the backlog)`,
+          `(appends alone: ${Math.round(appendedPerS).toLocaleString('en')}/s; its latency includes the backlog)`,
       );
     }
     if (phase.stored !== phase.events)
@@ -140,24 +289,42 @@ export const run: Bench = async ({ quick, progress }) => {
       );
   }
   notes.push(
-    `${result.batches} projector batches; CPU ${result.cpuMicrosPerEvent.toFixed(0)} µs/event for the child process (load generator: sealing + appends; projector; chDB with its threads)`,
+    `CPU per event over all phases: producer ${cpu.producer.toFixed(0)} µs (sealing + appends), projector ${cpu.projector.toFixed(0)} µs (consumer, decoding, chDB with its threads; ${projectorTotals.batches ?? '?'} batches)` +
+      (cpu.broker === undefined ? '' : `, broker JVM ${cpu.broker.toFixed(0)} µs`) +
+      `; total ${(cpu.producer + cpu.projector + (cpu.broker ?? 0)).toFixed(0)} µs on 2 cores`,
   );
   notes.push(
-    `one process runs the load generator, the projector and chDB, sharing the 2 cores with a single local broker (6 partitions, acks=-1)${brokerPeakRssMiB === undefined ? '' : ` whose JVM peaked at ${brokerPeakRssMiB.toFixed(0)} MiB RSS`}; peak RSS above is the child process`,
+    `producer and projector are processes of their own (as the ingress and the projector service are), beside a single local broker (6 partitions, acks=-1)${brokerPeakRssMiB === undefined ? '' : ` whose JVM peaked at ${brokerPeakRssMiB.toFixed(0)} MiB RSS`}; peak RSS: producer ${producerTotals.peakRssMiB.toFixed(0)} MiB, projector ${projectorTotals.peakRssMiB.toFixed(0)} MiB (the figure above is the larger)`,
   );
   return {
     title:
       'Kafka end to end: ingress-style events → Kafka → projector → ClickHouse (chDB), events/s and event-to-queryable latency',
     rows,
-    peakRssMiB: result.peakRssMiB,
+    peakRssMiB: Math.max(producerTotals.peakRssMiB, projectorTotals.peakRssMiB),
     notes,
   };
 };
 
+async function pidOf(pidFile: string): Promise<string | undefined> {
+  try {
+    return (await readFile(pidFile, 'utf8')).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** User + system CPU of a process so far, in ms (/proc/PID/stat, clock ticks of 10 ms). */
+async function cpuMsOf(pid: string): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 14 and 15 of stat (utime, stime) are 12 and 13 after the command name.
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 /** VmHWM (peak RSS) of the process named by a pid file, in MiB, when /proc tells. */
 async function peakRssOfPidFile(pidFile: string): Promise<number | undefined> {
   try {
-    const pid = (await readFile(pidFile, 'utf8')).trim();
+    const pid = await pidOf(pidFile);
     const status = await readFile(`/proc/${pid}/status`, 'utf8');
     const kib = /^VmHWM:\s+(\d+) kB/m.exec(status)?.[1];
     return kib === undefined ? undefined : Number(kib) / 1024;
@@ -171,75 +338,76 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-/** The measured part, in a process of its own. */
-async function child(): Promise<void> {
-  const [
-    { ChainRegistry, events, sha256Hex },
-    { openKafkaLog },
-    { openAuditStore },
-    { createProjector },
-    { pino },
-    clickhouse,
-    chdb,
-  ] = await Promise.all([
+/** Epoch ms with sub-ms resolution, comparable across the processes of one machine. */
+const now = (): number => performance.timeOrigin + performance.now();
+const say = (message: string): boolean => process.stdout.write(`progress ${message}\n`);
+
+/** The next message of `type` from the parent. */
+function fromParent<T extends Message['type']>(type: T): Promise<Extract<Message, { type: T }>> {
+  return new Promise((resolve) => {
+    const listener = (message: Message) => {
+      if (message.type !== type) return;
+      process.off('message', listener);
+      resolve(message as Extract<Message, { type: T }>);
+    };
+    process.on('message', listener);
+  });
+}
+
+/** Sends to the parent; resolves once the message is handed to the channel. */
+function toParent(message: Message): Promise<void> {
+  return new Promise((resolve, reject) =>
+    process.send!(message, undefined, {}, (error) => (error ? reject(error) : resolve())),
+  );
+}
+
+/** CPU since `since` (taken when the child is ready, so start-up is not counted) and peak RSS. */
+function totals(since: NodeJS.CpuUsage, extra: Partial<ChildTotals> = {}): ChildTotals {
+  const cpu = process.cpuUsage(since);
+  return {
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    ...extra,
+  };
+}
+
+/** The ingress's side: seals events on per-session chains and appends them, one per `append`. */
+async function producerChild(): Promise<void> {
+  const [{ ChainRegistry, events, sha256Hex }, { openKafkaLog }] = await Promise.all([
     import('@gatehouse/events'),
     import('@gatehouse/eventlog'),
-    import('@gatehouse/store'),
-    import('@gatehouse/projector'),
-    import('pino'),
-    import('@clickhouse/client'),
-    import('chdb/connection'),
   ]);
   type GatehouseEvent = import('@gatehouse/events').GatehouseEvent;
-  const say = (message: string) => process.stdout.write(`progress ${message}\n`);
-  const plans = JSON.parse(process.env.BENCH_PLANS!) as PhasePlan[];
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-bench-kafka-e2e-'));
   const log = await openKafkaLog({
     brokers: process.env.BENCH_BROKERS!.split(','),
-    topic: `gatehouse.bench-e2e.${Date.now()}`,
+    topic: process.env.BENCH_TOPIC!,
     partitions: 6,
-    clientId: 'gatehouse-bench',
+    clientId: 'gatehouse-bench-producer',
     logger: { warn: () => undefined, error: () => undefined },
   });
-  const store = await openAuditStore({ dataDir });
-  // A second client on the same chDB data dir (allowed within one process) for the visibility polls.
-  const raw = clickhouse.createClient({
-    connection: chdb.createChdbConnection({
-      path: path.join(dataDir, 'clickhouse'),
-    }) as unknown as NonNullable<Parameters<typeof clickhouse.createClient>[0]>['connection'],
-  });
-  const projector = createProjector({
-    log,
-    store,
-    group: 'bench-e2e',
-    logger: pino({ level: 'warn' }, pino.destination(2)),
-  });
-  const phases: PhaseResult[] = [];
-  let totalEvents = 0;
+  const finished = fromParent('finish');
+  const cpuAtReady = process.cpuUsage();
+  await toParent({ type: 'ready' });
+  const decision = {
+    allowed: true,
+    rule: 'allow agent:support-bot support__read_ticket',
+    policy_version: 'd'.repeat(64),
+  };
   try {
-    await projector.start();
-    const cpuStarted = process.cpuUsage();
-    const decision = {
-      allowed: true,
-      rule: 'allow agent:support-bot support__read_ticket',
-      policy_version: 'd'.repeat(64),
-    };
-    for (const [planIndex, plan] of plans.entries()) {
+    for (;;) {
+      const next = await Promise.race([fromParent('phase'), finished]);
+      if (next.type === 'finish') break;
+      const { index, plan } = next;
       const chains = new ChainRegistry();
       const sampleEvery = Math.max(1, Math.floor(plan.events / 2_000));
-      /**
-       * Sampled events whose append was acknowledged and that no query returned yet, in sampling
-       * (≈ ts) order: id → ack time and event ts (ms; prunes the query by the (agent, ts, id) key).
-       */
-      const pending = new Map<string, { ackAt: number; tsMs: number }>();
-      const queryable: number[] = [];
       const acks: number[] = [];
-      let next = 0;
+      let samples: Sample[] = [];
+      let k = 0;
       let acked = 0;
       /** Ingress-style: session.started, tools.listed, then call.attempted / call.completed pairs. */
-      const nextEvent = (session: number, k: number): GatehouseEvent => {
+      const nextEvent = (session: number, n: number): GatehouseEvent => {
         const ctx = {
-          session_id: `bench-${planIndex}-${session}`,
+          session_id: `bench-${index}-${session}`,
           agent: `agent-${session % 8}`,
           user: `user-${session % 32}`,
           scopes: ['mcp:tools'],
@@ -263,13 +431,13 @@ async function child(): Promise<void> {
               decision.policy_version,
             ),
           );
-        const args = { ticket_id: `T-${k}`, include_history: true };
+        const args = { ticket_id: `T-${n}`, include_history: true };
         const call = {
           server: 'support',
           tool: 'support__read_ticket',
           request_id: String(seq >> 1),
           args,
-          args_sha256: sha256Hex(`${k}`),
+          args_sha256: sha256Hex(`${n}`),
         };
         return chains.seal(
           seq % 2 === 0
@@ -277,111 +445,186 @@ async function child(): Promise<void> {
             : events.callCompleted(ctx, call, decision, {
                 status: 'ok',
                 latency_ms: 2.4,
-                result_sha256: sha256Hex(`r${k}`),
+                result_sha256: sha256Hex(`r${n}`),
                 result_bytes: 812,
                 error: null,
               }),
         );
       };
-
       say(
         `${plan.phase}: ${plan.events.toLocaleString('en')} events from ${plan.sessions} sessions, ${plan.offeredPerS > 0 ? `offered at ${plan.offeredPerS.toLocaleString('en')}/s` : 'as fast as possible'}`,
       );
+      const flushSamples = () => {
+        if (samples.length === 0) return;
+        void toParent({ type: 'samples', index, samples });
+        samples = [];
+      };
       const started = performance.now();
-      let appendEnded = started;
+      const startedAt = now();
       const session = async (s: number) => {
         for (;;) {
-          const k = next++;
-          if (k >= plan.events) return;
+          const n = k++;
+          if (n >= plan.events) return;
           if (plan.offeredPerS > 0) {
-            const wait = started + (k * 1000) / plan.offeredPerS - performance.now();
+            const wait = started + (n * 1000) / plan.offeredPerS - performance.now();
             if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
           }
-          const event = nextEvent(s, k);
+          const event = nextEvent(s, n);
           const before = performance.now();
           await log.append([event]);
           const ackAt = performance.now();
           acks.push(ackAt - before);
           acked++;
-          if (k % sampleEvery === 0) pending.set(event.id, { ackAt, tsMs: Date.parse(event.ts) });
+          if (n % sampleEvery === 0)
+            samples.push([event.id, performance.timeOrigin + ackAt, Date.parse(event.ts)]);
         }
       };
-      let polling = true;
-      const poller = (async () => {
-        while (polling || pending.size > 0) {
-          await new Promise((resolve) => setTimeout(resolve, 50));
-          if (pending.size === 0) continue;
-          const ids = [...pending.keys()].slice(0, 2_000);
-          // Sealing and acknowledgement order differ a little between sessions: five seconds of slack.
-          const oldestMs = Math.min(...ids.slice(0, 100).map((id) => pending.get(id)!.tsMs));
-          const since = new Date(oldestMs - 5_000).toISOString().replace('T', ' ').replace('Z', '');
-          const rows = await (
-            await raw.query({
-              query: `SELECT toString(id) AS id FROM ${store.database}.events
-                      WHERE ts >= toDateTime64('${since}', 3, 'UTC') AND id IN (${ids.map((id) => `'${id}'`).join(',')})`,
-              format: 'JSONEachRow',
-            })
-          ).json<{ id: string }>();
-          const now = performance.now();
-          for (const { id } of rows) {
-            const sample = pending.get(id);
-            if (sample === undefined) continue;
-            queryable.push(now - sample.ackAt);
-            pending.delete(id);
-          }
-        }
-      })();
       const ticker = setInterval(() => {
-        const stats = projector.stats();
+        flushSamples();
         say(
-          `  ${plan.phase} +${((performance.now() - started) / 1000).toFixed(0)}s: ${acked.toLocaleString('en')} appended, ${(stats.events - totalEvents).toLocaleString('en')} projected (lag ${String(stats.lag)}), ${pending.size} samples not yet queryable`,
+          `  ${plan.phase} +${((performance.now() - started) / 1000).toFixed(0)}s: ${acked.toLocaleString('en')} appended`,
         );
       }, 3_000);
+      const relay = setInterval(flushSamples, 25);
       try {
         await Promise.all(Array.from({ length: plan.sessions }, (_, s) => session(s)));
-        appendEnded = performance.now();
-        await projector.drain(600_000);
       } finally {
         clearInterval(ticker);
+        clearInterval(relay);
       }
-      const endToEndMs = performance.now() - started;
-      polling = false;
-      await poller;
-      totalEvents += plan.events;
+      const endedAt = now();
+      flushSamples();
+      acks.sort((a, b) => a - b);
+      await toParent({
+        type: 'appended',
+        index,
+        appended: { startedAt, endedAt, ackP50Ms: percentile(acks, 50), ackP99Ms: percentile(acks, 99) },
+      });
+    }
+  } finally {
+    await log.close().catch(() => undefined);
+  }
+  await toParent({ type: 'done', totals: totals(cpuAtReady) });
+}
+
+/** The projector service's side: the real projector into chDB, and the visibility poller. */
+async function projectorChild(): Promise<void> {
+  const [{ openKafkaLog }, { openAuditStore }, { createProjector }, { pino }, clickhouse, chdb] =
+    await Promise.all([
+      import('@gatehouse/eventlog'),
+      import('@gatehouse/store'),
+      import('@gatehouse/projector'),
+      import('pino'),
+      import('@clickhouse/client'),
+      import('chdb/connection'),
+    ]);
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-bench-kafka-e2e-'));
+  const log = await openKafkaLog({
+    brokers: process.env.BENCH_BROKERS!.split(','),
+    topic: process.env.BENCH_TOPIC!,
+    partitions: 6,
+    clientId: 'gatehouse-bench-projector',
+    logger: { warn: () => undefined, error: () => undefined },
+  });
+  const store = await openAuditStore({ dataDir });
+  // A second client on the same chDB data dir (allowed within one process) for the visibility polls.
+  const raw = clickhouse.createClient({
+    connection: chdb.createChdbConnection({
+      path: path.join(dataDir, 'clickhouse'),
+    }) as unknown as NonNullable<Parameters<typeof clickhouse.createClient>[0]>['connection'],
+  });
+  const projector = createProjector({
+    log,
+    store,
+    group: 'bench-e2e',
+    logger: pino({ level: 'warn' }, pino.destination(2)),
+  });
+  /**
+   * Sampled events whose append was acknowledged and that no query returned yet, in sampling
+   * (≈ ts) order: id → ack time and event ts (epoch ms; ts prunes the query by the (agent, ts, id) key).
+   */
+  const pending = new Map<string, { index: number; ackAt: number; tsMs: number }>();
+  /** Phase index → event-to-queryable latencies (ms). */
+  const queryable = new Map<number, number[]>();
+  process.on('message', (message: Message) => {
+    if (message.type !== 'samples') return;
+    for (const [id, ackAt, tsMs] of message.samples) pending.set(id, { index: message.index, ackAt, tsMs });
+  });
+  let polling = true;
+  const poller = (async () => {
+    while (polling) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      if (pending.size === 0) continue;
+      const ids = [...pending.keys()].slice(0, 2_000);
+      // Sealing and acknowledgement order differ a little between sessions: five seconds of slack.
+      const oldestMs = Math.min(...ids.slice(0, 100).map((id) => pending.get(id)!.tsMs));
+      const since = new Date(oldestMs - 5_000).toISOString().replace('T', ' ').replace('Z', '');
+      const rows = await (
+        await raw.query({
+          query: `SELECT toString(id) AS id FROM ${store.database}.events
+                  WHERE ts >= toDateTime64('${since}', 3, 'UTC') AND id IN (${ids.map((id) => `'${id}'`).join(',')})`,
+          format: 'JSONEachRow',
+        })
+      ).json<{ id: string }>();
+      const at = now();
+      for (const { id } of rows) {
+        const sample = pending.get(id);
+        if (sample === undefined) continue;
+        const into = queryable.get(sample.index) ?? [];
+        queryable.set(sample.index, into);
+        into.push(at - sample.ackAt);
+        pending.delete(id);
+      }
+    }
+  })();
+  let projected = 0;
+  const ticker = setInterval(() => {
+    const stats = projector.stats();
+    say(
+      `  projected ${(stats.events - projected).toLocaleString('en')} of this phase (lag ${String(stats.lag)}), ${pending.size} samples not yet queryable`,
+    );
+  }, 3_000);
+  try {
+    await projector.start();
+    const finished = fromParent('finish');
+    const cpuAtReady = process.cpuUsage();
+    await toParent({ type: 'ready' });
+    for (;;) {
+      const next = await Promise.race([fromParent('drain'), finished]);
+      if (next.type === 'finish') break;
+      await projector.drain(600_000);
+      const drainedAt = now();
+      projected = projector.stats().events;
+      // Every sample is in ClickHouse now; the poller needs at most a round or two to see them.
+      for (let waited = 0; pending.size > 0 && waited < 30_000; waited += 50)
+        await new Promise((resolve) => setTimeout(resolve, 50));
       const [stored] = await (
         await raw.query({
-          query: `SELECT count() AS n FROM ${store.database}.events FINAL WHERE startsWith(session_id, 'bench-${planIndex}-')`,
+          query: `SELECT count() AS n FROM ${store.database}.events FINAL WHERE startsWith(session_id, 'bench-${next.index}-')`,
           format: 'JSONEachRow',
         })
       ).json<{ n: string | number }>();
-      queryable.sort((a, b) => a - b);
-      acks.sort((a, b) => a - b);
-      phases.push({
-        phase: plan.phase,
-        sessions: plan.sessions,
-        offeredPerS: plan.offeredPerS,
-        events: plan.events,
-        endToEndMs,
-        appendMs: appendEnded - started,
-        ackP50Ms: percentile(acks, 50),
-        ackP99Ms: percentile(acks, 99),
-        queryableP50Ms: percentile(queryable, 50),
-        queryableP99Ms: percentile(queryable, 99),
-        queryableMaxMs: queryable.at(-1) ?? 0,
-        samples: queryable.length,
-        stored: Number(stored?.n ?? 0),
+      const latencies = (queryable.get(next.index) ?? []).sort((a, b) => a - b);
+      await toParent({
+        type: 'drained',
+        index: next.index,
+        drained: {
+          drainedAt,
+          queryableP50Ms: percentile(latencies, 50),
+          queryableP99Ms: percentile(latencies, 99),
+          queryableMaxMs: latencies.at(-1) ?? 0,
+          samples: latencies.length,
+          stored: Number(stored?.n ?? 0),
+        },
       });
     }
-    const cpu = process.cpuUsage(cpuStarted);
-    const result: ChildResult = {
-      phases,
-      batches: projector.stats().batches,
-      cpuMicrosPerEvent: (cpu.user + cpu.system) / Math.max(1, totalEvents),
-      peakRssMiB: process.resourceUsage().maxRSS / 1024,
-    };
+    const batches = projector.stats().batches;
     await projector.stop();
-    process.stdout.write(`${JSON.stringify(result)}\n`);
+    await toParent({ type: 'done', totals: totals(cpuAtReady, { batches }) });
   } finally {
+    clearInterval(ticker);
+    polling = false;
+    await poller.catch(() => undefined);
     await projector.stop().catch(() => undefined);
     await raw.close().catch(() => undefined);
     await store.close().catch(() => undefined);
@@ -390,4 +633,5 @@ async function child(): Promise<void> {
   }
 }
 
-runIfChild('KAFKA_E2E_BENCH_CHILD', here, 'kafka end-to-end bench child', child);
+runIfChild('KAFKA_E2E_PRODUCER', here, 'kafka end-to-end producer', producerChild);
+runIfChild('KAFKA_E2E_PROJECTOR', here, 'kafka end-to-end projector', projectorChild);
