@@ -41,6 +41,8 @@ const here = fileURLToPath(import.meta.url);
 
 interface PhasePlan {
   phase: string;
+  /** Producer processes (ingress instances) appending at once; sessions and events are split between them. */
+  producers: number;
   sessions: number;
   /** Offered rate in events/s, or 0 for as fast as possible. */
   offeredPerS: number;
@@ -50,12 +52,12 @@ interface PhasePlan {
 /** A sampled event: id, its append acknowledgement (epoch ms), its `ts` (epoch ms). */
 type Sample = [id: string, ackAt: number, tsMs: number];
 
-/** What the producer reports when a phase's appends are all acknowledged. */
+/** What a producer reports when its share of a phase's appends are all acknowledged. */
 interface Appended {
   startedAt: number;
   endedAt: number;
-  ackP50Ms: number;
-  ackP99Ms: number;
+  /** Every 10th append acknowledgement latency (ms), sorted. */
+  ackSamplesMs: number[];
 }
 
 /** What the projector reports when a phase is drained into ClickHouse. */
@@ -79,7 +81,7 @@ interface ChildTotals {
 /** Messages between the parent and the children (both directions). */
 type Message =
   | { type: 'ready' }
-  | { type: 'phase'; index: number; plan: PhasePlan }
+  | { type: 'phase'; index: number; plan: PhasePlan; producer: number }
   | { type: 'samples'; index: number; samples: Sample[] }
   | { type: 'appended'; index: number; appended: Appended }
   | { type: 'drain'; index: number; events: number }
@@ -163,22 +165,40 @@ class Child {
 export const run: Bench = async ({ quick, progress }) => {
   const plans: PhasePlan[] = quick
     ? [
-        { phase: 'paced', sessions: 256, offeredPerS: 5_000, events: 10_000 },
-        { phase: 'saturation', sessions: 256, offeredPerS: 0, events: 20_000 },
+        { phase: 'paced', producers: 1, sessions: 256, offeredPerS: 5_000, events: 10_000 },
+        { phase: 'saturation', producers: 1, sessions: 256, offeredPerS: 0, events: 20_000 },
+        { phase: 'saturation', producers: 2, sessions: 256, offeredPerS: 0, events: 20_000 },
       ]
     : [
-        { phase: 'paced', sessions: 1_024, offeredPerS: 5_000, events: 15 * 5_000 },
-        { phase: 'paced', sessions: 1_024, offeredPerS: TARGET_PER_S, events: 15 * TARGET_PER_S },
-        { phase: 'saturation', sessions: 1_024, offeredPerS: 0, events: 200_000 },
+        { phase: 'paced', producers: 1, sessions: 1_024, offeredPerS: 5_000, events: 15 * 5_000 },
+        {
+          phase: 'paced',
+          producers: 1,
+          sessions: 1_024,
+          offeredPerS: TARGET_PER_S,
+          events: 15 * TARGET_PER_S,
+        },
+        { phase: 'saturation', producers: 1, sessions: 1_024, offeredPerS: 0, events: 200_000 },
+        {
+          phase: 'paced',
+          producers: 2,
+          sessions: 1_024,
+          offeredPerS: TARGET_PER_S,
+          events: 15 * TARGET_PER_S,
+        },
+        { phase: 'saturation', producers: 2, sessions: 1_024, offeredPerS: 0, events: 200_000 },
       ];
+  const producerCount = Math.max(...plans.map((plan) => plan.producers));
   let broker: StartedBroker | undefined;
   let brokerPeakRssMiB: number | undefined;
   let brokerCpuMs: number | undefined;
   const children: Child[] = [];
   /** Per phase: CPU µs per event of the producer, the projector (with chDB) and the broker. */
   type PhaseCpu = { producer: number; projector: number; broker: number | undefined };
-  const phases: Array<PhasePlan & Appended & Drained & { cpu: PhaseCpu }> = [];
-  let producerTotals: ChildTotals;
+  const phases: Array<
+    PhasePlan & Drained & { startedAt: number; endedAt: number; acksMs: number[]; cpu: PhaseCpu }
+  > = [];
+  let producerTotals: ChildTotals[];
   let projectorTotals: ChildTotals;
   try {
     let brokers = process.env.KAFKA_BROKERS;
@@ -190,25 +210,36 @@ export const run: Bench = async ({ quick, progress }) => {
     const brokerPid = broker ? await pidOf(path.join(broker.dataDir, 'kafka.pid')) : undefined;
     const env = { BENCH_BROKERS: brokers, BENCH_TOPIC: `gatehouse.bench-e2e.${Date.now()}` };
     progress(
-      `phases ${plans.map((p) => `${p.phase} ${p.events.toLocaleString('en')} events`).join(', ')}: producer and projector in processes of their own`,
+      `phases ${plans.map((p) => `${p.phase} ${p.events.toLocaleString('en')} events (${p.producers} producer${p.producers > 1 ? 's' : ''})`).join(', ')}: producers and projector in processes of their own`,
     );
     const projector = new Child('KAFKA_E2E_PROJECTOR', 'kafka end-to-end projector', env, progress);
     children.push(projector);
     await projector.next('ready');
-    const producer = new Child('KAFKA_E2E_PRODUCER', 'kafka end-to-end producer', env, progress);
-    children.push(producer);
-    producer.onSamples = (message) => projector.send(message);
-    await producer.next('ready');
-    const cpuNow = async () => ({
-      producer: await cpuMsOf(producer.pid),
-      projector: await cpuMsOf(projector.pid),
-      broker: brokerPid === undefined ? undefined : await cpuMsOf(brokerPid),
-    });
+    const producers: Child[] = [];
+    for (let i = 0; i < producerCount; i++) {
+      const producer = new Child('KAFKA_E2E_PRODUCER', `kafka end-to-end producer ${i}`, env, progress);
+      children.push(producer);
+      producers.push(producer);
+      producer.onSamples = (message) => projector.send(message);
+      await producer.next('ready');
+    }
+    const cpuNow = async () => {
+      let producer = 0;
+      for (const child of producers) producer += await cpuMsOf(child.pid);
+      return {
+        producer,
+        projector: await cpuMsOf(projector.pid),
+        broker: brokerPid === undefined ? undefined : await cpuMsOf(brokerPid),
+      };
+    };
     const cpuAtStart = await cpuNow();
     for (const [index, plan] of plans.entries()) {
       const before = await cpuNow();
-      producer.send({ type: 'phase', index, plan });
-      const { appended } = await producer.next('appended');
+      const active = producers.slice(0, plan.producers);
+      active.forEach((producer, i) => producer.send({ type: 'phase', index, plan, producer: i }));
+      const appended = await Promise.all(
+        active.map(async (producer) => (await producer.next('appended')).appended),
+      );
       projector.send({ type: 'drain', index, events: plan.events });
       const { drained } = await projector.next('drained');
       const after = await cpuNow();
@@ -216,8 +247,10 @@ export const run: Bench = async ({ quick, progress }) => {
         a === undefined || b === undefined ? undefined : ((b - a) * 1000) / plan.events;
       phases.push({
         ...plan,
-        ...appended,
         ...drained,
+        startedAt: Math.min(...appended.map((a) => a.startedAt)),
+        endedAt: Math.max(...appended.map((a) => a.endedAt)),
+        acksMs: appended.flatMap((a) => a.ackSamplesMs).sort((a, b) => a - b),
         cpu: {
           producer: per(before.producer, after.producer)!,
           projector: per(before.projector, after.projector)!,
@@ -228,7 +261,9 @@ export const run: Bench = async ({ quick, progress }) => {
     if (brokerPid !== undefined && cpuAtStart.broker !== undefined)
       brokerCpuMs = (await cpuMsOf(brokerPid)) - cpuAtStart.broker;
     for (const child of children) child.send({ type: 'finish' });
-    producerTotals = (await producer.next('done')).totals;
+    producerTotals = await Promise.all(
+      producers.map(async (producer) => (await producer.next('done')).totals),
+    );
     projectorTotals = (await projector.next('done')).totals;
     await Promise.all(children.map((child) => child.exit()));
     if (broker) brokerPeakRssMiB = await peakRssOfPidFile(path.join(broker.dataDir, 'kafka.pid'));
@@ -239,7 +274,7 @@ export const run: Bench = async ({ quick, progress }) => {
   const totalEvents = plans.reduce((sum, plan) => sum + plan.events, 0);
   const perEvent = (ms: number | undefined) => (ms === undefined ? undefined : (ms * 1000) / totalEvents);
   const cpu = {
-    producer: perEvent(producerTotals.cpuMs)!,
+    producer: perEvent(producerTotals.reduce((sum, totals) => sum + totals.cpuMs, 0))!,
     projector: perEvent(projectorTotals.cpuMs)!,
     broker: perEvent(brokerCpuMs),
   };
@@ -250,13 +285,14 @@ export const run: Bench = async ({ quick, progress }) => {
     const perSecond = phase.events / (endToEndMs / 1000);
     rows.push({
       phase: phase.offeredPerS > 0 ? `${phase.phase} ${phase.offeredPerS / 1000}k/s` : phase.phase,
+      producers: phase.producers,
       sessions: phase.sessions,
       'offered events/s': phase.offeredPerS === 0 ? 'max' : phase.offeredPerS,
       events: phase.events,
       'end-to-end s': (endToEndMs / 1000).toFixed(1),
       'end-to-end events/s': Math.round(perSecond),
-      'append ack p50 ms': phase.ackP50Ms.toFixed(1),
-      'append ack p99 ms': phase.ackP99Ms.toFixed(1),
+      'append ack p50 ms': percentile(phase.acksMs, 50).toFixed(1),
+      'append ack p99 ms': percentile(phase.acksMs, 99).toFixed(1),
       'queryable p50 ms': phase.queryableP50Ms.toFixed(0),
       'queryable p99 ms': phase.queryableP99Ms.toFixed(0),
       'queryable max ms': phase.queryableMaxMs.toFixed(0),
@@ -274,12 +310,12 @@ export const run: Bench = async ({ quick, progress }) => {
     if (phase.offeredPerS > 0) {
       const kept = appendedPerS >= 0.95 * phase.offeredPerS && phase.queryableP99Ms <= TARGET_P99_MS;
       notes.push(
-        `${phase.phase} ${phase.offeredPerS.toLocaleString('en')}/s: ${kept ? 'kept up' : 'did NOT keep up'} (appended at ${Math.round(appendedPerS).toLocaleString('en')}/s, ${Math.round(perSecond).toLocaleString('en')}/s end to end including the last event's way into ClickHouse); ` +
+        `${phase.phase} ${phase.offeredPerS.toLocaleString('en')}/s, ${phase.producers} producer(s): ${kept ? 'kept up' : 'did NOT keep up'} (appended at ${Math.round(appendedPerS).toLocaleString('en')}/s, ${Math.round(perSecond).toLocaleString('en')}/s end to end including the last event's way into ClickHouse); ` +
           `p99 event-to-queryable ${phase.queryableP99Ms.toFixed(0)} ms, target ≤ ${TARGET_P99_MS} ms: ${phase.queryableP99Ms <= TARGET_P99_MS ? 'met' : 'NOT met'}`,
       );
     } else {
       notes.push(
-        `${phase.phase}: ${Math.round(perSecond).toLocaleString('en')} events/s end to end, target ≥ ${TARGET_PER_S.toLocaleString('en')}/s: ${perSecond >= TARGET_PER_S ? 'met' : 'NOT met'} ` +
+        `${phase.phase}, ${phase.producers} producer(s): ${Math.round(perSecond).toLocaleString('en')} events/s end to end, target ≥ ${TARGET_PER_S.toLocaleString('en')}/s: ${perSecond >= TARGET_PER_S ? 'met' : 'NOT met'} ` +
           `(appends alone: ${Math.round(appendedPerS).toLocaleString('en')}/s; its latency includes the backlog)`,
       );
     }
@@ -289,18 +325,18 @@ export const run: Bench = async ({ quick, progress }) => {
       );
   }
   notes.push(
-    `CPU per event over all phases: producer ${cpu.producer.toFixed(0)} µs (sealing + appends), projector ${cpu.projector.toFixed(0)} µs (consumer, decoding, chDB with its threads; ${projectorTotals.batches ?? '?'} batches)` +
+    `CPU per event over all phases: producers ${cpu.producer.toFixed(0)} µs (sealing + appends), projector ${cpu.projector.toFixed(0)} µs (consumer, decoding, chDB with its threads; ${projectorTotals.batches ?? '?'} batches)` +
       (cpu.broker === undefined ? '' : `, broker JVM ${cpu.broker.toFixed(0)} µs`) +
       `; total ${(cpu.producer + cpu.projector + (cpu.broker ?? 0)).toFixed(0)} µs on 2 cores`,
   );
   notes.push(
-    `producer and projector are processes of their own (as the ingress and the projector service are), beside a single local broker (6 partitions, acks=-1)${brokerPeakRssMiB === undefined ? '' : ` whose JVM peaked at ${brokerPeakRssMiB.toFixed(0)} MiB RSS`}; peak RSS: producer ${producerTotals.peakRssMiB.toFixed(0)} MiB, projector ${projectorTotals.peakRssMiB.toFixed(0)} MiB (the figure above is the larger)`,
+    `each producer (an ingress instance) and the projector are processes of their own, beside a single local broker (6 partitions, acks=-1)${brokerPeakRssMiB === undefined ? '' : ` whose JVM peaked at ${brokerPeakRssMiB.toFixed(0)} MiB RSS`}; peak RSS: producers ${producerTotals.map((t) => t.peakRssMiB.toFixed(0)).join(' / ')} MiB, projector ${projectorTotals.peakRssMiB.toFixed(0)} MiB (the figure above is the largest)`,
   );
   return {
     title:
       'Kafka end to end: ingress-style events → Kafka → projector → ClickHouse (chDB), events/s and event-to-queryable latency',
     rows,
-    peakRssMiB: Math.max(producerTotals.peakRssMiB, projectorTotals.peakRssMiB),
+    peakRssMiB: Math.max(...producerTotals.map((t) => t.peakRssMiB), projectorTotals.peakRssMiB),
     notes,
   };
 };
@@ -397,9 +433,18 @@ async function producerChild(): Promise<void> {
     for (;;) {
       const next = await Promise.race([fromParent('phase'), finished]);
       if (next.type === 'finish') break;
-      const { index, plan } = next;
+      const { index, producer } = next;
+      // This producer's share: sessions, events and offered rate split evenly between the producers.
+      const share = (total: number) =>
+        Math.floor(total / next.plan.producers) + (producer < total % next.plan.producers ? 1 : 0);
+      const plan = {
+        ...next.plan,
+        sessions: share(next.plan.sessions),
+        events: share(next.plan.events),
+        offeredPerS: next.plan.offeredPerS / next.plan.producers,
+      };
       const chains = new ChainRegistry();
-      const sampleEvery = Math.max(1, Math.floor(plan.events / 2_000));
+      const sampleEvery = Math.max(1, Math.floor(next.plan.events / 2_000));
       const acks: number[] = [];
       let samples: Sample[] = [];
       let k = 0;
@@ -407,7 +452,7 @@ async function producerChild(): Promise<void> {
       /** Ingress-style: session.started, tools.listed, then call.attempted / call.completed pairs. */
       const nextEvent = (session: number, n: number): GatehouseEvent => {
         const ctx = {
-          session_id: `bench-${index}-${session}`,
+          session_id: `bench-${index}-${producer}-${session}`,
           agent: `agent-${session % 8}`,
           user: `user-${session % 32}`,
           scopes: ['mcp:tools'],
@@ -452,7 +497,7 @@ async function producerChild(): Promise<void> {
         );
       };
       say(
-        `${plan.phase}: ${plan.events.toLocaleString('en')} events from ${plan.sessions} sessions, ${plan.offeredPerS > 0 ? `offered at ${plan.offeredPerS.toLocaleString('en')}/s` : 'as fast as possible'}`,
+        `${plan.phase} (producer ${producer + 1} of ${plan.producers}): ${plan.events.toLocaleString('en')} events from ${plan.sessions} sessions, ${plan.offeredPerS > 0 ? `offered at ${plan.offeredPerS.toLocaleString('en')}/s` : 'as fast as possible'}`,
       );
       const flushSamples = () => {
         if (samples.length === 0) return;
@@ -482,7 +527,7 @@ async function producerChild(): Promise<void> {
       const ticker = setInterval(() => {
         flushSamples();
         say(
-          `  ${plan.phase} +${((performance.now() - started) / 1000).toFixed(0)}s: ${acked.toLocaleString('en')} appended`,
+          `  ${plan.phase} +${((performance.now() - started) / 1000).toFixed(0)}s: producer ${producer + 1} appended ${acked.toLocaleString('en')}`,
         );
       }, 3_000);
       const relay = setInterval(flushSamples, 25);
@@ -498,7 +543,7 @@ async function producerChild(): Promise<void> {
       await toParent({
         type: 'appended',
         index,
-        appended: { startedAt, endedAt, ackP50Ms: percentile(acks, 50), ackP99Ms: percentile(acks, 99) },
+        appended: { startedAt, endedAt, ackSamplesMs: acks.filter((_, i) => i % 10 === 0) },
       });
     }
   } finally {
