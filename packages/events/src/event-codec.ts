@@ -56,7 +56,12 @@ export function decodeCheckedEvent(bytes: Uint8Array | string): GatehouseEvent {
 
 function parseJson(bytes: Uint8Array | string): unknown {
   try {
-    return JSON.parse(typeof bytes === 'string' ? bytes : Buffer.from(bytes).toString('utf8')) as unknown;
+    // A view over the same memory (Buffer.from(uint8Array) would copy the bytes first).
+    const text =
+      typeof bytes === 'string'
+        ? bytes
+        : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+    return JSON.parse(text) as unknown;
   } catch (cause) {
     throw new EventSchemaError(['(root): not valid JSON'], cause);
   }
