@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodeHttpClientTransport } from '../src/upstream/node-http-client-transport.js';
@@ -79,5 +79,97 @@ describe('NodeHttpClientTransport: what it hands to the SDK', () => {
     expect(errors.map((e) => e.message)).toEqual(
       invalid.map(() => 'upstream sent an invalid JSON-RPC message'),
     );
+  });
+});
+
+/**
+ * A raw HTTP/1.1 upstream (keep-alive) that resets a connection instead of answering a request on
+ * it: the second request on a connection (`reused`), what a server whose keep-alive timeout fires
+ * just as a request arrives looks like to the client; or the first (`fresh`), a server that fails.
+ * Records the bodies it answered and the connections it accepted.
+ */
+async function startResettingUpstream(resetOn: 'reused' | 'fresh') {
+  const answered: unknown[] = [];
+  let connections = 0;
+  const server = createNetServer((socket) => {
+    connections += 1;
+    let buffer = Buffer.alloc(0);
+    let served = 0;
+    socket.on('error', () => undefined);
+    socket.on('data', (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      for (;;) {
+        const end = buffer.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const head = buffer.subarray(0, end).toString();
+        const length = Number(/content-length:\s*(\d+)/i.exec(head)?.[1] ?? 0);
+        if (buffer.length < end + 4 + length) return;
+        const body = JSON.parse(buffer.subarray(end + 4, end + 4 + length).toString()) as { id: number };
+        buffer = buffer.subarray(end + 4 + length);
+        if (resetOn === 'fresh' || served >= 1) {
+          socket.resetAndDestroy();
+          return;
+        }
+        served += 1;
+        answered.push(body);
+        const answer = JSON.stringify({ jsonrpc: '2.0', id: body.id, result: { content: [] } });
+        socket.write(
+          `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(answer)}\r\nConnection: keep-alive\r\n\r\n${answer}`,
+        );
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`),
+    answered,
+    connections: () => connections,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+describe('NodeHttpClientTransport: an upstream closing a kept-alive connection', () => {
+  const call = (id: number): JSONRPCMessage => ({
+    jsonrpc: '2.0',
+    id,
+    method: 'tools/call',
+    params: { name: 'x' },
+  });
+
+  it('sends a request again, once, on a new connection when the reused one was reset before any answer', async () => {
+    const upstream = await startResettingUpstream('reused');
+    const transport = new NodeHttpClientTransport(upstream.url);
+    const messages: JSONRPCMessage[] = [];
+    const errors: Error[] = [];
+    transport.onmessage = (message) => void messages.push(message);
+    transport.onerror = (error) => void errors.push(error);
+    try {
+      await transport.send(call(1));
+      await transport.send(call(2)); // reuses the first connection, which the upstream resets
+      expect(messages.map((m) => (m as { id: number }).id)).toEqual([1, 2]);
+      expect(errors).toEqual([]);
+      // Request 2 reached the upstream's handler once: on the second connection.
+      expect(upstream.answered.map((b) => (b as { id: number }).id)).toEqual([1, 2]);
+      expect(upstream.connections()).toBe(2);
+    } finally {
+      await transport.close();
+      await upstream.close();
+    }
+  });
+
+  it('does not send again when a fresh connection is reset: the upstream may have read the request', async () => {
+    const upstream = await startResettingUpstream('fresh');
+    const transport = new NodeHttpClientTransport(upstream.url);
+    const errors: Error[] = [];
+    transport.onerror = (error) => void errors.push(error);
+    try {
+      await expect(transport.send(call(1))).rejects.toMatchObject({ code: 'ECONNRESET' });
+      expect(errors).toHaveLength(1);
+      expect(upstream.connections()).toBe(1);
+      expect(upstream.answered).toEqual([]);
+    } finally {
+      await transport.close();
+      await upstream.close();
+    }
   });
 });

@@ -154,8 +154,15 @@ export class NodeHttpClientTransport implements Transport {
     return headers;
   }
 
-  #post(body: string): Promise<IncomingMessage> {
+  /**
+   * POSTs `body`. A request that fails on a reused keep-alive socket with ECONNRESET or EPIPE
+   * before any answer is sent once more, on a new connection: the upstream closed the idle
+   * connection (its keep-alive timeout) as the request went out, so it never read the request. A
+   * failure on a fresh connection, or after an answer began, is not retried.
+   */
+  #post(body: string, retried = false): Promise<IncomingMessage> {
     return new Promise<IncomingMessage>((resolve, reject) => {
+      let answered = false;
       const req = this.#request(
         this.#url,
         {
@@ -169,15 +176,18 @@ export class NodeHttpClientTransport implements Transport {
           },
         },
         (response) => {
+          answered = true;
           const done = () => this.#inFlight.delete(req);
           response.once('end', done).once('close', done).once('error', done);
           resolve(response);
         },
       );
       this.#inFlight.add(req);
-      req.once('error', (error) => {
+      req.once('error', (error: NodeJS.ErrnoException) => {
         this.#inFlight.delete(req);
-        reject(error);
+        const stale = req.reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE');
+        if (stale && !answered && !retried && !this.#closed) this.#post(body, true).then(resolve, reject);
+        else reject(error);
       });
       req.end(body);
     });
