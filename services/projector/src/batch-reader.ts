@@ -1,5 +1,12 @@
 import type { LogBatch, LogConsumer } from '@gatehouse/eventlog';
-import type { GatehouseEvent } from '@gatehouse/events';
+import { sha256Hex, type GatehouseEvent } from '@gatehouse/events';
+
+/**
+ * Longest token spelled out range by range; past it (many partitions, or a long topic name) a
+ * multi-range token is `<n>-ranges/<sha256 of the spelled-out form>`, as deterministic and well
+ * inside the store's 1,024-character limit.
+ */
+const MAX_SPELLED_TOKEN = 512;
 
 /** One partition's consecutive offsets within a projection batch (what the batch journal records). */
 export interface BatchRange {
@@ -16,7 +23,8 @@ export interface ProjectionBatch {
   readonly events: readonly GatehouseEvent[];
   /**
    * Deterministic identity of the INSERT: the range's token for one partition; the ranges' tokens
-   * in partition order, joined by `+`, for several.
+   * in partition order, joined by `+`, for several (hashed when that is long, see
+   * `MAX_SPELLED_TOKEN`).
    */
   readonly token: string;
   /** The partitions' ranges, ascending by partition (none for an empty batch). */
@@ -118,7 +126,10 @@ export class BatchReader {
       commitWith.push(tail);
       for (const batch of read) for (const event of batch.events) events.push(event);
     }
-    return { events, token: ranges.map((r) => r.token).join('+'), ranges, commitWith, moreWaiting };
+    const spelled = ranges.map((r) => r.token).join('+');
+    const token =
+      spelled.length <= MAX_SPELLED_TOKEN ? spelled : `${ranges.length}-ranges/${sha256Hex(spelled)}`;
+    return { events, token, ranges, commitWith, moreWaiting };
   }
 
   #read(maxEvents: number, maxWaitMs: number, untilOffset: string | undefined): Promise<LogBatch> {

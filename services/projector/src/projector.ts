@@ -326,8 +326,14 @@ class ProjectorLoop implements Projector {
         }
         if (this.#journal !== undefined) {
           const journal = this.#journal;
-          const [range] = batch.ranges;
-          await this.#attempt(`journal batch ${batch.token}`, () => journal.record(range!));
+          const [range, ...more] = batch.ranges;
+          // The reader keeps a batch within one range when there is a journal (crossPartition off).
+          if (range === undefined || more.length > 0)
+            throw new ProjectorError(
+              'GH_ERR_PROJECTOR_JOURNAL',
+              `batch ${batch.token} spans ${batch.ranges.length} ranges; the batch journal records exactly one`,
+            );
+          await this.#attempt(`journal batch ${batch.token}`, () => journal.record(range));
         }
         const inserted = this.#attempt(`insert batch ${batch.token}`, () =>
           insert !== undefined
