@@ -83,18 +83,17 @@ describe('NodeHttpClientTransport: what it hands to the SDK', () => {
 });
 
 /**
- * A raw HTTP/1.1 upstream (keep-alive) that resets a connection instead of answering a request on
- * it: the second request on a connection (`reused`), what a server whose keep-alive timeout fires
- * just as a request arrives looks like to the client; or the first (`fresh`), a server that fails.
- * Records the bodies it answered and the connections it accepted.
+ * A raw HTTP/1.1 upstream (keep-alive) that answers the first request on a connection and resets
+ * the connection after reading the second one: from the client's side, an upstream that crashed or
+ * shut down while running a call, or closed an idle connection as the call went out. Records the
+ * requests it read and the connections it accepted.
  */
-async function startResettingUpstream(resetOn: 'reused' | 'fresh') {
-  const answered: unknown[] = [];
+async function startResettingUpstream() {
+  const read: number[] = [];
   let connections = 0;
   const server = createNetServer((socket) => {
     connections += 1;
     let buffer = Buffer.alloc(0);
-    let served = 0;
     socket.on('error', () => undefined);
     socket.on('data', (chunk: Buffer) => {
       buffer = Buffer.concat([buffer, chunk]);
@@ -106,12 +105,11 @@ async function startResettingUpstream(resetOn: 'reused' | 'fresh') {
         if (buffer.length < end + 4 + length) return;
         const body = JSON.parse(buffer.subarray(end + 4, end + 4 + length).toString()) as { id: number };
         buffer = buffer.subarray(end + 4 + length);
-        if (resetOn === 'fresh' || served >= 1) {
+        read.push(body.id);
+        if (read.length > 1) {
           socket.resetAndDestroy();
           return;
         }
-        served += 1;
-        answered.push(body);
         const answer = JSON.stringify({ jsonrpc: '2.0', id: body.id, result: { content: [] } });
         socket.write(
           `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(answer)}\r\nConnection: keep-alive\r\n\r\n${answer}`,
@@ -122,13 +120,13 @@ async function startResettingUpstream(resetOn: 'reused' | 'fresh') {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`),
-    answered,
+    read,
     connections: () => connections,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
 
-describe('NodeHttpClientTransport: an upstream closing a kept-alive connection', () => {
+describe('NodeHttpClientTransport: kept-alive upstream connections', () => {
   const call = (id: number): JSONRPCMessage => ({
     jsonrpc: '2.0',
     id,
@@ -136,40 +134,79 @@ describe('NodeHttpClientTransport: an upstream closing a kept-alive connection',
     params: { name: 'x' },
   });
 
-  it('sends a request again, once, on a new connection when the reused one was reset before any answer', async () => {
-    const upstream = await startResettingUpstream('reused');
+  it('reports a call reset on a reused connection and does not send it again: the upstream may have run it', async () => {
+    const upstream = await startResettingUpstream();
     const transport = new NodeHttpClientTransport(upstream.url);
-    const messages: JSONRPCMessage[] = [];
     const errors: Error[] = [];
-    transport.onmessage = (message) => void messages.push(message);
     transport.onerror = (error) => void errors.push(error);
     try {
       await transport.send(call(1));
-      await transport.send(call(2)); // reuses the first connection, which the upstream resets
-      expect(messages.map((m) => (m as { id: number }).id)).toEqual([1, 2]);
-      expect(errors).toEqual([]);
-      // Request 2 reached the upstream's handler once: on the second connection.
-      expect(upstream.answered.map((b) => (b as { id: number }).id)).toEqual([1, 2]);
-      expect(upstream.connections()).toBe(2);
+      await expect(transport.send(call(2))).rejects.toMatchObject({ code: 'ECONNRESET' });
+      expect(errors).toHaveLength(1);
+      expect(upstream.read).toEqual([1, 2]);
+      expect(upstream.connections()).toBe(1);
     } finally {
       await transport.close();
       await upstream.close();
     }
   });
 
-  it('does not send again when a fresh connection is reset: the upstream may have read the request', async () => {
-    const upstream = await startResettingUpstream('fresh');
-    const transport = new NodeHttpClientTransport(upstream.url);
-    const errors: Error[] = [];
-    transport.onerror = (error) => void errors.push(error);
+  it("closes an idle connection a second before the upstream's announced keep-alive timeout", async () => {
+    let clientClosed = 0;
+    let connections = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ jsonrpc: '2.0', id: 1, result: { content: [] } }));
+      });
+    });
+    server.keepAliveTimeout = 2_000; // announced as `Keep-Alive: timeout=2`
+    server.on('connection', (socket) => {
+      connections += 1;
+      socket.on('end', () => (clientClosed += 1)); // a FIN from the client, before the server's own timeout
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const transport = new NodeHttpClientTransport(
+      new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`),
+    );
     try {
-      await expect(transport.send(call(1))).rejects.toMatchObject({ code: 'ECONNRESET' });
-      expect(errors).toHaveLength(1);
-      expect(upstream.connections()).toBe(1);
-      expect(upstream.answered).toEqual([]);
+      await transport.send(call(1));
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      expect(clientClosed).toBe(1);
+      await transport.send(call(1));
+      expect(connections).toBe(2);
     } finally {
       await transport.close();
-      await upstream.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('keeps a call in flight past the idle timeout: it only applies to connections in the pool', async () => {
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () =>
+        setTimeout(() => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ jsonrpc: '2.0', id: 1, result: { content: [] } }));
+        }, 400),
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const transport = new NodeHttpClientTransport(
+      new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`),
+      { idleSocketTimeoutMs: 100 },
+    );
+    const messages: JSONRPCMessage[] = [];
+    transport.onmessage = (message) => void messages.push(message);
+    try {
+      await transport.send(call(1));
+      expect(messages).toEqual([{ jsonrpc: '2.0', id: 1, result: { content: [] } }]);
+    } finally {
+      await transport.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 });

@@ -17,6 +17,15 @@ export interface NodeHttpClientTransportOptions {
   headers?: Record<string, string>;
   /** Sockets kept per upstream. Default 64. */
   maxSockets?: number;
+  /**
+   * How long an idle kept-alive connection stays open, in ms; Node shortens it to one second less
+   * than a `Keep-Alive: timeout=N` the upstream announces. Default 4,000, under the 5 s that
+   * Node's HTTP server and many others keep an idle connection: the gateway closes it first, so
+   * that no call goes out on a connection the upstream is closing at that moment (which would fail
+   * it with ECONNRESET; such a call is not sent again, since a reset cannot tell whether the
+   * upstream ran it).
+   */
+  idleSocketTimeoutMs?: number;
 }
 
 /**
@@ -57,7 +66,13 @@ export class NodeHttpClientTransport implements Transport {
     }
     this.#url = url;
     this.#headers = { ...options.headers };
-    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 64 };
+    // `timeout` is what Node sets on a socket going back to the pool (shortened by the upstream's
+    // keep-alive hint); on a socket in use it only emits 'timeout', which nothing here acts on.
+    const agentOptions = {
+      keepAlive: true,
+      maxSockets: options.maxSockets ?? 64,
+      timeout: options.idleSocketTimeoutMs ?? 4_000,
+    };
     this.#agent = url.protocol === 'https:' ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
     this.#request = url.protocol === 'https:' ? (httpsRequest as typeof httpRequest) : httpRequest;
   }
@@ -154,15 +169,8 @@ export class NodeHttpClientTransport implements Transport {
     return headers;
   }
 
-  /**
-   * POSTs `body`. A request that fails on a reused keep-alive socket with ECONNRESET or EPIPE
-   * before any answer is sent once more, on a new connection: the upstream closed the idle
-   * connection (its keep-alive timeout) as the request went out, so it never read the request. A
-   * failure on a fresh connection, or after an answer began, is not retried.
-   */
-  #post(body: string, retried = false): Promise<IncomingMessage> {
+  #post(body: string): Promise<IncomingMessage> {
     return new Promise<IncomingMessage>((resolve, reject) => {
-      let answered = false;
       const req = this.#request(
         this.#url,
         {
@@ -176,18 +184,15 @@ export class NodeHttpClientTransport implements Transport {
           },
         },
         (response) => {
-          answered = true;
           const done = () => this.#inFlight.delete(req);
           response.once('end', done).once('close', done).once('error', done);
           resolve(response);
         },
       );
       this.#inFlight.add(req);
-      req.once('error', (error: NodeJS.ErrnoException) => {
+      req.once('error', (error) => {
         this.#inFlight.delete(req);
-        const stale = req.reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE');
-        if (stale && !answered && !retried && !this.#closed) this.#post(body, true).then(resolve, reject);
-        else reject(error);
+        reject(error);
       });
       req.end(body);
     });
