@@ -169,7 +169,8 @@ async function connect(
 class LeanMcpClient {
   readonly #url: URL;
   readonly #headers: Record<string, string>;
-  readonly #agent = new HttpAgent({ keepAlive: true, maxSockets: 2 });
+  // Idle connections close after 4 s, before the servers' 5 s keep-alive, so no call races a close.
+  readonly #agent = new HttpAgent({ keepAlive: true, maxSockets: 2, timeout: 4_000 });
   #sessionId: string | undefined;
   #nextId = 0;
 
@@ -380,6 +381,10 @@ async function startGatewayProcess(env: {
     child.on('exit', (code) =>
       reject(new Error(`gateway bench child exited with ${code} before it listened: ${out}`)),
     );
+    setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`gateway bench child did not listen within 60 s: ${out}`));
+    }, 60_000).unref();
   });
   return {
     url,

@@ -378,6 +378,11 @@ function percentile(sorted: readonly number[], p: number): number {
 const now = (): number => performance.timeOrigin + performance.now();
 const say = (message: string): boolean => process.stdout.write(`progress ${message}\n`);
 
+/** A child whose parent went away (its IPC channel closed) exits instead of running on. */
+function exitWithParent(): void {
+  process.once('disconnect', () => process.exit(1));
+}
+
 /** The next message of `type` from the parent. */
 function fromParent<T extends Message['type']>(type: T): Promise<Extract<Message, { type: T }>> {
   return new Promise((resolve) => {
@@ -678,5 +683,11 @@ async function projectorChild(): Promise<void> {
   }
 }
 
-runIfChild('KAFKA_E2E_PRODUCER', here, 'kafka end-to-end producer', producerChild);
-runIfChild('KAFKA_E2E_PROJECTOR', here, 'kafka end-to-end projector', projectorChild);
+runIfChild('KAFKA_E2E_PRODUCER', here, 'kafka end-to-end producer', async () => {
+  exitWithParent();
+  await producerChild();
+});
+runIfChild('KAFKA_E2E_PROJECTOR', here, 'kafka end-to-end projector', async () => {
+  exitWithParent();
+  await projectorChild();
+});
