@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_IDLE_SOCKET_TIMEOUT_MS } from './upstream/node-http-client-transport.js';
 import { IngressError } from './errors.js';
 
 /** JWS algorithms an access token may be signed with. `none` and the HMAC family are not offered. */
@@ -84,6 +85,12 @@ const upstreamEntrySchema = z
     headers: z.record(z.string(), z.string()).default({}),
     /** How long one upstream request may take, in ms (progress resets it). Default 60,000. */
     timeoutMs: z.number().int().positive().default(60_000),
+    /**
+     * Streamable HTTP upstream: how long an idle kept-alive connection to it stays open, in ms
+     * (shortened to a second under a `Keep-Alive: timeout=N` it announces). Keep it below the
+     * upstream's own keep-alive timeout. Default 4,000.
+     */
+    idleTimeoutMs: z.number().int().positive().optional(),
   })
   .superRefine((value, ctx) => {
     if ((value.command === undefined) === (value.url === undefined)) {
@@ -108,10 +115,23 @@ const upstreamEntrySchema = z
         message: '`headers` apply to Streamable HTTP upstreams only',
       });
     }
+    if (value.command !== undefined && value.idleTimeoutMs !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['idleTimeoutMs'],
+        message: '`idleTimeoutMs` applies to Streamable HTTP upstreams only',
+      });
+    }
   })
   .transform((value): UpstreamConfig =>
     value.url !== undefined
-      ? { kind: 'http', url: value.url, headers: value.headers, timeoutMs: value.timeoutMs }
+      ? {
+          kind: 'http',
+          url: value.url,
+          headers: value.headers,
+          timeoutMs: value.timeoutMs,
+          idleTimeoutMs: value.idleTimeoutMs ?? DEFAULT_IDLE_SOCKET_TIMEOUT_MS,
+        }
       : {
           kind: 'stdio',
           command: value.command ?? '',
@@ -137,6 +157,8 @@ export interface HttpUpstreamConfig {
   url: string;
   headers: Record<string, string>;
   timeoutMs: number;
+  /** Idle kept-alive connections to it close after this many ms (see `NodeHttpClientTransport`). */
+  idleTimeoutMs: number;
 }
 export type UpstreamConfig = StdioUpstreamConfig | HttpUpstreamConfig;
 

@@ -48,7 +48,22 @@ describe('ingress configuration', () => {
       url: 'https://crm.example/mcp',
       headers: { authorization: 'Bearer gw-own' },
       timeoutMs: 60_000,
+      idleTimeoutMs: 4_000,
     });
+  });
+
+  it('takes an HTTP upstream’s idle-connection timeout, and refuses it on a stdio upstream', () => {
+    const config = parseIngressConfig({
+      ...valid,
+      upstreams: { crm: { url: 'https://crm.example/mcp', idleTimeoutMs: 1_500 } },
+    });
+    expect(config.upstreams.crm).toMatchObject({ kind: 'http', idleTimeoutMs: 1_500 });
+    expect(
+      problemOf({ ...valid, upstreams: { local: { command: 'node', idleTimeoutMs: 1_500 } } }),
+    ).toContain('upstreams.local.idleTimeoutMs');
+    expect(
+      problemOf({ ...valid, upstreams: { crm: { url: 'https://crm.example/mcp', idleTimeoutMs: 0 } } }),
+    ).toContain('upstreams.crm.idleTimeoutMs');
   });
 
   it('accepts an already parsed configuration (the CLI validates the whole file first)', () => {

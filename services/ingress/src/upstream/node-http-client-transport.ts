@@ -9,6 +9,12 @@ import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { IngressError } from '../errors.js';
 
+/**
+ * Default `idleSocketTimeoutMs`: under the 5 s that Node's HTTP server and many others keep an idle
+ * connection open.
+ */
+export const DEFAULT_IDLE_SOCKET_TIMEOUT_MS = 4_000;
+
 /** Largest error body read from an upstream (bytes); the rest is discarded. */
 const MAX_ERROR_BODY = 4_096;
 
@@ -71,7 +77,7 @@ export class NodeHttpClientTransport implements Transport {
     const agentOptions = {
       keepAlive: true,
       maxSockets: options.maxSockets ?? 64,
-      timeout: options.idleSocketTimeoutMs ?? 4_000,
+      timeout: options.idleSocketTimeoutMs ?? DEFAULT_IDLE_SOCKET_TIMEOUT_MS,
     };
     this.#agent = url.protocol === 'https:' ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
     this.#request = url.protocol === 'https:' ? (httpsRequest as typeof httpRequest) : httpRequest;

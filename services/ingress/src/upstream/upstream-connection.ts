@@ -211,7 +211,10 @@ export class UpstreamConnection {
   #transport(): StdioClientTransport | NodeHttpClientTransport {
     const config = this.config;
     if (config.kind === 'http')
-      return new NodeHttpClientTransport(new URL(config.url), { headers: config.headers });
+      return new NodeHttpClientTransport(new URL(config.url), {
+        headers: config.headers,
+        idleSocketTimeoutMs: config.idleTimeoutMs,
+      });
     const transport = new StdioClientTransport({
       command: config.command,
       args: config.args,
