@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LogError } from '../src/index.js';
 import { toLogError } from '../src/kafka/kafka-errors.js';
+import { isOutageCrash } from '../src/kafka/kafka-consumer.js';
 
 const kafkajsError = (name: string, message: string, extra: Record<string, unknown> = {}) =>
   Object.assign(new Error(message), { name, ...extra });
@@ -45,5 +46,30 @@ describe('translating kafkajs errors into LogError', () => {
   it('passes a LogError through unchanged', () => {
     const original = new LogError('GH_ERR_LOG_CLOSED', 'closed');
     expect(toLogError(original, 'append')).toBe(original);
+  });
+});
+
+describe('which consumer crashes the adapter restarts itself', () => {
+  it('restarts after an outage kafkajs gives up on (no coordinator, connection, retries exceeded), not after a refusal', () => {
+    const noCoordinator = kafkajsError(
+      'KafkaJSGroupCoordinatorNotFound',
+      'Failed to find group coordinator',
+      {
+        retriable: false,
+      },
+    );
+    expect(isOutageCrash(noCoordinator)).toBe(true);
+    expect(isOutageCrash(kafkajsError('KafkaJSConnectionError', 'Connection error: ECONNREFUSED'))).toBe(
+      true,
+    );
+    expect(
+      isOutageCrash(kafkajsError('KafkaJSNonRetriableError', 'gave up', { originalError: noCoordinator })),
+    ).toBe(true);
+    const unauthorized = kafkajsError('KafkaJSProtocolError', 'Not authorized to access group', {
+      type: 'GROUP_AUTHORIZATION_FAILED',
+      retriable: false,
+    });
+    expect(isOutageCrash(unauthorized)).toBe(false);
+    expect(isOutageCrash(new Error('something else'))).toBe(false);
   });
 });

@@ -9,6 +9,36 @@ import type { ResolvedKafkaOptions } from './kafka-options.js';
 /** How often a waiting `eachBatch` heartbeats (kafkajs sends one only every `heartbeatInterval`). */
 const HEARTBEAT_TICK_MS = 1_000;
 
+/**
+ * kafkajs errors after which it does not restart a crashed consumer although they only say that
+ * the cluster is unreachable or still electing (e.g. no group coordinator right after a broker
+ * restart): the adapter restarts the consumer itself then. Any other crash (authorization,
+ * configuration) stops the consumer for good.
+ */
+const OUTAGE_ERRORS = new Set([
+  'KafkaJSGroupCoordinatorNotFound',
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSNumberOfRetriesExceeded',
+  'KafkaJSLockTimeout',
+]);
+
+/** Whether a consumer crash only means that the cluster is (still) unreachable. */
+export function isOutageCrash(error: unknown): boolean {
+  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 5; depth++) {
+    if (OUTAGE_ERRORS.has(current.name)) return true;
+    if ((current as { retriable?: unknown }).retriable === true) return true;
+    current =
+      (current as { originalError?: unknown }).originalError ?? (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/** Delays between the adapter's own restarts of a crashed consumer (the last one repeats). */
+const RESTART_DELAYS_MS = [500, 1_000, 2_000, 5_000];
+
 interface BatchOrigin {
   /** The partition's assignment epoch when the batch was handed out. */
   epoch: number;
@@ -36,6 +66,11 @@ export interface KafkaConsumerHost {
  * - A new group (no committed position) starts at the earliest retained offset, like the other
  *   adapters; `fromBeginning` ignores committed positions for the partitions this consumer gets
  *   first assigned.
+ * - kafkajs restarts a consumer itself after most failures, but not after some that only mean the
+ *   cluster is unreachable or still electing (no group coordinator right after a broker restart):
+ *   the adapter then replaces it with a new member of the group (`restarts` counts them), and a
+ *   projector reading through an outage goes on instead of stopping. A crash that is not an outage
+ *   (authorization, configuration) stops the consumer: `next` throws, naming it.
  * - `token` is `<topic>/<partition>/<first>-<last>`. An empty batch has partition -1 and is never
  *   committed. `untilOffset` caps the next batch whatever its partition (a smaller batch is always
  *   correct); with several partitions it re-creates a recorded batch only if that partition comes
@@ -46,7 +81,9 @@ export class KafkaConsumer implements LogConsumer {
   readonly #group: string;
   readonly #topic: string;
   readonly #fromBeginning: boolean;
-  readonly #consumer: Consumer;
+  #consumer: Consumer;
+  /** Restarts after outage crashes that kafkajs would not restart itself. */
+  #restarts = 0;
   readonly #handoff = new BatchHandoff();
   readonly #assigned = new Set<number>();
   readonly #epochs = new Map<number, number>();
@@ -66,8 +103,14 @@ export class KafkaConsumer implements LogConsumer {
     this.#group = group;
     this.#topic = host.options.topic;
     this.#fromBeginning = fromBeginning;
-    this.#consumer = host.kafka.consumer({
-      groupId: group,
+    this.#consumer = this.#createConsumer();
+  }
+
+  /** A kafkajs consumer of this group with this adapter's settings and event handlers. */
+  #createConsumer(): Consumer {
+    const host = this.#host;
+    const consumer = host.kafka.consumer({
+      groupId: this.#group,
       sessionTimeout: host.options.sessionTimeoutMs,
       heartbeatInterval: Math.max(1_000, Math.floor(host.options.sessionTimeoutMs / 10)),
       maxWaitTimeInMs: host.options.fetchMaxWaitMs,
@@ -77,11 +120,33 @@ export class KafkaConsumer implements LogConsumer {
       allowAutoTopicCreation: false,
       retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5_000 },
     });
-    const { GROUP_JOIN, CRASH } = this.#consumer.events;
-    this.#consumer.on(GROUP_JOIN, (event) =>
-      this.#onJoin(event.payload.memberId, event.payload.memberAssignment[this.#topic] ?? []),
-    );
-    this.#consumer.on(CRASH, (event) => this.#onCrash(event.payload.error, event.payload.restart));
+    const { GROUP_JOIN, CRASH } = consumer.events;
+    consumer.on(GROUP_JOIN, (event) => {
+      if (consumer === this.#consumer)
+        this.#onJoin(event.payload.memberId, event.payload.memberAssignment[this.#topic] ?? []);
+    });
+    consumer.on(CRASH, (event) => {
+      if (consumer === this.#consumer) this.#onCrash(event.payload.error, event.payload.restart);
+    });
+    return consumer;
+  }
+
+  /** Connects, subscribes and starts the fetch loop of the current kafkajs consumer. */
+  async #runConsumer(): Promise<void> {
+    const consumer = this.#consumer;
+    await consumer.connect();
+    await consumer.subscribe({ topics: [this.#topic], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: true,
+      partitionsConsumedConcurrently: Math.max(1, this.#host.options.partitions),
+      eachBatch: (payload) => this.#eachBatch(payload),
+    });
+  }
+
+  /** Times the adapter restarted the consumer after an outage crash kafkajs would not restart. */
+  get restarts(): number {
+    return this.#restarts;
   }
 
   /** Connects, joins the group and waits for the first assignment (bounded by `joinTimeoutMs`). */
@@ -98,7 +163,7 @@ export class KafkaConsumer implements LogConsumer {
 
   async #start(): Promise<void> {
     const what = `open consumer group ${this.#group} on kafka topic ${this.#topic}`;
-    const { joinTimeoutMs, partitions } = this.#host.options;
+    const { joinTimeoutMs } = this.#host.options;
     const joined = new Promise<void>((resolve, reject) => {
       this.#joined = { resolve, reject };
     });
@@ -120,14 +185,7 @@ export class KafkaConsumer implements LogConsumer {
     // Observed by the race below; this keeps a rejection before the race from going unhandled.
     timeout.catch(() => undefined);
     try {
-      await this.#consumer.connect();
-      await this.#consumer.subscribe({ topics: [this.#topic], fromBeginning: true });
-      await this.#consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: true,
-        partitionsConsumedConcurrently: Math.max(1, partitions),
-        eachBatch: (payload) => this.#eachBatch(payload),
-      });
+      await this.#runConsumer();
       await Promise.race([joined, timeout]);
     } catch (error) {
       throw toLogError(error, what);
@@ -339,6 +397,10 @@ export class KafkaConsumer implements LogConsumer {
     this.#handoff.abortAll(error);
     if (this.#closed) return;
     if (restart) return;
+    if (this.#joined === undefined && isOutageCrash(error)) {
+      void this.#restart(error);
+      return;
+    }
     this.#failure = new LogError(
       'GH_ERR_LOG_UNAVAILABLE',
       `consumer group ${this.#group} on kafka topic ${this.#topic} stopped (${error.message}); close this consumer and open a new one`,
@@ -346,6 +408,32 @@ export class KafkaConsumer implements LogConsumer {
     );
     this.#joined?.reject(this.#failure);
     this.#handoff.wakeAll();
+  }
+  /**
+   * Replaces a consumer that kafkajs stopped after an outage crash with a new one of the same
+   * group, retrying until it runs or this consumer is closed. Until it has rejoined, `next` finds
+   * nothing (empty batches) and commits of earlier batches are skipped, as after any rebalance.
+   */
+  async #restart(cause: Error): Promise<void> {
+    for (let attempt = 0; !this.#closed; attempt++) {
+      await this.#consumer.disconnect().catch(() => undefined);
+      const delay = RESTART_DELAYS_MS[Math.min(attempt, RESTART_DELAYS_MS.length - 1)]!;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      if (this.#closed) return;
+      this.#host.options.logger.warn(
+        { group: this.#group, topic: this.#topic, attempt: attempt + 1, err: cause.message },
+        `kafka consumer group ${this.#group} stopped on an outage (${cause.message}); restarting it`,
+      );
+      this.#consumer = this.#createConsumer();
+      try {
+        await this.#runConsumer();
+        this.#restarts += 1;
+        if (this.#closed) await this.#consumer.disconnect().catch(() => undefined);
+        return;
+      } catch (error) {
+        cause = error instanceof Error ? error : new Error(String(error));
+      }
+    }
   }
 }
 
