@@ -1,7 +1,7 @@
 import type { GatehouseEvent } from '@gatehouse/events';
 import { Kafka, logLevel, type Consumer, type ConsumerConfig } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openKafkaLog, LogError, type LogConsumer } from '../src/index.js';
+import { openKafkaLog, LogError, type KafkaEventLog, type LogConsumer } from '../src/index.js';
 import { KafkaConsumer } from '../src/kafka/kafka-consumer.js';
 import { resolveKafkaOptions } from '../src/kafka/kafka-options.js';
 import { kafkaBrokers } from '../../../test/support/kafka-brokers.js';
@@ -20,10 +20,11 @@ afterEach(async () => {
  * observed: the CRASH handlers the adapter registers, so that a test can report a crash kafkajs
  * makes only in an outage (no group coordinator right after a broker restart) on cue.
  */
-async function consumerWithCrashHook() {
+async function consumerWithCrashHook(prepare?: (log: KafkaEventLog) => Promise<void>) {
   const options = kafkaTestOptions(kafkaBrokers(), { partitions: 2 });
   const log = await openKafkaLog(options);
   cleanup.push(() => log.close());
+  await prepare?.(log);
   const kafka = new Kafka({
     brokers: kafkaBrokers(),
     clientId: 'gatehouse-test',
@@ -60,7 +61,7 @@ async function consumerWithCrashHook() {
   cleanup.push(() => consumer.close());
   const crash = (error: Error) =>
     crashHandlers.at(-1)!({ payload: { error, groupId: 'restart-test', restart: false } });
-  return { log, consumer, crash };
+  return { log, consumer, crash, admin };
 }
 
 /** Reads and commits until `count` events arrived (or 60 empty polls in a row). */
@@ -116,5 +117,43 @@ describe('Kafka consumer after a crash kafkajs does not restart', () => {
       /stopped \(Not authorized to access group\); close this consumer/,
     );
     expect(consumer.restarts).toBe(0);
+  }, 60_000);
+
+  it('leaves no member of the group behind when closed while it restarts', async () => {
+    const { log, consumer, crash, admin } = await consumerWithCrashHook();
+    await log.append(sessionCalls('restart-close', 2));
+    await read(consumer, 2);
+    crash(
+      Object.assign(new Error('Failed to find group coordinator'), {
+        name: 'KafkaJSGroupCoordinatorNotFound',
+        retriable: false,
+      }),
+    );
+    await consumer.close();
+    // Wait out the first restart delay: a restart that ignored the close would have rejoined by then.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const { groups } = await admin.describeGroups(['restart-test']);
+    expect(groups[0]?.members).toEqual([]);
+    expect(consumer.restarts).toBe(0);
+  }, 60_000);
+
+  it('reads from the start after a restart before its first commit, whatever the group committed before', async () => {
+    const early = sessionCalls('restart-rebuild', 4);
+    const { consumer, crash } = await consumerWithCrashHook(async (log) => {
+      await log.append(early);
+      // An earlier reader of the group read and committed everything (as a finished rebuild has).
+      const earlier = await log.openConsumer('restart-test');
+      await read(earlier, 4);
+      await earlier.close();
+    });
+    crash(
+      Object.assign(new Error('Failed to find group coordinator'), {
+        name: 'KafkaJSGroupCoordinatorNotFound',
+        retriable: false,
+      }),
+    );
+    const reread = await read(consumer, 4);
+    expect(reread.map((e) => e.id).sort()).toEqual(early.map((e) => e.id).sort());
+    expect(consumer.restarts).toBe(1);
   }, 60_000);
 });

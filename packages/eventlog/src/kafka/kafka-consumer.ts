@@ -10,34 +10,30 @@ import type { ResolvedKafkaOptions } from './kafka-options.js';
 const HEARTBEAT_TICK_MS = 1_000;
 
 /**
- * kafkajs errors after which it does not restart a crashed consumer although they only say that
- * the cluster is unreachable or still electing (e.g. no group coordinator right after a broker
- * restart): the adapter restarts the consumer itself then. Any other crash (authorization,
- * configuration) stops the consumer for good.
+ * kafkajs errors after which it does not restart a crashed consumer (they are not "retriable")
+ * although they may only mean that the cluster is still electing: no group coordinator right after
+ * a broker restart, or a lock held through a rebalance. The adapter restarts the consumer itself
+ * then, a bounded number of times (`MAX_RESTARTS` without rejoining), because the same errors also
+ * hide a permanent refusal (kafkajs reports a FindCoordinator refused for lack of DESCRIBE on the
+ * group as "coordinator not found"). Retriable errors kafkajs restarts on its own; anything else
+ * (authorization, configuration) stops the consumer.
  */
-const OUTAGE_ERRORS = new Set([
-  'KafkaJSGroupCoordinatorNotFound',
-  'KafkaJSConnectionError',
-  'KafkaJSConnectionClosedError',
-  'KafkaJSRequestTimeoutError',
-  'KafkaJSBrokerNotFound',
-  'KafkaJSNumberOfRetriesExceeded',
-  'KafkaJSLockTimeout',
-]);
+const OUTAGE_ERRORS = new Set(['KafkaJSGroupCoordinatorNotFound', 'KafkaJSLockTimeout']);
 
-/** Whether a consumer crash only means that the cluster is (still) unreachable. */
+/** Whether a consumer crash (or an error it wraps as its `cause`) may only mean an election. */
 export function isOutageCrash(error: unknown): boolean {
   for (let current: unknown = error, depth = 0; current instanceof Error && depth < 5; depth++) {
     if (OUTAGE_ERRORS.has(current.name)) return true;
-    if ((current as { retriable?: unknown }).retriable === true) return true;
     current =
-      (current as { originalError?: unknown }).originalError ?? (current as { cause?: unknown }).cause;
+      (current as { cause?: unknown }).cause ?? (current as { originalError?: unknown }).originalError;
   }
   return false;
 }
 
 /** Delays between the adapter's own restarts of a crashed consumer (the last one repeats). */
 const RESTART_DELAYS_MS = [500, 1_000, 2_000, 5_000];
+/** Restarts without the group being joined again before the consumer stops (about 2 minutes). */
+const MAX_RESTARTS = 24;
 
 interface BatchOrigin {
   /** The partition's assignment epoch when the batch was handed out. */
@@ -82,8 +78,16 @@ export class KafkaConsumer implements LogConsumer {
   readonly #topic: string;
   readonly #fromBeginning: boolean;
   #consumer: Consumer;
-  /** Restarts after outage crashes that kafkajs would not restart itself. */
+  /** Restarts after outage crashes that kafkajs would not restart itself, counted when rejoined. */
   #restarts = 0;
+  /** The restart loop while one runs (at most one). */
+  #restarting: Promise<void> | undefined;
+  /** Restarts since the group was last joined. */
+  #restartAttempts = 0;
+  /** A crash of the consumer the restart loop just started (kafkajs reports a failed join so). */
+  #crashDuringRestart: Error | undefined;
+  /** Ends the restart loop's wait early (close). */
+  #wakeRestart: (() => void) | undefined;
   readonly #handoff = new BatchHandoff();
   readonly #assigned = new Set<number>();
   readonly #epochs = new Map<number, number>();
@@ -92,7 +96,8 @@ export class KafkaConsumer implements LogConsumer {
   /** Highest position this consumer committed, per partition. */
   readonly #committed = new Map<number, bigint>();
   readonly #origins = new WeakMap<LogBatch, BatchOrigin>();
-  readonly #seekedFromBeginning = new Set<number>();
+  /** Partitions this consumer has committed at least once (never forgotten, unlike `#committed`). */
+  readonly #committedOnce = new Set<number>();
   #memberId: string | undefined;
   #closed = false;
   #failure: LogError | undefined;
@@ -256,6 +261,7 @@ export class KafkaConsumer implements LogConsumer {
       throw toLogError(error, `commit ${batch.token} for group ${this.#group}`);
     }
     this.#committed.set(partition, position);
+    this.#committedOnce.add(partition);
   }
 
   async lag(): Promise<number | undefined> {
@@ -288,6 +294,11 @@ export class KafkaConsumer implements LogConsumer {
     // Buffered runs end without error, so that the fetch loop stops and kafkajs can leave the group.
     this.#handoff.abortAll(undefined);
     this.#handoff.wakeAll();
+    this.#wakeRestart?.();
+    // A restart in progress disconnects its consumer when it sees the close (at most 5 s waited
+    // here: a connect attempt into an unreachable cluster may take longer).
+    if (this.#restarting !== undefined)
+      await Promise.race([this.#restarting, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
     try {
       await this.#consumer.disconnect();
     } catch {
@@ -372,10 +383,15 @@ export class KafkaConsumer implements LogConsumer {
     this.#memberId = memberId;
     for (const partition of revoked) this.#revoke(partition);
     this.#handoff.withdrawPartitions(revoked);
+    const kept = new Set(this.#assigned);
+    if (this.#restartAttempts > 0) this.#restarts += 1;
+    this.#restartAttempts = 0;
     for (const partition of now) {
       this.#assigned.add(partition);
-      if (this.#fromBeginning && !this.#seekedFromBeginning.has(partition)) {
-        this.#seekedFromBeginning.add(partition);
+      // Until it committed a partition, a fromBeginning consumer reads it from the start when it
+      // gets it, also after a restart or a rebalance gave it back (the group's old position may be
+      // the end of the log).
+      if (this.#fromBeginning && !kept.has(partition) && !this.#committedOnce.has(partition)) {
         // Offset 0, or the earliest retained one: kafkajs resets an out-of-range position to the
         // earliest because the subscription is `fromBeginning`.
         this.#consumer.seek({ topic: this.#topic, partition, offset: '0' });
@@ -395,44 +411,85 @@ export class KafkaConsumer implements LogConsumer {
     // Whatever this member owned may have moved to another member before it rejoins.
     for (const partition of [...this.#assigned]) this.#revoke(partition);
     this.#handoff.abortAll(error);
-    if (this.#closed) return;
-    if (restart) return;
-    if (this.#joined === undefined && isOutageCrash(error)) {
-      void this.#restart(error);
+    if (this.#closed || restart) return;
+    if (this.#restarting !== undefined) {
+      // The consumer the restart loop just started crashed (a failed join): the loop goes on.
+      this.#crashDuringRestart = error;
       return;
     }
+    if (this.#joined === undefined && isOutageCrash(error)) {
+      this.#restarting = this.#restartLoop(error).finally(() => {
+        this.#restarting = undefined;
+      });
+      return;
+    }
+    this.#fail(error);
+  }
+
+  #fail(error: Error, detail = ''): void {
     this.#failure = new LogError(
       'GH_ERR_LOG_UNAVAILABLE',
-      `consumer group ${this.#group} on kafka topic ${this.#topic} stopped (${error.message}); close this consumer and open a new one`,
+      `consumer group ${this.#group} on kafka topic ${this.#topic} stopped (${error.message})${detail}; close this consumer and open a new one`,
       { cause: error },
     );
     this.#joined?.reject(this.#failure);
     this.#handoff.wakeAll();
   }
+
   /**
-   * Replaces a consumer that kafkajs stopped after an outage crash with a new one of the same
-   * group, retrying until it runs or this consumer is closed. Until it has rejoined, `next` finds
-   * nothing (empty batches) and commits of earlier batches are skipped, as after any rebalance.
+   * Replaces a consumer that kafkajs stopped after an outage crash with a new member of the same
+   * group, with backoff, until it runs, this consumer is closed, a failure is not an outage, or
+   * `MAX_RESTARTS` restarts passed without the group being joined (then the consumer stops, naming
+   * the error). Until it has rejoined, `next` finds nothing (empty batches) and commits of earlier
+   * batches are skipped, as after any rebalance.
    */
-  async #restart(cause: Error): Promise<void> {
-    for (let attempt = 0; !this.#closed; attempt++) {
-      await this.#consumer.disconnect().catch(() => undefined);
-      const delay = RESTART_DELAYS_MS[Math.min(attempt, RESTART_DELAYS_MS.length - 1)]!;
-      await new Promise((resolve) => setTimeout(resolve, delay));
-      if (this.#closed) return;
-      this.#host.options.logger.warn(
-        { group: this.#group, topic: this.#topic, attempt: attempt + 1, err: cause.message },
-        `kafka consumer group ${this.#group} stopped on an outage (${cause.message}); restarting it`,
-      );
-      this.#consumer = this.#createConsumer();
-      try {
-        await this.#runConsumer();
-        this.#restarts += 1;
-        if (this.#closed) await this.#consumer.disconnect().catch(() => undefined);
-        return;
-      } catch (error) {
-        cause = error instanceof Error ? error : new Error(String(error));
+  async #restartLoop(cause: Error): Promise<void> {
+    try {
+      while (!this.#closed) {
+        if (this.#restartAttempts >= MAX_RESTARTS) {
+          this.#fail(cause, ` after ${MAX_RESTARTS} restarts without rejoining the group`);
+          return;
+        }
+        const delay = RESTART_DELAYS_MS[Math.min(this.#restartAttempts, RESTART_DELAYS_MS.length - 1)]!;
+        this.#restartAttempts += 1;
+        await this.#consumer.disconnect().catch(() => undefined);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delay);
+          this.#wakeRestart = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.#wakeRestart = undefined;
+        if (this.#closed) return;
+        this.#host.options.logger.warn(
+          { group: this.#group, topic: this.#topic, attempt: this.#restartAttempts, err: cause.message },
+          `kafka consumer group ${this.#group} stopped (${cause.message}); restarting it`,
+        );
+        this.#crashDuringRestart = undefined;
+        this.#consumer = this.#createConsumer();
+        try {
+          await this.#runConsumer();
+        } catch (error) {
+          cause = error instanceof Error ? error : new Error(String(error));
+          if (!isOutageCrash(cause)) {
+            this.#fail(cause);
+            return;
+          }
+          continue;
+        }
+        const crashed = this.#crashDuringRestart as Error | undefined;
+        if (crashed === undefined) return; // running: the join counts the restart
+        cause = crashed;
+        if (!isOutageCrash(cause)) {
+          this.#fail(cause);
+          return;
+        }
       }
+    } finally {
+      // Closed or failed meanwhile: leave no member of the group behind.
+      if (this.#closed || this.#failure !== undefined)
+        await this.#consumer.disconnect().catch(() => undefined);
     }
   }
 }
