@@ -3,7 +3,9 @@
  * in one process, prints each table, and writes `bench/results.json`.
  */
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 
 export interface BenchOptions {
   /** Smaller workloads (CI smoke runs, `npm run bench -- --quick`). */
@@ -60,22 +62,46 @@ export function runChild<T>(
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
-    let buffered = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      buffered += chunk;
-      const lines = buffered.split('\n');
-      buffered = lines.pop()!;
-      for (const line of lines) {
-        if (line.startsWith('progress ')) progress(line.slice('progress '.length));
-        else out += `${line}\n`;
-      }
+    const rest = onLines(child.stdout, (line) => {
+      if (line.startsWith('progress ')) progress(line.slice('progress '.length));
+      else out += `${line}\n`;
     });
     child.on('error', reject);
     child.on('exit', (code) => {
-      out += buffered;
+      out += rest();
       const line = out.split('\n').find((l) => l.startsWith('{'));
       if (code !== 0 || line === undefined) reject(new TypeError(`${label} exited with ${code}: ${out}`));
       else resolve(JSON.parse(line) as T);
     });
   });
+}
+
+/**
+ * Calls `onLine` for each complete line a child writes to `stream` (UTF-8); the returned function
+ * gives the unterminated rest.
+ */
+export function onLines(stream: Readable, onLine: (line: string) => void): () => string {
+  let buffered = '';
+  stream.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk;
+    const lines = buffered.split('\n');
+    buffered = lines.pop()!;
+    for (const line of lines) onLine(line);
+  });
+  return () => buffered;
+}
+
+/**
+ * User + system CPU of a process so far, in ms, from /proc/PID/stat (clock ticks of 10 ms); NaN
+ * where unreadable (not Linux, or the process is gone).
+ */
+export async function cpuMsOfPid(pid: number | string): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // utime and stime, fields 14 and 15 of stat, are 12th and 13th after the command name.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
 }

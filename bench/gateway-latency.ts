@@ -30,7 +30,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { getEventListeners } from 'node:events';
-import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, open, rm } from 'node:fs/promises';
 import {
   Agent as HttpAgent,
   createServer,
@@ -53,7 +53,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { pino } from 'pino';
-import { runIfChild, type Bench, type BenchResult } from './bench-types.js';
+import { cpuMsOfPid, onLines, runIfChild, type Bench, type BenchResult } from './bench-types.js';
 
 const RESOURCE = 'http://127.0.0.1/mcp';
 const here = fileURLToPath(import.meta.url);
@@ -339,17 +339,6 @@ function timedLog(log: EventLog, into: number[], recording: () => boolean): Even
   };
 }
 
-/** User + system CPU of a process so far (ms), from /proc (clock ticks of 10 ms); NaN where unreadable. */
-async function cpuMsOfPid(pid: number): Promise<number> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return NaN;
-  }
-}
-
 /**
  * The gateway in a process of its own, as it runs in production (this file with
  * `GATEWAY_BENCH_CHILD=1`): embedded log, the same policy and config as the in-process gateways.
@@ -372,10 +361,9 @@ async function startGatewayProcess(env: {
   });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      out += chunk;
-      const line = out.split('\n').find((l) => l.startsWith('url '));
-      if (line !== undefined) resolve(line.slice('url '.length).trim());
+    onLines(child.stdout!, (line) => {
+      out += `${line}\n`;
+      if (line.startsWith('url ')) resolve(line.slice('url '.length).trim());
     });
     child.on('error', reject);
     child.on('exit', (code) =>
@@ -533,8 +521,10 @@ export const run: Bench = async ({ quick, progress }): Promise<BenchResult> => {
         }),
       ),
     );
+    type Target = (typeof targets)[number];
+    const [d, e, m, o] = targets as [Target, Target, Target, Target];
     /** Saturation of `target` over `pool`, adding the CPU of its own process when it has one. */
-    const saturate = async (target: (typeof targets)[number], pool: LeanMcpClient[]) => {
+    const saturate = async (target: Target, pool: LeanMcpClient[]) => {
       const before = target.pid === undefined ? 0 : await cpuMsOfPid(target.pid);
       const sat = await saturation(pool, target.tool, saturationMs);
       const childCpuMs = target.pid === undefined ? 0 : (await cpuMsOfPid(target.pid)) - before;
@@ -589,32 +579,22 @@ export const run: Bench = async ({ quick, progress }): Promise<BenchResult> => {
       ownCpuMs: number;
       ownCalls: number;
     }> = [];
-    const [directTarget, , , ownTarget] = targets as [
-      (typeof targets)[number],
-      (typeof targets)[number],
-      (typeof targets)[number],
-      (typeof targets)[number],
-    ];
     for (const sessions of quick ? [32] : [32, 64]) {
       const pools = {
-        direct: await Promise.all(
-          Array.from({ length: sessions }, () => session(directTarget.url, directTarget.headers)),
-        ),
-        own: await Promise.all(
-          Array.from({ length: sessions }, () => session(ownTarget.url, ownTarget.headers)),
-        ),
+        direct: await Promise.all(Array.from({ length: sessions }, () => session(d.url, d.headers))),
+        own: await Promise.all(Array.from({ length: sessions }, () => session(o.url, o.headers))),
       };
       const level = { sessions, direct: [] as number[], own: [] as number[], ownCpuMs: 0, ownCalls: 0 };
       for (let r = 0; r < rounds; r++) {
         progress(
           `round ${r + 1}/${rounds}: saturation with ${sessions} sessions: direct, gateway (own process)`,
         );
-        const d = await saturate(directTarget, pools.direct);
-        level.direct.push(d.calls / (d.wallMs / 1000));
-        const o = await saturate(ownTarget, pools.own);
-        level.own.push(o.calls / (o.wallMs / 1000));
-        level.ownCpuMs += o.childCpuMs;
-        level.ownCalls += o.calls;
+        const direct = await saturate(d, pools.direct);
+        level.direct.push(direct.calls / (direct.wallMs / 1000));
+        const own = await saturate(o, pools.own);
+        level.own.push(own.calls / (own.wallMs / 1000));
+        level.ownCpuMs += own.childCpuMs;
+        level.ownCalls += own.calls;
       }
       sweep.push(level);
     }
@@ -670,12 +650,10 @@ export const run: Bench = async ({ quick, progress }): Promise<BenchResult> => {
       ._abortController;
     const plainListeners = plainController ? getEventListeners(plainController.signal, 'abort').length : NaN;
 
-    type Target = (typeof targets)[number];
     const p = (t: Target, q: number) => percentile(t.latencies, q);
     const rate = (t: Target) => t.calls / (t.wallMs / 1000);
     /** Whole-machine CPU per call of a path: this process, plus the gateway's own process if it has one. */
     const cpuPerCall = (t: Target) => (t.cpuMs + t.childCpuMs) / t.calls;
-    const [d, e, m, o] = targets as [Target, Target, Target, Target];
     // `added` only where a difference means something (latency, CPU), not for a rate.
     const row = (measure: string, pick: (t: Target) => number, digits = 2, added = true) => ({
       measure,

@@ -32,8 +32,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { KafkaLogOptions } from '@gatehouse/eventlog';
 import { startBroker, type StartedBroker } from '../test/support/kafka.js';
-import { runIfChild, type Bench, type BenchResult } from './bench-types.js';
+import { cpuMsOfPid, onLines, runIfChild, type Bench, type BenchResult } from './bench-types.js';
 
 const TARGET_PER_S = 20_000;
 const TARGET_P99_MS = 2_000;
@@ -108,12 +109,8 @@ class Child {
       env: { ...process.env, [envVar]: '1', ...env },
       stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     });
-    let buffered = '';
-    this.#process.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      buffered += chunk;
-      const lines = buffered.split('\n');
-      buffered = lines.pop()!;
-      for (const line of lines) if (line.startsWith('progress ')) progress(line.slice('progress '.length));
+    onLines(this.#process.stdout!, (line) => {
+      if (line.startsWith('progress ')) progress(line.slice('progress '.length));
     });
     this.#process.on('message', (message: Message) => {
       if (message.type === 'samples') return this.onSamples?.(message);
@@ -225,11 +222,11 @@ export const run: Bench = async ({ quick, progress }) => {
     }
     const cpuNow = async () => {
       let producer = 0;
-      for (const child of producers) producer += await cpuMsOf(child.pid);
+      for (const child of producers) producer += await cpuMsOfPid(child.pid);
       return {
         producer,
-        projector: await cpuMsOf(projector.pid),
-        broker: brokerPid === undefined ? undefined : await cpuMsOf(brokerPid),
+        projector: await cpuMsOfPid(projector.pid),
+        broker: brokerPid === undefined ? undefined : await cpuMsOfPid(brokerPid),
       };
     };
     const cpuAtStart = await cpuNow();
@@ -259,7 +256,7 @@ export const run: Bench = async ({ quick, progress }) => {
       });
     }
     if (brokerPid !== undefined && cpuAtStart.broker !== undefined)
-      brokerCpuMs = (await cpuMsOf(brokerPid)) - cpuAtStart.broker;
+      brokerCpuMs = (await cpuMsOfPid(brokerPid)) - cpuAtStart.broker;
     for (const child of children) child.send({ type: 'finish' });
     producerTotals = await Promise.all(
       producers.map(async (producer) => (await producer.next('done')).totals),
@@ -349,14 +346,6 @@ async function pidOf(pidFile: string): Promise<string | undefined> {
   }
 }
 
-/** User + system CPU of a process so far, in ms (/proc/PID/stat, clock ticks of 10 ms). */
-async function cpuMsOf(pid: string): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // Fields 14 and 15 of stat (utime, stime) are 12 and 13 after the command name.
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
 /** VmHWM (peak RSS) of the process named by a pid file, in MiB, when /proc tells. */
 async function peakRssOfPidFile(pidFile: string): Promise<number | undefined> {
   try {
@@ -377,6 +366,17 @@ function percentile(sorted: readonly number[], p: number): number {
 /** Epoch ms with sub-ms resolution, comparable across the processes of one machine. */
 const now = (): number => performance.timeOrigin + performance.now();
 const say = (message: string): boolean => process.stdout.write(`progress ${message}\n`);
+
+/** The Kafka log both children open: the parent's broker and topic, quiet client logging. */
+function benchLogOptions(clientId: string): KafkaLogOptions {
+  return {
+    brokers: process.env.BENCH_BROKERS!.split(','),
+    topic: process.env.BENCH_TOPIC!,
+    partitions: 6,
+    clientId,
+    logger: { warn: () => undefined, error: () => undefined },
+  };
+}
 
 /** A child whose parent went away (its IPC channel closed) exits instead of running on. */
 function exitWithParent(): void {
@@ -419,13 +419,7 @@ async function producerChild(): Promise<void> {
     import('@gatehouse/eventlog'),
   ]);
   type GatehouseEvent = import('@gatehouse/events').GatehouseEvent;
-  const log = await openKafkaLog({
-    brokers: process.env.BENCH_BROKERS!.split(','),
-    topic: process.env.BENCH_TOPIC!,
-    partitions: 6,
-    clientId: 'gatehouse-bench-producer',
-    logger: { warn: () => undefined, error: () => undefined },
-  });
+  const log = await openKafkaLog(benchLogOptions('gatehouse-bench-producer'));
   const finished = fromParent('finish');
   const cpuAtReady = process.cpuUsage();
   await toParent({ type: 'ready' });
@@ -569,13 +563,7 @@ async function projectorChild(): Promise<void> {
       import('chdb/connection'),
     ]);
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-bench-kafka-e2e-'));
-  const log = await openKafkaLog({
-    brokers: process.env.BENCH_BROKERS!.split(','),
-    topic: process.env.BENCH_TOPIC!,
-    partitions: 6,
-    clientId: 'gatehouse-bench-projector',
-    logger: { warn: () => undefined, error: () => undefined },
-  });
+  const log = await openKafkaLog(benchLogOptions('gatehouse-bench-projector'));
   const store = await openAuditStore({ dataDir });
   // A second client on the same chDB data dir (allowed within one process) for the visibility polls.
   const raw = clickhouse.createClient({
