@@ -3,7 +3,7 @@ import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { LogBatch, LogConsumer, NextOptions } from '../event-log.js';
 import { LogError } from '../errors.js';
 import { BatchHandoff, type OffsetEvent } from './batch-handoff.js';
-import { toLogError } from './kafka-errors.js';
+import { errorChain, toLogError } from './kafka-errors.js';
 import type { ResolvedKafkaOptions } from './kafka-options.js';
 
 /** How often a waiting `eachBatch` heartbeats (kafkajs sends one only every `heartbeatInterval`). */
@@ -22,11 +22,7 @@ const OUTAGE_ERRORS = new Set(['KafkaJSGroupCoordinatorNotFound', 'KafkaJSLockTi
 
 /** Whether a consumer crash (or an error it wraps as its `cause`) may only mean an election. */
 export function isOutageCrash(error: unknown): boolean {
-  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 5; depth++) {
-    if (OUTAGE_ERRORS.has(current.name)) return true;
-    current =
-      (current as { cause?: unknown }).cause ?? (current as { originalError?: unknown }).originalError;
-  }
+  for (const link of errorChain(error)) if (OUTAGE_ERRORS.has(link.name)) return true;
   return false;
 }
 

@@ -44,12 +44,21 @@ export function toLogError(cause: unknown, what: string): LogError {
 
 /** The protocol error type of a kafkajs error or of the error it wraps (retries-exceeded wraps the last one). */
 export function kafkaErrorType(cause: unknown): string | undefined {
-  for (let current: unknown = cause, depth = 0; current instanceof Error && depth < 5; depth++) {
-    const type = (current as { type?: unknown }).type;
+  for (const error of errorChain(cause)) {
+    const type = (error as { type?: unknown }).type;
     if (typeof type === 'string') return type;
-    const inner =
-      (current as { originalError?: unknown }).originalError ?? (current as { cause?: unknown }).cause;
-    current = inner;
   }
   return undefined;
+}
+
+/**
+ * A kafkajs error and the errors it wraps, outermost first (at most 5): retries-exceeded keeps the
+ * last failure as `originalError`, kafkajs 2's other wrappers keep theirs as `cause`.
+ */
+export function* errorChain(error: unknown): Generator<Error> {
+  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 5; depth++) {
+    yield current;
+    current =
+      (current as { originalError?: unknown }).originalError ?? (current as { cause?: unknown }).cause;
+  }
 }
