@@ -108,8 +108,6 @@ export class BatchReader {
     }
     const moreWaiting = count >= maxEvents || this.#carried !== undefined;
     if (count === 0) return { events: [], token: first.token, ranges: [], commitWith: [], moreWaiting };
-    if (parts.size === 1 && parts.get(first.partition)!.length === 1)
-      return { events: first.events, token: first.token, ranges: [first], commitWith: [first], moreWaiting };
     const ranges: BatchRange[] = [];
     const commitWith: LogBatch[] = [];
     const events: GatehouseEvent[] = [];
