@@ -464,19 +464,13 @@ export class KafkaConsumer implements LogConsumer {
         );
         this.#crashDuringRestart = undefined;
         this.#consumer = this.#createConsumer();
-        try {
-          await this.#runConsumer();
-        } catch (error) {
-          cause = error instanceof Error ? error : new Error(String(error));
-          if (!isOutageCrash(cause)) {
-            this.#fail(cause);
-            return;
-          }
-          continue;
-        }
-        const crashed = this.#crashDuringRestart as Error | undefined;
-        if (crashed === undefined) return; // running: the join counts the restart
-        cause = crashed;
+        // run() rejects, or kafkajs reports a failed join as a crash before run() resolves.
+        const failure = await this.#runConsumer().then(
+          () => this.#crashDuringRestart as Error | undefined,
+          (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+        );
+        if (failure === undefined) return; // running: the join counts the restart
+        cause = failure;
         if (!isOutageCrash(cause)) {
           this.#fail(cause);
           return;
