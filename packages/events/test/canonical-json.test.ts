@@ -63,4 +63,29 @@ describe('canonicalJson', () => {
       }),
     );
   });
+
+  it('orders any set of keys, few or many, exactly as a plain sort of the key strings', () => {
+    // Objects of up to 16 keys take an insertion sort, larger ones Array.prototype.sort.
+    const reference = (value: unknown): string => {
+      if (value === null || typeof value !== 'object') return JSON.stringify(value);
+      if (Array.isArray(value)) return `[${value.map(reference).join(',')}]`;
+      const record = value as Record<string, unknown>;
+      const members = Object.keys(record)
+        .sort()
+        .map((key) => `${JSON.stringify(key)}:${reference(record[key])}`);
+      return `{${members.join(',')}}`;
+    };
+    const key = fc.string({ unit: 'binary', maxLength: 6 });
+    const leaf = fc.oneof(fc.integer(), fc.string(), fc.boolean(), fc.constant(null));
+    fc.assert(
+      fc.property(
+        fc.dictionary(key, fc.oneof(leaf, fc.dictionary(key, leaf, { maxKeys: 20 })), {
+          maxKeys: 40,
+        }),
+        (value) => {
+          expect(canonicalJson(value)).toBe(reference(value));
+        },
+      ),
+    );
+  });
 });

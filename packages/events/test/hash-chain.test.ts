@@ -90,4 +90,22 @@ describe('hash chain', () => {
       expect(computeEventHash(event)).toBe(event.hash);
     }
   });
+
+  it('seals an already sealed event again onto a new head: the new link wins', () => {
+    const first = sealEvent(draftsByType()['call.attempted'], undefined);
+    const head = { seq: 41, hash: 'c'.repeat(64) };
+    const again = sealEvent(first as unknown as Parameters<typeof sealEvent>[0], head);
+    expect(again).toMatchObject({ id: first.id, seq: 42, prev_hash: 'c'.repeat(64) });
+    expect(again.hash).not.toBe(first.hash);
+    expect(computeEventHash(again)).toBe(again.hash);
+    expect(encodeEvent(again).toString('utf8')).toBe(canonicalJson(again));
+  });
+
+  it('gives every sealed event the members of the envelope, each once', () => {
+    for (const draft of Object.values(draftsByType())) {
+      const event = sealEvent(draft, { seq: 0, hash: 'd'.repeat(64) });
+      expect(Object.keys(event).sort()).toEqual([...Object.keys(draft), 'seq', 'prev_hash', 'hash'].sort());
+      expect(event).toMatchObject(draft);
+    }
+  });
 });

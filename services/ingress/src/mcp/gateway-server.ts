@@ -1,5 +1,6 @@
 import {
   canonicalJson,
+  callMembers,
   createEvent,
   events,
   sha256Hex,
@@ -132,7 +133,9 @@ export function createGatewayServer(deps: GatewayServerDeps, identity: SessionId
       );
 
     try {
-      await recorder.appendDurable(createEvent('call.attempted', context, {}, { ...subject, decision }));
+      await recorder.appendDurable(
+        createEvent('call.attempted', context, {}, callMembers(subject, decision)),
+      );
     } catch (error) {
       logger.error({ err: error, session_id: context.session_id, tool: name }, 'call.attempted not recorded');
       // Arguments over the log's record limit can never be recorded: such a call is refused even
@@ -288,7 +291,7 @@ function callOutcome(
   decision: Decision,
   result: Outcome,
 ): EventDraft {
-  return createEvent(type, context, {}, { ...subject, decision, outcome: result });
+  return createEvent(type, context, {}, callMembers(subject, decision, result));
 }
 
 /** Milliseconds since `started`, to 0.01 ms. */
