@@ -1,4 +1,6 @@
+import fs from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -235,7 +237,8 @@ describe('embedded event log', () => {
   });
 
   it('when a write fails, rejects that group with a retryable GH_ERR_LOG_UNAVAILABLE, leaves no trace, and recovers', async () => {
-    const log = await open();
+    // Every commit through the libuv pool (FileHandle.datasync), none inline.
+    const log = await open({ inlineCommitWhenQuietMs: 0 });
     const [before, failed, after] = sessionCalls('s-fail', 3);
     await log.append([before!]);
     const { open: openFile } = await import('node:fs/promises');
@@ -255,6 +258,80 @@ describe('embedded event log', () => {
     await log.close();
 
     expect((await readAll()).map((e) => e.id)).toEqual([before!.id, after!.id]);
+  });
+
+  it('commits an append on a quiet log inline, without the pool, and one that follows a commit closely through the pool', async () => {
+    const { open: openFile } = await import('node:fs/promises');
+    const probe = await openFile(path.join(dir, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
+    await probe.close();
+    const pooled = vi.spyOn(proto, 'datasync');
+    const inline = vi.spyOn(fs, 'fdatasyncSync');
+    syncBuiltinESMExports();
+    try {
+      // Quiet: 5 ms between appends, 1 ms asked for.
+      const quietLog = await open({ inlineCommitWhenQuietMs: 1 });
+      pooled.mockClear(); // opening syncs the directory and FORMAT
+      const calls = sessionCalls('s-quiet', 4);
+      for (const call of calls) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        await quietLog.append([call]);
+      }
+      expect(inline).toHaveBeenCalledTimes(4);
+      expect(pooled).not.toHaveBeenCalled();
+      await quietLog.close();
+      expect((await readAll()).map((e) => e.id)).toEqual(calls.map((call) => call.id));
+
+      // Busy: within a minute of the last commit, every commit goes through the pool.
+      inline.mockClear();
+      const busyLog = await open({ inlineCommitWhenQuietMs: 60_000 });
+      pooled.mockClear();
+      const more = sessionCalls('s-busy', 3);
+      for (const call of more) await busyLog.append([call]);
+      expect(inline).toHaveBeenCalledTimes(1); // the first commit of the log finds it quiet
+      expect(pooled).toHaveBeenCalledTimes(2);
+      await busyLog.close();
+      expect((await readAll()).map((e) => e.id)).toEqual([...calls, ...more].map((call) => call.id));
+    } finally {
+      inline.mockRestore();
+      syncBuiltinESMExports();
+    }
+  });
+
+  it('when an inline commit fails, rejects it with a retryable GH_ERR_LOG_UNAVAILABLE, leaves no trace, and recovers', async () => {
+    const log = await open({ inlineCommitWhenQuietMs: 1 });
+    const [before, failed, after] = sessionCalls('s-inline-fail', 3);
+    await log.append([before!]);
+    const inline = vi.spyOn(fs, 'fdatasyncSync').mockImplementationOnce(() => {
+      throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    });
+    syncBuiltinESMExports();
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await expect(log.append([failed!])).rejects.toMatchObject({
+        code: 'GH_ERR_LOG_UNAVAILABLE',
+        retryable: true,
+        message: expect.stringMatching(/EIO/),
+      });
+      expect(inline).toHaveBeenCalledTimes(1);
+    } finally {
+      inline.mockRestore();
+      syncBuiltinESMExports();
+    }
+    expect(log.endOffset()).toBe('1');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await log.append([after!]);
+    await log.close();
+    expect((await readAll()).map((e) => e.id)).toEqual([before!.id, after!.id]);
+  });
+
+  it('refuses a negative or non-numeric inlineCommitWhenQuietMs, naming it', async () => {
+    for (const value of [-1, Number.NaN]) {
+      await expect(open({ inlineCommitWhenQuietMs: value })).rejects.toMatchObject({
+        code: 'GH_ERR_LOG_CONFIG',
+        message: expect.stringMatching(/inlineCommitWhenQuietMs/),
+      });
+    }
   });
 
   it('releases the lock on close so the directory can be opened again', async () => {

@@ -43,6 +43,14 @@ export interface EmbeddedLogOptions {
    * second time (a structural check only); records written without it are checked in full on read.
    */
   validateOnAppend?: boolean;
+  /**
+   * When no commit has ended for this many milliseconds, a small group (at most 64 KiB, nothing
+   * else queued) is written and fsync'd on the event loop's thread rather than through the libuv
+   * pool: a quiet log's append then waits about 0.1 ms less (two thread hand-offs fewer), and the
+   * loop is held only for that one fsync. Under load commits follow each other closely and go
+   * through the pool. Default 2 (ms); 0 turns it off.
+   */
+  inlineCommitWhenQuietMs?: number;
   /** Receives a warning when recovery truncates a torn tail. Default: one line on stderr. */
   logger?: EmbeddedLogLogger;
 }
@@ -64,6 +72,8 @@ export interface EmbeddedEventLog extends EventLog {
 export const DEFAULT_SEGMENT_MAX_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_GROUP_BYTES = 4 * 1024 * 1024;
+/** Default `inlineCommitWhenQuietMs`. */
+export const DEFAULT_INLINE_COMMIT_WHEN_QUIET_MS = 2;
 
 const stderrLogger: EmbeddedLogLogger = {
   warn: (details, message) =>
@@ -118,6 +128,13 @@ export async function openEmbeddedLog(options: EmbeddedLogOptions): Promise<Embe
     Math.min(DEFAULT_MAX_GROUP_BYTES, segmentMaxBytes),
     'maxGroupBytes',
   );
+  const inlineWhenQuietMs = options.inlineCommitWhenQuietMs ?? DEFAULT_INLINE_COMMIT_WHEN_QUIET_MS;
+  if (!Number.isFinite(inlineWhenQuietMs) || inlineWhenQuietMs < 0) {
+    throw new LogError(
+      'GH_ERR_LOG_CONFIG',
+      `inlineCommitWhenQuietMs must be a number of milliseconds ≥ 0, got ${inlineWhenQuietMs}`,
+    );
+  }
   const logger = options.logger ?? stderrLogger;
   try {
     await mkdir(dir, { recursive: true });
@@ -156,6 +173,7 @@ export async function openEmbeddedLog(options: EmbeddedLogOptions): Promise<Embe
       maxRecordBytes,
       maxGroupBytes,
       validate: options.validateOnAppend ?? true,
+      inlineWhenQuietMs,
     });
   } catch (error) {
     await lock.release();
@@ -168,6 +186,7 @@ interface Limits {
   maxRecordBytes: number;
   maxGroupBytes: number;
   validate: boolean;
+  inlineWhenQuietMs: number;
 }
 
 class EmbeddedLog implements EmbeddedEventLog, ConsumerHost {
@@ -202,6 +221,7 @@ class EmbeddedLog implements EmbeddedEventLog, ConsumerHost {
         segmentMaxBytes: limits.segmentMaxBytes,
         maxGroupBytes: limits.maxGroupBytes,
         schemaChecked: limits.validate,
+        inlineWhenQuietMs: limits.inlineWhenQuietMs,
         onDurable: () => this.#wakeConsumers(),
       },
       segments,

@@ -1,3 +1,4 @@
+import { fdatasyncSync, writeSync } from 'node:fs';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { LogError } from '../errors.js';
@@ -27,14 +28,23 @@ export interface GroupCommitOptions {
   readonly schemaChecked: boolean;
   /** Called after each fsync with the new end offset (every offset below it is durable). */
   readonly onDurable: (endOffset: number) => void;
+  /**
+   * A group that finds the log quiet (no commit ended in the last `inlineWhenQuietMs`, nothing else
+   * queued, at most `INLINE_MAX_BYTES`) is written and fsync'd on this thread instead of the libuv
+   * pool (see `EmbeddedLogOptions.inlineCommitWhenQuietMs`). 0 or absent: never.
+   */
+  readonly inlineWhenQuietMs?: number;
 }
+
+/** The largest group a quiet log commits inline (bytes): a few calls' events, not a burst. */
+const INLINE_MAX_BYTES = 64 * 1024;
 
 /**
  * Group commit for the active segment. Appends are queued; one loop takes everything queued
  * (up to `maxGroupBytes`), writes it with one `write` at the segment's durable end, calls
  * `fdatasync` once, and only then resolves every append of that group. Appends that arrive while a
  * write+fsync is in flight form the next group. Queue order is write order, so per-caller order is
- * preserved.
+ * preserved. A small group on a quiet log is written and fsync'd on this thread (`inlineWhenQuietMs`).
  *
  * A failed write or fsync rejects the whole group with a retryable `GH_ERR_LOG_UNAVAILABLE` after
  * truncating the segment back to its last durable size; if even that fails, the writer is broken
@@ -48,6 +58,8 @@ export class GroupCommitWriter {
   #queue: PendingAppend[] = [];
   #running: Promise<void> | undefined;
   #broken: LogError | undefined;
+  /** `performance.now()` when the last commit ended (-Infinity: none yet). */
+  #lastCommitEnd = -Infinity;
 
   /** `segments` is shared with readers; its last element is the segment `active` writes to. */
   constructor(options: GroupCommitOptions, segments: SegmentView[], active: FileHandle, endOffset: number) {
@@ -132,18 +144,22 @@ export class GroupCommitWriter {
       for (const payload of append.payloads) at = writeFrame(buffer, at, payload, checked);
 
     try {
-      let written = 0;
-      while (written < bytes) {
-        const { bytesWritten } = await this.#active.write(
-          buffer,
-          written,
-          bytes - written,
-          segment.bytes + written,
-        );
-        written += bytesWritten;
+      if (this.#quiet(bytes)) this.#writeInline(buffer, segment.bytes);
+      else {
+        let written = 0;
+        while (written < bytes) {
+          const { bytesWritten } = await this.#active.write(
+            buffer,
+            written,
+            bytes - written,
+            segment.bytes + written,
+          );
+          written += bytesWritten;
+        }
+        await this.#active.datasync();
       }
-      await this.#active.datasync();
     } catch (cause) {
+      this.#lastCommitEnd = performance.now();
       await this.#undo(segment, cause);
       throw new LogError(
         'GH_ERR_LOG_UNAVAILABLE',
@@ -154,9 +170,29 @@ export class GroupCommitWriter {
         },
       );
     }
+    this.#lastCommitEnd = performance.now();
     segment.bytes += bytes;
     this.#endOffset += records;
     this.#options.onDurable(this.#endOffset);
+  }
+
+  /** Whether a group of `bytes` finds the log quiet enough to commit inline (see `inlineWhenQuietMs`). */
+  #quiet(bytes: number): boolean {
+    const gapMs = this.#options.inlineWhenQuietMs ?? 0;
+    return (
+      gapMs > 0 &&
+      bytes <= INLINE_MAX_BYTES &&
+      this.#queue.length === 0 &&
+      performance.now() - this.#lastCommitEnd >= gapMs
+    );
+  }
+
+  /** Writes `buffer` at `position` of the active segment and fsyncs it, on this thread. */
+  #writeInline(buffer: Buffer, position: number): void {
+    let written = 0;
+    while (written < buffer.length)
+      written += writeSync(this.#active.fd, buffer, written, buffer.length - written, position + written);
+    fdatasyncSync(this.#active.fd);
   }
 
   /** Truncates a failed write away so the segment ends at its last durable record again. */
