@@ -359,6 +359,7 @@ async function startGatewayProcess(env: {
     },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
+  let startTimer: NodeJS.Timeout | undefined;
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     onLines(child.stdout!, (line) => {
@@ -369,11 +370,11 @@ async function startGatewayProcess(env: {
     child.on('exit', (code) =>
       reject(new Error(`gateway bench child exited with ${code} before it listened: ${out}`)),
     );
-    setTimeout(() => {
+    startTimer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`gateway bench child did not listen within 60 s: ${out}`));
-    }, 60_000).unref();
-  });
+    }, 60_000);
+  }).finally(() => clearTimeout(startTimer)); // or it would kill the child 60 s into the run
   return {
     url,
     pid: child.pid!,
