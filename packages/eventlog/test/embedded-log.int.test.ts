@@ -12,6 +12,7 @@ import {
   type EventLog,
   type LogBatch,
 } from '../src/index.js';
+import { INLINE_SLOW_MS } from '../src/embedded/group-commit-writer.js';
 import { FRAME_FLAG_SCHEMA_CHECKED, FRAME_HEADER_BYTES } from '../src/embedded/record-frame.js';
 import { describeEventLogContract } from './event-log-contract.js';
 import { sessionCalls } from './support/sample-events.js';
@@ -323,6 +324,37 @@ describe('embedded event log', () => {
     await log.append([after!]);
     await log.close();
     expect((await readAll()).map((e) => e.id)).toEqual([before!.id, after!.id]);
+  });
+
+  it('after an inline commit slower than INLINE_SLOW_MS (a stalling disk), commits through the pool for a while', async () => {
+    const log = await open({ inlineCommitWhenQuietMs: 1 });
+    const { open: openFile } = await import('node:fs/promises');
+    const probe = await openFile(path.join(dir, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
+    await probe.close();
+    const pooled = vi.spyOn(proto, 'datasync');
+    const original = fs.fdatasyncSync;
+    const inline = vi.spyOn(fs, 'fdatasyncSync').mockImplementationOnce((fd) => {
+      const until = performance.now() + INLINE_SLOW_MS + 5;
+      while (performance.now() < until); // the disk stalls
+      original(fd);
+    });
+    syncBuiltinESMExports();
+    try {
+      const [slow, next] = sessionCalls('s-stall', 2);
+      await log.append([slow!]);
+      expect(inline).toHaveBeenCalledTimes(1);
+      pooled.mockClear();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await log.append([next!]); // quiet again, but inline commits are paused
+      expect(inline).toHaveBeenCalledTimes(1);
+      expect(pooled).toHaveBeenCalledTimes(1);
+      await log.close();
+      expect((await readAll()).map((e) => e.id)).toEqual([slow!.id, next!.id]);
+    } finally {
+      inline.mockRestore();
+      syncBuiltinESMExports();
+    }
   });
 
   it('refuses a negative or non-numeric inlineCommitWhenQuietMs, naming it', async () => {

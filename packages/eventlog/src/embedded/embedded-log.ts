@@ -48,7 +48,9 @@ export interface EmbeddedLogOptions {
    * else queued) is written and fsync'd on the event loop's thread rather than through the libuv
    * pool: a quiet log's append then waits about 0.1 ms less (two thread hand-offs fewer), and the
    * loop is held only for that one fsync. Under load commits follow each other closely and go
-   * through the pool. Default 2 (ms); 0 turns it off.
+   * through the pool. An inline commit that takes over 10 ms (a stalling disk) sends every commit
+   * of the next 10 s through the pool, so that a slow disk holds appends rather than the process.
+   * Default 2 (ms); 0 turns it off.
    */
   inlineCommitWhenQuietMs?: number;
   /** Receives a warning when recovery truncates a torn tail. Default: one line on stderr. */

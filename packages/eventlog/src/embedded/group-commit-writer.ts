@@ -38,6 +38,12 @@ export interface GroupCommitOptions {
 
 /** The largest group a quiet log commits inline (bytes): a few calls' events, not a burst. */
 const INLINE_MAX_BYTES = 64 * 1024;
+/**
+ * An inline commit slower than this (ms) held the event loop that long: a stalling disk. Commits then
+ * go through the pool for `INLINE_PAUSE_MS`, so a slow disk holds appends, not the whole process.
+ */
+export const INLINE_SLOW_MS = 10;
+export const INLINE_PAUSE_MS = 10_000;
 
 /**
  * Group commit for the active segment. Appends are queued; one loop takes everything queued
@@ -60,6 +66,8 @@ export class GroupCommitWriter {
   #broken: LogError | undefined;
   /** `performance.now()` when the last commit ended (-Infinity: none yet). */
   #lastCommitEnd = -Infinity;
+  /** `performance.now()` before which no commit is made inline (after a slow one). */
+  #inlinePausedUntil = -Infinity;
 
   /** `segments` is shared with readers; its last element is the segment `active` writes to. */
   constructor(options: GroupCommitOptions, segments: SegmentView[], active: FileHandle, endOffset: number) {
@@ -183,16 +191,23 @@ export class GroupCommitWriter {
       gapMs > 0 &&
       bytes <= INLINE_MAX_BYTES &&
       this.#queue.length === 0 &&
-      performance.now() - this.#lastCommitEnd >= gapMs
+      performance.now() - this.#lastCommitEnd >= gapMs &&
+      performance.now() >= this.#inlinePausedUntil
     );
   }
 
   /** Writes `buffer` at `position` of the active segment and fsyncs it, on this thread. */
   #writeInline(buffer: Buffer, position: number): void {
-    let written = 0;
-    while (written < buffer.length)
-      written += writeSync(this.#active.fd, buffer, written, buffer.length - written, position + written);
-    fdatasyncSync(this.#active.fd);
+    const started = performance.now();
+    try {
+      let written = 0;
+      while (written < buffer.length)
+        written += writeSync(this.#active.fd, buffer, written, buffer.length - written, position + written);
+      fdatasyncSync(this.#active.fd);
+    } finally {
+      const ended = performance.now();
+      if (ended - started > INLINE_SLOW_MS) this.#inlinePausedUntil = ended + INLINE_PAUSE_MS;
+    }
   }
 
   /** Truncates a failed write away so the segment ends at its last durable record again. */
