@@ -3,7 +3,12 @@ import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { createAuthServer, type AuthServer } from '@gatehouse/authserver';
 import { ChainRegistry } from '@gatehouse/events';
-import { createSpoolingLog, openEmbeddedLog, type EventLog } from '@gatehouse/eventlog';
+import {
+  createSpoolingLog,
+  inlineCommitWhenQuietMsFromEnv,
+  openEmbeddedLog,
+  type EventLog,
+} from '@gatehouse/eventlog';
 import { createIngress, INGRESS_SPOOLABLE_TYPES, type Ingress } from '@gatehouse/ingress';
 import { loadPolicy, policyFromPublished } from '@gatehouse/policy';
 import { createProjector, projectorGroup, type Projector } from '@gatehouse/projector';
@@ -197,5 +202,9 @@ async function openLog(settings: Settings): Promise<EventLog> {
       clientId: 'gatehouse',
     });
   }
-  return openEmbeddedLog({ dir: path.join(settings.dataDir, 'log') });
+  const inlineCommitWhenQuietMs = inlineCommitWhenQuietMsFromEnv(process.env);
+  return openEmbeddedLog({
+    dir: path.join(settings.dataDir, 'log'),
+    ...(inlineCommitWhenQuietMs === undefined ? {} : { inlineCommitWhenQuietMs }),
+  });
 }

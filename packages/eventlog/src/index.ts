@@ -1,6 +1,7 @@
 export * from './event-log.js';
 export * from './errors.js';
 export {
+  inlineCommitWhenQuietMsFromEnv,
   openEmbeddedLog,
   type EmbeddedEventLog,
   type EmbeddedLogOptions,

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { encodeEvent, eventSchema, type GatehouseEvent } from '@gatehouse/events';
 import {
+  inlineCommitWhenQuietMsFromEnv,
   openEmbeddedLog,
   readEmbeddedLog,
   type EmbeddedEventLog,
@@ -56,6 +57,15 @@ describe('embedded event log', () => {
   beforeEach(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'gh-eventlog-'));
   });
+  /**
+   * Moves this test's log to tmpfs where there is one: the inline-commit tests count which path each
+   * commit takes, and a disk stall over INLINE_SLOW_MS would pause inline commits under them.
+   */
+  const onTmpfs = async (): Promise<void> => {
+    if (!fs.existsSync('/dev/shm')) return;
+    await rm(dir, { recursive: true, force: true });
+    dir = await mkdtemp('/dev/shm/gh-eventlog-');
+  };
   afterEach(async () => {
     await Promise.all(logs.splice(0).map((log) => log.close()));
     vi.restoreAllMocks();
@@ -63,7 +73,7 @@ describe('embedded event log', () => {
   });
 
   it('coalesces concurrent appends into shared fsyncs and resolves each only after the fsync covering it', async () => {
-    const log = await open();
+    const log = await open({ inlineCommitWhenQuietMs: 0 }); // every commit through the pool
     // Reach the FileHandle prototype through a handle of our own to count fdatasync calls.
     const { open: openFile } = await import('node:fs/promises');
     const probe = await openFile(path.join(dir, 'probe'), 'w');
@@ -262,6 +272,7 @@ describe('embedded event log', () => {
   });
 
   it('commits an append on a quiet log inline, without the pool, and one that follows a commit closely through the pool', async () => {
+    await onTmpfs();
     const { open: openFile } = await import('node:fs/promises');
     const probe = await openFile(path.join(dir, 'probe'), 'w');
     const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
@@ -300,6 +311,7 @@ describe('embedded event log', () => {
   });
 
   it('when an inline commit fails, rejects it with a retryable GH_ERR_LOG_UNAVAILABLE, leaves no trace, and recovers', async () => {
+    await onTmpfs();
     const log = await open({ inlineCommitWhenQuietMs: 1 });
     const [before, failed, after] = sessionCalls('s-inline-fail', 3);
     await log.append([before!]);
@@ -327,6 +339,7 @@ describe('embedded event log', () => {
   });
 
   it('after an inline commit slower than INLINE_SLOW_MS (a stalling disk), commits through the pool for a while', async () => {
+    await onTmpfs();
     const log = await open({ inlineCommitWhenQuietMs: 1 });
     const { open: openFile } = await import('node:fs/promises');
     const probe = await openFile(path.join(dir, 'probe'), 'w');
@@ -354,6 +367,18 @@ describe('embedded event log', () => {
     } finally {
       inline.mockRestore();
       syncBuiltinESMExports();
+    }
+  });
+
+  it('reads inlineCommitWhenQuietMs from GATEHOUSE_LOG_INLINE_COMMIT_MS, naming the variable when it is not a number', () => {
+    expect(inlineCommitWhenQuietMsFromEnv({})).toBeUndefined();
+    expect(inlineCommitWhenQuietMsFromEnv({ GATEHOUSE_LOG_INLINE_COMMIT_MS: '' })).toBeUndefined();
+    expect(inlineCommitWhenQuietMsFromEnv({ GATEHOUSE_LOG_INLINE_COMMIT_MS: '0' })).toBe(0);
+    expect(inlineCommitWhenQuietMsFromEnv({ GATEHOUSE_LOG_INLINE_COMMIT_MS: '2.5' })).toBe(2.5);
+    for (const raw of ['-1', 'off', '1e3', ' 2']) {
+      expect(() => inlineCommitWhenQuietMsFromEnv({ GATEHOUSE_LOG_INLINE_COMMIT_MS: raw })).toThrow(
+        /GATEHOUSE_LOG_INLINE_COMMIT_MS: ".*" is not a number of milliseconds/,
+      );
     }
   });
 

@@ -83,9 +83,12 @@ describe('hash chain', () => {
       missing,
       { ...draft, tool: undefined },
       { ...draft, args: { z: 1, a: { y: null, b: 'é"\\n' } } },
+      // Sealed before, with a member the envelope does not have: the stale link is replaced.
+      { ...sealEvent(draft, undefined), extra: 1 },
     ];
     for (const variant of variants) {
-      const event = sealEvent(variant as typeof draft, undefined);
+      const event = sealEvent(variant as typeof draft, { seq: 6, hash: 'e'.repeat(64) });
+      expect(event).toMatchObject({ seq: 7, prev_hash: 'e'.repeat(64) });
       expect(encodeEvent(event).toString('utf8')).toBe(canonicalJson(event));
       expect(computeEventHash(event)).toBe(event.hash);
     }

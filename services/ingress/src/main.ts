@@ -24,6 +24,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
   createSpoolingLog,
+  inlineCommitWhenQuietMsFromEnv,
   openEmbeddedLog,
   openKafkaLog,
   parseKafkaBrokers,
@@ -84,12 +85,16 @@ async function openLog(
 ): Promise<{ log: EventLog; close: () => Promise<void> }> {
   const dataDir = path.resolve(env.GATEHOUSE_DATA_DIR || './data');
   const maxSpoolBytes = spoolMaxBytesFromEnv(env);
+  const inlineCommitWhenQuietMs = inlineCommitWhenQuietMsFromEnv(env);
   const log = env.KAFKA_BROKERS
     ? await openKafkaLog({
         brokers: parseKafkaBrokers(env.KAFKA_BROKERS),
         ...(env.GATEHOUSE_KAFKA_TOPIC ? { topic: env.GATEHOUSE_KAFKA_TOPIC } : {}),
       })
-    : await openEmbeddedLog({ dir: path.join(dataDir, 'log') });
+    : await openEmbeddedLog({
+        dir: path.join(dataDir, 'log'),
+        ...(inlineCommitWhenQuietMs === undefined ? {} : { inlineCommitWhenQuietMs }),
+      });
   try {
     const spooling = await createSpoolingLog({
       log,

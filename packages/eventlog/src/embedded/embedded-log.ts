@@ -46,11 +46,15 @@ export interface EmbeddedLogOptions {
   /**
    * When no commit has ended for this many milliseconds, a small group (at most 64 KiB, nothing
    * else queued) is written and fsync'd on the event loop's thread rather than through the libuv
-   * pool: a quiet log's append then waits about 0.1 ms less (two thread hand-offs fewer), and the
-   * loop is held only for that one fsync. Under load commits follow each other closely and go
-   * through the pool. An inline commit that takes over 10 ms (a stalling disk) sends every commit
-   * of the next 10 s through the pool, so that a slow disk holds appends rather than the process.
-   * Default 2 (ms); 0 turns it off.
+   * pool: a quiet log's append then waits about 0.1 ms less (two thread hand-offs fewer). Under load
+   * commits follow each other closely and go through the pool.
+   *
+   * The price: while that fsync runs, the whole process waits — every session, timer and health
+   * check. An inline commit that takes over 5 ms (a stalling disk) sends every commit of the next
+   * 10 s through the pool, doubling at each further slow one up to 10 min; but a disk that hangs
+   * outright holds the process until the fsync returns. Turn it off (0) where the disk can hang
+   * (network block storage, NFS). Default 2 (ms); the ingress and `gatehouse start` read
+   * `GATEHOUSE_LOG_INLINE_COMMIT_MS`.
    */
   inlineCommitWhenQuietMs?: number;
   /** Receives a warning when recovery truncates a torn tail. Default: one line on stderr. */
@@ -76,6 +80,21 @@ export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_GROUP_BYTES = 4 * 1024 * 1024;
 /** Default `inlineCommitWhenQuietMs`. */
 export const DEFAULT_INLINE_COMMIT_WHEN_QUIET_MS = 2;
+
+/**
+ * `inlineCommitWhenQuietMs` from `GATEHOUSE_LOG_INLINE_COMMIT_MS` (milliseconds, 0 = never inline);
+ * undefined when unset. Throws `GH_ERR_LOG_CONFIG` naming the variable for anything else.
+ */
+export function inlineCommitWhenQuietMsFromEnv(
+  env: NodeJS.ProcessEnv,
+  name = 'GATEHOUSE_LOG_INLINE_COMMIT_MS',
+): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^\d+(\.\d+)?$/.test(raw))
+    throw new LogError('GH_ERR_LOG_CONFIG', `${name}: "${raw}" is not a number of milliseconds ≥ 0`);
+  return Number(raw);
+}
 
 const stderrLogger: EmbeddedLogLogger = {
   warn: (details, message) =>

@@ -40,10 +40,12 @@ export interface GroupCommitOptions {
 const INLINE_MAX_BYTES = 64 * 1024;
 /**
  * An inline commit slower than this (ms) held the event loop that long: a stalling disk. Commits then
- * go through the pool for `INLINE_PAUSE_MS`, so a slow disk holds appends, not the whole process.
+ * go through the pool for `INLINE_PAUSE_MS`, doubled at every further slow one (at most
+ * `INLINE_PAUSE_MAX_MS`), so a disk that keeps stalling holds appends, not the whole process.
  */
-export const INLINE_SLOW_MS = 10;
+export const INLINE_SLOW_MS = 5;
 export const INLINE_PAUSE_MS = 10_000;
+export const INLINE_PAUSE_MAX_MS = 10 * 60_000;
 
 /**
  * Group commit for the active segment. Appends are queued; one loop takes everything queued
@@ -68,6 +70,8 @@ export class GroupCommitWriter {
   #lastCommitEnd = -Infinity;
   /** `performance.now()` before which no commit is made inline (after a slow one). */
   #inlinePausedUntil = -Infinity;
+  /** How long the next slow inline commit pauses inline commits (ms). */
+  #inlinePauseMs = INLINE_PAUSE_MS;
 
   /** `segments` is shared with readers; its last element is the segment `active` writes to. */
   constructor(options: GroupCommitOptions, segments: SegmentView[], active: FileHandle, endOffset: number) {
@@ -206,7 +210,10 @@ export class GroupCommitWriter {
       fdatasyncSync(this.#active.fd);
     } finally {
       const ended = performance.now();
-      if (ended - started > INLINE_SLOW_MS) this.#inlinePausedUntil = ended + INLINE_PAUSE_MS;
+      if (ended - started > INLINE_SLOW_MS) {
+        this.#inlinePausedUntil = ended + this.#inlinePauseMs;
+        this.#inlinePauseMs = Math.min(this.#inlinePauseMs * 2, INLINE_PAUSE_MAX_MS);
+      }
     }
   }
 
