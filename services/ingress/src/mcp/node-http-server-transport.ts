@@ -2,12 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   isInitializeRequest,
-  isJSONRPCErrorResponse,
-  isJSONRPCRequest,
-  isJSONRPCResultResponse,
   JSONRPCMessageSchema,
   SUPPORTED_PROTOCOL_VERSIONS,
   type JSONRPCMessage,
+  type JSONRPCRequest,
   type MessageExtraInfo,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
@@ -17,6 +15,25 @@ export interface NodeHttpServerTransportOptions {
   sessionIdGenerator: () => string;
   /** Interval of the `: keepalive` comment on open SSE streams, ms. Default 15 s (as the SDK). */
   keepAliveMs?: number;
+}
+
+/*
+ * The kind of a message that is already a JSONRPCMessage (parsed with its schema, or sent by the
+ * SDK's server), told by its members: a request has `method` and `id`, a response `result` or
+ * `error`. The SDK's guards (`isJSONRPCRequest`, …) each run a zod parse, and a failing parse builds
+ * an error object: on every message of every call, that was a good part of the gateway's garbage.
+ */
+function isRequest(message: JSONRPCMessage): message is JSONRPCRequest {
+  return 'method' in message && 'id' in message;
+}
+
+function isResponse(message: JSONRPCMessage): boolean {
+  return !('method' in message) && ('result' in message || 'error' in message);
+}
+
+/** `initialize` checked in full (its params) only when the method says so. */
+function isInitialize(message: JSONRPCMessage): boolean {
+  return isRequest(message) && message.method === 'initialize' && isInitializeRequest(message);
 }
 
 /** Most messages in one POSTed batch (as the SDK). */
@@ -86,10 +103,10 @@ export class NodeHttpServerTransport implements Transport {
   }
 
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
-    const isResponse = isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message);
-    const requestId = isResponse ? message.id : options?.relatedRequestId;
+    const response = isResponse(message);
+    const requestId = response ? (message as { id: RequestId }).id : options?.relatedRequestId;
     if (requestId === undefined) {
-      if (isResponse) throw new Error('a response needs the request it answers');
+      if (response) throw new Error('a response needs the request it answers');
       // Server-initiated: the standalone GET stream, if the client opened one.
       if (this.#standalone && !this.#standalone.done) this.#standalone.res.write(sseEvent(message));
       return;
@@ -99,7 +116,7 @@ export class NodeHttpServerTransport implements Transport {
       if (this.#closed) return;
       throw new Error(`no open request ${String(requestId)} on this session`);
     }
-    if (!isResponse) {
+    if (!response) {
       // In JSON mode there is nowhere to put a notification about a request (as the SDK).
       if (answer.sse && !answer.done) answer.res.write(sseEvent(message));
       return;
@@ -159,7 +176,7 @@ export class NodeHttpServerTransport implements Transport {
     }
     if (messages.length === 0) return this.#reject(res, 400, -32600, 'Invalid Request: empty batch');
 
-    if (messages.some(isInitializeRequest)) {
+    if (messages.some(isInitialize)) {
       if (this.#initialized)
         return this.#reject(res, 400, -32600, 'Invalid Request: Server already initialized');
       if (messages.length > 1)
@@ -172,7 +189,7 @@ export class NodeHttpServerTransport implements Transport {
     }
 
     const extra: MessageExtraInfo = { requestInfo: { headers: req.headers } };
-    const requests = messages.filter(isJSONRPCRequest);
+    const requests = messages.filter(isRequest);
     if (requests.length === 0) {
       res.writeHead(202).end();
       for (const message of messages) this.onmessage?.(message, extra);
