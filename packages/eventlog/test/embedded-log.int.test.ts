@@ -99,38 +99,45 @@ describe('embedded event log', () => {
     ).toHaveLength(100);
   });
 
-  it('rolls to a new segment, named by its first offset, when a write would pass segmentMaxBytes', async () => {
-    const calls = sessionCalls('s-roll', 30);
-    // Sizes differ by a few bytes (request ids 0–29); 10 of the largest fit, 11 of the smallest do not.
-    const recordBytes = Math.max(...calls.map((call) => FRAME_HEADER_BYTES + encodeEvent(call).length));
-    const log = await open({ segmentMaxBytes: recordBytes * 10 + 5 });
-    for (const call of calls) await log.append([call]);
-    await log.close();
+  // A tiny quiet window makes every lone append a quiet one: each commit inline.
+  it.each([
+    ['through the pool', 0],
+    ['inline', 1e-6],
+  ])(
+    'rolls to a new segment, named by its first offset, when a write would pass segmentMaxBytes (commits %s)',
+    async (_path, inlineCommitWhenQuietMs) => {
+      const calls = sessionCalls('s-roll', 30);
+      // Sizes differ by a few bytes (request ids 0–29); 10 of the largest fit, 11 of the smallest do not.
+      const recordBytes = Math.max(...calls.map((call) => FRAME_HEADER_BYTES + encodeEvent(call).length));
+      const log = await open({ segmentMaxBytes: recordBytes * 10 + 5, inlineCommitWhenQuietMs });
+      for (const call of calls) await log.append([call]);
+      await log.close();
 
-    const segments = (await readdir(dir)).filter((name) => name.endsWith('.seg')).sort();
-    expect(segments).toEqual([
-      '00000000000000000000.seg',
-      '00000000000000000010.seg',
-      '00000000000000000020.seg',
-    ]);
-    expect((await readAll()).map((e) => e.id)).toEqual(calls.map((e) => e.id));
+      const segments = (await readdir(dir)).filter((name) => name.endsWith('.seg')).sort();
+      expect(segments).toEqual([
+        '00000000000000000000.seg',
+        '00000000000000000010.seg',
+        '00000000000000000020.seg',
+      ]);
+      expect((await readAll()).map((e) => e.id)).toEqual(calls.map((e) => e.id));
 
-    const reopened = await open({ segmentMaxBytes: recordBytes * 10 + 5 });
-    expect(reopened.endOffset()).toBe('30');
-    const consumer = await reopened.openConsumer('from-middle');
-    await consumer.commit({
-      partition: 0,
-      firstOffset: '0',
-      lastOffset: '14',
-      events: calls.slice(0, 15),
-      token: 'embedded/0/0-14',
-    });
-    await consumer.close();
-    const resumed = await reopened.openConsumer('from-middle');
-    const batch = await resumed.next({ maxEvents: 100, maxWaitMs: 0 });
-    expect(batch.firstOffset).toBe('15');
-    expect(batch.events.map((e) => e.id)).toEqual(calls.slice(15).map((e) => e.id));
-  });
+      const reopened = await open({ segmentMaxBytes: recordBytes * 10 + 5 });
+      expect(reopened.endOffset()).toBe('30');
+      const consumer = await reopened.openConsumer('from-middle');
+      await consumer.commit({
+        partition: 0,
+        firstOffset: '0',
+        lastOffset: '14',
+        events: calls.slice(0, 15),
+        token: 'embedded/0/0-14',
+      });
+      await consumer.close();
+      const resumed = await reopened.openConsumer('from-middle');
+      const batch = await resumed.next({ maxEvents: 100, maxWaitMs: 0 });
+      expect(batch.firstOffset).toBe('15');
+      expect(batch.events.map((e) => e.id)).toEqual(calls.slice(15).map((e) => e.id));
+    },
+  );
 
   it('refuses an append holding an event over maxRecordBytes with GH_ERR_LOG_RECORD_TOO_LARGE and writes none of it', async () => {
     const log = await open({ maxRecordBytes: 2000 });
