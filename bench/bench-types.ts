@@ -1,6 +1,6 @@
 /**
- * The shape every benchmark module in `bench/` exports. `bench/run.ts` runs them one after another
- * in one process, prints each table, and writes `bench/results.json`.
+ * The shape every benchmark module in `bench/` exports. `bench/run.ts` runs them one after another,
+ * each in a process of its own, prints each table, and writes `bench/results.json`.
  */
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';

@@ -2,8 +2,8 @@
  * Projector throughput: events/s from a pre-filled embedded log into chDB (insert + dedup token +
  * checkpoint commit per batch), for a few batch sizes. Target ≥ 50,000 events/s.
  *
- * chDB binds one data dir per process, and `bench/run.ts` runs every suite in one process, so each
- * configuration runs in a child process (this same file, `PROJECTOR_BENCH_CHILD=1`) with its own
+ * chDB binds one data dir per process (and `--only projector-throughput` runs in `bench/run.ts`'s
+ * own process), so each configuration runs in a child process (this same file, `PROJECTOR_BENCH_CHILD=1`) with its own
  * temp data dir; the child prints one JSON line with its figures and peak RSS.
  */
 import { mkdtemp, rm } from 'node:fs/promises';

@@ -8,8 +8,8 @@
  * with valid event shapes; the hash chains are not valid (verification is not what is measured).
  * 30 daily policies and one 50-tool catalog are published as real events.
  *
- * chDB binds one data dir per process and `bench/run.ts` runs every suite in one process, so the
- * measurement runs in a child process (this file, `QUERY_BENCH_CHILD=1`) with its own temp dir.
+ * chDB binds one data dir per process (and `--only query-latency` runs in `bench/run.ts`'s own
+ * process), so the measurement runs in a child process (this file, `QUERY_BENCH_CHILD=1`) with its own temp dir.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
