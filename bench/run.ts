@@ -67,8 +67,6 @@ async function main(): Promise<void> {
   console.log(
     `machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, node ${machine.node}`,
   );
-  const results: Record<string, BenchResult> = {};
-  const here = path.dirname(fileURLToPath(import.meta.url));
   if (only.length > 1) {
     // Each benchmark in a process of its own, one after another: a benchmark then never inherits the
     // heap, the loaded native modules or the garbage of the ones before it (an earlier full run in one
@@ -107,6 +105,8 @@ async function main(): Promise<void> {
     }
     process.exit(0);
   }
+  const results: Record<string, BenchResult> = {};
+  const here = path.dirname(fileURLToPath(import.meta.url));
   for (const name of only) {
     const started = Date.now();
     const progress = (message: string) =>

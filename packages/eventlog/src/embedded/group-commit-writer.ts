@@ -44,8 +44,8 @@ const INLINE_MAX_BYTES = 64 * 1024;
  * `INLINE_PAUSE_MAX_MS`), so a disk that keeps stalling holds appends, not the whole process.
  */
 export const INLINE_SLOW_MS = 5;
-export const INLINE_PAUSE_MS = 10_000;
-export const INLINE_PAUSE_MAX_MS = 10 * 60_000;
+const INLINE_PAUSE_MS = 10_000;
+const INLINE_PAUSE_MAX_MS = 10 * 60_000;
 
 /**
  * Group commit for the active segment. Appends are queued; one loop takes everything queued
@@ -171,7 +171,6 @@ export class GroupCommitWriter {
         await this.#active.datasync();
       }
     } catch (cause) {
-      this.#lastCommitEnd = performance.now();
       await this.#undo(segment, cause);
       throw new LogError(
         'GH_ERR_LOG_UNAVAILABLE',
@@ -181,8 +180,9 @@ export class GroupCommitWriter {
           retryable: true,
         },
       );
+    } finally {
+      this.#lastCommitEnd = performance.now();
     }
-    this.#lastCommitEnd = performance.now();
     segment.bytes += bytes;
     this.#endOffset += records;
     this.#options.onDurable(this.#endOffset);
@@ -191,13 +191,9 @@ export class GroupCommitWriter {
   /** Whether a group of `bytes` finds the log quiet enough to commit inline (see `inlineWhenQuietMs`). */
   #quiet(bytes: number): boolean {
     const gapMs = this.#options.inlineWhenQuietMs ?? 0;
-    return (
-      gapMs > 0 &&
-      bytes <= INLINE_MAX_BYTES &&
-      this.#queue.length === 0 &&
-      performance.now() - this.#lastCommitEnd >= gapMs &&
-      performance.now() >= this.#inlinePausedUntil
-    );
+    if (gapMs <= 0 || bytes > INLINE_MAX_BYTES || this.#queue.length > 0) return false;
+    const now = performance.now();
+    return now - this.#lastCommitEnd >= gapMs && now >= this.#inlinePausedUntil;
   }
 
   /** Writes `buffer` at `position` of the active segment and fsyncs it, on this thread. */

@@ -4,8 +4,10 @@ import {
   isInitializeRequest,
   JSONRPCMessageSchema,
   SUPPORTED_PROTOCOL_VERSIONS,
+  type JSONRPCErrorResponse,
   type JSONRPCMessage,
   type JSONRPCRequest,
+  type JSONRPCResultResponse,
   type MessageExtraInfo,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
@@ -27,7 +29,7 @@ function isRequest(message: JSONRPCMessage): message is JSONRPCRequest {
   return 'method' in message && 'id' in message;
 }
 
-function isResponse(message: JSONRPCMessage): boolean {
+function isResponse(message: JSONRPCMessage): message is JSONRPCResultResponse | JSONRPCErrorResponse {
   return !('method' in message) && ('result' in message || 'error' in message);
 }
 
@@ -104,7 +106,7 @@ export class NodeHttpServerTransport implements Transport {
 
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
     const response = isResponse(message);
-    const requestId = response ? (message as { id: RequestId }).id : options?.relatedRequestId;
+    const requestId = response ? message.id : options?.relatedRequestId;
     if (requestId === undefined) {
       if (response) throw new Error('a response needs the request it answers');
       // Server-initiated: the standalone GET stream, if the client opened one.
