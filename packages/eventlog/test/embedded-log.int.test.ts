@@ -4,7 +4,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { encodeEvent, eventSchema, type GatehouseEvent } from '@gatehouse/events';
+import { encodeEvent, type GatehouseEvent } from '@gatehouse/events';
 import {
   inlineCommitWhenQuietMsFromEnv,
   openEmbeddedLog,
@@ -14,7 +14,7 @@ import {
   type LogBatch,
 } from '../src/index.js';
 import { INLINE_SLOW_MS } from '../src/embedded/group-commit-writer.js';
-import { FRAME_FLAG_SCHEMA_CHECKED, FRAME_HEADER_BYTES } from '../src/embedded/record-frame.js';
+import { FRAME_FLAG_SCHEMA_CHECKED, FRAME_HEADER_BYTES, writeFrame } from '../src/embedded/record-frame.js';
 import { describeEventLogContract } from './event-log-contract.js';
 import { sessionCalls } from './support/sample-events.js';
 
@@ -482,15 +482,27 @@ describe('embedded event log', () => {
     const unchecked = await open({ validateOnAppend: false });
     await unchecked.append([calls[1]!]);
     await unchecked.close();
-    const bytes = await readFile(path.join(dir, '00000000000000000000.seg'));
+    const segment = path.join(dir, '00000000000000000000.seg');
+    const bytes = await readFile(segment);
     const second = FRAME_HEADER_BYTES + encodeEvent(calls[0]!).length;
     expect(bytes.readUInt32BE(4) & FRAME_FLAG_SCHEMA_CHECKED).not.toBe(0);
     expect(bytes.readUInt32BE(second + 4) & FRAME_FLAG_SCHEMA_CHECKED).toBe(0);
-
-    const parse = vi.spyOn(eventSchema, 'safeParse');
     expect(await readAll()).toEqual(calls);
-    // Only the record written without the append-time check went through the schema on read.
-    expect(parse).toHaveBeenCalledTimes(1);
+
+    // The same record, wrong only in depth (an uppercase hash the schema refuses), framed intact
+    // with and without the flag: the flagged one is read without the schema, the other is refused.
+    const deep = { ...calls[0]!, args_sha256: calls[0]!.args_sha256!.toUpperCase() };
+    const payload = Buffer.from(JSON.stringify(deep));
+    const frameWith = async (flagged: boolean) => {
+      const frame = Buffer.alloc(FRAME_HEADER_BYTES + payload.length);
+      writeFrame(frame, 0, payload, flagged);
+      await writeFile(segment, frame);
+    };
+    await frameWith(true);
+    expect(await readAll()).toEqual([deep]);
+    await frameWith(false);
+    await expect(readAll()).rejects.toMatchObject({ code: 'GH_ERR_LOG_INVALID_RECORD' });
+    await expect(readAll()).rejects.toThrow(/args_sha256/);
   });
 
   it('ends a pending next with an empty batch when the log closes', async () => {

@@ -1,13 +1,18 @@
 import { canonicalJson } from './canonical-json.js';
 import { EventSchemaError } from './errors.js';
+import { isSchemaValidEvent } from './event-check.js';
 import { cachedCanonicalJson } from './hash-chain.js';
 import { EVENT_SCHEMA_VERSION, eventDataSchemas, eventSchema, type GatehouseEvent } from './schema.js';
 
 /**
  * Validates an unknown value as a sealed event. Throws `EventSchemaError` whose message names each
  * failing field path (`outcome.status: Invalid option …`), so a bad record is never half-accepted.
+ *
+ * Plain data that `isSchemaValidEvent` vouches for is returned as it is; anything else goes through
+ * `eventSchema`, which returns a copy or names what is wrong.
  */
 export function parseEvent(value: unknown): GatehouseEvent {
+  if (isSchemaValidEvent(value)) return value;
   const result = eventSchema.safeParse(value);
   if (result.success) return result.data;
   throw new EventSchemaError(

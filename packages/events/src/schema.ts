@@ -3,7 +3,8 @@ import { z } from 'zod';
 /**
  * The audit event envelope, version 1. This schema is the single source of truth: the TypeScript
  * types below are inferred from it, the ClickHouse columns mirror it, and every event read back
- * from the log is parsed with it.
+ * from the log is parsed with it (`parseEvent`, which first tries `isSchemaValidEvent`, a faster
+ * hand-written check held to this schema's answers by a property test: change both together).
  *
  * Wire format: JSON, snake_case, written as canonical JSON (see `canonical-json.ts`).
  *
