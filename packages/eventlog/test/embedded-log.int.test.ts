@@ -13,7 +13,7 @@ import {
   type EventLog,
   type LogBatch,
 } from '../src/index.js';
-import { INLINE_SLOW_MS } from '../src/embedded/group-commit-writer.js';
+import { INLINE_SLOW_MS } from '../src/embedded/inline-pause.js';
 import { FRAME_FLAG_SCHEMA_CHECKED, FRAME_HEADER_BYTES, writeFrame } from '../src/embedded/record-frame.js';
 import { describeEventLogContract } from './event-log-contract.js';
 import { sessionCalls } from './support/sample-events.js';

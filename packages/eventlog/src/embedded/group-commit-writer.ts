@@ -3,6 +3,7 @@ import { open, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { LogError } from '../errors.js';
 import { syncDir } from './checkpoint-store.js';
+import { InlinePause } from './inline-pause.js';
 import type { SegmentView } from './log-cursor.js';
 import { frameBytes, writeFrame } from './record-frame.js';
 import { segmentFileName } from './segment-files.js';
@@ -38,14 +39,6 @@ export interface GroupCommitOptions {
 
 /** The largest group a quiet log commits inline (bytes): a few calls' events, not a burst. */
 const INLINE_MAX_BYTES = 64 * 1024;
-/**
- * An inline commit slower than this (ms) held the event loop that long: a stalling disk. Commits then
- * go through the pool for `INLINE_PAUSE_MS`, doubled at every further slow one (at most
- * `INLINE_PAUSE_MAX_MS`), so a disk that keeps stalling holds appends, not the whole process.
- */
-export const INLINE_SLOW_MS = 5;
-const INLINE_PAUSE_MS = 10_000;
-const INLINE_PAUSE_MAX_MS = 10 * 60_000;
 
 /**
  * Group commit for the active segment. Appends are queued; one loop takes everything queued
@@ -68,10 +61,8 @@ export class GroupCommitWriter {
   #broken: LogError | undefined;
   /** `performance.now()` when the last commit ended (-Infinity: none yet). */
   #lastCommitEnd = -Infinity;
-  /** `performance.now()` before which no commit is made inline (after a slow one). */
-  #inlinePausedUntil = -Infinity;
-  /** How long the next slow inline commit pauses inline commits (ms). */
-  #inlinePauseMs = INLINE_PAUSE_MS;
+  /** Pauses inline commits after a slow one (a stalling disk). */
+  readonly #inlinePause = new InlinePause();
 
   /** `segments` is shared with readers; its last element is the segment `active` writes to. */
   constructor(options: GroupCommitOptions, segments: SegmentView[], active: FileHandle, endOffset: number) {
@@ -193,7 +184,7 @@ export class GroupCommitWriter {
     const gapMs = this.#options.inlineWhenQuietMs ?? 0;
     if (gapMs <= 0 || bytes > INLINE_MAX_BYTES || this.#queue.length > 0) return false;
     const now = performance.now();
-    return now - this.#lastCommitEnd >= gapMs && now >= this.#inlinePausedUntil;
+    return now - this.#lastCommitEnd >= gapMs && this.#inlinePause.allows(now);
   }
 
   /** Writes `buffer` at `position` of the active segment and fsyncs it, on this thread. */
@@ -205,11 +196,7 @@ export class GroupCommitWriter {
         written += writeSync(this.#active.fd, buffer, written, buffer.length - written, position + written);
       fdatasyncSync(this.#active.fd);
     } finally {
-      const ended = performance.now();
-      if (ended - started > INLINE_SLOW_MS) {
-        this.#inlinePausedUntil = ended + this.#inlinePauseMs;
-        this.#inlinePauseMs = Math.min(this.#inlinePauseMs * 2, INLINE_PAUSE_MAX_MS);
-      }
+      this.#inlinePause.record(started, performance.now());
     }
   }
 
