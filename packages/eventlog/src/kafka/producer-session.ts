@@ -1,7 +1,8 @@
-import { Partitioners, type Kafka, type Producer } from 'kafkajs';
+import type { Kafka, Producer } from 'kafkajs';
 import type { LogError } from '../errors.js';
 import type { OutgoingRecord } from './append-batcher.js';
 import { toLogError } from './kafka-errors.js';
+import { KeyCachingPartitioner } from './key-partitioner.js';
 
 export interface ProducerSessionOptions {
   kafka: Kafka;
@@ -12,7 +13,7 @@ export interface ProducerSessionOptions {
 
 /**
  * One idempotent kafkajs producer at a time (`acks=-1`, `maxInFlightRequests: 1`, Java-compatible
- * murmur2 partitioner on the key), connected on first use.
+ * murmur2 partitioner on the key, remembered per key: `KeyCachingPartitioner`), connected on first use.
  *
  * After any failed or abandoned request the producer is thrown away and the next request opens a
  * new one (a new producer id). kafkajs rolls its sequence numbers back when a request fails, but
@@ -77,7 +78,7 @@ export class ProducerSession {
         idempotent: true,
         maxInFlightRequests: 1,
         allowAutoTopicCreation: false,
-        createPartitioner: Partitioners.DefaultPartitioner,
+        createPartitioner: KeyCachingPartitioner,
         // Bounded, so that an abandoned request gives up on its own; the adapter's appendTimeoutMs
         // is what callers see.
         retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2_000 },
