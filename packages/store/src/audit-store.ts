@@ -22,7 +22,9 @@ export interface AuditStore {
 
   /**
    * Validates every event (`parseEvent`) and inserts the batch as ONE INSERT with
-   * `insert_deduplication_token = dedupToken`. A bad event rejects the whole batch
+   * `insert_deduplication_token = <dedupToken>/<digest of the batch's event ids>` (`dedupToken`:
+   * at most 990 characters): the same batch read again is dropped as a repeat, while a batch of
+   * another log that happens to carry the same range token is not. A bad event rejects the whole batch
    * (`GH_ERR_STORE_INVALID_EVENT`, naming its index and id) with nothing written. An empty batch
    * resolves without contacting ClickHouse.
    */

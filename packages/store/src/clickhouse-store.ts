@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { parseEvent, type CheckpointHead, type EventOf, type GatehouseEvent } from '@gatehouse/events';
 import {
@@ -169,12 +170,14 @@ export class ClickHouseAuditStore implements AuditStore {
     }
     const table = `${this.database}.events`;
     const values = payload?.bytes();
+    const content = contentDigest(events);
     // optimize_on_insert=0: ReplacingMergeTree would otherwise sort-merge every inserted block (and
     // the view's copy) to collapse equal keys inside it — about a quarter of chDB's insert time, for
     // copies that a batch from the log almost never holds. Reads never rely on it: every query
     // deduplicates (FINAL or LIMIT 1 BY id), and background merges collapse copies as before.
-    return async (dedupToken) => {
-      checkToken(dedupToken);
+    return async (batchToken) => {
+      checkToken(batchToken);
+      const dedupToken = `${batchToken}/${content}`;
       const operation = `insert of ${events.length} events into ${table} (token ${dedupToken})`;
       if (raw !== undefined && values !== undefined) {
         await this.#run(operation, () =>
@@ -474,12 +477,29 @@ export class ClickHouseAuditStore implements AuditStore {
 }
 
 function checkToken(dedupToken: string): void {
-  if (typeof dedupToken !== 'string' || dedupToken.length === 0 || dedupToken.length > 1024) {
+  if (typeof dedupToken !== 'string' || dedupToken.length === 0 || dedupToken.length > MAX_TOKEN_LENGTH) {
     throw new StoreError(
       'GH_ERR_STORE_CONFIG',
-      'insertEvents: dedupToken must be a non-empty string of at most 1024 characters',
+      `insertEvents: dedupToken must be a non-empty string of at most ${MAX_TOKEN_LENGTH} characters`,
     );
   }
+}
+
+/** The caller's token, before the store appends `/<content digest>` to it. */
+const MAX_TOKEN_LENGTH = 990;
+
+/**
+ * What the store appends to a batch's token: the first 128 bits (hex) of the SHA-256 of its event
+ * ids. A token names a range of a log (`embedded/0/0-1`), and ranges repeat — a new embedded log
+ * writing into an existing ClickHouse, a Kafka topic created again, a second deployment sharing
+ * one database — where ClickHouse would take a repeated token for a repeat of the insert and drop
+ * the new events without a word. Event ids are UUIDv7, so the digest tells apart batches of
+ * different logs, and a re-read of the same range gives the same one.
+ */
+function contentDigest(events: readonly GatehouseEvent[]): string {
+  const hash = createHash('sha256');
+  for (const event of events) hash.update(event.id).update('\n');
+  return hash.digest('hex').slice(0, 32);
 }
 
 function checkInteger(name: string, value: number, min: number, max: number): void {

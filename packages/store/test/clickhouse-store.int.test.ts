@@ -435,6 +435,25 @@ describe('duplicates', () => {
   });
 });
 
+describe('batches of two logs under one range token', () => {
+  it('writes both: a new log, or a topic created again, starts at the same offsets', async () => {
+    const store = await open('duplogs');
+    const first = new SampleEvents().session('dup-log-a', 'support-bot', T0, [
+      { tool: 'support__read_ticket', result: 'ok' },
+    ]);
+    const second = new SampleEvents().session('dup-log-b', 'support-bot', T0, [
+      { tool: 'support__read_ticket', result: 'ok' },
+    ]);
+    await store.insertEvents(first, 'embedded/0/0-2');
+    await store.insertEvents(second, 'embedded/0/0-2');
+    await store.insertEvents(second, 'embedded/0/0-2'); // the second log's batch read again
+    expect(await store.countEvents()).toBe(first.length + second.length);
+    const [physical] = await rawQuery<{ n: string }>(`SELECT count() AS n FROM ${db('duplogs')}.events`);
+    expect(Number(physical!.n)).toBe(first.length + second.length);
+    expect(await store.sessionEvents('dup-log-b')).toEqual(second);
+  });
+});
+
 describe('duplicates inside one batch', () => {
   const sample = new SampleEvents();
   const events = sample.session('dup-in-batch', 'support-bot', T0, [

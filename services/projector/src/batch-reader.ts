@@ -4,7 +4,7 @@ import { sha256Hex, type GatehouseEvent } from '@gatehouse/events';
 /**
  * Longest token spelled out range by range; past it (many partitions, or a long topic name) a
  * multi-range token is `<n>-ranges/<sha256 of the spelled-out form>`, as deterministic and well
- * inside the store's 1,024-character limit.
+ * inside the store's 990-character limit.
  */
 const MAX_SPELLED_TOKEN = 512;
 
