@@ -8,6 +8,8 @@ export {
   type EmbeddedLogLogger,
 } from './embedded/embedded-log.js';
 export { readEmbeddedLog, type ReadEmbeddedLogOptions } from './embedded/read-embedded-log.js';
+/** fsyncs a directory, so that a file created or renamed in it survives a crash. */
+export { syncDir } from './embedded/checkpoint-store.js';
 export type { EmbeddedConsumer } from './embedded/embedded-consumer.js';
 export type { TailRecovery } from './embedded/tail-recovery.js';
 export { createMemoryLog, type MemoryEventLog, type MemoryLogOptions } from './memory/memory-log.js';

@@ -1,7 +1,7 @@
-import { appendFile, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { appendFile, mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   createMemoryLog,
   createSpoolingLog,
@@ -152,6 +152,61 @@ describe('outcome spool over the in-memory log', () => {
     log.setAvailable(true);
     await spool.append([chain[2]!]);
 
+    expect(log.events().map((event) => event.id)).toEqual([chain[1]!.id, chain[2]!.id]);
+  });
+
+  it('cuts a spool write that the disk took only part of back off, and spools the next outcome whole', async () => {
+    const spool = await spooling();
+    const [attempted, first, , second] = sessionWithOutcomes('s-short', 2);
+    await log.append([attempted!]);
+    log.setAvailable(false);
+    // The disk fills: one write takes half the line, the next fails with ENOSPC.
+    const probe = await open(path.join(dir, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<unknown> };
+    await probe.close();
+    const original = proto.write;
+    const write = vi
+      .spyOn(proto, 'write')
+      .mockImplementationOnce(function (this: unknown, buffer: unknown, offset: unknown, length: unknown) {
+        return original.call(this, buffer, offset, Math.floor((length as number) / 2));
+      })
+      .mockImplementationOnce(() =>
+        Promise.reject(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' })),
+      );
+    try {
+      await expect(spool.appendOutcome([first!])).rejects.toMatchObject({
+        code: 'GH_ERR_LOG_UNAVAILABLE',
+        message: expect.stringMatching(/outcomes\.spool.*ENOSPC/),
+      });
+      expect(write).toHaveBeenCalledTimes(2);
+    } finally {
+      write.mockRestore();
+    }
+    expect((await stat(path.join(dir, 'outcomes.spool'))).size).toBe(0);
+    await expect(spool.appendOutcome([second!])).resolves.toBe('spooled');
+    const lines = (await readFile(path.join(dir, 'outcomes.spool'), 'utf8')).trim().split('\n');
+    expect(lines.map((line) => (JSON.parse(line) as { id: string }).id)).toEqual([second!.id]);
+  });
+
+  it('frees the sessions it republished even when recording the spool position fails', async () => {
+    const spool = await spooling();
+    const chain = sessionWithOutcomes('s-advance', 2);
+    log.setAvailable(false);
+    await spool.appendOutcome([chain[1]!]);
+    log.setAvailable(true);
+    const probe = await open(path.join(dir, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
+    await probe.close();
+    const datasync = vi
+      .spyOn(proto, 'datasync')
+      .mockRejectedValueOnce(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+    try {
+      await expect(spool.flush()).rejects.toThrow(/EIO/);
+    } finally {
+      datasync.mockRestore();
+    }
+    expect(spool.hasSpooled('s-advance')).toBe(false);
+    await spool.append([chain[2]!]); // the session's next durable append is not refused
     expect(log.events().map((event) => event.id)).toEqual([chain[1]!.id, chain[2]!.id]);
   });
 

@@ -1,5 +1,6 @@
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
+import { syncDir } from '@gatehouse/eventlog';
 import type { BatchRange } from './batch-reader.js';
 import { ProjectorError } from './errors.js';
 
@@ -68,7 +69,9 @@ export class BatchJournal {
     };
     const temp = `${this.file}.tmp`;
     try {
-      await mkdir(path.dirname(this.file), { recursive: true });
+      const dir = path.dirname(this.file);
+      const created = await mkdir(dir, { recursive: true });
+      if (created !== undefined) await syncDir(path.dirname(dir));
       const handle = await open(temp, 'w');
       try {
         await handle.writeFile(`${JSON.stringify(pending)}\n`);
@@ -77,6 +80,9 @@ export class BatchJournal {
         await handle.close();
       }
       await rename(temp, this.file);
+      // Without it a power cut can bring back the previous entry, and the batch read again after the
+      // restart would be cut differently and get another token.
+      await syncDir(dir);
     } catch (cause) {
       throw new ProjectorError(
         'GH_ERR_PROJECTOR_JOURNAL',

@@ -49,7 +49,7 @@ export async function syncDir(dir: string): Promise<void> {
 /** Creates the checkpoint directory and removes temp files of interrupted writes. */
 export async function prepareCheckpointDir(logDir: string): Promise<void> {
   const dir = path.join(logDir, CHECKPOINT_DIR_NAME);
-  await mkdir(dir, { recursive: true });
+  if ((await mkdir(dir, { recursive: true })) !== undefined) await syncDir(logDir); // created: its name too must survive a crash
   for (const name of await readdir(dir)) {
     if (name.includes(TEMP_MARKER)) await unlink(path.join(dir, name)).catch(() => undefined);
   }

@@ -30,6 +30,8 @@ export class SpoolFile {
   readonly maxBytes: number;
   #handle: FileHandle | undefined;
   #size = 0;
+  /** Set when a failed write could not be cut back off: no append is taken until the spool is reopened. */
+  #broken: LogError | undefined;
 
   private constructor(dir: string, maxBytes: number) {
     this.dir = path.resolve(dir);
@@ -47,7 +49,9 @@ export class SpoolFile {
     try {
       await mkdir(spool.dir, { recursive: true });
       const pending = await spool.#recover();
+      const created = !(await exists(spool.file));
       spool.#handle = await open(spool.file, 'a');
+      if (created) await syncDir(spool.dir); // the new file's name is durable before anything is spooled in it
       return { spool, pending };
     } catch (cause) {
       if (cause instanceof LogError) throw cause;
@@ -112,6 +116,7 @@ export class SpoolFile {
   /** Appends `events` durably (fdatasync) and returns them with their end positions. */
   async append(events: readonly GatehouseEvent[]): Promise<SpooledEvent[]> {
     const handle = this.#open();
+    if (this.#broken) throw this.#broken;
     const lines = events.map((event) => Buffer.concat([encodeEvent(event), Buffer.from('\n')]));
     const spooled: SpooledEvent[] = [];
     let end = this.#size;
@@ -126,12 +131,29 @@ export class SpoolFile {
         { retryable: true, nothingWritten: true },
       );
     }
+    const bytes = Buffer.concat(lines);
     try {
-      await handle.write(Buffer.concat(lines));
+      // A write may take fewer bytes than asked (a full disk): the rest goes in further writes, or
+      // the error of the one that cannot (ENOSPC) fails the append.
+      let written = 0;
+      while (written < bytes.length) {
+        const { bytesWritten } = await handle.write(bytes, written, bytes.length - written);
+        if (bytesWritten <= 0) throw new Error(`write took no bytes at ${this.#size + written}`);
+        written += bytesWritten;
+      }
       await handle.datasync();
     } catch (cause) {
       // The spool's tail is now unknown: cut it back so that the next write starts on a line.
-      await truncate(this.file, this.#size).catch(() => undefined);
+      try {
+        await truncate(this.file, this.#size);
+        await handle.datasync();
+      } catch (undoError) {
+        this.#broken = new LogError(
+          'GH_ERR_LOG_UNAVAILABLE',
+          `the outcome spool ${this.file} could not be cut back to ${this.#size} bytes after a failed write (${String(cause)}; then ${String(undoError)}); reopen it to recover`,
+          { cause: undoError },
+        );
+      }
       throw new LogError(
         'GH_ERR_LOG_UNAVAILABLE',
         `cannot write the outcome spool ${this.file}: ${String(cause)}`,
@@ -156,13 +178,18 @@ export class SpoolFile {
     await syncDir(this.dir);
   }
 
-  /** Empties the spool (everything was republished). */
+  /**
+   * Empties the spool (everything was republished). The offset goes back to 0 first: a crash
+   * between the two steps then republishes the spool again (repeats, which every reader
+   * deduplicates by event id), where truncating first could leave an offset past the end that
+   * later lines would grow under, and recovery would skip them.
+   */
   async reset(): Promise<void> {
     const handle = this.#open();
+    await this.advance(0);
     await handle.truncate(0);
     await handle.datasync();
     this.#size = 0;
-    await this.advance(0);
   }
 
   /** Bytes in the spool file (published or not). */
@@ -180,6 +207,16 @@ export class SpoolFile {
     if (this.#handle === undefined)
       throw new LogError('GH_ERR_LOG_CLOSED', `the outcome spool ${this.file} is closed`);
     return this.#handle;
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await stat(file);
+    return true;
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw cause;
   }
 }
 

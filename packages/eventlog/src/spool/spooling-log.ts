@@ -278,10 +278,13 @@ class SpoolingEventLog implements SpoolingLog {
           }
           break;
         }
+        // The log holds the chunk now: its sessions are free to append whether or not the spool
+        // manages to record that (if it does not, a restart republishes the chunk: repeats, which
+        // readers deduplicate by event id, never a gap).
         this.#pending.splice(0, chunk.length);
+        for (const { event } of chunk) this.#countSpooled(event.session_id, -1);
         if (this.#pending.length === 0) await this.#spool.reset();
         else await this.#spool.advance(chunk[chunk.length - 1]!.end);
-        for (const { event } of chunk) this.#countSpooled(event.session_id, -1);
         this.#logger?.info?.(
           { events: chunk.length, left: this.#pending.length },
           'republished spooled outcome events',
