@@ -68,7 +68,7 @@ export function perimeterPlugin(options: PerimeterOptions): FastifyPluginAsync {
   ): Promise<FastifyReply> => {
     if (rejection.cause !== undefined)
       request.log.info(
-        { reason: rejection.reason, err: rejection.cause },
+        { reason: rejection.reason, cause: causeSummary(rejection.cause) },
         'request rejected at the perimeter',
       );
     await onReject({
@@ -212,4 +212,19 @@ function challenge(parts: {
   params.push(`resource_metadata="${parts.resourceMetadata}"`);
   if (parts.scope) params.push(`scope="${parts.scope}"`);
   return `Bearer ${params.join(', ')}`;
+}
+
+/**
+ * What the log says of why a token was refused: the error's name, code, claim and message — never
+ * the error itself, since jose's claim errors carry the whole verified payload (`sub`, client id,
+ * scopes) and a logger's error serializer would copy it into every line.
+ */
+export function causeSummary(cause: unknown): Record<string, string> {
+  if (typeof cause !== 'object' || cause === null) return { message: String(cause) };
+  const summary: Record<string, string> = {};
+  for (const key of ['name', 'code', 'claim', 'reason', 'message'] as const) {
+    const value = (cause as Record<string, unknown>)[key];
+    if (typeof value === 'string') summary[key] = value.slice(0, 300);
+  }
+  return summary;
 }
