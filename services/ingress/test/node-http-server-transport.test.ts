@@ -9,11 +9,11 @@ import {
   ListToolsRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NodeHttpServerTransport } from '../src/mcp/node-http-server-transport.js';
+import { MAX_REQUESTS_IN_FLIGHT, NodeHttpServerTransport } from '../src/mcp/node-http-server-transport.js';
 
 /**
- * One session's transport behind a plain node:http server, with an SDK `Server` whose `slow` tool
- * answers only when the test releases it and whose `count` tool reports progress.
+ * One session's transport behind a plain node:http server, with an SDK `Server` whose `slow` calls
+ * answer only when the test releases them and whose `count` tool reports progress.
  */
 async function startSession(): Promise<{
   url: string;
@@ -27,10 +27,10 @@ async function startSession(): Promise<{
   const errors: string[] = [];
   transport.onerror = (error) => void errors.push(error.message);
   const server = new Server({ name: 't', version: '1' }, { capabilities: { tools: {} } });
-  let releaseSlow: () => void = () => undefined;
+  const slow: Array<() => void> = [];
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: [] }));
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
-    if (request.params.name === 'slow') await new Promise<void>((resolve) => (releaseSlow = resolve));
+    if (request.params.name === 'slow') await new Promise<void>((resolve) => slow.push(resolve));
     if (request.params.name === 'count') {
       const token = extra._meta?.progressToken;
       for (let i = 1; i <= 3 && token !== undefined; i++)
@@ -56,7 +56,9 @@ async function startSession(): Promise<{
     transport,
     server,
     errors,
-    release: () => releaseSlow(),
+    release: () => {
+      for (const resolve of slow.splice(0)) resolve();
+    },
     close: async () => {
       await transport.close();
       http.closeAllConnections();
@@ -179,6 +181,76 @@ describe('NodeHttpServerTransport: the HTTP contract', () => {
       'notifications/progress',
       'response 4',
     ]);
+  });
+
+  it('answers a POST whose requests the client cancelled without holding it open', async () => {
+    const cancel = (requestId: number) => ({
+      jsonrpc: '2.0',
+      method: 'notifications/cancelled',
+      params: { requestId, reason: 'changed my mind' },
+    });
+    // A request and its cancellation in one batch: nothing to answer, so 202 without a body.
+    const alone = await post(
+      session.url,
+      [{ jsonrpc: '2.0', id: 20, method: 'tools/list' }, cancel(20)],
+      headers,
+    );
+    expect(alone).toMatchObject({ status: 202, text: '' });
+    // A cancelled request beside an answered one: the body holds the one answer.
+    const beside = await post(
+      session.url,
+      [
+        { jsonrpc: '2.0', id: 21, method: 'tools/call', params: { name: 'slow' } },
+        { jsonrpc: '2.0', id: 22, method: 'tools/list' },
+        cancel(21),
+      ],
+      headers,
+    );
+    expect(beside.json).toEqual([{ jsonrpc: '2.0', id: 22, result: { tools: [] } }]);
+    // A cancellation in a POST of its own ends the SSE answer the request is waiting on.
+    const waiting = post(
+      session.url,
+      {
+        jsonrpc: '2.0',
+        id: 23,
+        method: 'tools/call',
+        params: { name: 'slow', _meta: { progressToken: 's' } },
+      },
+      headers,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await post(session.url, cancel(23), headers)).toMatchObject({ status: 202 });
+    const ended = await waiting;
+    expect(ended).toMatchObject({ status: 200, type: 'text/event-stream' });
+    expect(ended.text).not.toContain('"id":23');
+    session.release();
+    // The ids are free again, and nothing is left waiting on the session.
+    const again = await post(session.url, { jsonrpc: '2.0', id: 23, method: 'tools/list' }, headers);
+    expect(again.json).toEqual({ jsonrpc: '2.0', id: 23, result: { tools: [] } });
+  });
+
+  it(`answers 429 past ${MAX_REQUESTS_IN_FLIGHT} requests of the session awaiting their answer`, async () => {
+    const batches = Array.from({ length: MAX_REQUESTS_IN_FLIGHT / 64 }, (_, b) =>
+      Array.from({ length: 64 }, (_, i) => ({
+        jsonrpc: '2.0',
+        id: `held-${b}-${i}`,
+        method: 'tools/call',
+        params: { name: 'slow' },
+      })),
+    );
+    const held = batches.map((batch) => post(session.url, batch, headers));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const refused = await post(
+      session.url,
+      { jsonrpc: '2.0', id: 'one-more', method: 'tools/list' },
+      headers,
+    );
+    expect(refused.status).toBe(429);
+    expect(refused.json).toMatchObject({
+      error: { code: -32000, message: expect.stringMatching(/Too Many Requests/) },
+    });
+    session.release();
+    await Promise.all(held);
   });
 
   it('refuses bad requests with the status, JSON-RPC code and message of the SDK transport', async () => {

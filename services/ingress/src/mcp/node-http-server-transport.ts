@@ -40,6 +40,8 @@ function isInitialize(message: JSONRPCMessage): boolean {
 
 /** Most messages in one POSTed batch (as the SDK). */
 const MAX_BATCH = 100;
+/** Most requests of one session awaiting their answer; past it a POST gets 429. */
+export const MAX_REQUESTS_IN_FLIGHT = 512;
 const DEFAULT_KEEP_ALIVE_MS = 15_000;
 const SSE_HEADERS = {
   'content-type': 'text/event-stream',
@@ -58,6 +60,8 @@ interface Answer {
   /** The POST's request ids, and the responses sent so far (JSON mode keeps them for the body). */
   readonly ids: RequestId[];
   readonly responses: Map<RequestId, JSONRPCMessage>;
+  /** Requests the client cancelled before their response: the server sends none (MCP cancellation). */
+  readonly cancelled: Set<RequestId>;
   /** The client went away or the answer is complete: nothing more is written. */
   done: boolean;
   keepAlive: NodeJS.Timeout | undefined;
@@ -124,8 +128,18 @@ export class NodeHttpServerTransport implements Transport {
       return;
     }
     answer.responses.set(requestId, message);
-    if (answer.responses.size < answer.ids.length) {
-      if (answer.sse && !answer.done) answer.res.write(sseEvent(message));
+    this.#settle(answer, message);
+  }
+
+  /**
+   * Completes `answer` once every request of its POST is answered or cancelled: the SSE stream
+   * ends (with `last`, the response that completed it, if any), or the JSON body is written (the
+   * responses; 202 without a body when every request was cancelled). Until then a response goes
+   * out on the stream as it comes (SSE) or waits for the body (JSON).
+   */
+  #settle(answer: Answer, last?: JSONRPCMessage): void {
+    if (answer.responses.size + answer.cancelled.size < answer.ids.length) {
+      if (last !== undefined && answer.sse && !answer.done) answer.res.write(sseEvent(last));
       return;
     }
     // The last answer of this POST: the stream (or the JSON body) ends with it.
@@ -134,15 +148,37 @@ export class NodeHttpServerTransport implements Transport {
     answer.done = true;
     clearInterval(answer.keepAlive);
     if (answer.sse) {
-      answer.res.end(sseEvent(message));
+      answer.res.end(last === undefined ? undefined : sseEvent(last));
       return;
     }
-    const body =
-      answer.ids.length === 1
-        ? JSON.stringify(message)
-        : JSON.stringify(answer.ids.map((id) => answer.responses.get(id)));
+    const responses = answer.ids.flatMap((id) => {
+      const response = answer.responses.get(id);
+      return response === undefined ? [] : [response];
+    });
+    if (responses.length === 0) {
+      answer.res.writeHead(202, this.#headers({})).end();
+      return;
+    }
+    const body = answer.ids.length === 1 ? JSON.stringify(responses[0]) : JSON.stringify(responses);
     answer.res.writeHead(200, this.#headers({ 'content-type': 'application/json' }));
     answer.res.end(body);
+  }
+
+  /**
+   * After the SDK saw `messages`: a `notifications/cancelled` for a request still awaiting its
+   * answer means no response will come for it (the SDK drops a cancelled request's result), so
+   * its POST is answered without it rather than held open for the life of the session.
+   */
+  #forgetCancelled(messages: readonly JSONRPCMessage[]): void {
+    for (const message of messages) {
+      if (!('method' in message) || message.method !== 'notifications/cancelled' || 'id' in message) continue;
+      const requestId = (message.params as { requestId?: unknown } | undefined)?.requestId;
+      if (typeof requestId !== 'string' && typeof requestId !== 'number') continue;
+      const answer = this.#answers.get(requestId);
+      if (answer === undefined || answer.responses.has(requestId)) continue;
+      answer.cancelled.add(requestId);
+      this.#settle(answer);
+    }
   }
 
   async close(): Promise<void> {
@@ -195,6 +231,7 @@ export class NodeHttpServerTransport implements Transport {
     if (requests.length === 0) {
       res.writeHead(202).end();
       for (const message of messages) this.onmessage?.(message, extra);
+      this.#forgetCancelled(messages);
       return;
     }
     const ids = requests.map((r) => r.id);
@@ -206,10 +243,18 @@ export class NodeHttpServerTransport implements Transport {
         -32600,
         `Invalid Request: request id ${String(clash)} is already in flight`,
       );
+    if (this.#answers.size + ids.length > MAX_REQUESTS_IN_FLIGHT)
+      return this.#reject(
+        res,
+        429,
+        -32000,
+        `Too Many Requests: at most ${MAX_REQUESTS_IN_FLIGHT} requests of a session may await their answer`,
+      );
     const sse = requests.some((r) => r.params?._meta?.progressToken !== undefined);
     const answer = this.#open(res, ids, sse);
     for (const id of ids) this.#answers.set(id, answer);
     for (const message of messages) this.onmessage?.(message, extra);
+    this.#forgetCancelled(messages);
   }
 
   #get(req: IncomingMessage, res: ServerResponse): void {
@@ -245,7 +290,15 @@ export class NodeHttpServerTransport implements Transport {
    * more is written; with `sse`, the event stream starts now (headers, keep-alive comments).
    */
   #open(res: ServerResponse, ids: RequestId[], sse: boolean): Answer {
-    const answer: Answer = { res, sse, ids, responses: new Map(), done: false, keepAlive: undefined };
+    const answer: Answer = {
+      res,
+      sse,
+      ids,
+      responses: new Map(),
+      cancelled: new Set(),
+      done: false,
+      keepAlive: undefined,
+    };
     res.on('close', () => {
       answer.done = true;
       clearInterval(answer.keepAlive);
