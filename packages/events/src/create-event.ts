@@ -20,8 +20,11 @@ export interface CallSubject {
   request_id: string;
   /** Arguments after redaction. */
   args: unknown;
-  /** SHA-256 of the canonical JSON of the arguments before redaction. */
-  args_sha256: string;
+  /**
+   * SHA-256 of the canonical JSON of the arguments before redaction; null where they have none (a
+   * call refused because its arguments cannot be encoded).
+   */
+  args_sha256: string | null;
 }
 
 export type Extra = {

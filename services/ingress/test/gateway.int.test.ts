@@ -407,6 +407,81 @@ describe('gateway with explicit configuration choices (failOpen, maxSessions)', 
   });
 });
 
+describe('gateway with maxSessions under concurrent initializes', () => {
+  it('opens no more than maxSessions sessions when initializes arrive together', async () => {
+    const gw = await startGateway({ gateway: { maxSessions: 3 } });
+    try {
+      const token = await gw.issuer.token({ client_id: 'support-bot', sub: 'support-bot' });
+      const initialize = (n: number) =>
+        fetch(`${gw.base}/mcp`, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${token}`,
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+          },
+          body: JSON.stringify({
+            jsonrpc: '2.0',
+            id: 1,
+            method: 'initialize',
+            params: {
+              protocolVersion: '2025-11-25',
+              capabilities: {},
+              clientInfo: { name: `c${n}`, version: '0' },
+            },
+          }),
+        }).then(async (response) => {
+          await response.arrayBuffer();
+          return response.status;
+        });
+      const statuses = await Promise.all(Array.from({ length: 12 }, (_, n) => initialize(n)));
+      expect(statuses.filter((status) => status === 200)).toHaveLength(3);
+      expect(statuses.filter((status) => status === 503)).toHaveLength(9);
+      expect(gw.ingress.stats().sessions).toBe(3);
+    } finally {
+      await gw.close();
+    }
+  });
+});
+
+describe('gateway and arguments the audit cannot encode', () => {
+  it('refuses a call whose arguments nest too deeply to encode, and records the refusal', async () => {
+    const gw = await startGateway();
+    try {
+      const { transport } = await gw.connect(await gw.issuer.token({ client_id: 'ops-agent', sub: 'admin' }));
+      const depth = 100_000;
+      const args = `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+      const response = await fetch(`${gw.base}/mcp`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${await gw.issuer.token({ client_id: 'ops-agent', sub: 'admin' })}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-session-id': transport.sessionId!,
+          'mcp-protocol-version': '2025-11-25',
+        },
+        body: `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"support__export_customers","arguments":${args}}}`,
+      });
+      const answer = (await response.json()) as { error?: { code: number; message: string } };
+      expect(answer.error?.code).toBe(-32602);
+      expect(answer.error?.message).toMatch(/support__export_customers cannot be audited/);
+      await gw.ingress.flush();
+      const denied = gw.eventsOf(transport.sessionId!).filter((event) => event.type === 'call.denied');
+      expect(denied).toHaveLength(1);
+      expect(denied[0]).toMatchObject({
+        tool: 'support__export_customers',
+        request_id: '7',
+        args: null,
+        args_sha256: null,
+        decision: { allowed: false, rule: 'arguments-unencodable' },
+      });
+      expect(await gw.receivedCalls()).not.toContain('export_customers');
+    } finally {
+      await gw.close();
+    }
+  });
+});
+
 describe('gateway with a small audit record limit', () => {
   let gw: GatewayFixture;
   beforeAll(async () => {

@@ -14,15 +14,36 @@ import { demoPolicy } from './helpers/demo-policy.js';
 import { RESOURCE } from './helpers/gateway-fixture.js';
 import { startTestIssuer, type TestIssuer } from './helpers/test-issuer.js';
 
-/** The support desk over Streamable HTTP, recording the headers of every request it receives. */
+/**
+ * The support desk over Streamable HTTP, recording the headers of every request it receives. Like
+ * an express.json() app, it answers 413 to a body over 100 KB; a request naming `HOLD-ME` waits
+ * until `release()` (`held` resolves when one arrived).
+ */
 async function startHttpUpstream(options: { json: boolean }) {
   const transports = new Map<string, StreamableHTTPServerTransport>();
   const headers: IncomingHttpHeaders[] = [];
+  let heldArrived: () => void = () => undefined;
+  let release: () => void = () => undefined;
+  const hold = () => {
+    const arrived = new Promise<void>((resolve) => (heldArrived = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    return { arrived, released };
+  };
+  let holding = hold();
   const server: Server = createServer((req, res) => {
     headers.push(req.headers);
     void (async () => {
       const chunks: Buffer[] = [];
       for await (const chunk of req) chunks.push(chunk as Buffer);
+      const bytes = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+      if (bytes > 100_000) {
+        res.writeHead(413, { 'content-type': 'text/plain' }).end('request entity too large');
+        return;
+      }
+      if (Buffer.concat(chunks).includes('HOLD-ME')) {
+        heldArrived();
+        await holding.released;
+      }
       const body =
         chunks.length > 0 ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown) : undefined;
       const sessionId = req.headers['mcp-session-id'];
@@ -51,6 +72,13 @@ async function startHttpUpstream(options: { json: boolean }) {
     headers,
     /** Forgets every session, as an upstream restart would. */
     forgetSessions: () => transports.clear(),
+    /** Resolves when a request naming HOLD-ME arrived. */
+    held: () => holding.arrived,
+    /** Lets the held request through, and holds the next one again. */
+    release: () => {
+      release();
+      holding = hold();
+    },
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -70,6 +98,7 @@ for (const mode of ['SSE', 'JSON'] as const) {
     let ingress: Ingress;
     let client: Client;
     let agentToken: string;
+    const log = createMemoryLog();
 
     beforeAll(async () => {
       upstream = await startHttpUpstream({ json: mode === 'JSON' });
@@ -84,7 +113,7 @@ for (const mode of ['SSE', 'JSON'] as const) {
             },
           },
         },
-        log: createMemoryLog(),
+        log,
         policy: await demoPolicy(),
         logger: pino({ level: 'silent' }),
       });
@@ -122,6 +151,27 @@ for (const mode of ['SSE', 'JSON'] as const) {
         await client.callTool({ name: 'support__list_open_tickets', arguments: { limit: 1 } });
       const stats = ingress.stats().upstreams.support;
       expect(stats).toMatchObject({ connected: true, connects: 1, inFlightHttpRequests: 0 });
+    });
+
+    it('fails only the call the upstream refuses (HTTP 413): the connection and the calls in flight on it stay', async () => {
+      const connects = ingress.stats().upstreams.support!.connects;
+      const held = client.callTool({ name: 'support__read_ticket', arguments: { ticket_id: 'HOLD-ME' } });
+      await upstream.held();
+      const refused = await client
+        .callTool({ name: 'support__read_ticket', arguments: { ticket_id: 'x'.repeat(150_000) } })
+        .catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(McpError);
+      expect((refused as McpError).code).toBe(GATEWAY_RPC_ERRORS.upstreamUnavailable.code);
+      upstream.release();
+      expect(text(await held)).toContain('HOLD-ME'); // answered, not cut off with the refused one
+      await client.callTool({ name: 'support__list_open_tickets', arguments: {} });
+      expect(ingress.stats().upstreams.support?.connects).toBe(connects);
+      await ingress.flush();
+      const failed = log
+        .events()
+        .filter((event) => event.type === 'call.failed')
+        .map((event) => event.outcome?.error);
+      expect(failed).toContain('transport: upstream HTTP 413');
     });
 
     it('reconnects after the upstream lost its session: the failed call is reported, the next one succeeds', async () => {

@@ -18,6 +18,7 @@ import {
   type ServerNotification,
   type ServerRequest,
   ListToolsRequestSchema,
+  ErrorCode,
   McpError,
   type CallToolResult,
   type Progress,
@@ -28,7 +29,11 @@ import type { AuditRecorder } from '../audit/audit-recorder.js';
 import type { ToolCatalog } from '../catalog.js';
 import { GATEWAY_RPC_ERRORS } from '../errors.js';
 import type { IngressPolicy } from '../policy-port.js';
-import { classifyUpstreamError, type UpstreamConnection } from '../upstream/upstream-connection.js';
+import {
+  classifyUpstreamError,
+  upstreamFailureReason,
+  type UpstreamConnection,
+} from '../upstream/upstream-connection.js';
 
 /** Longest tool name echoed in an error message or stored in an event (characters). */
 const MAX_TOOL_NAME = 256;
@@ -104,7 +109,38 @@ export function createGatewayServer(deps: GatewayServerDeps, identity: SessionId
     const args = request.params.arguments ?? {};
     const entry = catalog.get(name);
     const toolName = name.length > MAX_TOOL_NAME ? `${name.slice(0, MAX_TOOL_NAME)}…` : name;
-    const redaction = deps.redact(args);
+    let redaction: ReturnType<GatewayServerDeps['redact']>;
+    try {
+      redaction = deps.redact(args);
+    } catch (cause) {
+      // Arguments the audit cannot encode (nested deeper than canonical JSON recurses): refused,
+      // and the refusal recorded without them, so that even this probe leaves its trace.
+      logger.info({ err: cause, tool: toolName }, 'tools/call refused: arguments cannot be audited');
+      const refusal: Decision = {
+        allowed: false,
+        rule: 'arguments-unencodable',
+        policy_version: policy.version,
+      };
+      await recorder.appendOutcome(
+        callOutcome(
+          'call.denied',
+          context,
+          {
+            server: entry?.server ?? null,
+            tool: toolName,
+            request_id: String(extra.requestId),
+            args: null,
+            args_sha256: null,
+          },
+          refusal,
+          outcome('denied', 0, null, refusal.rule),
+        ),
+      );
+      throw new McpError(
+        ErrorCode.InvalidParams,
+        `arguments of ${toolName} cannot be audited (nested too deeply); call refused`,
+      );
+    }
     const subject = {
       server: entry?.server ?? null,
       tool: toolName,
@@ -217,7 +253,12 @@ export function createGatewayServer(deps: GatewayServerDeps, identity: SessionId
           context,
           subject,
           decision,
-          outcome(kind === 'timeout' ? 'timeout' : 'error', latency, null, kind),
+          outcome(
+            kind === 'timeout' ? 'timeout' : 'error',
+            latency,
+            null,
+            upstreamFailureReason(error, kind),
+          ),
         ),
         { linger: true },
       );
@@ -287,7 +328,13 @@ function outcome(
 function callOutcome(
   type: 'call.denied' | 'call.completed' | 'call.failed',
   context: EventContext,
-  subject: { server: string | null; tool: string; request_id: string; args: unknown; args_sha256: string },
+  subject: {
+    server: string | null;
+    tool: string;
+    request_id: string;
+    args: unknown;
+    args_sha256: string | null;
+  },
   decision: Decision,
   result: Outcome,
 ): EventDraft {

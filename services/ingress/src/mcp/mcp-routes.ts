@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { events } from '@gatehouse/events';
 import { LogError } from '@gatehouse/eventlog';
-import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { isInitializeRequest, type InitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GATEWAY_RPC_ERRORS } from '../errors.js';
 import type { RejectFromRoute } from '../perimeter/perimeter-plugin.js';
@@ -33,6 +33,8 @@ export function registerMcpRoutes(
   options: McpRoutesOptions,
 ): void {
   const { deps, sessions } = options;
+  /** Sessions past the limit check and not yet in `sessions` (their session.started is being written). */
+  let initializing = 0;
 
   const initialize = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | void> => {
     const principal = request.principal;
@@ -40,7 +42,29 @@ export function registerMcpRoutes(
     if (!principal || !isInitializeRequest(body)) {
       return rpcError(reply, 400, -32000, 'Bad Request: Mcp-Session-Id header is required');
     }
-    if (sessions.size >= options.maxSessions) return rpcError(reply, 503, -32000, 'too many sessions');
+    // Counted from the check on, or concurrent initializes would all pass it while they await.
+    if (sessions.size + initializing >= options.maxSessions)
+      return rpcError(reply, 503, -32000, 'too many sessions');
+    initializing += 1;
+    let counted = true;
+    const added = (): void => {
+      if (counted) initializing -= 1;
+      counted = false;
+    };
+    try {
+      return await open(request, reply, principal, body, added);
+    } finally {
+      added();
+    }
+  };
+
+  const open = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    principal: NonNullable<FastifyRequest['principal']>,
+    body: InitializeRequest,
+    added: () => void,
+  ): Promise<FastifyReply | void> => {
     const sessionId = randomUUID();
     const identity: SessionIdentity = {
       context: {
@@ -95,6 +119,7 @@ export function registerMcpRoutes(
     transport.onclose = () => void sessions.end(session, 'transport_closed');
     await server.server.connect(transport);
     sessions.add(session);
+    added();
     reply.hijack();
     await transport.handleRequest(request.raw, reply.raw, body);
     if (transport.sessionId === undefined) await sessions.end(session, 'initialize_failed');

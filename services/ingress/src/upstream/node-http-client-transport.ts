@@ -18,6 +18,23 @@ export const DEFAULT_IDLE_SOCKET_TIMEOUT_MS = 4_000;
 /** Largest error body read from an upstream (bytes); the rest is discarded. */
 const MAX_ERROR_BODY = 4_096;
 
+/**
+ * The upstream answered a POST with something other than a usable answer: a non-2xx status, or a
+ * 2xx of an unexpected content type. `httpStatus` tells a lost upstream session (404 on a request
+ * carrying `Mcp-Session-Id`: `sessionLost`) from a refusal of this one request (400, 413, 429,
+ * 5xx…), which must not cost the other calls sharing the connection.
+ */
+export class UpstreamHttpError extends IngressError {
+  readonly httpStatus: number;
+  readonly sessionLost: boolean;
+  constructor(message: string, httpStatus: number, sessionLost: boolean) {
+    super('GH_ERR_INGRESS_UPSTREAM_UNAVAILABLE', message, { status: 502, retryable: httpStatus >= 500 });
+    this.name = 'UpstreamHttpError';
+    this.httpStatus = httpStatus;
+    this.sessionLost = sessionLost;
+  }
+}
+
 export interface NodeHttpClientTransportOptions {
   /** Static headers sent with every request: the gateway's own upstream credentials. */
   headers?: Record<string, string>;
@@ -102,6 +119,7 @@ export class NodeHttpClientTransport implements Transport {
   async send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {
     if (this.#closed) throw new IngressError('GH_ERR_INGRESS_CLOSED', 'upstream transport closed');
     try {
+      const sentSession = this.sessionId !== undefined;
       const response = await this.#post(JSON.stringify(message));
       const sessionId = response.headers['mcp-session-id'];
       if (typeof sessionId === 'string') this.sessionId = sessionId;
@@ -112,13 +130,10 @@ export class NodeHttpClientTransport implements Transport {
       }
       if (status < 200 || status >= 300) {
         const body = await readBody(response, MAX_ERROR_BODY);
-        throw new IngressError(
-          'GH_ERR_INGRESS_UPSTREAM_UNAVAILABLE',
+        throw new UpstreamHttpError(
           `upstream answered HTTP ${status}${body ? `: ${body.slice(0, 200)}` : ''}`,
-          {
-            status: 502,
-            retryable: true,
-          },
+          status,
+          status === 404 && sentSession,
         );
       }
       const type = (response.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
@@ -130,10 +145,10 @@ export class NodeHttpClientTransport implements Transport {
       } else {
         response.resume();
         if ('id' in message && 'method' in message) {
-          throw new IngressError(
-            'GH_ERR_INGRESS_UPSTREAM_UNAVAILABLE',
+          throw new UpstreamHttpError(
             `upstream answered with unexpected content type ${JSON.stringify(type ?? '')}`,
-            { status: 502 },
+            status,
+            false,
           );
         }
       }

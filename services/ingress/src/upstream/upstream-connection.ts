@@ -15,7 +15,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config.js';
 import { IngressError } from '../errors.js';
-import { NodeHttpClientTransport } from './node-http-client-transport.js';
+import { NodeHttpClientTransport, UpstreamHttpError } from './node-http-client-transport.js';
 
 /** Per-call options for {@link UpstreamConnection.callTool}. */
 export interface UpstreamCallOptions {
@@ -40,6 +40,22 @@ export function classifyUpstreamError(error: unknown, signal?: AbortSignal): Ups
     return 'upstream_error';
   }
   return 'transport';
+}
+
+/**
+ * Whether a failed call means the connection itself is gone — the transport closed or broke, or the
+ * upstream lost its session — rather than the upstream refusing this one request (an HTTP 4xx/5xx
+ * answer to it). Only the first drops the connection that every session's calls share.
+ */
+export function isConnectionLoss(error: unknown): boolean {
+  if (error instanceof UpstreamHttpError) return error.sessionLost;
+  if (error instanceof McpError) return error.code === ErrorCode.ConnectionClosed;
+  return true;
+}
+
+/** What an audit outcome says of a failed call: the upstream's HTTP status where it answered with one. */
+export function upstreamFailureReason(error: unknown, kind: UpstreamFailure): string {
+  return error instanceof UpstreamHttpError ? `${kind}: upstream HTTP ${error.httpStatus}` : kind;
 }
 
 export interface UpstreamConnectionOptions {
@@ -114,8 +130,9 @@ export class UpstreamConnection {
 
   /**
    * Calls `tool` (the upstream's own name) with `args`. Resolves with the tool's result (which may
-   * have `isError`); rejects with the SDK's error — see {@link classifyUpstreamError}. A transport
-   * failure drops the connection so the next call reconnects.
+   * have `isError`); rejects with the SDK's error — see {@link classifyUpstreamError}. A lost
+   * connection or upstream session drops the connection so the next call reconnects; an HTTP
+   * refusal of this one request (413, 429, 500…) fails this call only ({@link isConnectionLoss}).
    */
   async callTool(
     tool: string,
@@ -153,7 +170,8 @@ export class UpstreamConnection {
         timeout: MAX_TIMER_MS,
       });
     } catch (error) {
-      if (classifyUpstreamError(error, options.signal) === 'transport') this.#drop(client, error);
+      if (classifyUpstreamError(error, options.signal) === 'transport' && isConnectionLoss(error))
+        this.#drop(client, error);
       throw error;
     } finally {
       clearTimeout(timer);
