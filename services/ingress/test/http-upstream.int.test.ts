@@ -19,7 +19,7 @@ import { startTestIssuer, type TestIssuer } from './helpers/test-issuer.js';
  * an express.json() app, it answers 413 to a body over 100 KB; a request naming `HOLD-ME` waits
  * until `release()` (`held` resolves when one arrived).
  */
-async function startHttpUpstream(options: { json: boolean }) {
+async function startHttpUpstream(options: { json: boolean; unknownSession?: 400 | 404 }) {
   const transports = new Map<string, StreamableHTTPServerTransport>();
   const headers: IncomingHttpHeaders[] = [];
   let heldArrived: () => void = () => undefined;
@@ -58,9 +58,17 @@ async function startHttpUpstream(options: { json: boolean }) {
         transport = created;
       }
       if (!transport) {
-        res
-          .writeHead(404, { 'content-type': 'application/json' })
-          .end('{"jsonrpc":"2.0","error":{"code":-32001,"message":"Session not found"},"id":null}');
+        // 404 as the protocol asks; 400 as the SDK's examples and older servers answer.
+        if (options.unknownSession === 400)
+          res
+            .writeHead(400, { 'content-type': 'application/json' })
+            .end(
+              '{"jsonrpc":"2.0","error":{"code":-32000,"message":"Bad Request: No valid session ID provided"},"id":null}',
+            );
+        else
+          res
+            .writeHead(404, { 'content-type': 'application/json' })
+            .end('{"jsonrpc":"2.0","error":{"code":-32001,"message":"Session not found"},"id":null}');
         return;
       }
       await transport.handleRequest(req, res, body);
@@ -91,8 +99,11 @@ function text(result: unknown): string {
   return first?.type === 'text' ? first.text : '';
 }
 
-for (const mode of ['SSE', 'JSON'] as const) {
-  describe(`gateway in front of a Streamable HTTP upstream answering with ${mode}`, () => {
+for (const [mode, unknownSession] of [
+  ['SSE', 404],
+  ['JSON', 400],
+] as const) {
+  describe(`gateway in front of a Streamable HTTP upstream answering with ${mode} (unknown session: ${unknownSession})`, () => {
     let upstream: Awaited<ReturnType<typeof startHttpUpstream>>;
     let issuer: TestIssuer;
     let ingress: Ingress;
@@ -101,7 +112,7 @@ for (const mode of ['SSE', 'JSON'] as const) {
     const log = createMemoryLog();
 
     beforeAll(async () => {
-      upstream = await startHttpUpstream({ json: mode === 'JSON' });
+      upstream = await startHttpUpstream({ json: mode === 'JSON', unknownSession });
       issuer = await startTestIssuer(RESOURCE);
       ingress = await createIngress({
         config: {

@@ -42,6 +42,7 @@ async function startSession(): Promise<{
     return { content: [{ type: 'text', text: `done ${request.params.name}` }] };
   });
   await server.connect(transport);
+  server.onerror = (error) => void errors.push(error.message); // e.g. a response with nowhere to go
   const http: HttpServer = createServer((req, res) => {
     void (async () => {
       const chunks: Buffer[] = [];
@@ -224,9 +225,25 @@ describe('NodeHttpServerTransport: the HTTP contract', () => {
     expect(ended).toMatchObject({ status: 200, type: 'text/event-stream' });
     expect(ended.text).not.toContain('"id":23');
     session.release();
+    // Cancellations the SDK ignores (request id 0; a reason that is not a string) change nothing.
+    const ignored = await post(
+      session.url,
+      [
+        { jsonrpc: '2.0', id: 0, method: 'tools/list' },
+        { jsonrpc: '2.0', id: 24, method: 'tools/list' },
+        cancel(0),
+        { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 24, reason: 42 } },
+      ],
+      headers,
+    );
+    expect(ignored.json).toEqual([
+      { jsonrpc: '2.0', id: 0, result: { tools: [] } },
+      { jsonrpc: '2.0', id: 24, result: { tools: [] } },
+    ]);
     // The ids are free again, and nothing is left waiting on the session.
     const again = await post(session.url, { jsonrpc: '2.0', id: 23, method: 'tools/list' }, headers);
     expect(again.json).toEqual({ jsonrpc: '2.0', id: 23, result: { tools: [] } });
+    expect(session.errors.filter((error) => /no open request/.test(error))).toEqual([]);
   });
 
   it(`answers 429 past ${MAX_REQUESTS_IN_FLIGHT} requests of the session awaiting their answer`, async () => {

@@ -51,8 +51,8 @@ export interface EmbeddedLogOptions {
    *
    * The price: while that fsync runs, the whole process waits — every session, timer and health
    * check. An inline commit that takes over 20 ms (a stalling disk) sends every commit of the next
-   * 10 s through the pool, doubling at each further slow one up to 10 min, and 10 min of inline
-   * commits without one start again at 10 s (`inline-pause.ts`); but a disk that hangs outright
+   * 10 s through the pool, doubling at each further slow one up to 10 min; one that comes more than
+   * 10 min after the last pause ended starts again at 10 s (`inline-pause.ts`). A disk that hangs outright
    * holds the process until the fsync returns. Turn it off (0) where the disk can hang
    * (network block storage, NFS). Default 2 (ms); the ingress and `gatehouse start` read
    * `GATEHOUSE_LOG_INLINE_COMMIT_MS`.

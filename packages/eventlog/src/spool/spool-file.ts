@@ -30,7 +30,10 @@ export class SpoolFile {
   readonly maxBytes: number;
   #handle: FileHandle | undefined;
   #size = 0;
-  /** Set when a failed write could not be cut back off: no append is taken until the spool is reopened. */
+  /**
+   * Set when a failed write could not be cut back off: no append is taken until the spool is
+   * emptied (`reset`, after everything in it was republished) or reopened.
+   */
   #broken: LogError | undefined;
 
   private constructor(dir: string, maxBytes: number) {
@@ -150,7 +153,7 @@ export class SpoolFile {
       } catch (undoError) {
         this.#broken = new LogError(
           'GH_ERR_LOG_UNAVAILABLE',
-          `the outcome spool ${this.file} could not be cut back to ${this.#size} bytes after a failed write (${String(cause)}; then ${String(undoError)}); reopen it to recover`,
+          `the outcome spool ${this.file} could not be cut back to ${this.#size} bytes after a failed write (${String(cause)}; then ${String(undoError)}); it takes no more outcomes until it is drained or reopened`,
           { cause: undoError },
         );
       }
@@ -188,8 +191,10 @@ export class SpoolFile {
     const handle = this.#open();
     await this.advance(0);
     await handle.truncate(0);
-    await handle.datasync();
+    // Empty now, whatever the fsync below says: appends (O_APPEND) land at 0 and count from there.
     this.#size = 0;
+    this.#broken = undefined;
+    await handle.datasync();
   }
 
   /** Bytes in the spool file (published or not). */

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
+  CancelledNotificationSchema,
   isInitializeRequest,
   JSONRPCMessageSchema,
   SUPPORTED_PROTOCOL_VERSIONS,
@@ -88,6 +89,8 @@ export class NodeHttpServerTransport implements Transport {
   readonly #generateId: () => string;
   readonly #keepAliveMs: number;
   readonly #answers = new Map<RequestId, Answer>();
+  /** Cancelled requests whose POST completed without them: a late response to one is dropped quietly. */
+  readonly #cancelledAnswered = new Set<RequestId>();
   #standalone: Answer | undefined;
   #initialized = false;
   #closed = false;
@@ -119,9 +122,12 @@ export class NodeHttpServerTransport implements Transport {
     }
     const answer = this.#answers.get(requestId);
     if (!answer) {
-      if (this.#closed) return;
+      if (this.#closed || (response && this.#cancelledAnswered.delete(requestId))) return;
       throw new Error(`no open request ${String(requestId)} on this session`);
     }
+    // Cancelled: the client gets no response (even one the SDK sends regardless), and none is
+    // counted twice towards completing the POST.
+    if (response && answer.cancelled.has(requestId)) return;
     if (!response) {
       // In JSON mode there is nowhere to put a notification about a request (as the SDK).
       if (answer.sse && !answer.done) answer.res.write(sseEvent(message));
@@ -144,6 +150,7 @@ export class NodeHttpServerTransport implements Transport {
     }
     // The last answer of this POST: the stream (or the JSON body) ends with it.
     for (const id of answer.ids) this.#answers.delete(id);
+    for (const id of answer.cancelled) this.#rememberCancelled(id);
     if (answer.done) return; // the client went away; nothing to write to
     answer.done = true;
     clearInterval(answer.keepAlive);
@@ -172,8 +179,10 @@ export class NodeHttpServerTransport implements Transport {
   #forgetCancelled(messages: readonly JSONRPCMessage[]): void {
     for (const message of messages) {
       if (!('method' in message) || message.method !== 'notifications/cancelled' || 'id' in message) continue;
-      const requestId = (message.params as { requestId?: unknown } | undefined)?.requestId;
-      if (typeof requestId !== 'string' && typeof requestId !== 'number') continue;
+      // Only a cancellation the SDK acts on (it parses the notification and ignores a falsy id).
+      const parsed = CancelledNotificationSchema.safeParse(message);
+      const requestId = parsed.success ? parsed.data.params.requestId : undefined;
+      if (requestId === undefined || requestId === '' || requestId === 0) continue;
       const answer = this.#answers.get(requestId);
       if (answer === undefined || answer.responses.has(requestId)) continue;
       answer.cancelled.add(requestId);
@@ -309,6 +318,12 @@ export class NodeHttpServerTransport implements Transport {
       answer.keepAlive = this.#keepAlive(answer);
     }
     return answer;
+  }
+
+  #rememberCancelled(id: RequestId): void {
+    this.#cancelledAnswered.add(id);
+    if (this.#cancelledAnswered.size > MAX_REQUESTS_IN_FLIGHT)
+      this.#cancelledAnswered.delete(this.#cancelledAnswered.values().next().value!);
   }
 
   #keepAlive(answer: Answer): NodeJS.Timeout | undefined {

@@ -226,5 +226,11 @@ export function causeSummary(cause: unknown): Record<string, string> {
     const value = (cause as Record<string, unknown>)[key];
     if (typeof value === 'string') summary[key] = value.slice(0, 300);
   }
+  // What lies under a fetch failure of the issuer (ECONNREFUSED, ENOTFOUND…).
+  const inner = (cause as { cause?: unknown }).cause;
+  if (typeof inner === 'object' && inner !== null) {
+    const code = (inner as { code?: unknown }).code;
+    if (typeof code === 'string') summary.cause = code.slice(0, 100);
+  }
   return summary;
 }

@@ -20,9 +20,9 @@ const MAX_ERROR_BODY = 4_096;
 
 /**
  * The upstream answered a POST with something other than a usable answer: a non-2xx status, or a
- * 2xx of an unexpected content type. `httpStatus` tells a lost upstream session (404 on a request
- * carrying `Mcp-Session-Id`: `sessionLost`) from a refusal of this one request (400, 413, 429,
- * 5xx…), which must not cost the other calls sharing the connection.
+ * 2xx of an unexpected content type. `sessionLost` tells a lost upstream session (see
+ * `isSessionLost`) from a refusal of this one request (400, 413, 429, 5xx…), which must not cost
+ * the other calls sharing the connection.
  */
 export class UpstreamHttpError extends IngressError {
   readonly httpStatus: number;
@@ -33,6 +33,15 @@ export class UpstreamHttpError extends IngressError {
     this.httpStatus = httpStatus;
     this.sessionLost = sessionLost;
   }
+}
+
+/**
+ * Whether an error answer to a request that carried `Mcp-Session-Id` says the upstream no longer
+ * knows the session: 404, as the protocol asks, or a 400 that names the session, as the SDK's own
+ * examples and older servers answer ("Bad Request: No valid session ID provided").
+ */
+function isSessionLost(status: number, body: string): boolean {
+  return status === 404 || (status === 400 && /session/i.test(body));
 }
 
 export interface NodeHttpClientTransportOptions {
@@ -133,7 +142,7 @@ export class NodeHttpClientTransport implements Transport {
         throw new UpstreamHttpError(
           `upstream answered HTTP ${status}${body ? `: ${body.slice(0, 200)}` : ''}`,
           status,
-          status === 404 && sentSession,
+          sentSession && isSessionLost(status, body),
         );
       }
       const type = (response.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();

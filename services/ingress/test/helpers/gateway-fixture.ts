@@ -7,7 +7,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { GatehouseEvent } from '@gatehouse/events';
 import { createMemoryLog, type MemoryEventLog } from '@gatehouse/eventlog';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { createIngress, type Ingress, type IngressConfigInput, type IngressPolicy } from '../../src/index.js';
 import { demoPolicy } from './demo-policy.js';
 import { startTestIssuer, type TestIssuer } from './test-issuer.js';
@@ -41,6 +41,8 @@ export interface FixtureOptions {
   log?: MemoryEventLog;
   policy?: IngressPolicy;
   gateway?: Partial<IngressConfigInput['gateway']>;
+  /** Default: silent. */
+  logger?: Logger;
 }
 
 export async function startGateway(options: FixtureOptions = {}): Promise<GatewayFixture> {
@@ -64,7 +66,7 @@ export async function startGateway(options: FixtureOptions = {}): Promise<Gatewa
     },
     log,
     policy: options.policy ?? (await demoPolicy()),
-    logger: pino({ level: 'silent' }),
+    logger: options.logger ?? pino({ level: 'silent' }),
     instanceId: 'test-node',
     verifier: { jwksCooldownMs: 0 },
   });
