@@ -1,4 +1,10 @@
-import { EVENT_SCHEMA_VERSION, OUTCOME_STATUSES, type EventType, type GatehouseEvent } from './schema.js';
+import {
+  EVENT_KEYS,
+  EVENT_SCHEMA_VERSION,
+  OUTCOME_STATUSES,
+  type EventType,
+  type GatehouseEvent,
+} from './schema.js';
 
 /**
  * A hand-written check of a sealed event that says "the schema accepts this" without running it.
@@ -43,29 +49,7 @@ export function isSchemaValidEvent(value: unknown): value is GatehouseEvent {
 }
 
 /** Every member of a sealed event (the schema's `base`, `type` and `data`). */
-const EVENT_KEY_SET = keySet([
-  'id',
-  'v',
-  'ts',
-  'session_id',
-  'seq',
-  'prev_hash',
-  'hash',
-  'agent',
-  'user',
-  'scopes',
-  'client_ip',
-  'user_agent',
-  'server',
-  'tool',
-  'request_id',
-  'args',
-  'args_sha256',
-  'decision',
-  'outcome',
-  'type',
-  'data',
-]);
+const EVENT_KEY_SET = keySet(EVENT_KEYS);
 const DECISION_KEYS = keySet(['allowed', 'rule', 'policy_version']);
 const OUTCOME_KEYS = keySet(['status', 'latency_ms', 'result_sha256', 'result_bytes', 'error']);
 const OUTCOME_STATUS_SET: ReadonlySet<unknown> = new Set(OUTCOME_STATUSES);
