@@ -25,6 +25,30 @@ async function rpcErrorOf(promise: Promise<unknown>): Promise<McpError> {
   return error as McpError;
 }
 
+/** POSTs a bare `initialize` with `token`; the HTTP status (the body is read and dropped). */
+async function postInitialize(gw: GatewayFixture, token: string, clientName: string): Promise<number> {
+  const response = await fetch(`${gw.base}/mcp`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: {
+        protocolVersion: '2025-11-25',
+        capabilities: {},
+        clientInfo: { name: clientName, version: '0' },
+      },
+    }),
+  });
+  await response.arrayBuffer();
+  return response.status;
+}
+
 describe('gateway in front of the support desk (real SDK client, stdio upstream)', () => {
   let gw: GatewayFixture;
   beforeAll(async () => {
@@ -385,25 +409,7 @@ describe('gateway with explicit configuration choices (failOpen, maxSessions)', 
 
   it('answers initialize beyond maxSessions (2, filled by the sessions above) with 503', async () => {
     const token = await gw.issuer.token({ client_id: 'support-bot', sub: 'support-bot' });
-    const response = await fetch(`${gw.base}/mcp`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${token}`,
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-      },
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'initialize',
-        params: {
-          protocolVersion: '2025-11-25',
-          capabilities: {},
-          clientInfo: { name: 'third', version: '0' },
-        },
-      }),
-    });
-    expect(response.status).toBe(503);
+    expect(await postInitialize(gw, token, 'third')).toBe(503);
   });
 });
 
@@ -412,28 +418,7 @@ describe('gateway with maxSessions under concurrent initializes', () => {
     const gw = await startGateway({ gateway: { maxSessions: 3 } });
     try {
       const token = await gw.issuer.token({ client_id: 'support-bot', sub: 'support-bot' });
-      const initialize = (n: number) =>
-        fetch(`${gw.base}/mcp`, {
-          method: 'POST',
-          headers: {
-            authorization: `Bearer ${token}`,
-            'content-type': 'application/json',
-            accept: 'application/json, text/event-stream',
-          },
-          body: JSON.stringify({
-            jsonrpc: '2.0',
-            id: 1,
-            method: 'initialize',
-            params: {
-              protocolVersion: '2025-11-25',
-              capabilities: {},
-              clientInfo: { name: `c${n}`, version: '0' },
-            },
-          }),
-        }).then(async (response) => {
-          await response.arrayBuffer();
-          return response.status;
-        });
+      const initialize = (n: number) => postInitialize(gw, token, `c${n}`);
       const statuses = await Promise.all(Array.from({ length: 12 }, (_, n) => initialize(n)));
       expect(statuses.filter((status) => status === 200)).toHaveLength(3);
       expect(statuses.filter((status) => status === 503)).toHaveLength(9);

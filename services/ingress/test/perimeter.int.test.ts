@@ -160,6 +160,16 @@ describe('perimeter', () => {
     ],
     ['without exp', 'missing_claim', () => gw.issuer.token({ client_id: 'support-bot' }, { omitExp: true })],
     [
+      'without sub (an agent that would act for nobody, on its own grants alone)',
+      'missing_claim',
+      () => gw.issuer.token({ client_id: 'ops-agent' }, { omitSub: true }),
+    ],
+    [
+      'with a sub that is not a usable name',
+      'missing_claim',
+      () => gw.issuer.token({ client_id: 'ops-agent', sub: 'x'.repeat(257) }),
+    ],
+    [
       'of the wrong type (an ID token)',
       'wrong_token_type',
       () => gw.issuer.token({ client_id: 'support-bot' }, { typ: 'id_token+jwt' }),

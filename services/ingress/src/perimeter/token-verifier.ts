@@ -107,7 +107,7 @@ export function createTokenVerifier(
           audience: config.resource,
           algorithms: [...config.algorithms],
           clockTolerance: config.clockToleranceSec,
-          requiredClaims: ['exp'],
+          requiredClaims: ['exp', 'sub'],
         });
         payload = verified.payload;
         typ = verified.protectedHeader.typ;
@@ -118,9 +118,13 @@ export function createTokenVerifier(
         throw new PerimeterRejection('wrong_token_type', 401);
       const agent = stringClaim(payload, 'client_id') ?? stringClaim(payload, 'azp');
       if (agent === undefined) throw new PerimeterRejection('missing_client_id', 401);
+      // RFC 9068 requires `sub` (the client id for client credentials). Without a usable one the
+      // caller would act for nobody, on the agent's grants alone: refused, never filled in.
+      const user = stringClaim(payload, 'sub');
+      if (user === undefined) throw new PerimeterRejection('missing_claim', 401);
       return remember(token, {
         agent,
-        user: stringClaim(payload, 'sub') ?? agent,
+        user,
         scopes: scopesOf(payload),
         tokenId: stringClaim(payload, 'jti') ?? null,
         expiresAt: payload.exp ?? 0,

@@ -31,6 +31,8 @@ export interface TokenOptions {
   /** Seconds from now; default 300. */
   expiresIn?: number;
   omitExp?: boolean;
+  /** Leave `sub` out; otherwise a token without one gets `sub` = its `client_id`, as a client-credentials token does. */
+  omitSub?: boolean;
 }
 
 export async function startTestIssuer(audience: string): Promise<TestIssuer> {
@@ -69,7 +71,8 @@ export async function startTestIssuer(audience: string): Promise<TestIssuer> {
     async token(claims, options = {}) {
       const signWith = options.key ?? key;
       const now = Math.floor(Date.now() / 1000);
-      const jwt = new SignJWT({ scope: 'mcp:tools', ...claims })
+      const sub = options.omitSub ? undefined : (claims.sub ?? claims.client_id);
+      const jwt = new SignJWT({ scope: 'mcp:tools', ...claims, ...(sub === undefined ? {} : { sub }) })
         .setProtectedHeader({ alg: 'RS256', kid: signWith.kid, typ: options.typ ?? 'at+jwt' })
         .setIssuer(typeof claims.iss === 'string' ? claims.iss : issuer)
         .setAudience(claims.aud ?? audience)
