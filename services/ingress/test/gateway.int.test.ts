@@ -25,25 +25,36 @@ async function rpcErrorOf(promise: Promise<unknown>): Promise<McpError> {
   return error as McpError;
 }
 
-/** POSTs a bare `initialize` with `token`; the HTTP status (the body is read and dropped). */
-async function postInitialize(gw: GatewayFixture, token: string, clientName: string): Promise<number> {
-  const response = await fetch(`${gw.base}/mcp`, {
+/** POSTs `body` (a JSON-RPC message, or its text) to `/mcp` with `token` and a client's headers. */
+function postMcp(
+  gw: GatewayFixture,
+  token: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  return fetch(`${gw.base}/mcp`, {
     method: 'POST',
     headers: {
       authorization: `Bearer ${token}`,
       'content-type': 'application/json',
       accept: 'application/json, text/event-stream',
+      ...headers,
     },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: {
-        protocolVersion: '2025-11-25',
-        capabilities: {},
-        clientInfo: { name: clientName, version: '0' },
-      },
-    }),
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+/** POSTs a bare `initialize` with `token`; the HTTP status (the body is read and dropped). */
+async function postInitialize(gw: GatewayFixture, token: string, clientName: string): Promise<number> {
+  const response = await postMcp(gw, token, {
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'initialize',
+    params: {
+      protocolVersion: '2025-11-25',
+      capabilities: {},
+      clientInfo: { name: clientName, version: '0' },
+    },
   });
   await response.arrayBuffer();
   return response.status;
@@ -255,19 +266,11 @@ describe('gateway in front of the support desk (real SDK client, stdio upstream)
 
   it('rejects a body over the size limit with 413', async () => {
     const token = await gw.issuer.token({ client_id: 'support-bot', sub: 'support-bot' });
-    const response = await fetch(`${gw.base}/mcp`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${token}`,
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-      },
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'initialize',
-        params: { pad: 'x'.repeat(1_100_000) },
-      }),
+    const response = await postMcp(gw, token, {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { pad: 'x'.repeat(1_100_000) },
     });
     expect(response.status).toBe(413);
   });
@@ -436,17 +439,12 @@ describe('gateway and arguments the audit cannot encode', () => {
       const { transport } = await gw.connect(await gw.issuer.token({ client_id: 'ops-agent', sub: 'admin' }));
       const depth = 100_000;
       const args = `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
-      const response = await fetch(`${gw.base}/mcp`, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${await gw.issuer.token({ client_id: 'ops-agent', sub: 'admin' })}`,
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-          'mcp-session-id': transport.sessionId!,
-          'mcp-protocol-version': '2025-11-25',
-        },
-        body: `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"support__export_customers","arguments":${args}}}`,
-      });
+      const response = await postMcp(
+        gw,
+        await gw.issuer.token({ client_id: 'ops-agent', sub: 'admin' }),
+        `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"support__export_customers","arguments":${args}}}`,
+        { 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-11-25' },
+      );
       const answer = (await response.json()) as { error?: { code: number; message: string } };
       expect(answer.error?.code).toBe(-32602);
       expect(answer.error?.message).toMatch(/support__export_customers cannot be audited/);
