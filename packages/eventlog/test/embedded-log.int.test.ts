@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +13,7 @@ import {
   type EventLog,
   type LogBatch,
 } from '../src/index.js';
+import { UNNAMED_LOCK_GRACE_MS } from '../src/embedded/file-lock.js';
 import { INLINE_SLOW_MS } from '../src/embedded/inline-pause.js';
 import { FRAME_FLAG_SCHEMA_CHECKED, FRAME_HEADER_BYTES, writeFrame } from '../src/embedded/record-frame.js';
 import { describeEventLogContract } from './event-log-contract.js';
@@ -241,6 +242,21 @@ describe('embedded event log', () => {
     await log.append(sessionCalls('s-lock', 1));
 
     expect(await readFile(path.join(dir, 'LOCK'), 'utf8')).toBe(`${process.pid}\n`);
+  });
+
+  it('leaves a lock file that names no pid yet to its creator, and takes it over only once it is old', async () => {
+    const lock = path.join(dir, 'LOCK');
+    await writeFile(lock, ''); // an opener between creating the file and writing its pid
+    await expect(openEmbeddedLog({ dir, logger: quiet })).rejects.toMatchObject({
+      code: 'GH_ERR_LOG_LOCKED',
+      message: expect.stringMatching(/being opened by another process.*names no pid/),
+    });
+    const old = new Date(Date.now() - UNNAMED_LOCK_GRACE_MS - 60_000);
+    await utimes(lock, old, old);
+    const log = await open();
+    expect(await readFile(lock, 'utf8')).toBe(`${process.pid}\n`);
+    await log.close();
+    expect((await readdir(dir)).filter((name) => name.startsWith('LOCK'))).toEqual([]); // no helper files left
   });
 
   it('takes over a lock naming its own pid that no open log of this process holds (restarted container)', async () => {

@@ -1,4 +1,5 @@
-import { open, readFile, unlink } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { link, open, readFile, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { LogError } from '../errors.js';
 
@@ -59,21 +60,53 @@ function lockedError(file: string, pid: number): LogError {
 }
 
 /**
- * Takes the exclusive lock on a log directory: creates `LOCK` with O_EXCL and writes our pid. A
- * lock left by a dead process is taken over. Two processes racing to take over the same stale lock
- * both re-read the file after writing it; only the one whose pid is there keeps the lock.
+ * An empty or unreadable lock file younger than this (ms) is being written by an opener of an older
+ * version, which created `LOCK` first and wrote its pid after: left alone, not taken over.
+ */
+export const UNNAMED_LOCK_GRACE_MS = 10_000;
+
+/**
+ * Creates `file` holding our pid, atomically: the pid is written to a file of our own, which is
+ * then hard-linked to `file` (failing with EEXIST if it exists). `LOCK` is therefore never seen
+ * empty — with create-then-write, a second opener could read it in between, take it for stale and
+ * take it over while the first went on holding it.
+ */
+async function createLockFile(file: string): Promise<void> {
+  const own = `${file}.${process.pid}.${randomUUID()}`;
+  const handle = await open(own, 'wx');
+  try {
+    await handle.writeFile(`${process.pid}\n`);
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await link(own, file);
+  } finally {
+    await unlink(own).catch(() => undefined);
+  }
+}
+
+/** Whether the lock file (present, naming no pid) is older than `UNNAMED_LOCK_GRACE_MS`. */
+async function isOldUnnamedLock(file: string): Promise<boolean> {
+  try {
+    return Date.now() - (await stat(file)).mtimeMs > UNNAMED_LOCK_GRACE_MS;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+}
+
+/**
+ * Takes the exclusive lock on a log directory: creates `LOCK` holding our pid, atomically
+ * (`createLockFile`). A lock left by a dead process is taken over; one that names no pid only once
+ * it is older than `UNNAMED_LOCK_GRACE_MS`. Two processes racing to take over the same stale lock
+ * both re-read the file after creating it; only the one whose pid is there keeps the lock.
  */
 export async function acquireDirLock(dir: string): Promise<DirLock> {
   const file = path.join(dir, LOCK_FILE_NAME);
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const handle = await open(file, 'wx');
-      try {
-        await handle.writeFile(`${process.pid}\n`);
-        await handle.datasync();
-      } finally {
-        await handle.close();
-      }
+      await createLockFile(file);
       if ((await readLockOwner(file)) !== process.pid) continue;
       heldByThisProcess.add(file);
       return {
@@ -94,7 +127,13 @@ export async function acquireDirLock(dir: string): Promise<DirLock> {
     }
     const owner = await readLockOwner(file);
     if (owner !== undefined && isLockHolderAlive(file, owner)) throw lockedError(file, owner);
-    // Stale (dead owner, or our pid left by an earlier incarnation) or unreadable: remove, retry.
+    if (owner === undefined && !(await isOldUnnamedLock(file)))
+      throw new LogError(
+        'GH_ERR_LOG_LOCKED',
+        `the event log ${dir} is being opened by another process (lock file ${file} names no pid yet); ` +
+          `try again, or delete the lock file if it is still empty after ${UNNAMED_LOCK_GRACE_MS / 1000} s`,
+      );
+    // Stale (dead owner, our pid left by an earlier incarnation, or an old empty file): remove, retry.
     await unlink(file).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'ENOENT')
         throw new LogError(
