@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { verifyChain } from '@gatehouse/events';
 import { createMemoryLog } from '@gatehouse/eventlog';
 import {
@@ -275,7 +276,7 @@ describe('gateway in front of the support desk (real SDK client, stdio upstream)
     expect(response.status).toBe(413);
   });
 
-  it('reports health', async () => {
+  it('reports health, with its figures only to a Host it answers to', async () => {
     const response = await fetch(`${gw.base}/healthz`);
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({
@@ -283,6 +284,17 @@ describe('gateway in front of the support desk (real SDK client, stdio upstream)
       instance: 'test-node',
       upstreams: { support: { connected: true, tools: 6 } },
     });
+    // A page that rebound its own name to the gateway's address learns that it is up, nothing more.
+    const rebound = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(`${gw.base}/healthz`, { headers: { host: 'attacker.example' } }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject).end();
+    });
+    expect(rebound.status).toBe(200);
+    expect(JSON.parse(rebound.body)).toEqual({ status: 'ok' });
   });
 });
 

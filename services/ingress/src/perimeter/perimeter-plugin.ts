@@ -187,7 +187,8 @@ function headerValue(value: string | string[] | undefined): string | null {
   return Array.isArray(value) ? (value.length === 1 ? (value[0] ?? null) : null) : value;
 }
 
-function hostAllowed(host: string, allowed: ReadonlySet<string>): boolean {
+/** Whether `host` (a `Host` header: name, name:port, [v6]:port) is one of `allowed` (lower case). */
+export function hostAllowed(host: string, allowed: ReadonlySet<string>): boolean {
   const lower = host.toLowerCase();
   if (allowed.has(lower)) return true;
   const name = lower.startsWith('[') ? lower.slice(0, lower.indexOf(']') + 1) : lower.replace(/:\d+$/, '');
