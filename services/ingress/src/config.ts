@@ -63,6 +63,11 @@ export const gatewayConfigSchema = z.strictObject({
     .default(30 * 60_000),
   /** Most concurrent MCP sessions; `initialize` beyond it gets 503. Default 10,000. */
   maxSessions: z.number().int().positive().default(10_000),
+  /**
+   * Most concurrent sessions of one caller (one agent acting for one user); `initialize` beyond it
+   * gets 429, so that one token cannot take every slot of `maxSessions`. Default 1,000.
+   */
+  maxSessionsPerCaller: z.number().int().positive().default(1_000),
 });
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
 export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;

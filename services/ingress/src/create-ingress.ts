@@ -201,6 +201,7 @@ export async function createIngress(options: IngressOptions): Promise<Ingress> {
           deps: { catalog, upstreams, policy, recorder, redact, logger, failOpen: config.gateway.failOpen },
           sessions,
           maxSessions: config.gateway.maxSessions,
+          maxSessionsPerCaller: config.gateway.maxSessionsPerCaller,
           path: mcpPath,
         }),
     }),

@@ -444,6 +444,26 @@ describe('gateway with maxSessions under concurrent initializes', () => {
   });
 });
 
+describe('gateway with maxSessionsPerCaller', () => {
+  it('keeps one caller from taking every session slot: 429 past its own limit, others unaffected', async () => {
+    const gw = await startGateway({ gateway: { maxSessions: 10, maxSessionsPerCaller: 2 } });
+    try {
+      const bot = await gw.issuer.token({ client_id: 'support-bot', sub: 'support-bot' });
+      const first = await gw.connect(bot);
+      await gw.connect(bot);
+      expect(await postInitialize(gw, bot, 'third')).toBe(429);
+      // Another caller — the same agent acting for another user included — still gets sessions.
+      const forAlice = await gw.issuer.token({ client_id: 'support-bot', sub: 'alice' });
+      expect(await postInitialize(gw, forAlice, 'alice')).toBe(200);
+      // Ending one of the caller's sessions gives its slot back.
+      await first.transport.terminateSession();
+      expect(await postInitialize(gw, bot, 'again')).toBe(200);
+    } finally {
+      await gw.close();
+    }
+  });
+});
+
 describe('gateway and arguments the audit cannot encode', () => {
   it('refuses a call whose arguments nest too deeply to encode, and records the refusal', async () => {
     const gw = await startGateway();

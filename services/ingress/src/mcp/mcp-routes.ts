@@ -7,13 +7,15 @@ import { GATEWAY_RPC_ERRORS } from '../errors.js';
 import type { RejectFromRoute } from '../perimeter/perimeter-plugin.js';
 import { createGatewayServer, type GatewayServerDeps, type SessionIdentity } from './gateway-server.js';
 import { NodeHttpServerTransport } from './node-http-server-transport.js';
-import type { GatewaySession, SessionRegistry } from './session-registry.js';
+import { callerKey, type GatewaySession, type SessionRegistry } from './session-registry.js';
 
 export interface McpRoutesOptions {
   deps: GatewayServerDeps;
   sessions: SessionRegistry;
   /** Most concurrent sessions; `initialize` beyond → 503. */
   maxSessions: number;
+  /** Most sessions of one caller (agent acting for user): `gateway.maxSessionsPerCaller`. */
+  maxSessionsPerCaller: number;
   /** MCP endpoint path (the resource URI's path). */
   path: string;
 }
@@ -35,6 +37,8 @@ export function registerMcpRoutes(
   const { deps, sessions } = options;
   /** Sessions past the limit check and not yet in `sessions` (their session.started is being written). */
   let initializing = 0;
+  /** The same, per caller (`callerKey`). */
+  const initializingOf = new Map<string, number>();
 
   const initialize = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | void> => {
     const principal = request.principal;
@@ -45,11 +49,25 @@ export function registerMcpRoutes(
     // Counted from the check on, or concurrent initializes would all pass it while they await.
     if (sessions.size + initializing >= options.maxSessions)
       return rpcError(reply, 503, -32000, 'too many sessions');
+    const caller = callerKey(principal);
+    const callerInitializing = initializingOf.get(caller) ?? 0;
+    if (sessions.countOf(principal) + callerInitializing >= options.maxSessionsPerCaller)
+      return rpcError(
+        reply,
+        429,
+        -32000,
+        `too many sessions for this caller (at most ${options.maxSessionsPerCaller}); end some first`,
+      );
     initializing += 1;
+    initializingOf.set(caller, callerInitializing + 1);
     let counted = true;
     const added = (): void => {
-      if (counted) initializing -= 1;
+      if (!counted) return;
       counted = false;
+      initializing -= 1;
+      const left = (initializingOf.get(caller) ?? 1) - 1;
+      if (left > 0) initializingOf.set(caller, left);
+      else initializingOf.delete(caller);
     };
     try {
       return await open(request, reply, principal, body, added);

@@ -28,12 +28,19 @@ export interface GatewaySession {
  */
 const SETTLE_WAIT_MS = 15_000;
 
+/** One caller: an agent acting for a user (lengths first, so that no two pairs give one key). */
+export function callerKey(principal: { agent: string; user: string }): string {
+  return `${principal.agent.length}:${principal.agent}|${principal.user}`;
+}
+
 /**
  * Live sessions of this ingress node. Ending a session (DELETE, transport close, idle timeout,
  * shutdown) records `session.ended` once, then forgets the session's chain head.
  */
 export class SessionRegistry {
   readonly #sessions = new Map<string, GatewaySession>();
+  /** Live sessions per caller (`callerKey`). */
+  readonly #perCaller = new Map<string, number>();
   readonly #recorder: AuditRecorder;
   readonly #logger: Logger;
   readonly #sweeper: NodeJS.Timeout;
@@ -51,6 +58,13 @@ export class SessionRegistry {
 
   add(session: GatewaySession): void {
     this.#sessions.set(session.id, session);
+    const key = callerKey(session.principal);
+    this.#perCaller.set(key, (this.#perCaller.get(key) ?? 0) + 1);
+  }
+
+  /** Live sessions of the caller `principal` (its agent acting for its user). */
+  countOf(principal: { agent: string; user: string }): number {
+    return this.#perCaller.get(callerKey(principal)) ?? 0;
   }
 
   get(id: string): GatewaySession | undefined {
@@ -65,7 +79,12 @@ export class SessionRegistry {
   async end(session: GatewaySession, reason: SessionEndReason): Promise<void> {
     if (session.ended) return;
     session.ended = true;
-    this.#sessions.delete(session.id);
+    if (this.#sessions.delete(session.id)) {
+      const key = callerKey(session.principal);
+      const left = (this.#perCaller.get(key) ?? 1) - 1;
+      if (left > 0) this.#perCaller.set(key, left);
+      else this.#perCaller.delete(key);
+    }
     await session.transport
       .close()
       .catch((error: unknown) => this.#logger.debug({ err: error }, 'session transport close failed'));
