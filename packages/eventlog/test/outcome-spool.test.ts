@@ -1,10 +1,11 @@
-import { appendFile, mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
+import { appendFile, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   createMemoryLog,
   createSpoolingLog,
+  LogError,
   spoolMaxBytesFromEnv,
   type MemoryEventLog,
   type SpoolingLog,
@@ -224,6 +225,58 @@ describe('outcome spool over the in-memory log', () => {
     await eventually(() => second.pending() === 0);
 
     expect(log.events().map((event) => event.id)).toEqual(outcomes.map((event) => event.id));
+  });
+
+  it('scans a spool of megabytes on open a chunk at a time, from its recorded offset, keeping only where each event is', async () => {
+    const first = await spooling();
+    const outcomes = Array.from({ length: 60 }, (_, i) =>
+      sessionWithOutcomes(`s-big-${i}`, 30).filter((event) => event.type === 'call.completed'),
+    );
+    log.setAvailable(false);
+    for (const chain of outcomes) await first.appendOutcome(chain);
+    expect((await stat(path.join(dir, 'outcomes.spool'))).size).toBeGreaterThan(1 << 20); // past one scan chunk
+    // The log takes one republished batch (500 events), then goes away again: the offset moves once.
+    log.setAvailable(true);
+    const original = log.append.bind(log);
+    const append = vi
+      .spyOn(log, 'append')
+      .mockImplementationOnce(original)
+      .mockRejectedValue(new LogError('GH_ERR_LOG_UNAVAILABLE', 'down again', { retryable: true }));
+    expect(await first.flush()).toBe(1_800 - 500);
+    append.mockRestore();
+    await first.close();
+    opened.splice(opened.indexOf(first), 1);
+    await appendFile(path.join(dir, 'outcomes.spool'), '{"id":"torn'); // and a torn tail
+
+    const second = await spooling();
+    expect(second.pending()).toBe(1_800 - 500);
+    expect(second.hasSpooled('s-big-59')).toBe(true);
+    expect(second.hasSpooled('s-big-0')).toBe(false); // its 30 were in the batch the log took
+    expect(await second.flush()).toBe(0);
+    expect(log.events().map((event) => event.id)).toEqual(outcomes.flat().map((event) => event.id));
+  });
+
+  it('names the spool file when a spooled line is no longer the event recorded there, and keeps it spooled', async () => {
+    const spool = await spooling();
+    const [, completed] = sessionWithOutcomes('s-altered', 1);
+    log.setAvailable(false);
+    await spool.appendOutcome([completed!]);
+    const file = path.join(dir, 'outcomes.spool');
+    const text = await readFile(file, 'utf8');
+    await writeFile(
+      file,
+      text.replace(
+        completed!.id,
+        completed!.id.replace(/.$/, (c) => (c === '0' ? '1' : '0')),
+      ),
+    );
+    log.setAvailable(true);
+    await expect(spool.flush()).rejects.toMatchObject({
+      code: 'GH_ERR_LOG_CORRUPT_SEGMENT',
+      message: expect.stringMatching(/outcomes\.spool.*not the spooled/),
+    });
+    expect(spool.pending()).toBe(1);
+    expect(log.events()).toEqual([]);
   });
 
   it('drops a torn last line (a spool write cut by a crash) on open and keeps every complete one', async () => {

@@ -3,11 +3,21 @@ import path from 'node:path';
 import { decodeEvent, encodeEvent, type GatehouseEvent } from '@gatehouse/events';
 import { LogError } from '../errors.js';
 
-/** One spooled event and the byte position just past its line. */
-export interface SpooledEvent {
-  event: GatehouseEvent;
+/**
+ * One spooled event as the spooling log keeps it in memory: where its line is in the spool file
+ * (`start`, and `end` just past its `\n`) and what it needs without reading the line again. The
+ * event itself stays on disk until it is republished (`read`): a spool of a long outage may hold
+ * far more than the heap would.
+ */
+export interface SpooledRecord {
+  start: number;
   end: number;
+  id: string;
+  sessionId: string;
 }
+
+/** Bytes read at a time when the spool is scanned on open. */
+const RECOVERY_CHUNK_BYTES = 1 << 20;
 
 /**
  * The spool on disk, in `dir`:
@@ -47,7 +57,7 @@ export class SpoolFile {
   static async open(
     dir: string,
     maxBytes = Number.MAX_SAFE_INTEGER,
-  ): Promise<{ spool: SpoolFile; pending: SpooledEvent[] }> {
+  ): Promise<{ spool: SpoolFile; pending: SpooledRecord[] }> {
     const spool = new SpoolFile(dir, maxBytes);
     try {
       await mkdir(spool.dir, { recursive: true });
@@ -66,37 +76,112 @@ export class SpoolFile {
     }
   }
 
-  async #recover(): Promise<SpooledEvent[]> {
-    let bytes: Buffer;
+  /**
+   * Scans the spool from the recorded offset, a chunk at a time: checks every line not yet
+   * republished and returns where each is; cuts a torn last line off.
+   */
+  async #recover(): Promise<SpooledRecord[]> {
+    let handle: FileHandle;
     try {
-      bytes = await readFile(this.file);
+      handle = await open(this.file, 'r');
     } catch (cause) {
       if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw cause;
     }
-    const complete = bytes.lastIndexOf(0x0a) + 1;
-    if (complete < bytes.length) await truncate(this.file, complete);
+    const pending: SpooledRecord[] = [];
+    let complete: number;
+    let size: number;
+    try {
+      size = (await handle.stat()).size;
+      let offset = await this.#readOffset();
+      if (offset > size) offset = 0;
+      const chunk = Buffer.allocUnsafe(RECOVERY_CHUNK_BYTES);
+      let carry = Buffer.alloc(0); // the start of a line that continues in the next chunk
+      let carryAt = offset; // its position in the file
+      let line = 0;
+      for (let at = offset; at < size;) {
+        const { bytesRead } = await handle.read(chunk, 0, Math.min(chunk.length, size - at), at);
+        if (bytesRead === 0) break;
+        at += bytesRead;
+        const data = carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : chunk;
+        const length = carry.length > 0 ? data.length : bytesRead;
+        let start = 0;
+        for (let newline = data.indexOf(0x0a, start); newline >= 0 && newline < length;) {
+          line++;
+          const event = this.#decodeLine(data.subarray(start, newline), line, offset, carryAt + start);
+          pending.push({
+            start: carryAt + start,
+            end: carryAt + newline + 1,
+            id: event.id,
+            sessionId: event.session_id,
+          });
+          start = newline + 1;
+          newline = data.indexOf(0x0a, start);
+        }
+        carry = Buffer.from(data.subarray(start, length)); // a copy: `chunk` is read into again
+        carryAt += start;
+      }
+      complete = carryAt;
+    } finally {
+      await handle.close();
+    }
+    if (complete < size) await truncate(this.file, complete);
     this.#size = complete;
-    let offset = await this.#readOffset();
-    if (offset > complete) offset = 0;
-    const pending: SpooledEvent[] = [];
-    let start = offset;
-    let line = 0;
-    while (start < complete) {
-      const end = bytes.indexOf(0x0a, start) + 1;
-      line++;
-      try {
-        pending.push({ event: decodeEvent(bytes.subarray(start, end - 1)), end });
-      } catch (cause) {
+    return pending;
+  }
+
+  #decodeLine(bytes: Buffer, line: number, offset: number, at: number): GatehouseEvent {
+    try {
+      return decodeEvent(bytes);
+    } catch (cause) {
+      throw new LogError(
+        'GH_ERR_LOG_CORRUPT_SEGMENT',
+        `outcome spool ${this.file}: line ${line} after byte ${offset} (bytes ${at}-${at + bytes.length}) is not a valid event; move the file aside to start without it`,
+        { cause },
+      );
+    }
+  }
+
+  /**
+   * The events of `records` — consecutive lines of the spool, in order, as `append` and `open`
+   * returned them — read back from the file. Rejects naming the file when a line is no longer
+   * the event recorded there.
+   */
+  async read(records: readonly SpooledRecord[]): Promise<GatehouseEvent[]> {
+    const first = records[0];
+    const last = records[records.length - 1];
+    if (first === undefined || last === undefined) return [];
+    const bytes = Buffer.allocUnsafe(last.end - first.start);
+    const handle = await open(this.file, 'r');
+    try {
+      let got = 0;
+      while (got < bytes.length) {
+        const { bytesRead } = await handle.read(bytes, got, bytes.length - got, first.start + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      if (got < bytes.length)
         throw new LogError(
           'GH_ERR_LOG_CORRUPT_SEGMENT',
-          `outcome spool ${this.file}: line ${line} after byte ${offset} (bytes ${start}-${end - 1}) is not a valid event; move the file aside to start without it`,
-          { cause },
+          `outcome spool ${this.file} ends at byte ${first.start + got}, before the spooled events it should hold (to byte ${last.end})`,
         );
-      }
-      start = end;
+    } finally {
+      await handle.close();
     }
-    return pending;
+    return records.map((record, i) => {
+      const event = this.#decodeLine(
+        bytes.subarray(record.start - first.start, record.end - first.start - 1),
+        i + 1,
+        first.start,
+        record.start,
+      );
+      if (event.id !== record.id)
+        throw new LogError(
+          'GH_ERR_LOG_CORRUPT_SEGMENT',
+          `outcome spool ${this.file}: bytes ${record.start}-${record.end - 1} hold event ${event.id}, not the spooled ${record.id}`,
+        );
+      return event;
+    });
   }
 
   async #readOffset(): Promise<number> {
@@ -116,16 +201,18 @@ export class SpoolFile {
     }
   }
 
-  /** Appends `events` durably (fdatasync) and returns them with their end positions. */
-  async append(events: readonly GatehouseEvent[]): Promise<SpooledEvent[]> {
+  /** Appends `events` durably (fdatasync) and returns where each one's line is. */
+  async append(events: readonly GatehouseEvent[]): Promise<SpooledRecord[]> {
     const handle = this.#open();
     if (this.#broken) throw this.#broken;
     const lines = events.map((event) => Buffer.concat([encodeEvent(event), Buffer.from('\n')]));
-    const spooled: SpooledEvent[] = [];
+    const spooled: SpooledRecord[] = [];
     let end = this.#size;
     for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
+      const start = end;
       end += lines[i]!.length;
-      spooled.push({ event: events[i]!, end });
+      spooled.push({ start, end, id: event.id, sessionId: event.session_id });
     }
     if (end > this.maxBytes) {
       throw new LogError(

@@ -1,7 +1,7 @@
 import type { GatehouseEvent } from '@gatehouse/events';
 import type { ConsumerOptions, EventLog, LogConsumer } from '../event-log.js';
 import { LogError } from '../errors.js';
-import { SpoolFile, type SpooledEvent } from './spool-file.js';
+import { SpoolFile, type SpooledRecord } from './spool-file.js';
 
 /** How hard `appendOutcome` tries the log before spooling, and how often the spool is republished. */
 export interface SpoolRetryOptions {
@@ -152,7 +152,8 @@ class SpoolingEventLog implements SpoolingLog {
   readonly #spool: SpoolFile;
   readonly #spoolable: ReadonlySet<string>;
   readonly #logger: SpoolLogger | undefined;
-  readonly #pending: SpooledEvent[];
+  /** Where the spooled events not yet republished are in the spool file, in order. */
+  readonly #pending: SpooledRecord[];
   /** Spooled-and-unacknowledged events per session. */
   readonly #spooledSessions = new Map<string, number>();
   /** Tail of the per-session call chains (serialization). */
@@ -162,7 +163,7 @@ class SpoolingEventLog implements SpoolingLog {
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
-  constructor(options: SpoolingLogOptions, settings: Settings, spool: SpoolFile, pending: SpooledEvent[]) {
+  constructor(options: SpoolingLogOptions, settings: Settings, spool: SpoolFile, pending: SpooledRecord[]) {
     this.#log = options.log;
     this.kind = `${options.log.kind}+spool`;
     this.dir = spool.dir;
@@ -171,7 +172,7 @@ class SpoolingEventLog implements SpoolingLog {
     this.#spoolable = new Set(options.spoolableTypes ?? DEFAULT_SPOOLABLE_TYPES);
     this.#logger = options.logger;
     this.#pending = pending;
-    for (const { event } of pending) this.#countSpooled(event.session_id, 1);
+    for (const record of pending) this.#countSpooled(record.sessionId, 1);
   }
 
   start(): void {
@@ -267,12 +268,13 @@ class SpoolingEventLog implements SpoolingLog {
     return this.#serializeSpool(async () => {
       while (this.#pending.length > 0 && !this.#closed) {
         const chunk = this.#pending.slice(0, this.#settings.republishBatchEvents);
+        const events = await this.#spool.read(chunk);
         try {
-          await this.#log.append(chunk.map((entry) => entry.event));
+          await this.#log.append(events);
         } catch (error) {
           if (error instanceof LogError && !error.retryable) {
             this.#logger?.warn(
-              { err: String(error), event: chunk[0]?.event.id },
+              { err: String(error), event: chunk[0]?.id },
               'the event log refuses a spooled event; it stays in the spool',
             );
           }
@@ -282,7 +284,7 @@ class SpoolingEventLog implements SpoolingLog {
         // manages to record that (if it does not, a restart republishes the chunk: repeats, which
         // readers deduplicate by event id, never a gap).
         this.#pending.splice(0, chunk.length);
-        for (const { event } of chunk) this.#countSpooled(event.session_id, -1);
+        for (const record of chunk) this.#countSpooled(record.sessionId, -1);
         if (this.#pending.length === 0) await this.#spool.reset();
         else await this.#spool.advance(chunk[chunk.length - 1]!.end);
         this.#logger?.info?.(
