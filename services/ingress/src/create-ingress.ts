@@ -139,7 +139,7 @@ export async function createIngress(options: IngressOptions): Promise<Ingress> {
     'catalog and policy published',
   );
 
-  const sessions = new SessionRegistry(recorder, logger, config.gateway.sessionIdleTimeoutMs);
+  const sessions = new SessionRegistry(recorder, logger, config.gateway.sessionIdleTimeoutMs, config.gateway);
   const perimeterStream = `perimeter:${instanceId}`;
   const onReject = async (report: RejectionReport): Promise<void> => {
     await recorder.appendOutcome(
@@ -200,8 +200,6 @@ export async function createIngress(options: IngressOptions): Promise<Ingress> {
         registerMcpRoutes(scope, reject, {
           deps: { catalog, upstreams, policy, recorder, redact, logger, failOpen: config.gateway.failOpen },
           sessions,
-          maxSessions: config.gateway.maxSessions,
-          maxSessionsPerCaller: config.gateway.maxSessionsPerCaller,
           path: mcpPath,
         }),
     }),

@@ -7,15 +7,12 @@ import { GATEWAY_RPC_ERRORS } from '../errors.js';
 import type { RejectFromRoute } from '../perimeter/perimeter-plugin.js';
 import { createGatewayServer, type GatewayServerDeps, type SessionIdentity } from './gateway-server.js';
 import { NodeHttpServerTransport } from './node-http-server-transport.js';
-import { callerKey, type GatewaySession, type SessionRegistry } from './session-registry.js';
+import type { GatewaySession, SessionRegistry, SessionSlot } from './session-registry.js';
 
 export interface McpRoutesOptions {
   deps: GatewayServerDeps;
+  /** Live sessions, and the limits `initialize` is held to (503 in all, 429 per caller). */
   sessions: SessionRegistry;
-  /** Most concurrent sessions; `initialize` beyond → 503. */
-  maxSessions: number;
-  /** Most sessions of one caller (agent acting for user): `gateway.maxSessionsPerCaller`. */
-  maxSessionsPerCaller: number;
   /** MCP endpoint path (the resource URI's path). */
   path: string;
 }
@@ -35,10 +32,6 @@ export function registerMcpRoutes(
   options: McpRoutesOptions,
 ): void {
   const { deps, sessions } = options;
-  /** Sessions past the limit check and not yet in `sessions` (their session.started is being written). */
-  let initializing = 0;
-  /** The same, per caller (`callerKey`). */
-  const initializingOf = new Map<string, number>();
 
   const initialize = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | void> => {
     const principal = request.principal;
@@ -46,33 +39,19 @@ export function registerMcpRoutes(
     if (!principal || !isInitializeRequest(body)) {
       return rpcError(reply, 400, -32000, 'Bad Request: Mcp-Session-Id header is required');
     }
-    // Counted from the check on, or concurrent initializes would all pass it while they await.
-    if (sessions.size + initializing >= options.maxSessions)
-      return rpcError(reply, 503, -32000, 'too many sessions');
-    const caller = callerKey(principal);
-    const callerInitializing = initializingOf.get(caller) ?? 0;
-    if (sessions.countOf(principal) + callerInitializing >= options.maxSessionsPerCaller)
+    const slot = sessions.reserve(principal);
+    if (slot === 'sessions') return rpcError(reply, 503, -32000, 'too many sessions');
+    if (slot === 'caller')
       return rpcError(
         reply,
         429,
         -32000,
-        `too many sessions for this caller (at most ${options.maxSessionsPerCaller}); end some first`,
+        `too many sessions for this caller (at most ${sessions.limits.maxSessionsPerCaller}); end some first`,
       );
-    initializing += 1;
-    initializingOf.set(caller, callerInitializing + 1);
-    let counted = true;
-    const added = (): void => {
-      if (!counted) return;
-      counted = false;
-      initializing -= 1;
-      const left = (initializingOf.get(caller) ?? 1) - 1;
-      if (left > 0) initializingOf.set(caller, left);
-      else initializingOf.delete(caller);
-    };
     try {
-      return await open(request, reply, principal, body, added);
+      return await open(request, reply, principal, body, slot);
     } finally {
-      added();
+      sessions.release(slot);
     }
   };
 
@@ -81,7 +60,7 @@ export function registerMcpRoutes(
     reply: FastifyReply,
     principal: NonNullable<FastifyRequest['principal']>,
     body: InitializeRequest,
-    added: () => void,
+    slot: SessionSlot,
   ): Promise<FastifyReply | void> => {
     const sessionId = randomUUID();
     const identity: SessionIdentity = {
@@ -136,8 +115,7 @@ export function registerMcpRoutes(
     };
     transport.onclose = () => void sessions.end(session, 'transport_closed');
     await server.server.connect(transport);
-    sessions.add(session);
-    added();
+    sessions.add(session, slot);
     reply.hijack();
     await transport.handleRequest(request.raw, reply.raw, body);
     if (transport.sessionId === undefined) await sessions.end(session, 'initialize_failed');

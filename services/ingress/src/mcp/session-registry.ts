@@ -29,8 +29,23 @@ export interface GatewaySession {
 const SETTLE_WAIT_MS = 15_000;
 
 /** One caller: an agent acting for a user (lengths first, so that no two pairs give one key). */
-export function callerKey(principal: { agent: string; user: string }): string {
+function callerKey(principal: { agent: string; user: string }): string {
   return `${principal.agent.length}:${principal.agent}|${principal.user}`;
+}
+
+/** How many sessions may be open at once: in all, and per caller (an agent acting for a user). */
+export interface SessionLimits {
+  maxSessions: number;
+  maxSessionsPerCaller: number;
+}
+
+/**
+ * A place for a session being opened, taken before its `session.started` is written: `add` hands
+ * it to the session, `release` gives it back if the session never comes to be.
+ */
+export interface SessionSlot {
+  readonly caller: string;
+  held: boolean;
 }
 
 /**
@@ -39,15 +54,18 @@ export function callerKey(principal: { agent: string; user: string }): string {
  */
 export class SessionRegistry {
   readonly #sessions = new Map<string, GatewaySession>();
-  /** Live sessions per caller (`callerKey`). */
-  readonly #perCaller = new Map<string, number>();
+  /** Slots taken (live sessions and sessions being opened), per caller and in all. */
+  readonly #slotsOf = new Map<string, number>();
+  #slots = 0;
+  readonly limits: SessionLimits;
   readonly #recorder: AuditRecorder;
   readonly #logger: Logger;
   readonly #sweeper: NodeJS.Timeout;
 
-  constructor(recorder: AuditRecorder, logger: Logger, idleTimeoutMs: number) {
+  constructor(recorder: AuditRecorder, logger: Logger, idleTimeoutMs: number, limits: SessionLimits) {
     this.#recorder = recorder;
     this.#logger = logger;
+    this.limits = limits;
     const every = Math.max(1_000, Math.min(60_000, Math.floor(idleTimeoutMs / 2)));
     this.#sweeper = setInterval(() => this.#sweep(idleTimeoutMs), every).unref();
   }
@@ -56,15 +74,36 @@ export class SessionRegistry {
     return this.#sessions.size;
   }
 
-  add(session: GatewaySession): void {
-    this.#sessions.set(session.id, session);
-    const key = callerKey(session.principal);
-    this.#perCaller.set(key, (this.#perCaller.get(key) ?? 0) + 1);
+  /**
+   * Takes a slot for a new session of `principal`, counted from now on so that initializes that
+   * arrive together cannot all pass the limits while they await; which limit is reached otherwise.
+   */
+  reserve(principal: { agent: string; user: string }): SessionSlot | 'sessions' | 'caller' {
+    const caller = callerKey(principal);
+    if (this.#slots >= this.limits.maxSessions) return 'sessions';
+    if ((this.#slotsOf.get(caller) ?? 0) >= this.limits.maxSessionsPerCaller) return 'caller';
+    this.#count(caller, 1);
+    return { caller, held: true };
   }
 
-  /** Live sessions of the caller `principal` (its agent acting for its user). */
-  countOf(principal: { agent: string; user: string }): number {
-    return this.#perCaller.get(callerKey(principal)) ?? 0;
+  /** Gives back a slot no session took (a no-op once `add` took it). */
+  release(slot: SessionSlot): void {
+    if (!slot.held) return;
+    slot.held = false;
+    this.#count(slot.caller, -1);
+  }
+
+  /** Adds `session` in the slot reserved for it; `end` gives the slot back. */
+  add(session: GatewaySession, slot: SessionSlot): void {
+    slot.held = false;
+    this.#sessions.set(session.id, session);
+  }
+
+  #count(caller: string, delta: number): void {
+    this.#slots += delta;
+    const left = (this.#slotsOf.get(caller) ?? 0) + delta;
+    if (left > 0) this.#slotsOf.set(caller, left);
+    else this.#slotsOf.delete(caller);
   }
 
   get(id: string): GatewaySession | undefined {
@@ -79,12 +118,7 @@ export class SessionRegistry {
   async end(session: GatewaySession, reason: SessionEndReason): Promise<void> {
     if (session.ended) return;
     session.ended = true;
-    if (this.#sessions.delete(session.id)) {
-      const key = callerKey(session.principal);
-      const left = (this.#perCaller.get(key) ?? 1) - 1;
-      if (left > 0) this.#perCaller.set(key, left);
-      else this.#perCaller.delete(key);
-    }
+    if (this.#sessions.delete(session.id)) this.#count(callerKey(session.principal), -1);
     await session.transport
       .close()
       .catch((error: unknown) => this.#logger.debug({ err: error }, 'session transport close failed'));
