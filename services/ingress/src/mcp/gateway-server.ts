@@ -109,45 +109,35 @@ export function createGatewayServer(deps: GatewayServerDeps, identity: SessionId
     const args = request.params.arguments ?? {};
     const entry = catalog.get(name);
     const toolName = name.length > MAX_TOOL_NAME ? `${name.slice(0, MAX_TOOL_NAME)}…` : name;
-    let redaction: ReturnType<GatewayServerDeps['redact']>;
+    let redaction: ReturnType<GatewayServerDeps['redact']> | undefined;
     try {
       redaction = deps.redact(args);
     } catch (cause) {
+      logger.info({ err: cause, tool: toolName }, 'tools/call refused: arguments cannot be audited');
+    }
+    const subject = {
+      server: entry?.server ?? null,
+      tool: toolName,
+      request_id: String(extra.requestId),
+      args: redaction?.args ?? null,
+      args_sha256: redaction?.argsSha256 ?? null,
+    };
+    if (redaction === undefined) {
       // Arguments the audit cannot encode (nested deeper than canonical JSON recurses): refused,
       // and the refusal recorded without them, so that even this probe leaves its trace.
-      logger.info({ err: cause, tool: toolName }, 'tools/call refused: arguments cannot be audited');
       const refusal: Decision = {
         allowed: false,
         rule: 'arguments-unencodable',
         policy_version: policy.version,
       };
       await recorder.appendOutcome(
-        callOutcome(
-          'call.denied',
-          context,
-          {
-            server: entry?.server ?? null,
-            tool: toolName,
-            request_id: String(extra.requestId),
-            args: null,
-            args_sha256: null,
-          },
-          refusal,
-          outcome('denied', 0, null, refusal.rule),
-        ),
+        callOutcome('call.denied', context, subject, refusal, outcome('denied', 0, null, refusal.rule)),
       );
       throw new McpError(
         ErrorCode.InvalidParams,
         `arguments of ${toolName} cannot be audited (nested too deeply); call refused`,
       );
     }
-    const subject = {
-      server: entry?.server ?? null,
-      tool: toolName,
-      request_id: String(extra.requestId),
-      args: redaction.args,
-      args_sha256: redaction.argsSha256,
-    };
     const decision: Decision = entry
       ? policy.decide(context.agent, policyUser, name)
       : { allowed: false, rule: 'unknown-tool', policy_version: policy.version };
