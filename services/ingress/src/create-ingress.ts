@@ -10,7 +10,7 @@ import { parseIngressConfig, type IngressConfig, type IngressConfigInput } from 
 import { IngressError } from './errors.js';
 import { registerMcpRoutes } from './mcp/mcp-routes.js';
 import { SessionRegistry } from './mcp/session-registry.js';
-import { hostAllowed, perimeterPlugin, type RejectionReport } from './perimeter/perimeter-plugin.js';
+import { allowsHost, perimeterPlugin, type RejectionReport } from './perimeter/perimeter-plugin.js';
 import { createTokenVerifier, type TokenVerifierOptions } from './perimeter/token-verifier.js';
 import type { IngressPolicy } from './policy-port.js';
 import { UpstreamConnection } from './upstream/upstream-connection.js';
@@ -181,13 +181,10 @@ export async function createIngress(options: IngressOptions): Promise<Ingress> {
   // Outside the perimeter, for load balancers and probes, which name the host as they like; the
   // figures (policy version, upstream names, sessions) only for a Host the gateway answers to, so
   // that a DNS-rebinding page learns no more than that it is up.
-  const allowedHosts = new Set(config.gateway.allowedHosts.map((host) => host.toLowerCase()));
-  app.get('/healthz', async (request) => {
-    const host = request.headers.host;
-    return typeof host === 'string' && hostAllowed(host, allowedHosts)
-      ? { status: 'ok', ...stats() }
-      : { status: 'ok' };
-  });
+  const hostAllowed = allowsHost(config.gateway.allowedHosts);
+  app.get('/healthz', async (request) =>
+    hostAllowed(request.headers.host) ? { status: 'ok', ...stats() } : { status: 'ok' },
+  );
 
   const verifier = createTokenVerifier(config.gateway, options.verifier);
   const mcpPath = new URL(config.gateway.resource).pathname;

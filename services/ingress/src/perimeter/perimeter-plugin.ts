@@ -58,7 +58,7 @@ export function perimeterPlugin(options: PerimeterOptions): FastifyPluginAsync {
     (config.scopesSupported ?? config.requiredScopes).length > 0 ? config.requiredScopes.join(' ') : '';
   const resourceOrigin = new URL(config.resource).origin;
   const allowedOrigins = new Set([resourceOrigin, ...config.allowedOrigins]);
-  const allowedHosts = new Set(config.allowedHosts.map((h) => h.toLowerCase()));
+  const hostAllowed = allowsHost(config.allowedHosts);
 
   const reject = async (
     request: FastifyRequest,
@@ -126,7 +126,7 @@ export function perimeterPlugin(options: PerimeterOptions): FastifyPluginAsync {
 
     scope.addHook('onRequest', async (request, reply) => {
       const host = headerValue(request.headers.host);
-      if (host === null || !hostAllowed(host, allowedHosts))
+      if (!hostAllowed(host))
         return reject(request, reply, new PerimeterRejection('host_not_allowed', 403), false);
       const origin = headerValue(request.headers.origin);
       if (origin !== null && !allowedOrigins.has(origin))
@@ -187,8 +187,16 @@ function headerValue(value: string | string[] | undefined): string | null {
   return Array.isArray(value) ? (value.length === 1 ? (value[0] ?? null) : null) : value;
 }
 
-/** Whether `host` (a `Host` header: name, name:port, [v6]:port) is one of `allowed` (lower case). */
-export function hostAllowed(host: string, allowed: ReadonlySet<string>): boolean {
+/**
+ * Whether a `Host` header (name, name:port, [v6]:port; absent: no) names one of `allowedHosts`,
+ * with or without its port, in any case.
+ */
+export function allowsHost(allowedHosts: readonly string[]): (host: string | null | undefined) => boolean {
+  const allowed = new Set(allowedHosts.map((h) => h.toLowerCase()));
+  return (host) => typeof host === 'string' && hostIn(host, allowed);
+}
+
+function hostIn(host: string, allowed: ReadonlySet<string>): boolean {
   const lower = host.toLowerCase();
   if (allowed.has(lower)) return true;
   const name = lower.startsWith('[') ? lower.slice(0, lower.indexOf(']') + 1) : lower.replace(/:\d+$/, '');
