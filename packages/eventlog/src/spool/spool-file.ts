@@ -62,10 +62,10 @@ export class SpoolFile {
     try {
       await mkdir(spool.dir, { recursive: true });
       const pending = await spool.#recover();
-      const created = !(await exists(spool.file));
       spool.#handle = await open(spool.file, 'a');
-      if (created) await syncDir(spool.dir); // the new file's name is durable before anything is spooled in it
-      return { spool, pending };
+      // A new file's name is made durable before anything is spooled in it.
+      if (pending === undefined) await syncDir(spool.dir);
+      return { spool, pending: pending ?? [] };
     } catch (cause) {
       if (cause instanceof LogError) throw cause;
       throw new LogError(
@@ -78,14 +78,15 @@ export class SpoolFile {
 
   /**
    * Scans the spool from the recorded offset, a chunk at a time: checks every line not yet
-   * republished and returns where each is; cuts a torn last line off.
+   * republished and returns where each is; cuts a torn last line off. Undefined: there is no
+   * spool file yet.
    */
-  async #recover(): Promise<SpooledRecord[]> {
+  async #recover(): Promise<SpooledRecord[] | undefined> {
     let handle: FileHandle;
     try {
       handle = await open(this.file, 'r');
     } catch (cause) {
-      if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw cause;
     }
     const pending: SpooledRecord[] = [];
@@ -299,16 +300,6 @@ export class SpoolFile {
     if (this.#handle === undefined)
       throw new LogError('GH_ERR_LOG_CLOSED', `the outcome spool ${this.file} is closed`);
     return this.#handle;
-  }
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await stat(file);
-    return true;
-  } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw cause;
   }
 }
 
