@@ -2,6 +2,7 @@ import { mkdir, open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { encodeEvent, parseEvent, type GatehouseEvent } from '@gatehouse/events';
 import type { ConsumerOptions, EventLog } from '../event-log.js';
+import { numberFromEnv } from '../env-number.js';
 import { LogError } from '../errors.js';
 import { assertGroupName, prepareCheckpointDir, readCheckpoint, syncDir } from './checkpoint-store.js';
 import { EmbeddedConsumer, type ConsumerHost } from './embedded-consumer.js';
@@ -90,11 +91,12 @@ export function inlineCommitWhenQuietMsFromEnv(
   env: NodeJS.ProcessEnv,
   name = 'GATEHOUSE_LOG_INLINE_COMMIT_MS',
 ): number | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return undefined;
-  if (!/^\d+(\.\d+)?$/.test(raw))
-    throw new LogError('GH_ERR_LOG_CONFIG', `${name}: "${raw}" is not a number of milliseconds ≥ 0`);
-  return Number(raw);
+  return numberFromEnv(
+    env,
+    name,
+    (raw) => (/^\d+(\.\d+)?$/.test(raw) ? Number(raw) : undefined),
+    'a number of milliseconds ≥ 0',
+  );
 }
 
 const stderrLogger: EmbeddedLogLogger = {

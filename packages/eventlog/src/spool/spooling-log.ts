@@ -1,5 +1,6 @@
 import type { GatehouseEvent } from '@gatehouse/events';
 import type { ConsumerOptions, EventLog, LogConsumer } from '../event-log.js';
+import { numberFromEnv } from '../env-number.js';
 import { LogError } from '../errors.js';
 import { SpoolFile, type SpooledRecord } from './spool-file.js';
 
@@ -105,12 +106,15 @@ export function spoolMaxBytesFromEnv(
   env: NodeJS.ProcessEnv,
   name = 'GATEHOUSE_SPOOL_MAX_BYTES',
 ): number | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return undefined;
-  const value = Number(raw);
-  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < 1_024)
-    throw new LogError('GH_ERR_LOG_CONFIG', `${name}: "${raw}" is not a whole number of bytes ≥ 1024`);
-  return value;
+  return numberFromEnv(
+    env,
+    name,
+    (raw) => {
+      const value = Number(raw);
+      return /^\d+$/.test(raw) && Number.isSafeInteger(value) && value >= 1_024 ? value : undefined;
+    },
+    'a whole number of bytes ≥ 1024',
+  );
 }
 
 /** Opens the spool in `options.dir` (replaying what it holds) and starts the republishing loop. */
