@@ -26,28 +26,9 @@ async function rpcErrorOf(promise: Promise<unknown>): Promise<McpError> {
   return error as McpError;
 }
 
-/** POSTs `body` (a JSON-RPC message, or its text) to `/mcp` with `token` and a client's headers. */
-function postMcp(
-  gw: GatewayFixture,
-  token: string,
-  body: unknown,
-  headers: Record<string, string> = {},
-): Promise<Response> {
-  return fetch(`${gw.base}/mcp`, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${token}`,
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      ...headers,
-    },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
-}
-
 /** POSTs a bare `initialize` with `token`; the HTTP status (the body is read and dropped). */
 async function postInitialize(gw: GatewayFixture, token: string, clientName: string): Promise<number> {
-  const response = await postMcp(gw, token, {
+  const response = await gw.post(token, {
     jsonrpc: '2.0',
     id: 1,
     method: 'initialize',
@@ -246,17 +227,11 @@ describe('gateway in front of the support desk (real SDK client, stdio upstream)
   it('binds a session to its caller: another token with the same session id gets 404 and a record', async () => {
     const { transport } = await gw.connect(await gw.issuer.token({ client_id: 'support-bot', sub: 'alice' }));
     const intruder = await gw.issuer.token({ client_id: 'support-bot', sub: 'bob' });
-    const response = await fetch(`${gw.base}/mcp`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${intruder}`,
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        'mcp-session-id': transport.sessionId ?? '',
-        'mcp-protocol-version': '2025-11-25',
-      },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/list' }),
-    });
+    const response = await gw.post(
+      intruder,
+      { jsonrpc: '2.0', id: 9, method: 'tools/list' },
+      { 'mcp-session-id': transport.sessionId ?? '', 'mcp-protocol-version': '2025-11-25' },
+    );
     expect(response.status).toBe(404);
     await gw.ingress.flush();
     expect(gw.eventsOf('perimeter:test-node').at(-1)?.data).toMatchObject({
@@ -267,7 +242,7 @@ describe('gateway in front of the support desk (real SDK client, stdio upstream)
 
   it('rejects a body over the size limit with 413', async () => {
     const token = await gw.issuer.token({ client_id: 'support-bot', sub: 'support-bot' });
-    const response = await postMcp(gw, token, {
+    const response = await gw.post(token, {
       jsonrpc: '2.0',
       id: 1,
       method: 'initialize',
@@ -471,8 +446,7 @@ describe('gateway and arguments the audit cannot encode', () => {
       const { transport } = await gw.connect(await gw.issuer.token({ client_id: 'ops-agent', sub: 'admin' }));
       const depth = 100_000;
       const args = `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
-      const response = await postMcp(
-        gw,
+      const response = await gw.post(
         await gw.issuer.token({ client_id: 'ops-agent', sub: 'admin' }),
         `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"support__export_customers","arguments":${args}}}`,
         { 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-11-25' },

@@ -21,15 +21,7 @@ describe('what the perimeter logs of a refused token', () => {
         sub: 'alice@example.com',
         exp: Math.floor(Date.now() / 1000) - 600,
       });
-      const response = await fetch(`${gw.base}/mcp`, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${expired}`,
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-        },
-        body: '{"jsonrpc":"2.0","id":1,"method":"ping"}',
-      });
+      const response = await gw.post(expired, { jsonrpc: '2.0', id: 1, method: 'ping' });
       expect(response.status).toBe(401);
     } finally {
       await gw.close();

@@ -28,6 +28,8 @@ export interface GatewayFixture {
   base: string;
   /** Tool calls the support desk received, from its record file. */
   receivedCalls(): Promise<string[]>;
+  /** POSTs `body` (a JSON-RPC message, or its text) to `/mcp` with `token` and a client's headers. */
+  post(token: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
   /** Opens an MCP session with a bearer token. */
   connect(token: string): Promise<{ client: Client; transport: StreamableHTTPClientTransport }>;
   /** Events of one session or stream, in log order. */
@@ -85,6 +87,17 @@ export async function startGateway(options: FixtureOptions = {}): Promise<Gatewa
         .filter((line) => line.length > 0)
         .map((line) => (JSON.parse(line) as { tool: string }).tool);
     },
+    post: (token, body, headers = {}) =>
+      fetch(`${base}/mcp`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          ...headers,
+        },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      }),
     async connect(token) {
       const transport = new StreamableHTTPClientTransport(new URL(`${base}/mcp`), {
         requestInit: { headers: { authorization: `Bearer ${token}` } },
