@@ -69,10 +69,18 @@ describe('which consumer crashes the adapter restarts itself', () => {
       retriable: false,
     });
     expect(isOutageCrash(unauthorized)).toBe(false);
-    // Retriable errors (a refused connection) kafkajs restarts on its own; never reported here.
-    expect(isOutageCrash(kafkajsError('KafkaJSConnectionError', 'ECONNREFUSED', { retriable: true }))).toBe(
-      false,
-    );
+    // A refused connection that kafkajs's retries gave up on: the broker is still down.
+    const refused = kafkajsError('KafkaJSConnectionError', 'Connection error: connect ECONNREFUSED', {
+      retriable: true,
+    });
+    expect(isOutageCrash(refused)).toBe(true);
+    expect(
+      isOutageCrash(
+        kafkajsError('KafkaJSNumberOfRetriesExceeded', 'Connection error: connect ECONNREFUSED', {
+          cause: refused,
+        }),
+      ),
+    ).toBe(true);
     expect(isOutageCrash(new Error('something else'))).toBe(false);
   });
 });

@@ -10,15 +10,21 @@ import type { ResolvedKafkaOptions } from './kafka-options.js';
 const HEARTBEAT_TICK_MS = 1_000;
 
 /**
- * kafkajs errors after which it does not restart a crashed consumer (they are not "retriable")
- * although they may only mean that the cluster is still electing: no group coordinator right after
- * a broker restart, or a lock held through a rebalance. The adapter restarts the consumer itself
- * then, a bounded number of times (`MAX_RESTARTS` without rejoining), because the same errors also
- * hide a permanent refusal (kafkajs reports a FindCoordinator refused for lack of DESCRIBE on the
- * group as "coordinator not found"). Retriable errors kafkajs restarts on its own; anything else
- * (authorization, configuration) stops the consumer.
+ * kafkajs errors after which it may not restart a crashed consumer although they may only mean
+ * that the cluster is down or still electing: no group coordinator right after a broker restart, a
+ * lock held through a rebalance, or a refused connection once kafkajs's own retries ran out (a
+ * broker that takes longer to come back than they last; kafkajs then reports the connection error
+ * as given up on). The adapter restarts the consumer itself then, a bounded number of times
+ * (`MAX_RESTARTS` without rejoining), because the same errors also hide a permanent refusal
+ * (kafkajs reports a FindCoordinator refused for lack of DESCRIBE on the group as "coordinator not
+ * found"; a wrong broker address refuses connections for good). Anything else (authorization,
+ * configuration) stops the consumer.
  */
-const OUTAGE_ERRORS = new Set(['KafkaJSGroupCoordinatorNotFound', 'KafkaJSLockTimeout']);
+const OUTAGE_ERRORS = new Set([
+  'KafkaJSGroupCoordinatorNotFound',
+  'KafkaJSLockTimeout',
+  'KafkaJSConnectionError',
+]);
 
 /** Whether a consumer crash (or an error it wraps as its `cause`) may only mean an election. */
 export function isOutageCrash(error: unknown): boolean {
