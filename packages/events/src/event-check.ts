@@ -253,7 +253,28 @@ function isUuidV7(value: unknown): boolean {
 }
 
 const ISO_MS_SHAPE = shape('0000-00-00T00:00:00.000Z', '0');
-/** UTC ISO 8601 with milliseconds, by shape as the schema's `isoMs` (digits, not a calendar check). */
+/** Days of each month of a common year (February of a leap year has 29). */
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const;
+/** The decimal number written by the digits at `from` … `to` - 1 (shape-checked: digits only). */
+function digits(value: string, from: number, to: number): number {
+  let number = 0;
+  for (let i = from; i < to; i++) number = number * 10 + (value.charCodeAt(i) - 48);
+  return number;
+}
+/**
+ * UTC ISO 8601 with milliseconds naming a real instant in 1900–2299, as the schema's `isoMs`: the
+ * shape, then the calendar by arithmetic (the schema round-trips through `Date` instead).
+ */
 function isIsoMs(value: unknown): boolean {
-  return typeof value === 'string' && value.length === 24 && matchesShape(value, ISO_MS_SHAPE, DIGIT);
+  if (typeof value !== 'string' || value.length !== 24 || !matchesShape(value, ISO_MS_SHAPE, DIGIT))
+    return false;
+  const year = digits(value, 0, 4);
+  const month = digits(value, 5, 7);
+  const day = digits(value, 8, 10);
+  if (year < 1900 || year > 2299 || month < 1 || month > 12 || day < 1) return false;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!;
+  return (
+    day <= days && digits(value, 11, 13) <= 23 && digits(value, 14, 16) <= 59 && digits(value, 17, 19) <= 59
+  );
 }

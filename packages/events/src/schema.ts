@@ -11,7 +11,8 @@ import { z } from 'zod';
  *   id          UUIDv7, time-ordered; the dedup key everywhere downstream
  *   type        past-tense event type, the union discriminator
  *   v           schema version (1)
- *   ts          UTC time, ISO 8601 with milliseconds ("2026-11-28T17:16:12.123Z")
+ *   ts          UTC time, ISO 8601 with milliseconds ("2026-11-28T17:16:12.123Z"): a real
+ *               calendar instant in 1900-01-01 … 2299-12-31 (what the store's DateTime64 holds)
  *   session_id  MCP session id, or a named stream ("policy", "catalog:<server>", "perimeter:<node>")
  *   seq         position in that stream's chain, gapless from 0
  *   prev_hash   `hash` of seq-1 (64 hex chars), GENESIS_HASH for seq 0
@@ -33,9 +34,26 @@ const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex char
 const uuid = z
   .string()
   .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'expected a UUIDv7');
+/**
+ * Earliest and latest instants an event's `ts` may name: what the store's DateTime64(3, 'UTC')
+ * column holds exactly (1900-01-01 … 2299-12-31). An event outside them, or on a day that does not
+ * exist, would be accepted by the log and then refused by the store on every projection attempt.
+ */
+export const EVENT_TS_MIN_MS = Date.UTC(1900, 0, 1);
+export const EVENT_TS_MAX_MS = Date.UTC(2300, 0, 1) - 1;
+
+/** `ts` names a real instant (no 30 February, no hour 24) within the store's range, written canonically. */
+function isStorableInstant(ts: string): boolean {
+  const ms = Date.parse(ts);
+  return (
+    !Number.isNaN(ms) && ms >= EVENT_TS_MIN_MS && ms <= EVENT_TS_MAX_MS && new Date(ms).toISOString() === ts
+  );
+}
+
 const isoMs = z
   .string()
-  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/, 'expected UTC ISO 8601 with milliseconds');
+  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/, 'expected UTC ISO 8601 with milliseconds')
+  .refine(isStorableInstant, 'expected a real UTC instant between 1900-01-01 and 2299-12-31');
 const nullableString = z.string().nullable();
 
 export const decisionSchema = z.strictObject({

@@ -61,6 +61,24 @@ const nearMisses = fc.constantFrom<unknown>(
   '2026-11-28 17:16:12.123Z',
   '2026-11-28T17:16:12.123+00:00',
   '２026-11-28T17:16:12.123Z',
+  '2026-02-30T12:00:00.000Z',
+  '2026-02-29T12:00:00.000Z',
+  '2024-02-29T12:00:00.000Z',
+  '2000-02-29T00:00:00.000Z',
+  '2100-02-29T00:00:00.000Z',
+  '2026-04-31T00:00:00.000Z',
+  '2026-13-01T00:00:00.000Z',
+  '2026-00-10T00:00:00.000Z',
+  '2026-01-00T00:00:00.000Z',
+  '2026-01-01T24:00:00.000Z',
+  '2026-01-01T23:60:00.000Z',
+  '2026-01-01T23:59:60.000Z',
+  '1800-06-01T00:00:00.000Z',
+  '1899-12-31T23:59:59.999Z',
+  '1900-01-01T00:00:00.000Z',
+  '2299-12-31T23:59:59.999Z',
+  '2300-01-01T00:00:00.000Z',
+  '0000-01-01T00:00:00.000Z',
   '',
   'x'.repeat(256),
   'x'.repeat(257),
@@ -132,6 +150,32 @@ describe('isSchemaValidEvent', () => {
     );
   });
 
+  it('gives the schema’s answer for every ts of the right shape, real calendar day or not', () => {
+    const [event] = sealed as [GatehouseEvent];
+    const pad = (n: number, width: number) => String(n).padStart(width, '0');
+    const tsShaped = fc
+      .tuple(
+        fc.oneof(fc.integer({ min: 1890, max: 2310 }), fc.integer({ min: 0, max: 9999 })),
+        fc.integer({ min: 0, max: 13 }),
+        fc.integer({ min: 0, max: 32 }),
+        fc.integer({ min: 0, max: 25 }),
+        fc.integer({ min: 0, max: 61 }),
+        fc.integer({ min: 0, max: 61 }),
+        fc.integer({ min: 0, max: 999 }),
+      )
+      .map(
+        ([y, mo, d, h, mi, s, ms]) =>
+          `${pad(y, 4)}-${pad(mo, 2)}-${pad(d, 2)}T${pad(h, 2)}:${pad(mi, 2)}:${pad(s, 2)}.${pad(ms, 3)}Z`,
+      );
+    fc.assert(
+      fc.property(tsShaped, (ts) => {
+        const value = asJson({ ...event, ts });
+        expect(isSchemaValidEvent(value), ts).toBe(schemaAccepts(value));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
   it('never accepts what the schema refuses, JSON or not', () => {
     fc.assert(
       fc.property(
@@ -176,6 +220,23 @@ describe('parseEvent', () => {
     const parsed = parseEvent(undefinedArgs);
     expect(parsed).not.toBe(undefinedArgs);
     expect(parsed).toEqual(undefinedArgs);
+  });
+
+  it('refuses a ts on a day that does not exist or outside 1900–2299, naming ts', () => {
+    const [event] = sealed as [GatehouseEvent];
+    for (const ts of [
+      '2026-02-30T10:00:00.000Z',
+      '1800-01-01T00:00:00.000Z',
+      '2300-01-01T00:00:00.000Z',
+      '2026-01-01T24:00:00.000Z',
+    ]) {
+      expect(isSchemaValidEvent({ ...event, ts }), ts).toBe(false);
+      expect(() => parseEvent({ ...event, ts }), ts).toThrow(
+        /ts: expected a real UTC instant between 1900-01-01 and 2299-12-31/,
+      );
+    }
+    for (const ts of ['1900-01-01T00:00:00.000Z', '2024-02-29T23:59:59.999Z', '2299-12-31T23:59:59.999Z'])
+      expect(isSchemaValidEvent({ ...event, ts }), ts).toBe(true);
   });
 
   it('still names the failing member, as the schema does', () => {
