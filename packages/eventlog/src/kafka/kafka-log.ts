@@ -1,4 +1,4 @@
-import { encodeEvent, type GatehouseEvent } from '@gatehouse/events';
+import { encodeEvent, parseEvent, type GatehouseEvent } from '@gatehouse/events';
 import { Kafka, type Admin } from 'kafkajs';
 import type { ConsumerOptions, EventLog } from '../event-log.js';
 import { LogError } from '../errors.js';
@@ -25,8 +25,11 @@ export interface KafkaEventLog extends EventLog {
  * (`partitions`, `replicationFactor`, `min.insync.replicas` 2 when replicated) and returns the
  * adapter. Rejects with a retryable `GH_ERR_LOG_UNAVAILABLE` when no broker answers.
  *
- * Append: each event is one record, key = `session_id` (policy, catalog and perimeter events carry
- * their stream name there), value = `encodeEvent(event)` (canonical JSON). One idempotent producer
+ * Append: every event is checked against the event schema first (`validateOnAppend`, default on);
+ * one that fails rejects the whole append with `GH_ERR_LOG_INVALID_RECORD` (`nothingWritten`),
+ * naming its index, id and the field at fault, before anything is sent. Each event is one record,
+ * key = `session_id` (policy, catalog and perimeter events carry their stream name there), value =
+ * `encodeEvent(event)` (canonical JSON). One idempotent producer
  * (`acks=-1`, one request in flight) sends coalesced batches in `append` order; `append` resolves
  * only when the broker acknowledged every record of it (all in-sync replicas), and rejects with a
  * retryable `GH_ERR_LOG_UNAVAILABLE` after `appendTimeoutMs` at the latest. A rejected append may
@@ -102,14 +105,20 @@ class KafkaLog implements KafkaEventLog {
         nothingWritten: true,
       });
     const records: OutgoingRecord[] = [];
-    for (const event of events) {
+    for (let index = 0; index < events.length; index++) {
+      const event = events[index]!;
       let value: Buffer;
       try {
+        // The broker takes any bytes: without this check an event that breaks the schema is
+        // acknowledged here and then refused by every reader of its partition. Validate, then
+        // encode the caller's object (not zod's copy), as the embedded log does.
+        if (this.#options.validateOnAppend) parseEvent(event);
         value = encodeEvent(event);
       } catch (cause) {
+        const id = (event as { id?: unknown } | null)?.id;
         throw new LogError(
           'GH_ERR_LOG_INVALID_RECORD',
-          `append: event ${JSON.stringify((event as { id?: unknown }).id)} cannot be encoded: ${String(cause)}`,
+          `append: event ${index} of ${events.length} (${JSON.stringify(id)}) cannot be written, nothing of this append was sent: ${cause instanceof Error ? cause.message : String(cause)}`,
           { cause, nothingWritten: true },
         );
       }

@@ -43,6 +43,14 @@ export interface KafkaLogOptions {
    * created with `max.message.bytes` = 2 MiB so such an event fits in a record batch).
    */
   maxRecordBytes?: number;
+  /**
+   * Check every appended event against the event schema (`parseEvent`) before anything is sent, as
+   * the embedded log does: the broker accepts any bytes, and an event that breaks the schema would
+   * otherwise be acknowledged and then refused by every reader of its partition. A failing event
+   * rejects the whole append with `GH_ERR_LOG_INVALID_RECORD` (`nothingWritten`). Default true
+   * (under a microsecond per event for plain data, about 5 µs otherwise).
+   */
+  validateOnAppend?: boolean;
   /** TCP connect timeout towards a broker. Default 3,000. */
   connectionTimeoutMs?: number;
   /** Per-request timeout. Default 10,000. */
@@ -91,6 +99,7 @@ export interface ResolvedKafkaOptions {
   lingerMs: number;
   maxBatchBytes: number;
   maxRecordBytes: number;
+  validateOnAppend: boolean;
   connectionTimeoutMs: number;
   requestTimeoutMs: number;
   sessionTimeoutMs: number;
@@ -184,6 +193,7 @@ export function resolveKafkaOptions(options: KafkaLogOptions): ResolvedKafkaOpti
       1,
       KAFKA_TOPIC_MAX_MESSAGE_BYTES - KAFKA_BATCH_HEADROOM_BYTES,
     ),
+    validateOnAppend: options.validateOnAppend ?? true,
     connectionTimeoutMs: integer(options.connectionTimeoutMs, 3_000, 'connectionTimeoutMs', 1),
     requestTimeoutMs: integer(options.requestTimeoutMs, 10_000, 'requestTimeoutMs', 1),
     sessionTimeoutMs,
