@@ -66,6 +66,17 @@ export interface AuditStore {
    */
   latestHeads(options?: { since?: Date }): Promise<CheckpointHead[]>;
 
+  /**
+   * `checkpoint.signed` events whose `data.heads` name `sessionId`, newest first (ts, then id),
+   * every stored row (copies of one id included: a checkpoint forged under an existing id must not
+   * hide behind deduplication). Candidates only, as stored: nothing here is verified, and the
+   * caller checks each one's signature and payload. Keyset-paginated with `before` (the last row of the previous page).
+   */
+  checkpointsNaming(
+    sessionId: string,
+    options: CheckpointsNamingOptions,
+  ): Promise<EventOf<'checkpoint.signed'>[]>;
+
   /** Number of distinct events stored. */
   countEvents(): Promise<number>;
 
@@ -86,6 +97,15 @@ export interface SessionEventsOptions {
    * verification: a row forged under an existing id must not hide behind the deduplication.
    */
   allCopies?: boolean;
+}
+
+export interface CheckpointsNamingOptions {
+  /** Only checkpoints with ts at or after this instant. */
+  since?: Date;
+  /** Only checkpoints ordered before this one (ts, id): the last row of the previous page. */
+  before?: { ts: string; id: string };
+  /** At most this many rows, 1…10,000. */
+  limit: number;
 }
 
 /** A page of results; pass `nextCursor` back as `cursor` for the next page (absent on the last). */

@@ -1,12 +1,19 @@
 import { createHash } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { parseEvent, type CheckpointHead, type EventOf, type GatehouseEvent } from '@gatehouse/events';
+import {
+  canonicalJson,
+  parseEvent,
+  type CheckpointHead,
+  type EventOf,
+  type GatehouseEvent,
+} from '@gatehouse/events';
 import {
   ACTIVITY_EVENT_TYPES,
   SESSION_EVENT_TYPES,
   type ActivityOptions,
   type ActivityPage,
   type AuditStore,
+  type CheckpointsNamingOptions,
   type InsertOptions,
   type ListSessionsOptions,
   type Page,
@@ -404,6 +411,42 @@ export class ClickHouseAuditStore implements AuditStore {
       { at: dateParam(at, 'at') },
     );
     return rows.map((row) => rowToEvent(row) as EventOf<'catalog.published'>);
+  }
+
+  async checkpointsNaming(
+    sessionId: string,
+    options: CheckpointsNamingOptions,
+  ): Promise<EventOf<'checkpoint.signed'>[]> {
+    checkInteger('limit', options.limit, 1, MAX_LIMIT);
+    // `data` is canonical JSON: the member `"session_id":"<id>"` (quotes inside strings are
+    // escaped, so the needle matches only the member itself) occurs where a head names the session.
+    const params: Record<string, unknown> = {
+      needle: `"session_id":${canonicalJson(sessionId)}`,
+      limit: options.limit,
+    };
+    const where = [
+      // Checkpoints carry no agent: one primary-key range of (agent, ts, id).
+      'agent IS NULL',
+      "type = 'checkpoint.signed'",
+      'position(data, {needle:String}) > 0',
+    ];
+    if (options.since !== undefined) {
+      where.push("ts >= {since:DateTime64(3, 'UTC')}");
+      params.since = dateParam(options.since, 'since');
+    }
+    if (options.before !== undefined) {
+      where.push("(ts, id) < ({beforeTs:DateTime64(3, 'UTC')}, {beforeId:UUID})");
+      params.beforeTs = dateParam(new Date(options.before.ts), 'before.ts');
+      params.beforeId = options.before.id;
+    }
+    const rows = await this.#select<EventRow>(
+      `checkpoints naming a session from ${this.database}.events`,
+      `SELECT ${EVENT_ROW_SELECT} FROM ${this.database}.events
+       WHERE ${where.join(' AND ')}
+       ORDER BY ts DESC, id DESC LIMIT {limit:UInt32}`,
+      params,
+    );
+    return rows.map((row) => rowToEvent(row) as EventOf<'checkpoint.signed'>);
   }
 
   async latestHeads(options: { since?: Date } = {}): Promise<CheckpointHead[]> {

@@ -636,3 +636,52 @@ describe('keyset pagination', () => {
     ]);
   });
 });
+
+describe('checkpoints naming a session', () => {
+  const chains = new ChainRegistry();
+  const checkpoint = (offsetMs: number, sessions: string[], stream = 'checkpoint:a') =>
+    chains.seal(
+      createEvent(
+        'checkpoint.signed',
+        { session_id: stream },
+        {
+          jws: 'eyJhbGciOiJFUzI1NiJ9.e30.AAAA',
+          kid: 'k1',
+          heads: sessions.map((session_id, seq) => ({ session_id, seq, hash: 'a'.repeat(64) })),
+        },
+        {},
+        T0 + offsetMs,
+      ),
+    );
+  const c1 = checkpoint(0, ['s1', 's10']);
+  const c2 = checkpoint(60_000, ['s10']);
+  const c3 = checkpoint(120_000, ['s1'], 'checkpoint:b');
+  const other = new SampleEvents().session('s1', 'support-bot', T0, [
+    { tool: 'support__read_ticket', result: 'ok' },
+  ]);
+  let store: AuditStore;
+
+  beforeAll(async () => {
+    store = await open('cp');
+    await store.insertEvents([c1, c2, c3, ...other], 'cp/0/0-1');
+    // A second row under c3's id (a redelivery, or a forgery): both come back.
+    await store.insertEvents([c3], 'cp/0/2-2');
+  });
+
+  it('returns every stored row naming the session exactly, newest first', async () => {
+    const ids = async (session: string, options: Parameters<AuditStore['checkpointsNaming']>[1]) =>
+      (await store.checkpointsNaming(session, options)).map((e) => e.id);
+    expect(await ids('s1', { limit: 10 })).toEqual([c3.id, c3.id, c1.id]);
+    expect(await ids('s10', { limit: 10 })).toEqual([c2.id, c1.id]);
+    expect(await ids('s', { limit: 10 })).toEqual([]);
+    expect(await ids('s1', { since: at(1), limit: 10 })).toEqual([c3.id, c3.id]);
+    expect(await ids('s10', { limit: 1, before: { ts: c2.ts, id: c2.id } })).toEqual([c1.id]);
+    expect((await store.checkpointsNaming('s1', { limit: 1 }))[0]).toEqual(c3);
+  });
+
+  it('refuses a limit out of range', async () => {
+    await expect(store.checkpointsNaming('s1', { limit: 0 })).rejects.toMatchObject({
+      code: 'GH_ERR_STORE_CONFIG',
+    });
+  });
+});

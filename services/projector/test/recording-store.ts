@@ -46,6 +46,7 @@ export class RecordingStore {
         this.rows.push(...events);
       },
       sessionEvents: unsupported,
+      checkpointsNaming: unsupported,
       listSessions: unsupported,
       activity: unsupported,
       policyAt: unsupported,

@@ -1,6 +1,6 @@
 import {
   ChainRegistry,
-  events,
+  createEvent,
   type ChainHead,
   type CheckpointHead,
   type GatehouseEvent,
@@ -87,9 +87,20 @@ export function startCheckpointer(options: CheckpointerOptions): Checkpointer {
       .sort((a, b) => (a.session_id < b.session_id ? -1 : a.session_id > b.session_id ? 1 : 0));
     const fingerprint = JSON.stringify(heads);
     if (heads.length === 0 || fingerprint === lastSigned) return undefined;
-    const jws = await signCheckpoint({ iat: Math.floor(now() / 1000), heads }, options.key);
+    // One clock reading for the signed `iat` and the event's `ts`: verification refuses a
+    // checkpoint whose `ts` strays from its `iat` (an old one moved to look newest).
+    const nowMs = now();
+    const jws = await signCheckpoint({ iat: Math.floor(nowMs / 1000), heads }, options.key);
     const before = chain.head(stream);
-    const event = chain.seal(events.checkpointSigned(stream, { jws, kid: options.key.kid, heads }));
+    const event = chain.seal(
+      createEvent(
+        'checkpoint.signed',
+        { session_id: stream },
+        { jws, kid: options.key.kid, heads },
+        {},
+        nowMs,
+      ),
+    );
     try {
       await options.log.append([event]);
     } catch (error) {

@@ -11,27 +11,55 @@ import type { AuditStore } from '@gatehouse/store';
 import { checkpointKid, verifyCheckpoint } from './checkpoint-jws.js';
 import { QueryApiError } from './errors.js';
 
-/** What the latest signed checkpoint covering a session says, and whether it holds. */
+/** What the newest signed checkpoint covering a session says, and whether it holds. */
 export type CheckpointCheck =
   | { status: 'none' }
   | {
-      /** `verified`: signature valid, head present in the chain; `invalid_signature`: forged or altered;
-       * `unknown_key`: signed by a key this API does not know (cannot be judged). */
+      /**
+       * `verified`: signature valid with a known key, its head present in the chain;
+       * `head_mismatch`: signature valid, but the head it signed is gone or altered (the newest
+       * events were deleted or edited); `invalid_signature`: no checkpoint verified, and one naming
+       * the session was forged or altered; `unknown_key`: no checkpoint verified, and the newest
+       * naming the session is signed by a key this API does not know (cannot be judged).
+       */
       status: 'verified' | 'invalid_signature' | 'unknown_key' | 'head_mismatch';
       stream: string;
       seq: number;
       kid: string;
-      /** When it was signed (ISO 8601). */
+      /** When it was signed (ISO 8601): the signed `iat` for a verified one, else the event's `ts`. */
       signed_at: string;
       /** The head it commits to for this session. */
       head: ChainHead;
     };
 
+/** A checkpoint naming the session that was refused as evidence: why, and where it is. */
+export interface RejectedCheckpoint {
+  /**
+   * `invalid_signature`: the JWS does not verify with the key its `kid` names; `not_signed`: the
+   * event names the session but its signed payload does not; `redated`: the event's `ts` is not
+   * when it was signed (`iat`), i.e. an old checkpoint moved to look newest.
+   */
+  reason: 'invalid_signature' | 'not_signed' | 'redated';
+  stream: string;
+  seq: number;
+  kid: string;
+  ts: string;
+}
+
 /** The answer of `GET /v1/sessions/{id}/verify`. */
 export interface SessionVerification {
   session_id: string;
-  /** True when every link holds and a checkpoint, if any, verifies and its head is present. */
+  /**
+   * True when every link holds, no checkpoint naming the session was refused as forged, and the
+   * anchoring checkpoint's head, if there is one, is present.
+   */
   intact: boolean;
+  /**
+   * True when a checkpoint signed by a known key vouches for the chain up to its head. False
+   * (with `intact` true) means the chain holds but nothing signed says it is complete: its newest
+   * events could have been deleted without trace (no checkpoint yet, or only unknown keys).
+   */
+  anchored: boolean;
   /** Events read back from ClickHouse. */
   events: number;
   /** The last event read back. */
@@ -39,6 +67,8 @@ export interface SessionVerification {
   /** The first broken link (seq, id, kind, message), or null. */
   first_bad: ChainBreak | null;
   checkpoint: CheckpointCheck;
+  /** Checkpoints naming the session that were refused (newest first, at most 20). */
+  rejected_checkpoints: RejectedCheckpoint[];
 }
 
 /**
@@ -60,43 +90,68 @@ export function withoutIdenticalCopies(events: readonly GatehouseEvent[]): Gateh
   return kept;
 }
 
+/** What `findSessionCheckpoint` found: the anchor (if any) and what it refused. */
+export interface SessionCheckpoints {
+  /** The newest checkpoint that verified with a known key, with the head it signed for the session. */
+  anchor?: { event: EventOf<'checkpoint.signed'>; head: ChainHead; kid: string; signedAt: string };
+  /** When nothing verified: the newest checkpoint signed by a key this API does not know. */
+  unknownKey?: { event: EventOf<'checkpoint.signed'>; kid: string };
+  /** Checkpoints naming the session refused as evidence, newest first. */
+  rejected: RejectedCheckpoint[];
+}
+
 /**
- * Verifies a session's chain as read back from the store, anchored by a signed checkpoint when
- * one covers it: the JWS must verify with a known public key, and the head it names must be in the
- * chain with the same hash — so deleting or editing the newest events is caught too.
- * A checkpoint whose signature fails makes the session not intact (the record was tampered with).
+ * Verifies a session's chain as read back from the store, anchored by the newest checkpoint that
+ * verified with a known key: the head it signed must be in the chain with the same hash, so
+ * deleting or editing the newest events is caught too. A checkpoint naming the session that was
+ * forged (bad signature, unsigned claim, moved in time) makes the session not intact: someone
+ * wrote to the record.
  */
 export function verifySessionEvents(
   sessionId: string,
   events: readonly GatehouseEvent[],
-  checkpoint:
-    | { event: EventOf<'checkpoint.signed'>; payloadHead: ChainHead; kid: string }
-    | { event: EventOf<'checkpoint.signed'>; invalid: 'invalid_signature' | 'unknown_key'; kid: string }
-    | undefined,
+  found: SessionCheckpoints,
 ): SessionVerification {
+  const { anchor, unknownKey, rejected } = found;
   let check: CheckpointCheck = { status: 'none' };
-  let expectedHead: ChainHead | undefined;
-  if (checkpoint !== undefined) {
-    const claimed = checkpoint.event.data.heads.find((h) => h.session_id === sessionId);
-    const base = {
-      stream: checkpoint.event.session_id,
-      seq: checkpoint.event.seq,
-      kid: checkpoint.kid,
-      signed_at: checkpoint.event.ts,
+  const expectedHead = anchor?.head;
+  if (anchor !== undefined) {
+    check = {
+      status: 'verified',
+      stream: anchor.event.session_id,
+      seq: anchor.event.seq,
+      kid: anchor.kid,
+      signed_at: anchor.signedAt,
+      head: anchor.head,
     };
-    if ('invalid' in checkpoint) {
-      check = {
-        status: checkpoint.invalid,
-        ...base,
-        head: claimed === undefined ? { seq: -1, hash: '' } : { seq: claimed.seq, hash: claimed.hash },
-      };
-    } else {
-      expectedHead = checkpoint.payloadHead;
-      check = { status: 'verified', ...base, head: checkpoint.payloadHead };
-    }
+  } else if (rejected.length > 0 || unknownKey !== undefined) {
+    const newest = rejected[0];
+    const event = unknownKey?.event;
+    const heads: unknown = event?.data.heads;
+    const claimed = Array.isArray(heads)
+      ? (heads as EventOf<'checkpoint.signed'>['data']['heads']).find((h) => h.session_id === sessionId)
+      : undefined;
+    check =
+      newest !== undefined
+        ? {
+            status: 'invalid_signature',
+            stream: newest.stream,
+            seq: newest.seq,
+            kid: newest.kid,
+            signed_at: newest.ts,
+            head: { seq: -1, hash: '' },
+          }
+        : {
+            status: 'unknown_key',
+            stream: event!.session_id,
+            seq: event!.seq,
+            kid: unknownKey!.kid,
+            signed_at: event!.ts,
+            head: claimed === undefined ? { seq: -1, hash: '' } : { seq: claimed.seq, hash: claimed.hash },
+          };
   }
   const result = verifyChain(events, { sessionId, ...(expectedHead === undefined ? {} : { expectedHead }) });
-  if (!result.ok && check.status === 'verified' && result.firstBad.index >= 0 && expectedHead !== undefined) {
+  if (!result.ok && check.status === 'verified' && expectedHead !== undefined) {
     // The chain broke; say whether the signed head itself is among what no longer holds.
     const atHead = events.find((e) => e.seq === expectedHead.seq);
     if (atHead === undefined || atHead.hash !== expectedHead.hash)
@@ -105,62 +160,100 @@ export function verifySessionEvents(
   const last = events[events.length - 1];
   return {
     session_id: sessionId,
-    intact:
-      result.ok && (check.status === 'none' || check.status === 'verified' || check.status === 'unknown_key'),
+    intact: result.ok && rejected.length === 0 && check.status !== 'head_mismatch',
+    anchored: result.ok && check.status === 'verified',
     events: events.length,
     head: last === undefined ? null : { seq: last.seq, hash: last.hash },
     first_bad: result.ok ? null : result.firstBad,
     checkpoint: check,
+    rejected_checkpoints: rejected.slice(0, MAX_REJECTED_REPORTED),
   };
 }
 
 /** Public checkpoint keys by `kid`. */
 export type CheckpointPublicKeys = ReadonlyMap<string, KeyObject>;
 
+/** Rejected checkpoints listed in an answer (all of them still make the session not intact). */
+const MAX_REJECTED_REPORTED = 20;
+/** Candidates read per store query. */
+const CANDIDATE_PAGE = 50;
+/** Most candidates examined: a flood of forged checkpoints cannot make verification unbounded. */
+const MAX_CANDIDATES = 1_000;
 /**
- * Finds the newest `checkpoint.signed` event that names `sessionId`, checks its signature, and
- * returns what `verifySessionEvents` needs. Scans the `checkpoint:*` streams active since `since`
- * from their newest event backwards, at most `maxScan` events per stream.
+ * How far a checkpoint event's `ts` may lie from the `iat` it signed (ms). The checkpointer sets
+ * both from one clock reading (iat in whole seconds); more than this means the event was moved.
+ */
+export const MAX_CHECKPOINT_TS_SKEW_MS = 60_000;
+
+/**
+ * Finds the newest checkpoint naming `sessionId` that verifies with a known key (what
+ * `verifySessionEvents` anchors on), newest first by `ts` among the checkpoints signed since
+ * `since` — every stream, however long ago. A candidate whose signature fails, whose signed
+ * payload does not name the session, or whose `ts` is not its signed `iat` (an old one moved to
+ * look newest) is refused and reported; one signed by an unknown key is passed over (kept only
+ * to report when nothing verifies). The search stops at the first verified candidate, or after
+ * `MAX_CANDIDATES` (every one of which was then refused or unknown).
  */
 export async function findSessionCheckpoint(
   store: AuditStore,
   sessionId: string,
   since: Date | undefined,
   keys: CheckpointPublicKeys,
-  maxScan = 2_000,
-): Promise<Parameters<typeof verifySessionEvents>[2]> {
-  const heads = await store.latestHeads(since === undefined ? {} : { since });
-  let best: EventOf<'checkpoint.signed'> | undefined;
-  for (const head of heads) {
-    if (!head.session_id.startsWith('checkpoint:')) continue;
-    let hi = head.seq;
-    let scanned = 0;
-    let found: EventOf<'checkpoint.signed'> | undefined;
-    while (hi >= 0 && scanned < maxScan && found === undefined) {
-      const lo = Math.max(0, hi - 199);
-      const page = await store.sessionEvents(head.session_id, { fromSeq: lo, limit: hi - lo + 1 });
-      for (let i = page.length - 1; i >= 0 && found === undefined; i--) {
-        const event = page[i]!;
-        if (event.type === 'checkpoint.signed' && event.data.heads.some((h) => h.session_id === sessionId))
-          found = event;
+): Promise<SessionCheckpoints> {
+  const rejected: RejectedCheckpoint[] = [];
+  let unknownKey: SessionCheckpoints['unknownKey'];
+  let before: { ts: string; id: string } | undefined;
+  for (let examined = 0; examined < MAX_CANDIDATES;) {
+    const page = await store.checkpointsNaming(sessionId, {
+      ...(since === undefined ? {} : { since }),
+      ...(before === undefined ? {} : { before }),
+      limit: Math.min(CANDIDATE_PAGE, MAX_CANDIDATES - examined),
+    });
+    for (const event of page) {
+      examined++;
+      const data = event.data as Partial<EventOf<'checkpoint.signed'>['data']> | undefined;
+      const jws = typeof data?.jws === 'string' ? data.jws : '';
+      const kid = (typeof data?.kid === 'string' && data.kid) || checkpointKid(jws) || '';
+      const key = keys.get(kid);
+      if (key === undefined) {
+        unknownKey ??= { event, kid };
+        continue;
       }
-      scanned += hi - lo + 1;
-      hi = lo - 1;
+      const refuse = (reason: RejectedCheckpoint['reason']) =>
+        rejected.push({ reason, stream: event.session_id, seq: event.seq, kid, ts: event.ts });
+      let payload: Awaited<ReturnType<typeof verifyCheckpoint>>;
+      try {
+        payload = await verifyCheckpoint(jws, key);
+      } catch (error) {
+        if (error instanceof QueryApiError && error.code === 'GH_ERR_CHECKPOINT_INVALID') {
+          refuse('invalid_signature');
+          continue;
+        }
+        throw error;
+      }
+      const signed = payload.heads.find((h) => h.session_id === sessionId);
+      if (signed === undefined) {
+        refuse('not_signed');
+        continue;
+      }
+      if (Math.abs(payload.iat * 1000 - Date.parse(event.ts)) > MAX_CHECKPOINT_TS_SKEW_MS) {
+        refuse('redated');
+        continue;
+      }
+      return {
+        anchor: {
+          event,
+          head: { seq: signed.seq, hash: signed.hash },
+          kid,
+          signedAt: new Date(payload.iat * 1000).toISOString(),
+        },
+        ...(unknownKey === undefined ? {} : { unknownKey }),
+        rejected,
+      };
     }
-    if (found !== undefined && (best === undefined || found.ts > best.ts)) best = found;
+    const last = page.at(-1);
+    if (last === undefined || page.length < CANDIDATE_PAGE) break;
+    before = { ts: last.ts, id: last.id };
   }
-  if (best === undefined) return undefined;
-  const kid = best.data.kid || checkpointKid(best.data.jws) || '';
-  const key = keys.get(kid);
-  if (key === undefined) return { event: best, invalid: 'unknown_key', kid };
-  try {
-    const payload = await verifyCheckpoint(best.data.jws, key);
-    const signed = payload.heads.find((h) => h.session_id === sessionId);
-    if (signed === undefined) return { event: best, invalid: 'invalid_signature', kid };
-    return { event: best, payloadHead: { seq: signed.seq, hash: signed.hash }, kid };
-  } catch (error) {
-    if (error instanceof QueryApiError && error.code === 'GH_ERR_CHECKPOINT_INVALID')
-      return { event: best, invalid: 'invalid_signature', kid };
-    throw error;
-  }
+  return { ...(unknownKey === undefined ? {} : { unknownKey }), rejected };
 }

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { createChdbConnection } from 'chdb/connection';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EventOf, GatehouseEvent } from '@gatehouse/events';
+import { ChainRegistry, createEvent, type EventOf, type GatehouseEvent } from '@gatehouse/events';
 import {
   createQueryApi,
   loadCheckpointKey,
@@ -402,9 +402,11 @@ describe('verify', () => {
     const report = await verify('sess-v1');
     expect(report).toMatchObject({
       intact: true,
+      anchored: true,
       events: 4,
       first_bad: null,
-      checkpoint: { status: 'verified', head: { seq: 3 } },
+      checkpoint: { status: 'verified', head: { seq: 3 }, signed_at: '2026-11-23T09:00:00.000Z' },
+      rejected_checkpoints: [],
     });
   });
 
@@ -476,7 +478,148 @@ describe('verify', () => {
     const stranger = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
     const [kid] = [...checkpointKeys.keys()];
     const report = await verify('sess-v1', new Map([[kid!, stranger]]));
-    expect(report).toMatchObject({ intact: false, checkpoint: { status: 'invalid_signature' } });
+    expect(report).toMatchObject({
+      intact: false,
+      anchored: false,
+      checkpoint: { status: 'invalid_signature' },
+      rejected_checkpoints: [{ reason: 'invalid_signature', stream: 'checkpoint:test' }],
+    });
+  });
+
+  /** Signs the heads of `sessions` (as sealed so far) at `iso` on `stream` and projects the checkpoint. */
+  async function signHeads(
+    sessions: string[],
+    iso: string,
+    stream = 'checkpoint:test',
+  ): Promise<GatehouseEvent> {
+    const key = await loadCheckpointKey({ dataDir: fixture.dir });
+    checkpointKeys = new Map([[key.kid, key.publicKey]]);
+    const all = timeline.chains.heads();
+    const heads = new Map(sessions.map((id) => [id, all.get(id)!]));
+    const cpLog = createMemoryLog();
+    const previous = (await fixture.store.sessionEvents(stream)).at(-1);
+    const checkpointer = startCheckpointer({
+      log: cpLog,
+      heads: () => heads,
+      key,
+      intervalMs: 60_000,
+      stream,
+      ...(previous === undefined ? {} : { streamHead: { seq: previous.seq, hash: previous.hash } }),
+      now: () => Date.parse(iso),
+    });
+    const event = await checkpointer.publishNow();
+    await project(fixture.store, cpLog.events());
+    return event!;
+  }
+
+  async function deleteRows(ids: string[]): Promise<void> {
+    for (const table of ['events', 'events_by_session'])
+      await sql.command({
+        query: `ALTER TABLE gatehouse.${table} DELETE WHERE id IN {ids:Array(UUID)}`,
+        query_params: { ids },
+        clickhouse_settings: { mutations_sync: '1' },
+      });
+  }
+
+  it('is not fooled by a forged checkpoint of an unknown key dated after the real one', async () => {
+    const sealed = await sealSession('sess-f1', 2);
+    await project(fixture.store, sealed);
+    await signHeads(['sess-f1'], '2026-11-23T09:10:00Z');
+    const tail = sealed.slice(-2);
+    await deleteRows(tail.map((e) => e.id));
+    // The forger names the truncated head on a stream of its own, dated in the future.
+    const truncated = sealed.at(-3)!;
+    const forged = new ChainRegistry().seal(
+      createEvent(
+        'checkpoint.signed',
+        { session_id: 'checkpoint:zz' },
+        {
+          jws: 'eyJhbGciOiJFUzI1NiJ9.e30.AAAA',
+          kid: 'nope',
+          heads: [{ session_id: 'sess-f1', seq: truncated.seq, hash: truncated.hash }],
+        },
+        {},
+        Date.parse('2027-01-01T00:00:00Z'),
+      ),
+    );
+    await project(fixture.store, [forged]);
+    const report = await verify('sess-f1');
+    expect(report).toMatchObject({
+      intact: false,
+      anchored: false,
+      first_bad: { kind: 'deleted', seq: tail[0]!.seq },
+      checkpoint: { status: 'head_mismatch', stream: 'checkpoint:test', head: { seq: tail[1]!.seq } },
+    });
+  });
+
+  it('refuses an old checkpoint moved to look newest, and anchors on the newest genuine one', async () => {
+    const first = await sealSession('sess-f2', 2);
+    await project(fixture.store, first);
+    const old = await signHeads(['sess-f2'], '2026-11-23T09:20:00Z');
+    const later = await decide('sess-f2', '2026-11-23T08:00:09.000Z', 'read_ticket');
+    await project(fixture.store, later);
+    await signHeads(['sess-f2'], '2026-11-23T09:25:00Z');
+    // The newest events go, and the old checkpoint (which does not name them) is copied with a new ts.
+    await deleteRows(later.map((e) => e.id));
+    await sql.command({
+      query: `INSERT INTO gatehouse.events SELECT * REPLACE (toDateTime64('2026-11-23 10:00:00', 3, 'UTC') AS ts)
+              FROM gatehouse.events WHERE id = {id:UUID} LIMIT 1`,
+      query_params: { id: old.id },
+    });
+    const report = await verify('sess-f2');
+    expect(report).toMatchObject({
+      intact: false,
+      anchored: false,
+      rejected_checkpoints: [{ reason: 'redated', stream: 'checkpoint:test', seq: old.seq }],
+      checkpoint: { status: 'head_mismatch', head: { seq: later.at(-1)!.seq } },
+    });
+  });
+
+  it('finds the checkpoint naming a session behind thousands of later ones that do not', async () => {
+    const sealed = await sealSession('sess-f3', 2);
+    await project(fixture.store, sealed);
+    await signHeads(['sess-f3'], '2026-11-23T11:00:00Z', 'checkpoint:busy');
+    // 2,100 checkpoints of another session afterwards (a day and a half at one a minute).
+    const key = await loadCheckpointKey({ dataDir: fixture.dir });
+    const cpLog = createMemoryLog();
+    const busy = (await fixture.store.sessionEvents('checkpoint:busy')).at(-1)!;
+    const heads = new Map<string, { seq: number; hash: string }>();
+    let minute = 0;
+    const checkpointer = startCheckpointer({
+      log: cpLog,
+      heads: () => heads,
+      key,
+      intervalMs: 60_000,
+      stream: 'checkpoint:busy',
+      streamHead: { seq: busy.seq, hash: busy.hash },
+      now: () => Date.parse('2026-11-23T11:01:00Z') + minute * 60_000,
+    });
+    for (; minute < 2_100; minute++) {
+      heads.set('sess-other', { seq: minute, hash: 'a'.repeat(64) });
+      await checkpointer.publishNow();
+    }
+    await project(fixture.store, cpLog.events());
+    expect(await verify('sess-f3')).toMatchObject({
+      intact: true,
+      anchored: true,
+      checkpoint: { status: 'verified', stream: 'checkpoint:busy', head: { seq: sealed.at(-1)!.seq } },
+    });
+    await deleteRows([sealed.at(-1)!.id]);
+    expect(await verify('sess-f3')).toMatchObject({
+      intact: false,
+      anchored: false,
+      checkpoint: { status: 'head_mismatch', stream: 'checkpoint:busy' },
+    });
+  }, 60_000);
+
+  it('says a session no checkpoint names yet is intact but not anchored', async () => {
+    await project(fixture.store, await sealSession('sess-f4', 1));
+    expect(await verify('sess-f4')).toMatchObject({
+      intact: true,
+      anchored: false,
+      checkpoint: { status: 'none' },
+      rejected_checkpoints: [],
+    });
   });
 });
 

@@ -6,6 +6,7 @@ import { whatIf, type DecisionChange } from '../evaluate.js';
 import type { QueryContext } from '../query-context.js';
 import {
   findSessionCheckpoint,
+  MAX_CHECKPOINT_TS_SKEW_MS,
   verifySessionEvents,
   withoutIdenticalCopies,
   type SessionVerification,
@@ -128,16 +129,20 @@ export function sessionRoutes(app: FastifyInstance, ctx: QueryContext): void {
       const { id } = request.params;
       // Every stored copy: one forged under an existing id must not be deduplicated away.
       const events = withoutIdenticalCopies(await ctx.store.sessionEvents(id, { allCopies: true }));
-      // A checkpoint covering the session's newest event was signed after it, on a stream active since.
-      const last = events.at(-1);
-      const checkpoint = await findSessionCheckpoint(
-        ctx.store,
-        id,
-        last === undefined ? undefined : new Date(last.ts),
-        ctx.checkpointKeys,
-      );
-      if (events.length === 0 && checkpoint === undefined) throw notFound(id);
-      return verifySessionEvents(id, events, checkpoint);
+      // A checkpoint naming the session was signed after its first event (minus the clock skew
+      // allowed between an ingress and the checkpointer); with no event left, every one is searched.
+      const first = events[0];
+      const since =
+        first === undefined ? undefined : new Date(Date.parse(first.ts) - MAX_CHECKPOINT_TS_SKEW_MS);
+      const found = await findSessionCheckpoint(ctx.store, id, since, ctx.checkpointKeys);
+      if (
+        events.length === 0 &&
+        found.anchor === undefined &&
+        found.unknownKey === undefined &&
+        found.rejected.length === 0
+      )
+        throw notFound(id);
+      return verifySessionEvents(id, events, found);
     },
   );
 
