@@ -57,6 +57,13 @@ export interface AuditStore {
   /** The first `policy.published` event whose `data.version` is `version`, or undefined. */
   policyByVersion(version: string): Promise<EventOf<'policy.published'> | undefined>;
 
+  /**
+   * Every `policy.published` and `catalog.published` event (with `since`: ts at or after it),
+   * oldest first (ts, then id), one row per id — whatever stream carries them: an ingress that
+   * restarts without its old head, or several ingress nodes, publish on chains of their own.
+   */
+  publishedSince(since?: Date): Promise<Array<EventOf<'policy.published'> | EventOf<'catalog.published'>>>;
+
   /** Per upstream server, the latest `catalog.published` event with ts ≤ `at` (sorted by server). */
   catalogsAt(at: Date): Promise<EventOf<'catalog.published'>[]>;
 

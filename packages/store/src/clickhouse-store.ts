@@ -402,6 +402,26 @@ export class ClickHouseAuditStore implements AuditStore {
     return rows[0] === undefined ? undefined : (rowToEvent(rows[0]) as EventOf<'policy.published'>);
   }
 
+  async publishedSince(
+    since?: Date,
+  ): Promise<Array<EventOf<'policy.published'> | EventOf<'catalog.published'>>> {
+    const params: Record<string, unknown> = {};
+    let after = '';
+    if (since !== undefined) {
+      after = " AND ts >= {since:DateTime64(3, 'UTC')}";
+      params.since = dateParam(since, 'since');
+    }
+    const rows = await this.#select<EventRow>(
+      `publications from ${this.database}.events`,
+      // Publications carry no agent: one primary-key range of (agent, ts, id).
+      `SELECT ${EVENT_ROW_SELECT} FROM ${this.database}.events
+       WHERE agent IS NULL AND type IN ('policy.published', 'catalog.published')${after}
+       ORDER BY ts, id ${DEDUP_BY_ID}`,
+      params,
+    );
+    return rows.map((row) => rowToEvent(row) as EventOf<'policy.published'> | EventOf<'catalog.published'>);
+  }
+
   async catalogsAt(at: Date): Promise<EventOf<'catalog.published'>[]> {
     const rows = await this.#select<EventRow>(
       `catalogs in force from ${this.database}.events`,

@@ -685,3 +685,21 @@ describe('checkpoints naming a session', () => {
     });
   });
 });
+
+describe('publications', () => {
+  it('returns every policy and catalog publication of any chain, oldest first, one row per id', async () => {
+    const sample = new SampleEvents();
+    const p1 = sample.policy(T0);
+    const c1 = sample.catalog('support', T0 + 1_000, ['read_ticket']);
+    // An ingress restarted without its head publishes from seq 0 on a new chain.
+    const p2 = new SampleEvents().policy(T0 + 2_000, [['p', 'agent:support-bot', 'support__draft_reply']]);
+    const session = sample.session('s1', 'support-bot', T0, [{ tool: 'support__read_ticket', result: 'ok' }]);
+    const store = await open('pub');
+    await store.insertEvents([p2, ...session, c1, p1], 'pub/0/0-1');
+    await store.insertEvents([p1], 'pub/0/2-2');
+    expect([p1.seq, p2.seq]).toEqual([0, 0]);
+    expect((await store.publishedSince()).map((e) => e.id)).toEqual([p1.id, c1.id, p2.id]);
+    expect((await store.publishedSince(at(1_000))).map((e) => e.id)).toEqual([c1.id, p2.id]);
+    expect((await store.publishedSince(at(2_001))).map((e) => e.id)).toEqual([]);
+  });
+});

@@ -47,6 +47,7 @@ export class RecordingStore {
       },
       sessionEvents: unsupported,
       checkpointsNaming: unsupported,
+      publishedSince: unsupported,
       listSessions: unsupported,
       activity: unsupported,
       policyAt: unsupported,

@@ -6,8 +6,8 @@ type CatalogEvent = EventOf<'catalog.published'>;
 
 export interface PublishedHistoryOptions {
   /**
-   * Re-read the `policy` and `catalog:<server>` streams when the last read is older than this (ms).
-   * 0: every answer first reads what was appended since (strict, for tests). Default 1,000.
+   * Read what was published since the last read when that read is older than this (ms). 0: every
+   * answer first reads (strict, for tests). Default 1,000.
    */
   refreshMs?: number;
   /**
@@ -16,46 +16,54 @@ export interface PublishedHistoryOptions {
    * fresh read. Covers events still on their way through the projector. Default 10,000.
    */
   settleMs?: number;
-  /** Look for upstream servers not seen before this often (ms), with one `catalogsAt(now)`. Default 30,000. */
-  discoverMs?: number;
+  /**
+   * Read every publication again this often (ms), for any that reached the store later than
+   * `overlapMs` after their `ts` (a projector that was down for a while). Default 60,000.
+   */
+  fullReadMs?: number;
+  /** How far back (ms) before the newest publication seen each incremental read starts. Default 600,000. */
+  overlapMs?: number;
   /** Clock (ms). Default `Date.now`. */
   now?: () => number;
 }
 
 /**
- * Every `policy.published` and `catalog.published` event, kept in memory and read incrementally
- * from their named streams (`policy`, `catalog:<server>` — primary-key range reads of
- * `events_by_session`), so "the policy and catalogs in force at T" is answered without scanning the
- * event table. Publications are rare (one per policy load or upstream catalog change), so the
- * whole history is small.
+ * Every `policy.published` and `catalog.published` event, kept in memory and read incrementally by
+ * time (`store.publishedSince`: the newest seen minus `overlapMs`, and everything every
+ * `fullReadMs`), so "the policy and catalogs in force at T" is answered without scanning the event
+ * table. Publications are rare (one per policy load or upstream catalog change), so the whole
+ * history is small. They are read by type and time, not along one chain: an ingress that restarts
+ * without its old head, or several ingress nodes, publish on chains of their own, so `seq` does not
+ * order publications across them.
  *
  * Freshness: a question about a recent instant (after the last read minus `settleMs`) is answered
  * from a read at most `refreshMs` old, waiting for one if needed; a question about the settled past
  * is answered from memory at once (a stale history is refreshed beside it).
- * An upstream server whose first catalog was published since the last discovery is seen within
- * `discoverMs`.
- * Ordering within a stream follows the store: latest `ts ≤ at`, ties broken by seq.
+ * "In force at T": the latest `ts ≤ T`, ties broken by id (UUIDv7, time-ordered).
  */
 export class PublishedHistory {
   readonly #store: AuditStore;
   readonly #refreshMs: number;
   readonly #settleMs: number;
-  readonly #discoverMs: number;
+  readonly #fullReadMs: number;
+  readonly #overlapMs: number;
   readonly #now: () => number;
+  readonly #seen = new Set<string>();
   readonly #policies: PolicyEvent[] = [];
-  /** By stream (`catalog:<server>`). */
+  /** By upstream server. */
   readonly #catalogs = new Map<string, CatalogEvent[]>();
-  /** Next seq to read per stream. */
-  readonly #nextSeq = new Map<string, number>();
+  /** The newest publication's ts seen (ms). */
+  #newestMs = Number.NEGATIVE_INFINITY;
   #refreshedAt = Number.NEGATIVE_INFINITY;
-  #discoveredAt = Number.NEGATIVE_INFINITY;
+  #fullReadAt = Number.NEGATIVE_INFINITY;
   #refreshing: Promise<void> | undefined;
 
   constructor(store: AuditStore, options: PublishedHistoryOptions = {}) {
     this.#store = store;
     this.#refreshMs = options.refreshMs ?? 1_000;
     this.#settleMs = options.settleMs ?? 10_000;
-    this.#discoverMs = options.discoverMs ?? 30_000;
+    this.#fullReadMs = options.fullReadMs ?? 60_000;
+    this.#overlapMs = options.overlapMs ?? 600_000;
     this.#now = options.now ?? Date.now;
   }
 
@@ -65,7 +73,7 @@ export class PublishedHistory {
     return latestAtOrBefore(this.#policies, at.getTime());
   }
 
-  /** A published policy by version (content hash). */
+  /** A published policy by version (content hash): the first publication of it. */
   async policyByVersion(version: string): Promise<PolicyEvent | undefined> {
     await this.#fresh(Number.POSITIVE_INFINITY);
     return this.#policies.find((event) => event.data.version === version);
@@ -75,8 +83,8 @@ export class PublishedHistory {
   async catalogsAt(at: Date): Promise<CatalogEvent[]> {
     await this.#fresh(at.getTime());
     const out: CatalogEvent[] = [];
-    for (const stream of [...this.#catalogs.keys()].sort()) {
-      const event = latestAtOrBefore(this.#catalogs.get(stream)!, at.getTime());
+    for (const server of [...this.#catalogs.keys()].sort()) {
+      const event = latestAtOrBefore(this.#catalogs.get(server)!, at.getTime());
       if (event !== undefined) out.push(event);
     }
     return out;
@@ -99,56 +107,50 @@ export class PublishedHistory {
 
   async #refresh(): Promise<void> {
     const started = this.#now();
+    const full =
+      started - this.#fullReadAt >= this.#fullReadMs || this.#newestMs === Number.NEGATIVE_INFINITY;
+    const events = await this.#store.publishedSince(
+      full ? undefined : new Date(Math.max(0, this.#newestMs - this.#overlapMs)),
+    );
+    for (const event of events) this.#add(event);
+    if (full) this.#fullReadAt = started;
     // Only questions about instants before this read may later be answered from memory.
-    if (started - this.#discoveredAt >= this.#discoverMs) {
-      this.#discoveredAt = started;
-      // The first discovery is awaited; later ones (a full scan of the event table) run beside requests.
-      const discovery = this.#discover(started);
-      if (this.#refreshedAt === Number.NEGATIVE_INFINITY) await discovery;
-      else discovery.catch(() => (this.#discoveredAt = Number.NEGATIVE_INFINITY));
-    }
-    await Promise.all([
-      this.#readStream('policy', this.#policies),
-      ...[...this.#catalogs].map(([stream, list]) => this.#readStream(stream, list)),
-    ]);
     this.#refreshedAt = started;
   }
 
-  async #discover(now: number): Promise<void> {
-    for (const event of await this.#store.catalogsAt(new Date(now + 60_000))) {
-      if (!this.#catalogs.has(event.session_id)) this.#catalogs.set(event.session_id, []);
+  #add(event: PolicyEvent | CatalogEvent): void {
+    if (this.#seen.has(event.id)) return;
+    this.#seen.add(event.id);
+    this.#newestMs = Math.max(this.#newestMs, Date.parse(event.ts));
+    if (event.type === 'policy.published') {
+      insertInOrder(this.#policies, event);
+      return;
     }
-  }
-
-  async #readStream<E extends PolicyEvent | CatalogEvent>(stream: string, into: E[]): Promise<void> {
-    const cursor = this.#nextSeq.get(stream) ?? 0;
-    const events = await this.#store.sessionEvents(stream, { fromSeq: cursor });
-    const type = stream === 'policy' ? 'policy.published' : 'catalog.published';
-    let next = cursor;
-    for (const event of events) {
-      // Stop at a gap: a later seq projected before an earlier one is read again next time.
-      if (event.seq !== next) break;
-      next += 1;
-      if (event.type === type) into.push(event as E);
-    }
-    this.#nextSeq.set(stream, next);
+    const server = event.server ?? event.session_id;
+    const list = this.#catalogs.get(server) ?? [];
+    if (list.length === 0) this.#catalogs.set(server, list);
+    insertInOrder(list, event);
   }
 }
 
-function latestAtOrBefore<E extends { ts: string; seq: number }>(
+/** Keeps `list` ordered by (ts, id): the order `policyByVersion` and `latestAtOrBefore` rely on. */
+function insertInOrder<E extends { ts: string; id: string }>(list: E[], event: E): void {
+  let i = list.length;
+  while (i > 0 && before(event, list[i - 1]!)) i--;
+  list.splice(i, 0, event);
+}
+
+function before(a: { ts: string; id: string }, b: { ts: string; id: string }): boolean {
+  const ta = Date.parse(a.ts);
+  const tb = Date.parse(b.ts);
+  return ta < tb || (ta === tb && a.id < b.id);
+}
+
+/** The last of `events` (ordered by ts, id) with ts ≤ `atMs`. */
+function latestAtOrBefore<E extends { ts: string; id: string }>(
   events: readonly E[],
   atMs: number,
 ): E | undefined {
-  let best: E | undefined;
-  for (const event of events) {
-    const ts = Date.parse(event.ts);
-    if (ts > atMs) continue;
-    if (
-      best === undefined ||
-      ts > Date.parse(best.ts) ||
-      (ts === Date.parse(best.ts) && event.seq > best.seq)
-    )
-      best = event;
-  }
-  return best;
+  for (let i = events.length - 1; i >= 0; i--) if (Date.parse(events[i]!.ts) <= atMs) return events[i];
+  return undefined;
 }

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ChainRegistry, createEvent, sha256Hex, type GatehouseEvent } from '@gatehouse/events';
+import { ChainRegistry, createEvent, sha256Hex, type EventOf, type GatehouseEvent } from '@gatehouse/events';
 import type { AuditStore } from '@gatehouse/store';
 import { PublishedHistory } from '../src/index.js';
+
+type Publication = EventOf<'policy.published'> | EventOf<'catalog.published'>;
 
 const policy = (chains: ChainRegistry, tsMs: number, tag: string) =>
   chains.seal(
@@ -12,28 +14,39 @@ const policy = (chains: ChainRegistry, tsMs: number, tag: string) =>
       {},
       tsMs,
     ),
-  );
+  ) as Publication;
 
-/** A store that holds the `policy` stream, counts the reads of it, and can hold reads back. */
-function streamStore(events: GatehouseEvent[]) {
-  let reads = 0;
+const catalog = (chains: ChainRegistry, tsMs: number, server: string, tool: string) =>
+  chains.seal(
+    createEvent(
+      'catalog.published',
+      { session_id: `catalog:${server}` },
+      {
+        version: sha256Hex(`${server}/${tool}`),
+        tools: [{ name: tool, description: null, input_schema_sha256: sha256Hex(tool) }],
+      },
+      { server },
+      tsMs,
+    ),
+  ) as Publication;
+
+/** A store holding publications in the order they reached it; counts reads and can hold them back. */
+function publicationStore(events: GatehouseEvent[]) {
+  const reads: Array<number | undefined> = [];
   let gate: Promise<void> = Promise.resolve();
   let open = () => {};
   const store = {
-    async sessionEvents(stream: string, options: { fromSeq?: number } = {}) {
-      reads += 1;
+    async publishedSince(since?: Date) {
+      reads.push(since?.getTime());
       await gate;
-      return events
-        .filter((e) => e.session_id === stream && e.seq >= (options.fromSeq ?? 0))
-        .sort((a, b) => a.seq - b.seq);
-    },
-    async catalogsAt() {
-      return [];
+      return (events as Publication[])
+        .filter((e) => since === undefined || Date.parse(e.ts) >= since.getTime())
+        .sort((a, b) => Date.parse(a.ts) - Date.parse(b.ts) || (a.id < b.id ? -1 : 1));
     },
   } as unknown as AuditStore;
   return {
     store,
-    reads: () => reads,
+    reads,
     holdReads: () => (gate = new Promise((resolve) => (open = resolve))),
     releaseReads: () => open(),
   };
@@ -42,8 +55,8 @@ function streamStore(events: GatehouseEvent[]) {
 describe('PublishedHistory', () => {
   it('answers about the settled past from memory, and waits for a fresh read about recent instants', async () => {
     const chains = new ChainRegistry();
-    const events = [policy(chains, 1_000, 'a')];
-    const { store, reads, holdReads, releaseReads } = streamStore(events);
+    const events: GatehouseEvent[] = [policy(chains, 1_000, 'a')];
+    const { store, reads, holdReads, releaseReads } = publicationStore(events);
     let now = 100_000;
     const history = new PublishedHistory(store, { refreshMs: 1_000, settleMs: 10_000, now: () => now });
 
@@ -58,19 +71,53 @@ describe('PublishedHistory', () => {
     const recent = history.policyAt(new Date(now));
     releaseReads();
     expect((await recent)?.data.source).toBe('b');
-    expect(reads()).toBeGreaterThanOrEqual(2);
+    expect(reads.length).toBeGreaterThanOrEqual(2);
   });
 
-  it('with refreshMs 0 reads what was appended before every answer, and stops at a gap in the stream', async () => {
-    const chains = new ChainRegistry();
-    const first = policy(chains, 1_000, 'a');
-    const second = policy(chains, 2_000, 'b');
-    const third = policy(chains, 3_000, 'c');
-    const events = [first, third];
-    const history = new PublishedHistory(streamStore(events).store, { refreshMs: 0 });
+  it('sees a policy published again at seq 0 on a new chain (an ingress restarted, or a second node)', async () => {
+    const first = policy(new ChainRegistry(), 1_000, 'a');
+    const second = policy(new ChainRegistry(), 2_000, 'b');
+    expect([first.seq, second.seq]).toEqual([0, 0]);
+    const events: GatehouseEvent[] = [first];
+    const history = new PublishedHistory(publicationStore(events).store, { refreshMs: 0 });
     expect((await history.policyAt(new Date(5_000)))?.data.source).toBe('a');
     events.push(second);
-    expect((await history.policyAt(new Date(5_000)))?.data.source).toBe('c');
-    expect((await history.policyByVersion(sha256Hex('b')))?.seq).toBe(1);
+    expect((await history.policyAt(new Date(5_000)))?.data.source).toBe('b');
+    expect((await history.policyAt(new Date(1_500)))?.data.source).toBe('a');
+    expect((await history.policyByVersion(sha256Hex('a')))?.id).toBe(first.id);
+  });
+
+  it('reads from the newest publication minus the overlap, and everything again every fullReadMs', async () => {
+    const chains = new ChainRegistry();
+    const events: GatehouseEvent[] = [policy(chains, 10_000_000, 'a')];
+    const { store, reads } = publicationStore(events);
+    let now = 20_000_000;
+    const history = new PublishedHistory(store, {
+      refreshMs: 0,
+      overlapMs: 600_000,
+      fullReadMs: 60_000,
+      now: () => now,
+    });
+    expect((await history.policyAt(new Date(now)))?.data.source).toBe('a');
+    // Projected late: older than the overlap, so only the next full read finds it.
+    events.push(policy(chains, 1_000, 'late'));
+    now += 1_000;
+    expect((await history.policyAt(new Date(5_000)))?.data.source).toBeUndefined();
+    now += 60_000;
+    expect((await history.policyAt(new Date(5_000)))?.data.source).toBe('late');
+    expect(reads).toEqual([undefined, 10_000_000 - 600_000, undefined]);
+  });
+
+  it('keeps the latest catalog of each server, whatever chain carried it', async () => {
+    const events: GatehouseEvent[] = [
+      catalog(new ChainRegistry(), 1_000, 'support', 'read_ticket'),
+      catalog(new ChainRegistry(), 2_000, 'support', 'draft_reply'),
+      catalog(new ChainRegistry(), 1_500, 'billing', 'refund'),
+    ];
+    const history = new PublishedHistory(publicationStore(events).store, { refreshMs: 0 });
+    const at = async (ms: number) =>
+      (await history.catalogsAt(new Date(ms))).map((e) => `${e.server}:${e.data.tools[0]!.name}`);
+    expect(await at(1_200)).toEqual(['support:read_ticket']);
+    expect(await at(3_000)).toEqual(['billing:refund', 'support:draft_reply']);
   });
 });

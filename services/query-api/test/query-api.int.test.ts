@@ -199,6 +199,22 @@ describe('capabilities as of a time', () => {
     expect(again.body).toEqual(before.body);
   });
 
+  it('follows a policy published again from seq 0 on a new chain (an ingress restarted without its head)', async () => {
+    const restarted = new ChainRegistry().seal(
+      createEvent('policy.published', { session_id: 'policy' }, P1, {}, Date.parse('2027-01-01T00:00:00Z')),
+    );
+    expect(restarted.seq).toBe(0);
+    await project(fixture.store, [restarted]);
+    const later = await get<CapabilitiesAnswer>(
+      '/v1/agents/support-bot/capabilities?at=2027-01-02T00:00:00Z',
+    );
+    expect(later.body.policy_version).toBe(P1.version);
+    const before = await get<CapabilitiesAnswer>(
+      '/v1/agents/support-bot/capabilities?at=2026-11-21T00:00:00Z',
+    );
+    expect(before.body.policy_version).toBe(P2.version);
+  });
+
   it('intersects the agent with the user it acts for, and defaults at to now', async () => {
     const answer = await get<CapabilitiesAnswer>('/v1/agents/support-bot/capabilities?user=alice');
     expect(answer.body).toMatchObject({ agent: 'support-bot', user: 'alice', at: NOW.toISOString() });
