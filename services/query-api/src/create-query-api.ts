@@ -108,6 +108,9 @@ export async function createQueryApi(options: QueryApiOptions): Promise<QueryApi
   };
 
   const app = Fastify({
+    // Path parameters up to the schemas' 256 characters (Fastify's default, 100, would answer a
+    // longer session id or agent with its own 414, outside the audited /v1 scope).
+    maxParamLength: 256,
     ...(options.logger === undefined ? { logger: false } : { loggerInstance: options.logger }),
     ajv: {
       customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
@@ -210,13 +213,39 @@ export async function createQueryApi(options: QueryApiOptions): Promise<QueryApi
   };
 }
 
+/** Most parameters a `query.executed` event keeps, and the longest name and value (characters). */
+const MAX_RECORDED_PARAMS = 32;
+const MAX_RECORDED_NAME = 64;
+const MAX_RECORDED_VALUE = 256;
+
+/**
+ * The request's path and query parameters as strings, for `query.executed`. Capped (count, name
+ * and value length, the cut said in the value), because refusals are recorded too: an
+ * unauthenticated caller must not be able to write kilobytes into the audit log per request.
+ */
 function stringParams(request: FastifyRequest): Record<string, string> {
   const out: Record<string, string> = {};
+  let count = 0;
+  let dropped = 0;
   for (const source of [request.params, request.query]) {
     if (source === null || typeof source !== 'object') continue;
     for (const [key, value] of Object.entries(source as Record<string, unknown>)) {
-      if (value !== undefined) out[key] = typeof value === 'string' ? value : JSON.stringify(value);
+      if (value === undefined) continue;
+      if (count === MAX_RECORDED_PARAMS) {
+        dropped++;
+        continue;
+      }
+      count++;
+      out[clip(key, MAX_RECORDED_NAME)] = clip(
+        typeof value === 'string' ? value : JSON.stringify(value),
+        MAX_RECORDED_VALUE,
+      );
     }
   }
+  if (dropped > 0) out['…'] = `${dropped} more parameters not recorded`;
   return out;
+}
+
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…(+${text.length - max} chars)`;
 }

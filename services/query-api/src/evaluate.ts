@@ -69,16 +69,17 @@ export function whatIf(policy: DecidingPolicy, sessionEvents: readonly Gatehouse
   const changes: DecisionChange[] = [];
   let unchanged = 0;
   // A denied call is recorded as `call.denied` alone; an allowed one as `call.attempted` (then its
-  // outcome). A `call.denied` following a `call.attempted` of the same request is that same call.
-  const attempted = new Set<string>();
+  // outcome). A `call.denied` of a request whose `call.attempted` is still open (no outcome yet) is
+  // that same call. Request ids are the caller's and may be reused once a call has ended, so an
+  // ended attempt never hides a later refusal under the same id.
+  const open = new Set<string>();
   for (const event of sessionEvents) {
+    if (event.request_id !== null && (event.type === 'call.completed' || event.type === 'call.failed'))
+      open.delete(event.request_id);
     if (event.decision === null || event.tool === null) continue;
     if (event.type === 'call.attempted') {
-      if (event.request_id !== null) attempted.add(event.request_id);
-    } else if (
-      event.type !== 'call.denied' ||
-      (event.request_id !== null && attempted.has(event.request_id))
-    ) {
+      if (event.request_id !== null) open.add(event.request_id);
+    } else if (event.type !== 'call.denied' || (event.request_id !== null && open.has(event.request_id))) {
       continue;
     }
     const agent = event.agent ?? '';

@@ -34,7 +34,8 @@ export function describeValidation(context: string | undefined, issue: AjvIssue)
 
 /**
  * The one error handler: schema violations → 400 naming the field; `QueryApiError` → its status
- * (401/403 with `WWW-Authenticate`); store errors → 503 when retryable; anything else → 500 with a
+ * (401/403 with `WWW-Authenticate`); store errors → their 4xx for a refused argument, 503 when
+ * retryable; anything else → 500 with a
  * fixed message (the detail is logged, not sent).
  */
 export function createErrorHandler(verifier: BearerVerifier) {
@@ -53,6 +54,19 @@ export function createErrorHandler(verifier: BearerVerifier) {
         reply.header('www-authenticate', verifier.challenge(error));
       if (error.status !== undefined && error.status >= 500) request.log.error({ err: error }, error.message);
       return { error: error.wireError, message: error.message };
+    }
+    if (
+      error instanceof GatehouseError &&
+      error.code.startsWith('GH_ERR_STORE_') &&
+      error.status !== undefined &&
+      error.status < 500
+    ) {
+      // The store refused an argument (a cursor that is not one of its own, a value out of range):
+      // its message names it.
+      reply.code(error.status);
+      // The store names the argument (`cursor: …`); the API names where it came from.
+      const where = error.code === 'GH_ERR_STORE_CURSOR' ? 'querystring/' : '';
+      return { error: 'bad_request', message: `${where}${error.message}` };
     }
     if (error instanceof GatehouseError && error.code.startsWith('GH_ERR_STORE_')) {
       request.log.error({ err: error }, 'audit store error');

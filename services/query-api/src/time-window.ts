@@ -14,6 +14,8 @@ export interface ResolvedWindow extends TimeWindow {
 }
 
 const UNIT_MS = { minute: 60_000, hour: 3_600_000, day: 86_400_000, week: 604_800_000 } as const;
+/** The longest `past N …` window (ms): about 100 years. */
+const MAX_RELATIVE_MS = 100 * 366 * 86_400_000;
 const RELATIVE = /^(?:past|last)\s+(?:(\d+)\s+)?(minute|hour|day|week)s?$/i;
 
 /** True when `tz` is an IANA time zone name this runtime knows (or `UTC`). */
@@ -27,6 +29,7 @@ export function isTimeZone(tz: string): boolean {
 }
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
+const MAX_FORMATTERS = 512;
 function formatter(tz: string): Intl.DateTimeFormat {
   let f = formatters.get(tz);
   if (f === undefined) {
@@ -40,6 +43,8 @@ function formatter(tz: string): Intl.DateTimeFormat {
       minute: 'numeric',
       second: 'numeric',
     });
+    // Bounded: `Intl` accepts any capitalisation of a zone name, so callers can mint new keys.
+    if (formatters.size >= MAX_FORMATTERS) formatters.clear();
     formatters.set(tz, f);
   }
   return f;
@@ -109,6 +114,8 @@ export function resolveWindow(
     const n = relative[1] === undefined ? 1 : Number(relative[1]);
     const unit = relative[2]!.toLowerCase() as keyof typeof UNIT_MS;
     if (n <= 0) throw badRequest(whenField, `must cover a positive duration (got ${JSON.stringify(when)})`);
+    if (n * UNIT_MS[unit] > MAX_RELATIVE_MS)
+      throw badRequest(whenField, `must cover at most 100 years (got ${JSON.stringify(when)})`);
     return { when, tz, from: new Date(nowMs - n * UNIT_MS[unit]), to: new Date(nowMs) };
   }
 

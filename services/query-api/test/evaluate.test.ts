@@ -81,6 +81,36 @@ describe('whatIf', () => {
     ]);
   });
 
+  it('re-decides a refusal that reuses the request id of an earlier, ended call', () => {
+    const chains = new ChainRegistry();
+    const ctx = { session_id: 's', agent: 'bot', user: 'alice' };
+    const call = (tool: string) => ({
+      server: 'support',
+      tool,
+      request_id: '1',
+      args: {},
+      args_sha256: sha256Hex('{}'),
+    });
+    const allowed = { allowed: true, rule: 'allow', policy_version: 'v1' };
+    const refused = { allowed: false, rule: 'default-deny', policy_version: 'v1' };
+    const events = [
+      chains.seal(
+        createEvent('call.attempted', ctx, {}, { ...call('support__read_ticket'), decision: allowed }),
+      ),
+      chains.seal(
+        createEvent('call.completed', ctx, {}, { ...call('support__read_ticket'), decision: allowed }),
+      ),
+      chains.seal(
+        createEvent('call.denied', ctx, {}, { ...call('support__export_customers'), decision: refused }),
+      ),
+    ];
+    const result = whatIf(allowOnly('v2', ['support__read_ticket', 'support__export_customers']), events);
+    expect(result.changes.map((c) => [c.seq, c.tool, c.would.allowed])).toEqual([
+      [2, 'support__export_customers', true],
+    ]);
+    expect(result.unchanged).toBe(1);
+  });
+
   it('does not count a different deciding rule with the same outcome as a change', () => {
     const result = whatIf(
       allowOnly('v2', ['support__read_ticket']),

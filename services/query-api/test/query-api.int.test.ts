@@ -687,6 +687,13 @@ describe('the perimeter of the query API', () => {
       ['/v1/agents/support-bot/activity?when=today&limit=0', 'querystring/limit must be >= 1'],
       ['/v1/sessions?agnet=support-bot', 'querystring/agnet is not a known parameter'],
       ['/v1/sessions/sess-a/what-if?policy=newest', 'querystring/policy must match'],
+      ['/v1/sessions?cursor=abc', 'querystring/cursor: not a cursor issued by this API'],
+      ['/v1/agents/support-bot/activity?when=today&cursor=abc', 'querystring/cursor: not a cursor'],
+      ['/v1/sessions/sess-a/events?from_seq=1e20', 'querystring/from_seq must be <= 9007199254740991'],
+      [
+        '/v1/agents/support-bot/activity?when=past%2099999999999%20weeks',
+        'querystring/when must cover at most 100 years',
+      ],
     ];
     for (const [url, message] of cases) {
       const response = await get<{ error: string; message: string }>(url);
@@ -716,6 +723,32 @@ describe('the auditors are audited', () => {
     });
     const chain = log.events().filter((e) => e.session_id === 'query:test');
     expect(chain.map((e) => e.seq)).toEqual(chain.map((_, i) => i));
+  });
+
+  it('keeps what a refused request can write to the log small: parameters capped and clipped', async () => {
+    const before = log.events().length;
+    const query = Array.from({ length: 40 }, (_, i) => `p${i}=${'x'.repeat(4_000)}`).join('&');
+    const response = await api.app.inject({ method: 'GET', url: `/v1/sessions?${query}` });
+    expect(response.statusCode).toBe(401);
+    const [recorded] = log.events().slice(before) as EventOf<'query.executed'>[];
+    const params = recorded!.data.params;
+    expect(Object.keys(params)).toHaveLength(33);
+    expect(params.p0).toBe(`${'x'.repeat(256)}…(+3744 chars)`);
+    expect(params['…']).toBe('8 more parameters not recorded');
+    expect(JSON.stringify(recorded).length).toBeLessThan(12_000);
+  });
+
+  it('answers a session id of up to 256 characters itself (404, recorded), not with a router 414', async () => {
+    const before = log.events().length;
+    const response = await get<{ error: string }>(`/v1/sessions/${'s'.repeat(150)}/events`);
+    expect(response.status).toBe(404);
+    expect(response.body.error).toBe('not_found');
+    expect(
+      log
+        .events()
+        .slice(before)
+        .map((e) => e.type),
+    ).toEqual(['query.executed']);
   });
 
   it('withholds the answer (503) when the query cannot be recorded', async () => {

@@ -96,6 +96,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: QueryContext): void {
             from_seq: {
               type: 'integer',
               minimum: 0,
+              maximum: Number.MAX_SAFE_INTEGER,
               default: 0,
               description: 'Only events with seq ≥ this (for following a live session)',
             },
