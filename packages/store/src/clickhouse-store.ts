@@ -52,6 +52,12 @@ export interface AuditStoreOptions {
   maxThreads?: number;
   /** HTTP request timeout in ms (HTTP mode only). Default 30,000. */
   requestTimeoutMs?: number;
+  /**
+   * Longest a read may run in ClickHouse, in ms (`max_execution_time`): past it the read fails with
+   * status 504 instead of running on. chDB runs one parameterized query at a time per process, so
+   * without a bound one expensive question would stall every other. Default 30,000.
+   */
+  queryTimeoutMs?: number;
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
@@ -97,6 +103,13 @@ export async function openAuditStore(options: AuditStoreOptions = {}): Promise<C
       `ttlDays: expected a positive integer, got ${String(options.ttlDays)}`,
     );
   }
+  const queryTimeoutMs = options.queryTimeoutMs ?? 30_000;
+  if (!Number.isInteger(queryTimeoutMs) || queryTimeoutMs < 1 || queryTimeoutMs > 3_600_000) {
+    throw new StoreError(
+      'GH_ERR_STORE_CONFIG',
+      `queryTimeoutMs: expected an integer 1…3,600,000 (ms), got ${String(options.queryTimeoutMs)}`,
+    );
+  }
   const { client, kind, rawInsert } = openClickHouseClient({
     url: options.url,
     dataDir: options.dataDir,
@@ -105,7 +118,7 @@ export async function openAuditStore(options: AuditStoreOptions = {}): Promise<C
   });
   try {
     const report = await migrate(client, database, { ttlDays: options.ttlDays });
-    return new ClickHouseAuditStore(client, kind, database, report, rawInsert);
+    return new ClickHouseAuditStore(client, kind, database, report, rawInsert, queryTimeoutMs);
   } catch (error) {
     await client.close().catch(() => undefined);
     throw error;
@@ -120,6 +133,7 @@ export class ClickHouseAuditStore implements AuditStore {
   readonly migrations: MigrationReport;
   readonly #client: ClickHouseClient;
   readonly #rawInsert: RawInsert | undefined;
+  readonly #queryTimeoutMs: number;
   #closed = false;
 
   /** `rawInsert`: chDB's raw insert path; inserts go through `client.insert` without it. */
@@ -129,9 +143,11 @@ export class ClickHouseAuditStore implements AuditStore {
     database: string,
     migrations: MigrationReport,
     rawInsert?: RawInsert,
+    queryTimeoutMs = 30_000,
   ) {
     this.#client = client;
     this.#rawInsert = rawInsert;
+    this.#queryTimeoutMs = queryTimeoutMs;
     this.kind = kind;
     this.database = database;
     this.migrations = migrations;
@@ -518,10 +534,26 @@ export class ClickHouseAuditStore implements AuditStore {
 
   async #select<T>(operation: string, query: string, params: Record<string, unknown>): Promise<T[]> {
     this.#assertOpen(operation);
-    return this.#run(operation, async () => {
-      const result = await this.#client.query({ query, query_params: params, format: 'JSONEachRow' });
-      return result.json<T>();
-    });
+    try {
+      return await this.#run(operation, async () => {
+        const result = await this.#client.query({
+          query,
+          query_params: params,
+          format: 'JSONEachRow',
+          clickhouse_settings: { max_execution_time: this.#queryTimeoutMs / 1000 },
+        });
+        return result.json<T>();
+      });
+    } catch (error) {
+      // TIMEOUT_EXCEEDED: the same question would run out of time again; not an outage.
+      if (error instanceof StoreError && error.clickhouseCode === 159)
+        throw new StoreError(
+          'GH_ERR_STORE_QUERY',
+          `${operation}: the query ran longer than the ${this.#queryTimeoutMs} ms the store allows; ask about a shorter time range`,
+          { status: 504, retryable: false, cause: error, operation, clickhouseCode: 159 },
+        );
+      throw error;
+    }
   }
 
   async #run<T>(operation: string, run: () => Promise<T>): Promise<T> {

@@ -37,7 +37,10 @@ function target(name: string): { dataDir?: string; url?: string; database: strin
     : { url: serverUrl, database: `${prefix}${name}` };
 }
 
-async function open(database: string, extra: { ttlDays?: number } = {}): Promise<AuditStore> {
+async function open(
+  database: string,
+  extra: { ttlDays?: number; queryTimeoutMs?: number } = {},
+): Promise<AuditStore> {
   const store = await openAuditStore({ ...target(database), ...extra });
   opened.push(store);
   return store;
@@ -701,5 +704,24 @@ describe('publications', () => {
     expect((await store.publishedSince()).map((e) => e.id)).toEqual([p1.id, c1.id, p2.id]);
     expect((await store.publishedSince(at(1_000))).map((e) => e.id)).toEqual([c1.id, p2.id]);
     expect((await store.publishedSince(at(2_001))).map((e) => e.id)).toEqual([]);
+  });
+});
+
+describe('a read over the time limit', () => {
+  it('fails with status 504 naming the limit instead of running on', async () => {
+    const store = await open('slow', { queryTimeoutMs: 1 });
+    await expect(store.listSessions({ limit: 10 })).rejects.toMatchObject({
+      code: 'GH_ERR_STORE_QUERY',
+      status: 504,
+      retryable: false,
+      message: expect.stringContaining('ran longer than the 1 ms the store allows'),
+    });
+  });
+
+  it('refuses a time limit that is not a positive number of ms', async () => {
+    await expect(openAuditStore({ dataDir, queryTimeoutMs: 0 })).rejects.toMatchObject({
+      code: 'GH_ERR_STORE_CONFIG',
+      message: expect.stringContaining('queryTimeoutMs'),
+    });
   });
 });

@@ -68,6 +68,12 @@ export function createErrorHandler(verifier: BearerVerifier) {
       const where = error.code === 'GH_ERR_STORE_CURSOR' ? 'querystring/' : '';
       return { error: 'bad_request', message: `${where}${error.message}` };
     }
+    if (error instanceof GatehouseError && error.code.startsWith('GH_ERR_STORE_') && error.status === 504) {
+      // A read over the store's time limit (`queryTimeoutMs`): the message says so.
+      request.log.warn({ err: error }, 'audit store query timed out');
+      reply.code(504);
+      return { error: 'query_timeout', message: error.message };
+    }
     if (error instanceof GatehouseError && error.code.startsWith('GH_ERR_STORE_')) {
       request.log.error({ err: error }, 'audit store error');
       reply.code(error.retryable ? 503 : 500);
