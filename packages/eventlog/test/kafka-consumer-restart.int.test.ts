@@ -56,7 +56,7 @@ async function consumerWithCrashHook(prepare?: (log: KafkaEventLog) => Promise<v
       release: () => undefined,
     },
     'restart-test',
-    true,
+    { fromBeginning: true },
   );
   cleanup.push(() => consumer.close());
   const crash = (error: Error) =>

@@ -1,11 +1,27 @@
 import type { GatehouseEvent } from '@gatehouse/events';
 import type { LogError } from '../errors.js';
 
-/** One decoded record. */
-export interface OffsetEvent {
-  offset: bigint;
-  event: GatehouseEvent;
+/**
+ * A record of the topic that is not a Gatehouse event (it does not decode, or breaks the schema),
+ * kept with everything a dead-letter entry needs. Handed out only to a consumer opened with
+ * `deliverInvalidRecords`.
+ */
+export interface InvalidRecord {
+  readonly partition: number;
+  /** The record's offset (decimal string). */
+  readonly offset: string;
+  /** The record's key as sent (UTF-8), or null. */
+  readonly key: string | null;
+  /** The record's value, byte for byte (null for a record without one). */
+  readonly value: Buffer | null;
+  /** Why it is not an event (the schema's message, naming the field). */
+  readonly error: string;
 }
+
+/** One record of a fetched run: a decoded event, or (with `deliverInvalidRecords`) an invalid record. */
+export type OffsetEvent =
+  | { readonly offset: bigint; readonly event: GatehouseEvent; readonly invalid?: undefined }
+  | { readonly offset: bigint; readonly event?: undefined; readonly invalid: InvalidRecord };
 
 /** A fetched run of one partition, waiting to be taken by `next`. */
 export interface Offer {

@@ -1,8 +1,8 @@
-import { decodeEvent } from '@gatehouse/events';
+import { decodeEvent, type GatehouseEvent } from '@gatehouse/events';
 import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
-import type { LogBatch, LogConsumer, NextOptions } from '../event-log.js';
+import type { ConsumerOptions, LogBatch, LogConsumer, NextOptions } from '../event-log.js';
 import { LogError } from '../errors.js';
-import { BatchHandoff, type OffsetEvent } from './batch-handoff.js';
+import { BatchHandoff, type InvalidRecord, type OffsetEvent } from './batch-handoff.js';
 import { errorChain, toLogError } from './kafka-errors.js';
 import type { ResolvedKafkaOptions } from './kafka-options.js';
 
@@ -37,6 +37,33 @@ const RESTART_DELAYS_MS = [500, 1_000, 2_000, 5_000];
 /** Restarts without the group being joined again before the consumer stops (about 2 minutes). */
 const MAX_RESTARTS = 24;
 
+export type { InvalidRecord } from './batch-handoff.js';
+
+/** Options of `KafkaEventLog.openConsumer`: the port's, and what only the Kafka adapter offers. */
+export interface KafkaConsumerOptions extends ConsumerOptions {
+  /**
+   * Hand out records that are not Gatehouse events (they do not decode, or break the schema: written
+   * by another producer, by a version with another schema, or with `validateOnAppend` off) in the
+   * batch's `invalid` list, instead of stopping at them. Committing the batch commits past them, so
+   * a reader that sets this must keep them somewhere first (the projector's dead-letter file).
+   * Default false: `next` throws `GH_ERR_LOG_INVALID_RECORD` naming the partition and offset once
+   * the events before such a record were taken, and never gets past it.
+   */
+  deliverInvalidRecords?: boolean;
+}
+
+/** A batch of the Kafka adapter: the port's fields, each event's offset, and the range's invalid records. */
+export interface KafkaLogBatch extends LogBatch {
+  /** The offset of each of `events`, in the same order (a range's offsets may have gaps). */
+  readonly eventOffsets: readonly string[];
+  /**
+   * Records of `[firstOffset, lastOffset]` that are not events, in offset order (always empty
+   * without `deliverInvalidRecords`). A batch may hold only such records (`events` empty); it is
+   * committed like any other.
+   */
+  readonly invalid: readonly InvalidRecord[];
+}
+
 interface BatchOrigin {
   /** The partition's assignment epoch when the batch was handed out. */
   epoch: number;
@@ -69,6 +96,10 @@ export interface KafkaConsumerHost {
  *   the adapter then replaces it with a new member of the group (`restarts` counts them), and a
  *   projector reading through an outage goes on instead of stopping. A crash that is not an outage
  *   (authorization, configuration) stops the consumer: `next` throws, naming it.
+ * - A record that is not a Gatehouse event stops its partition: `next` throws
+ *   `GH_ERR_LOG_INVALID_RECORD` (naming partition and offset) once the events before it were taken.
+ *   With `deliverInvalidRecords` it is handed out in the batch's `invalid` list instead and the
+ *   partition goes on (`KafkaLogBatch`); each event's offset is in `eventOffsets`.
  * - `token` is `<topic>/<partition>/<first>-<last>`. An empty batch has partition -1 and is never
  *   committed. `untilOffset` caps the next batch whatever its partition (a smaller batch is always
  *   correct); with several partitions it re-creates a recorded batch only if that partition comes
@@ -79,6 +110,7 @@ export class KafkaConsumer implements LogConsumer {
   readonly #group: string;
   readonly #topic: string;
   readonly #fromBeginning: boolean;
+  readonly #deliverInvalid: boolean;
   #consumer: Consumer;
   /** Restarts after outage crashes that kafkajs would not restart itself, counted when rejoined. */
   #restarts = 0;
@@ -105,11 +137,12 @@ export class KafkaConsumer implements LogConsumer {
   #failure: LogError | undefined;
   #joined: { resolve: () => void; reject: (error: LogError) => void } | undefined;
 
-  private constructor(host: KafkaConsumerHost, group: string, fromBeginning: boolean) {
+  private constructor(host: KafkaConsumerHost, group: string, options: KafkaConsumerOptions) {
     this.#host = host;
     this.#group = group;
     this.#topic = host.options.topic;
-    this.#fromBeginning = fromBeginning;
+    this.#fromBeginning = options.fromBeginning === true;
+    this.#deliverInvalid = options.deliverInvalidRecords === true;
     this.#consumer = this.#createConsumer();
   }
 
@@ -157,8 +190,12 @@ export class KafkaConsumer implements LogConsumer {
   }
 
   /** Connects, joins the group and waits for the first assignment (bounded by `joinTimeoutMs`). */
-  static async open(host: KafkaConsumerHost, group: string, fromBeginning: boolean): Promise<KafkaConsumer> {
-    const consumer = new KafkaConsumer(host, group, fromBeginning);
+  static async open(
+    host: KafkaConsumerHost,
+    group: string,
+    options: KafkaConsumerOptions,
+  ): Promise<KafkaConsumer> {
+    const consumer = new KafkaConsumer(host, group, options);
     try {
       await consumer.#start();
     } catch (error) {
@@ -207,7 +244,7 @@ export class KafkaConsumer implements LogConsumer {
     return [...this.#assigned].sort((a, b) => a - b);
   }
 
-  async next(options: NextOptions): Promise<LogBatch> {
+  async next(options: NextOptions): Promise<KafkaLogBatch> {
     this.#assertUsable();
     const { maxEvents, maxWaitMs, signal } = options;
     if (!Number.isSafeInteger(maxEvents) || maxEvents < 1) {
@@ -243,7 +280,8 @@ export class KafkaConsumer implements LogConsumer {
 
   async commit(batch: LogBatch): Promise<void> {
     this.#assertUsable();
-    if (batch.events.length === 0) return;
+    // A batch of invalid records only (deliverInvalidRecords) is committed too: its reader kept them.
+    if (batch.partition < 0 || (batch.events.length === 0 && !holdsInvalidRecords(batch))) return;
     const partition = batch.partition;
     if (!/^\d+$/.test(batch.lastOffset)) {
       throw new LogError(
@@ -310,22 +348,60 @@ export class KafkaConsumer implements LogConsumer {
     }
   }
 
+  /**
+   * Closes the consumer (it leaves the group), then deletes the group with its committed positions:
+   * the group's next consumer starts at the earliest retained offsets, as a new group does. For a
+   * reader whose run is complete (a finished rebuild), so that only an interrupted run leaves a
+   * position to resume from. A group that is already gone is fine; a group that another member
+   * still holds is refused by the broker (`NON_EMPTY_GROUP`) and keeps its positions.
+   */
+  async closeAndForget(): Promise<void> {
+    await this.close();
+    try {
+      await this.#host.admin.deleteGroups([this.#group]);
+    } catch (error) {
+      const refusal = deleteGroupsRefusal(error);
+      if (refusal === 'GROUP_ID_NOT_FOUND') return;
+      if (refusal !== undefined) {
+        throw new LogError(
+          'GH_ERR_LOG_CHECKPOINT',
+          `delete consumer group ${this.#group}: the broker refused (${refusal}); its committed positions are kept`,
+          { cause: error },
+        );
+      }
+      throw toLogError(error, `delete consumer group ${this.#group}`);
+    }
+  }
+
   #assertUsable(): void {
     if (this.#closed)
       throw new LogError('GH_ERR_LOG_CLOSED', `the consumer of group ${this.#group} is closed`);
     if (this.#failure !== undefined) throw this.#failure;
   }
 
-  #batch(partition: number, records: OffsetEvent[]): LogBatch {
+  #batch(partition: number, records: OffsetEvent[]): KafkaLogBatch {
     const first = records[0]!.offset.toString();
     const last = records[records.length - 1]!.offset.toString();
     this.#delivered.set(partition, records[records.length - 1]!.offset + 1n);
-    const batch: LogBatch = {
+    const events: GatehouseEvent[] = [];
+    const eventOffsets: string[] = [];
+    const invalid: InvalidRecord[] = [];
+    for (const record of records) {
+      if (record.invalid !== undefined) {
+        invalid.push(record.invalid);
+      } else {
+        events.push(record.event);
+        eventOffsets.push(record.offset.toString());
+      }
+    }
+    const batch: KafkaLogBatch = {
       partition,
       firstOffset: first,
       lastOffset: last,
-      events: records.map((record) => record.event),
+      events,
       token: `${this.#topic}/${partition}/${first}-${last}`,
+      eventOffsets,
+      invalid,
     };
     this.#origins.set(batch, { epoch: this.#epochs.get(partition) ?? 0 });
     return batch;
@@ -344,9 +420,23 @@ export class KafkaConsumer implements LogConsumer {
         if (message.value === null) throw new TypeError('the record has no value');
         records.push({ offset, event: decodeEvent(message.value) });
       } catch (cause) {
+        const error = cause instanceof Error ? cause.message : String(cause);
+        if (this.#deliverInvalid) {
+          records.push({
+            offset,
+            invalid: {
+              partition,
+              offset: offset.toString(),
+              key: message.key === null ? null : message.key.toString('utf8'),
+              value: message.value,
+              error,
+            },
+          });
+          continue;
+        }
         poison = new LogError(
           'GH_ERR_LOG_INVALID_RECORD',
-          `kafka topic ${this.#topic} partition ${partition} offset ${offset} is not a Gatehouse event: ${cause instanceof Error ? cause.message : String(cause)}`,
+          `kafka topic ${this.#topic} partition ${partition} offset ${offset} is not a Gatehouse event: ${error}`,
           { cause },
         );
         break;
@@ -490,6 +580,33 @@ export class KafkaConsumer implements LogConsumer {
   }
 }
 
-function emptyBatch(): LogBatch {
-  return { partition: -1, firstOffset: '-1', lastOffset: '-1', events: [], token: '' };
+/** The protocol error type of a group that `deleteGroups` refused (kafkajs lists them in `groups`). */
+function deleteGroupsRefusal(error: unknown): string | undefined {
+  for (const link of errorChain(error)) {
+    const groups = (link as { groups?: unknown }).groups;
+    if (!Array.isArray(groups)) continue;
+    for (const group of groups as Array<{ error?: { type?: unknown } }>) {
+      const type = group.error?.type;
+      if (typeof type === 'string') return type;
+    }
+  }
+  return undefined;
+}
+
+function emptyBatch(): KafkaLogBatch {
+  return {
+    partition: -1,
+    firstOffset: '-1',
+    lastOffset: '-1',
+    events: [],
+    token: '',
+    eventOffsets: [],
+    invalid: [],
+  };
+}
+
+/** Whether `batch` (a `KafkaLogBatch`, or a copy of one) carries invalid records. */
+function holdsInvalidRecords(batch: LogBatch): boolean {
+  const invalid = (batch as Partial<KafkaLogBatch>).invalid;
+  return Array.isArray(invalid) && invalid.length > 0;
 }

@@ -1,9 +1,9 @@
 import { encodeEvent, parseEvent, type GatehouseEvent } from '@gatehouse/events';
 import { Kafka, type Admin } from 'kafkajs';
-import type { ConsumerOptions, EventLog } from '../event-log.js';
+import type { EventLog } from '../event-log.js';
 import { LogError } from '../errors.js';
 import { AppendBatcher, type OutgoingRecord } from './append-batcher.js';
-import { KafkaConsumer } from './kafka-consumer.js';
+import { KafkaConsumer, type KafkaConsumerOptions } from './kafka-consumer.js';
 import { toLogError } from './kafka-errors.js';
 import { resolveKafkaOptions, type KafkaLogOptions, type ResolvedKafkaOptions } from './kafka-options.js';
 import { kafkajsLogCreator } from './kafkajs-logging.js';
@@ -17,7 +17,8 @@ export interface KafkaEventLog extends EventLog {
   readonly topic: string;
   /** The topic's partition count (as found or created on open). */
   readonly partitions: number;
-  openConsumer(group: string, options?: ConsumerOptions): Promise<KafkaConsumer>;
+  /** Opens a consumer; see `KafkaConsumerOptions` for what only this adapter offers. */
+  openConsumer(group: string, options?: KafkaConsumerOptions): Promise<KafkaConsumer>;
 }
 
 /**
@@ -141,7 +142,7 @@ class KafkaLog implements KafkaEventLog {
     await this.#batcher.append(records);
   }
 
-  async openConsumer(group: string, options: ConsumerOptions = {}): Promise<KafkaConsumer> {
+  async openConsumer(group: string, options: KafkaConsumerOptions = {}): Promise<KafkaConsumer> {
     if (this.#closed)
       throw new LogError('GH_ERR_LOG_CLOSED', `the kafka event log (topic ${this.topic}) is closed`);
     if (group.length === 0)
@@ -162,7 +163,7 @@ class KafkaLog implements KafkaEventLog {
     };
     this.#opening.add(group);
     try {
-      const consumer = await KafkaConsumer.open(host, group, options.fromBeginning === true);
+      const consumer = await KafkaConsumer.open(host, group, options);
       this.#consumers.set(group, consumer);
       return consumer;
     } finally {
