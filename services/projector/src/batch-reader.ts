@@ -1,5 +1,46 @@
-import type { LogBatch, LogConsumer } from '@gatehouse/eventlog';
+import type { KafkaConsumer, LogBatch, LogConsumer } from '@gatehouse/eventlog';
 import { sha256Hex, type GatehouseEvent } from '@gatehouse/events';
+
+/**
+ * A Kafka batch: the port's fields plus each event's offset and the range's invalid records (with
+ * `deliverInvalidRecords`). Other adapters' batches have neither: their offsets are consecutive.
+ */
+type KafkaLogBatch = Awaited<ReturnType<KafkaConsumer['next']>>;
+/** A record of the log that is not an event, as the Kafka adapter hands it out. */
+type LogInvalidRecord = KafkaLogBatch['invalid'][number];
+
+/** The invalid records a log batch carries (none for adapters that do not hand them out). */
+function invalidOf(batch: LogBatch): readonly LogInvalidRecord[] {
+  const invalid = (batch as Partial<KafkaLogBatch>).invalid;
+  return Array.isArray(invalid) ? invalid : [];
+}
+
+/** Events plus invalid records: how much of its range a log batch covers. */
+function sizeOf(batch: LogBatch): number {
+  return batch.events.length + invalidOf(batch).length;
+}
+
+/** Where an event or record was read. */
+export interface LogPosition {
+  /** `embedded`, or the Kafka topic (the topic part of the batch token). */
+  readonly source: string;
+  readonly partition: number;
+  /** Offset (decimal string). */
+  readonly offset: string;
+}
+
+/** A record of a projection batch that is not an event, with where it was read. */
+export interface InvalidRecord extends LogPosition {
+  readonly key: string | null;
+  readonly value: Buffer | null;
+  readonly error: string;
+}
+
+/** The topic part of a batch token (`<topic>/<partition>/<first>-<last>`), or `fallback`. */
+function sourceOf(batch: LogBatch, fallback: string): string {
+  const suffix = `/${batch.partition}/${batch.firstOffset}-${batch.lastOffset}`;
+  return batch.token.endsWith(suffix) ? batch.token.slice(0, -suffix.length) : fallback;
+}
 
 /**
  * Longest token spelled out range by range; past it (many partitions, or a long topic name) a
@@ -29,6 +70,13 @@ export interface ProjectionBatch {
   readonly token: string;
   /** The partitions' ranges, ascending by partition (none for an empty batch). */
   readonly ranges: readonly BatchRange[];
+  /**
+   * Records of the ranges that are not events (Kafka with `deliverInvalidRecords`), in partition
+   * and offset order. A batch may consist of such records only (`events` empty, `ranges` not).
+   */
+  readonly invalid: readonly InvalidRecord[];
+  /** Where `events[index]` was read. */
+  locate(index: number): LogPosition;
   /** The last log batch read of each partition; committing them commits the whole projection batch. */
   readonly commitWith: readonly LogBatch[];
   /**
@@ -49,6 +97,8 @@ export interface BatchReaderOptions {
    */
   crossPartition: boolean;
   signal: AbortSignal;
+  /** Names where records were read when a batch token does not (`embedded`, `kafka`). */
+  source: string;
   /** Wraps each `consumer.next` (retry policy). */
   attempt: (what: string, operation: () => Promise<LogBatch>) => Promise<LogBatch>;
 }
@@ -89,13 +139,13 @@ export class BatchReader {
     /** Partition → the log batches read of it, in order. */
     const parts = new Map<number, LogBatch[]>([[first.partition, [first]]]);
     let last = first;
-    let count = first.events.length;
+    let count = sizeOf(first);
     const deadline = Date.now() + maxWaitMs;
     while (count > 0 && count < maxEvents && last.lastOffset !== untilOffset && !signal.aborted) {
       const remaining = deadline - Date.now();
       if (remaining <= 0) break;
       const more = await this.#read(maxEvents - count, remaining, untilOffset);
-      if (more.events.length === 0) break;
+      if (sizeOf(more) === 0) break;
       if (!crossPartition && more.partition !== first.partition) {
         this.#carried = more;
         break;
@@ -104,13 +154,27 @@ export class BatchReader {
       if (ofPartition === undefined) parts.set(more.partition, [more]);
       else ofPartition.push(more);
       last = more;
-      count += more.events.length;
+      count += sizeOf(more);
     }
     const moreWaiting = count >= maxEvents || this.#carried !== undefined;
-    if (count === 0) return { events: [], token: first.token, ranges: [], commitWith: [], moreWaiting };
+    if (count === 0)
+      return {
+        events: [],
+        token: first.token,
+        ranges: [],
+        commitWith: [],
+        moreWaiting,
+        invalid: [],
+        locate: (index) => {
+          throw new RangeError(`event ${index} of an empty batch`);
+        },
+      };
     const ranges: BatchRange[] = [];
     const commitWith: LogBatch[] = [];
     const events: GatehouseEvent[] = [];
+    const invalid: InvalidRecord[] = [];
+    /** The log batches in the order their events were concatenated, with the index of their first. */
+    const pieces: { batch: LogBatch; source: string; start: number }[] = [];
     for (const partition of [...parts.keys()].sort((a, b) => a - b)) {
       const read = parts.get(partition)!;
       const head = read[0]!;
@@ -122,12 +186,27 @@ export class BatchReader {
         token: read.length === 1 ? head.token : assembledToken(head, tail.lastOffset),
       });
       commitWith.push(tail);
-      for (const batch of read) for (const event of batch.events) events.push(event);
+      for (const batch of read) {
+        const source = sourceOf(batch, this.#options.source);
+        pieces.push({ batch, source, start: events.length });
+        for (const event of batch.events) events.push(event);
+        for (const record of invalidOf(batch)) invalid.push({ ...record, source });
+      }
     }
     const spelled = ranges.map((r) => r.token).join('+');
     const token =
       spelled.length <= MAX_SPELLED_TOKEN ? spelled : `${ranges.length}-ranges/${sha256Hex(spelled)}`;
-    return { events, token, ranges, commitWith, moreWaiting };
+    const locate = (index: number): LogPosition => {
+      const piece = pieces.find(
+        (candidate) => index >= candidate.start && index < candidate.start + candidate.batch.events.length,
+      );
+      if (piece === undefined) throw new RangeError(`event ${index} of a batch of ${events.length}`);
+      const within = index - piece.start;
+      const offsets = (piece.batch as Partial<KafkaLogBatch>).eventOffsets;
+      const offset = offsets?.[within] ?? (BigInt(piece.batch.firstOffset) + BigInt(within)).toString();
+      return { source: piece.source, partition: piece.batch.partition, offset };
+    };
+    return { events, token, ranges, commitWith, moreWaiting, invalid, locate };
   }
 
   #read(maxEvents: number, maxWaitMs: number, untilOffset: string | undefined): Promise<LogBatch> {

@@ -12,6 +12,8 @@ export const PROJECTOR_ERROR_CODES = [
   'GH_ERR_PROJECTOR_FAILED',
   /** The pending-batch journal could not be read or written. */
   'GH_ERR_PROJECTOR_JOURNAL',
+  /** The dead-letter file could not be read or written. */
+  'GH_ERR_PROJECTOR_DEAD_LETTER',
 ] as const;
 export type ProjectorErrorCode = (typeof PROJECTOR_ERROR_CODES)[number];
 

@@ -1,4 +1,5 @@
 export {
+  DEAD_LETTER_FILE_NAME,
   createProjector,
   projectorGroup,
   type Projector,
@@ -7,4 +8,5 @@ export {
   type ProjectorStats,
 } from './projector.js';
 export { BatchJournal, type PendingBatch } from './batch-journal.js';
+export { DeadLetterFile, type DeadLetter, type DeadLetterReason } from './dead-letter-file.js';
 export * from './errors.js';

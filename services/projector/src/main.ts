@@ -3,8 +3,9 @@
  * or a rebuild of the store from the embedded log while the rest of the stack is stopped).
  *
  * Environment:
- *   GATEHOUSE_DATA_DIR   data dir (default ./data): embedded log in <dir>/eventlog, chDB in
- *                        <dir>/clickhouse, pending-batch journal in <dir>/projector/
+ *   GATEHOUSE_DATA_DIR   data dir (default ./data): embedded log in <dir>/log, chDB in
+ *                        <dir>/clickhouse, pending-batch journal (embedded) and dead-letter file
+ *                        (<dir>/projector/dead-letter.jsonl, both logs) in <dir>/projector/
  *   CLICKHOUSE_URL       ClickHouse over HTTP instead of chDB
  *   KAFKA_BROKERS        the Kafka log instead of the embedded one
  *   GATEHOUSE_KAFKA_TOPIC  its topic (default gatehouse.audit); consumer group `projector`, or
@@ -12,7 +13,9 @@
  *   LOG_LEVEL            pino level (default info)
  *
  * Exits 0 on SIGINT/SIGTERM after the batch in flight, 1 if the projector fails (a supervisor
- * restarts it; nothing is lost, nothing is counted twice).
+ * restarts it; nothing is lost, nothing is counted twice). A record it can never project (not a
+ * valid event, or refused by the store for good) is set aside in the dead-letter file, logged at
+ * error level with its partition and offset, and the projection goes on past it.
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -20,10 +23,12 @@ import { DEFAULT_KAFKA_TOPIC, openEmbeddedLog, openKafkaLog, type EventLog } fro
 import { openAuditStore } from '@gatehouse/store';
 import { pino, type Logger } from 'pino';
 import { ProjectorError } from './errors.js';
-import { createProjector, projectorGroup } from './projector.js';
+import { DEAD_LETTER_FILE_NAME, createProjector, projectorGroup } from './projector.js';
 
 /** The embedded log's directory under the data dir. */
 export const EMBEDDED_LOG_SUBDIR = 'log';
+/** The projector's own files (batch journal, dead-letter file) under the data dir. */
+export const PROJECTOR_SUBDIR = 'projector';
 
 async function openLog(
   env: NodeJS.ProcessEnv,
@@ -48,7 +53,7 @@ async function openLog(
   const log = await openEmbeddedLog({ dir: path.join(dataDir, EMBEDDED_LOG_SUBDIR), logger });
   return {
     log,
-    journalFile: path.join(dataDir, 'projector', 'projector.pending.json'),
+    journalFile: path.join(dataDir, PROJECTOR_SUBDIR, 'projector.pending.json'),
     group: projectorGroup(undefined),
   };
 }
@@ -74,6 +79,7 @@ export async function runProjector(env: NodeJS.ProcessEnv = process.env): Promis
     logger,
     group,
     journalFile,
+    deadLetterFile: path.join(dataDir, PROJECTOR_SUBDIR, DEAD_LETTER_FILE_NAME),
     onFailure: () => finish(1),
   });
   const onSignal = (signal: NodeJS.Signals) => {

@@ -1,10 +1,24 @@
 import { createHash } from 'node:crypto';
-import { DEFAULT_KAFKA_TOPIC, type EventLog, type LogConsumer } from '@gatehouse/eventlog';
+import path from 'node:path';
+import {
+  DEFAULT_KAFKA_TOPIC,
+  type EventLog,
+  type KafkaEventLog,
+  type LogConsumer,
+} from '@gatehouse/eventlog';
+import { encodeEvent, type GatehouseEvent } from '@gatehouse/events';
 import type { AuditStore, PreparedInsert } from '@gatehouse/store';
 import { pino, type Logger } from 'pino';
 import { BatchJournal } from './batch-journal.js';
-import { BatchReader, type ProjectionBatch } from './batch-reader.js';
+import { BatchReader, type BatchRange, type LogPosition, type ProjectionBatch } from './batch-reader.js';
+import { DeadLetterFile, type DeadLetter } from './dead-letter-file.js';
 import { ProjectorError } from './errors.js';
+
+/** The Kafka adapter's consumer options (`deliverInvalidRecords`); other adapters ignore what they do not know. */
+type ConsumerOptionsWithDeadLetters = NonNullable<Parameters<KafkaEventLog['openConsumer']>[1]>;
+
+/** The dead-letter file's name next to the batch journal when no `deadLetterFile` is given. */
+export const DEAD_LETTER_FILE_NAME = 'dead-letter.jsonl';
 
 /** Options of `createProjector`. */
 /**
@@ -57,6 +71,16 @@ export interface ProjectorOptions {
    * single-partition logs (embedded). Default: none (queries still never see duplicates).
    */
   journalFile?: string;
+  /**
+   * JSON Lines file where records the projection can never take are set aside (`DeadLetterFile`):
+   * a record of the log that is not a valid event, and an event the store refuses for good
+   * (`GH_ERR_STORE_INVALID_EVENT`). Each is written and fsync'd (file and directory) before the
+   * batch holding it is committed; the rest of the batch is projected and the projector goes on.
+   * Default: `dead-letter.jsonl` next to `journalFile` when there is one; otherwise none, and such a
+   * record stops the projector (every restart stops on it again) with an error naming its partition
+   * and offset and this option.
+   */
+  deadLetterFile?: string;
   /** Read from the earliest retained event even if the group has a committed position (rebuild). Default false. */
   fromBeginning?: boolean;
   /** pino logger. Default: a pino logger named `projector` at `LOG_LEVEL` (default info). */
@@ -77,6 +101,8 @@ export interface ProjectorStats {
   events: number;
   /** Retries after retryable errors. */
   retries: number;
+  /** Records set aside in the dead-letter file (invalid records, events the store refused). */
+  deadLettered: number;
   /** Events between the committed position and the log end, as of the last check (undefined if the log cannot tell). */
   lag: number | undefined;
   /** Token of the last committed batch. */
@@ -134,6 +160,30 @@ interface DrainWaiter {
 /** Thrown inside the loop to unwind when `stop` interrupts a retry wait. */
 class Stopping {}
 
+/** `partition 0 offsets 0-299, partition 3 offsets 10-20`. */
+function describeRanges(ranges: readonly BatchRange[]): string {
+  return ranges.map((r) => `partition ${r.partition} offsets ${r.firstOffset}-${r.lastOffset}`).join(', ');
+}
+
+/** `embedded partition 0 offset 17`, `gatehouse.audit partition 3 offset 1042`. */
+function describePosition(position: LogPosition): string {
+  return `${position.source} partition ${position.partition} offset ${position.offset}`;
+}
+
+/** A dead-letter entry for a record of the log that is not an event. */
+function invalidRecordLetter(record: ProjectionBatch['invalid'][number]): DeadLetter {
+  return {
+    source: record.source,
+    partition: record.partition,
+    offset: record.offset,
+    reason: 'invalid_record',
+    error: record.error,
+    eventId: null,
+    key: record.key,
+    value: record.value,
+  };
+}
+
 function positive(name: string, value: number | undefined, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
   if (!Number.isFinite(value) || value < min || !Number.isInteger(value)) {
@@ -161,6 +211,7 @@ class ProjectorLoop implements Projector {
   readonly #retryBaseMs: number;
   readonly #retryMaxMs: number;
   readonly #journal: BatchJournal | undefined;
+  readonly #deadLetters: DeadLetterFile | undefined;
   readonly #fromBeginning: boolean;
   readonly #logger: Logger;
   readonly #onFailure: ((error: ProjectorError) => void) | undefined;
@@ -176,6 +227,7 @@ class ProjectorLoop implements Projector {
     batches: 0,
     events: 0,
     retries: 0,
+    deadLettered: 0,
     lag: undefined as number | undefined,
     lastToken: undefined as string | undefined,
     lastCommitAt: undefined as string | undefined,
@@ -200,6 +252,14 @@ class ProjectorLoop implements Projector {
     this.#retryBaseMs = positive('retryBaseDelayMs', options.retryBaseDelayMs, 100, 0);
     this.#retryMaxMs = positive('retryMaxDelayMs', options.retryMaxDelayMs, 5_000, 0);
     this.#journal = options.journalFile === undefined ? undefined : new BatchJournal(options.journalFile);
+    const deadLetterFile =
+      options.deadLetterFile ??
+      (options.journalFile === undefined
+        ? undefined
+        : path.join(path.dirname(options.journalFile), DEAD_LETTER_FILE_NAME));
+    if (deadLetterFile !== undefined && deadLetterFile.length === 0)
+      throw new ProjectorError('GH_ERR_PROJECTOR_CONFIG', 'deadLetterFile: expected a file path, got ""');
+    this.#deadLetters = deadLetterFile === undefined ? undefined : new DeadLetterFile(deadLetterFile);
     this.#fromBeginning = options.fromBeginning ?? false;
     this.#logger = options.logger ?? pino({ name: 'projector', level: process.env.LOG_LEVEL ?? 'info' });
     this.#onFailure = options.onFailure;
@@ -216,11 +276,28 @@ class ProjectorLoop implements Projector {
     this.#state = 'running';
     try {
       const pending = await this.#journal?.read();
-      this.#consumer = await this.#log.openConsumer(this.#group, { fromBeginning: this.#fromBeginning });
+      await this.#deadLetters?.load();
+      const consumerOptions: ConsumerOptionsWithDeadLetters = {
+        fromBeginning: this.#fromBeginning,
+        // Only a projector that can set invalid records aside may be handed them (and commit past them).
+        deliverInvalidRecords: this.#deadLetters !== undefined,
+      };
+      this.#consumer = await this.#log.openConsumer(this.#group, consumerOptions);
       this.#logger.info(
-        { group: this.#group, log: this.#log.kind, store: this.#store.kind, pending: pending?.token },
+        {
+          group: this.#group,
+          log: this.#log.kind,
+          store: this.#store.kind,
+          pending: pending?.token,
+          deadLetterFile: this.#deadLetters?.file,
+        },
         'projector started',
       );
+      if (this.#deadLetters === undefined)
+        this.#logger.warn(
+          { group: this.#group },
+          'no deadLetterFile: a record that can never be projected stops this projector',
+        );
       this.#loop = this.#run(this.#consumer, pending?.lastOffset);
     } catch (error) {
       this.#state = 'failed';
@@ -248,7 +325,12 @@ class ProjectorLoop implements Projector {
       ),
     );
     this.#logger.info(
-      { group: this.#group, batches: this.#stats.batches, events: this.#stats.events },
+      {
+        group: this.#group,
+        batches: this.#stats.batches,
+        events: this.#stats.events,
+        deadLettered: this.#stats.deadLettered,
+      },
       'projector stopped',
     );
   }
@@ -313,6 +395,7 @@ class ProjectorLoop implements Projector {
       // The journal re-reads one range after a crash: with it, a batch stays within one partition.
       crossPartition: this.#journal === undefined,
       signal: this.#abort.signal,
+      source: this.#log.kind,
       attempt: (what, operation) => this.#attempt(what, operation),
     });
     try {
@@ -320,7 +403,7 @@ class ProjectorLoop implements Projector {
         const { read: batch, insert } = await (prefetched ?? reader.next(until).then(prepare));
         prefetched = undefined;
         until = undefined;
-        if (batch.events.length === 0) {
+        if (batch.ranges.length === 0) {
           if (this.#state === 'running') await this.#checkDrained(consumer, true);
           continue;
         }
@@ -335,11 +418,9 @@ class ProjectorLoop implements Projector {
             );
           await this.#attempt(`journal batch ${batch.token}`, () => journal.record(range));
         }
-        const inserted = this.#attempt(`insert batch ${batch.token}`, () =>
-          insert !== undefined
-            ? insert(batch.token)
-            : store.insertEvents(batch.events, batch.token, { validated: true }),
-        );
+        // Set aside before the commit below moves past them; a crash in between writes none twice.
+        if (batch.invalid.length > 0) await this.#setAside(batch.invalid.map(invalidRecordLetter));
+        const inserted = this.#insert(batch, insert);
         // A full batch, or one that ended where another partition's events begin, means more is
         // waiting: read it while ClickHouse works on this one (chDB and the HTTP client both run the
         // insert off the event loop). Not at the tail, where the read would wait maxBatchWaitMs and
@@ -348,21 +429,134 @@ class ProjectorLoop implements Projector {
           prefetched = reader.next().then(prepare);
           prefetched.catch(() => undefined);
         }
-        await inserted;
+        const insertedEvents = await inserted;
         await this.#hooks.afterInsert?.(batch);
         // Committed only now: a crash before this line delivers the batch again, and the store drops the repeat.
         for (const last of batch.commitWith)
           await this.#attempt(`commit batch ${batch.token}`, () => consumer.commit(last));
         this.#stats.batches += 1;
-        this.#stats.events += batch.events.length;
+        this.#stats.events += insertedEvents;
         this.#stats.lastToken = batch.token;
         this.#stats.lastCommitAt = new Date().toISOString();
-        this.#logger.debug({ token: batch.token, events: batch.events.length }, 'batch projected');
+        this.#logger.debug({ token: batch.token, events: insertedEvents }, 'batch projected');
         await this.#checkDrained(consumer, false);
       }
     } catch (error) {
       if (error instanceof Stopping) return;
       this.#fail(error);
+    }
+  }
+
+  /**
+   * Inserts the batch's events; resolves with how many were inserted. An event the store refuses
+   * for good (`GH_ERR_STORE_INVALID_EVENT`, naming its index) is set aside in the dead-letter file
+   * and the rest inserted again (another set of ids: another dedup token, as deterministic); without
+   * a dead-letter file the projector fails naming its partition and offset. Retryable errors are
+   * retried (ClickHouse down is never a reason to skip anything).
+   */
+  async #insert(batch: ProjectionBatch, prepared: PreparedInsert | undefined): Promise<number> {
+    const store = this.#store;
+    let events: readonly GatehouseEvent[] = batch.events;
+    /** Index in `batch.events` of each of `events` (after some were set aside). */
+    let indices: number[] | undefined;
+    let insert = prepared;
+    const what = `insert batch ${batch.token} (${describeRanges(batch.ranges)})`;
+    for (;;) {
+      if (events.length === 0) return 0;
+      const current = events;
+      try {
+        await this.#attempt(what, () =>
+          insert !== undefined
+            ? insert(batch.token)
+            : store.insertEvents(current, batch.token, { validated: true }),
+        );
+        return events.length;
+      } catch (error) {
+        if (error instanceof Stopping) throw error;
+        const refused = this.#refusedIndex(error, current);
+        if (refused === undefined) throw error;
+        const original = indices === undefined ? refused : indices[refused]!;
+        const event = current[refused]!;
+        const position = batch.locate(original);
+        const reason = error instanceof ProjectorError && error.cause instanceof Error ? error.cause : error;
+        const message = reason instanceof Error ? reason.message : String(reason);
+        if (this.#deadLetters === undefined) {
+          throw new ProjectorError(
+            'GH_ERR_PROJECTOR_FAILED',
+            `${describePosition(position)} (event ${event.id}) is refused by the store and there is no deadLetterFile to set it aside: ${message}`,
+            { cause: error },
+          );
+        }
+        await this.#setAside([
+          {
+            ...position,
+            reason: 'refused_by_store',
+            error: message,
+            eventId: event.id,
+            key: event.session_id,
+            value: encodeEvent(event),
+          },
+        ]);
+        indices = (indices ?? current.map((_, i) => i)).filter((_, i) => i !== refused);
+        events = current.filter((_, i) => i !== refused);
+        insert = undefined;
+      }
+    }
+  }
+
+  /**
+   * The index of the event the store refused for good, when `error` is such a refusal
+   * (`GH_ERR_STORE_INVALID_EVENT` names "event <i> of <n>"); undefined for anything else.
+   */
+  #refusedIndex(error: unknown, events: readonly GatehouseEvent[]): number | undefined {
+    const cause = error instanceof ProjectorError ? error.cause : error;
+    const code = (cause as { code?: unknown } | undefined)?.code;
+    if (code !== 'GH_ERR_STORE_INVALID_EVENT' || (cause as { retryable?: unknown }).retryable === true)
+      return undefined;
+    const named = /\bevent (\d+) of (\d+)\b/.exec(cause instanceof Error ? cause.message : '');
+    if (named !== null && Number(named[2]) === events.length && Number(named[1]) < events.length)
+      return Number(named[1]);
+    // The message does not say which: ask the store about each event alone (no I/O, encoding only).
+    const prepare = this.#store.prepareInsert?.bind(this.#store);
+    if (prepare === undefined) return undefined;
+    for (let i = 0; i < events.length; i++) {
+      try {
+        prepare([events[i]!], { validated: true });
+      } catch {
+        return i;
+      }
+    }
+    return undefined;
+  }
+
+  /** Writes `letters` to the dead-letter file (retried while the disk refuses), logs and counts each. */
+  async #setAside(letters: readonly DeadLetter[]): Promise<void> {
+    const file = this.#deadLetters;
+    if (file === undefined) {
+      const [first] = letters;
+      throw new ProjectorError(
+        'GH_ERR_PROJECTOR_FAILED',
+        `${first === undefined ? 'a record' : describePosition(first)} is not a valid event and there is no deadLetterFile to set it aside: ${first?.error ?? ''}`,
+      );
+    }
+    const fresh = letters.filter((letter) => !file.has(letter.source, letter.partition, letter.offset));
+    await this.#attempt(`write ${letters.length} records to the dead-letter file ${file.file}`, () =>
+      file.write(letters),
+    );
+    for (const letter of fresh) {
+      this.#stats.deadLettered += 1;
+      this.#logger.error(
+        {
+          source: letter.source,
+          partition: letter.partition,
+          offset: letter.offset,
+          reason: letter.reason,
+          eventId: letter.eventId,
+          file: file.file,
+          error: letter.error,
+        },
+        `${describePosition(letter)} can never be projected (${letter.reason}): set aside in ${file.file}, projection goes on past it`,
+      );
     }
   }
 

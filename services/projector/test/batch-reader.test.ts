@@ -60,6 +60,7 @@ describe('BatchReader', () => {
       maxWaitMs: 50,
       crossPartition,
       signal: new AbortController().signal,
+      source: 'kafka',
       attempt: (_what, operation) => operation(),
     });
 

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createMemoryLog } from '@gatehouse/eventlog';
@@ -112,7 +112,7 @@ describe('projector over the in-memory log', () => {
     const drained = await projector.drain(10_000).catch((e: unknown) => e);
     expect(drained).toMatchObject({ code: 'GH_ERR_PROJECTOR_FAILED' });
     expect(failures).toHaveLength(1);
-    expect(failures[0]!.message).toContain('insert batch memory/0/0-9');
+    expect(failures[0]!.message).toContain('insert batch memory/0/0-9 (partition 0 offsets 0-9)');
     expect(projector.stats()).toMatchObject({ state: 'failed', batches: 0 });
     await projector.stop();
     const again = track(
@@ -169,6 +169,69 @@ describe('projector over the in-memory log', () => {
     await expect(projector.drain(10_000)).rejects.toMatchObject({ code: 'GH_ERR_PROJECTOR_FAILED' });
     expect(failures[0]!.message).toContain('insert batch memory/0/0-9');
     expect(projector.stats()).toMatchObject({ state: 'failed', batches: 0 });
+  });
+
+  it('sets aside the one event the store refuses as invalid (named by index), inserts the rest and commits past it', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-projector-'));
+    tempDirs.push(dir);
+    const deadLetterFile = path.join(dir, 'dead', 'dead-letter.jsonl');
+    const log = createMemoryLog();
+    const events = sampleEvents(10);
+    await log.append(events);
+    const recording = new RecordingStore();
+    const base = recording.asStore();
+    const refused = events[3]!.id;
+    const store: AuditStore = {
+      ...base,
+      insertEvents: async (batch, token) => {
+        const index = batch.findIndex((event) => event.id === refused);
+        if (index >= 0)
+          throw new StoreError(
+            'GH_ERR_STORE_INVALID_EVENT',
+            `insert into recording.events refused: event ${index} of ${batch.length} (${refused}) is invalid, nothing was written: ts out of range`,
+          );
+        return base.insertEvents(batch, token);
+      },
+    };
+    const projector = track(createProjector({ log, store, deadLetterFile, maxBatchWaitMs: 20, logger }));
+    await projector.start();
+    await projector.drain(10_000);
+    expect(recording.rows.map((e) => e.id)).toEqual(events.filter((e) => e.id !== refused).map((e) => e.id));
+    expect(projector.stats()).toMatchObject({ events: 9, deadLettered: 1, lag: 0 });
+    const lines = (await readFile(deadLetterFile, 'utf8')).trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      source: 'memory',
+      partition: 0,
+      offset: '3',
+      reason: 'refused_by_store',
+      event_id: refused,
+    });
+  });
+
+  it('never sets aside anything on a retryable store error: it retries, then fails', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-projector-'));
+    tempDirs.push(dir);
+    const deadLetterFile = path.join(dir, 'dead-letter.jsonl');
+    const log = createMemoryLog();
+    await log.append(sampleEvents(4));
+    const store = new RecordingStore();
+    store.failNext(100, true);
+    const projector = track(
+      createProjector({
+        log,
+        store: store.asStore(),
+        deadLetterFile,
+        maxBatchWaitMs: 20,
+        retryBaseDelayMs: 1,
+        maxAttempts: 3,
+        logger,
+      }),
+    );
+    await projector.start();
+    await expect(projector.drain(10_000)).rejects.toMatchObject({ code: 'GH_ERR_PROJECTOR_FAILED' });
+    expect(projector.stats()).toMatchObject({ deadLettered: 0, retries: 2 });
+    await expect(readFile(deadLetterFile)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('gives up on a retryable error after maxAttempts', async () => {
