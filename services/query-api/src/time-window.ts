@@ -17,6 +17,10 @@ const UNIT_MS = { minute: 60_000, hour: 3_600_000, day: 86_400_000, week: 604_80
 /** The longest `past N …` window (ms): about 100 years. */
 const MAX_RELATIVE_MS = 100 * 366 * 86_400_000;
 const RELATIVE = /^(?:past|last)\s+(?:(\d+)\s+)?(minute|hour|day|week)s?$/i;
+/** A calendar period: this week (Monday first) / month / year, or the one before. */
+const CALENDAR = /^(this|last|previous)\s+(week|month|year)$/i;
+/** A numeric day such as 3/4 or 03.04.2026: month-first or day-first depends on who wrote it. */
+const AMBIGUOUS_NUMERIC_DATE = /(^|\s)\d{1,2}[/.]\d{1,2}([/.]\d{2,4})?(?=$|\s|,)/;
 
 /** True when `tz` is an IANA time zone name this runtime knows (or `UTC`). */
 export function isTimeZone(tz: string): boolean {
@@ -119,6 +123,18 @@ export function resolveWindow(
     return { when, tz, from: new Date(nowMs - n * UNIT_MS[unit]), to: new Date(nowMs) };
   }
 
+  const calendar = CALENDAR.exec(text);
+  if (calendar) {
+    // "last week" alone stays the rolling week (RELATIVE, above): "past|last N weeks" reads so.
+    const which = calendar[1]!.toLowerCase() === 'this' ? 0 : -1;
+    return { when, tz, ...calendarPeriod(calendar[2]!.toLowerCase() as CalendarUnit, which, tz, nowMs) };
+  }
+  if (AMBIGUOUS_NUMERIC_DATE.test(text))
+    throw badRequest(
+      whenField,
+      `has a numeric date that reads differently month-first and day-first (got ${JSON.stringify(when)}); write it as an ISO date such as 2026-03-04`,
+    );
+
   const results = chrono.parse(
     text,
     { instant: now, timezone: zoneOffsetMinutes(tz, nowMs) },
@@ -144,7 +160,39 @@ export function resolveWindow(
   if (end.getTime() <= from.getTime()) {
     throw badRequest(whenField, `must end after it starts (got ${JSON.stringify(when)})`);
   }
+  if (from.getTime() > nowMs) {
+    // Nothing has happened there yet: an empty answer would look like "it did nothing".
+    throw badRequest(
+      whenField,
+      `starts in the future (read as from ${from.toISOString()}; got ${JSON.stringify(when)}); name a past day, e.g. "last friday 23:00-01:00"`,
+    );
+  }
   return { when, tz, from, to: end };
+}
+
+type CalendarUnit = 'week' | 'month' | 'year';
+
+/** The local calendar week (Monday first), month or year containing now (`which` 0) or the one before (−1). */
+function calendarPeriod(
+  unit: CalendarUnit,
+  which: 0 | -1,
+  tz: string,
+  nowMs: number,
+): { from: Date; to: Date } {
+  const parts: Record<string, number> = {};
+  for (const part of formatter(tz).formatToParts(new Date(nowMs))) {
+    if (part.type !== 'literal') parts[part.type] = Number(part.value);
+  }
+  const y = parts.year!;
+  const mo = parts.month!;
+  const d = parts.day!;
+  if (unit === 'year')
+    return { from: wallClockToUtc(tz, y + which, 1, 1), to: wallClockToUtc(tz, y + which + 1, 1, 1) };
+  if (unit === 'month')
+    return { from: wallClockToUtc(tz, y, mo + which, 1), to: wallClockToUtc(tz, y, mo + which + 1, 1) };
+  const sinceMonday = (new Date(Date.UTC(y, mo - 1, d)).getUTCDay() + 6) % 7;
+  const monday = d - sinceMonday + 7 * which;
+  return { from: wallClockToUtc(tz, y, mo, monday), to: wallClockToUtc(tz, y, mo, monday + 7) };
 }
 
 /**

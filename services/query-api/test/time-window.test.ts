@@ -37,6 +37,38 @@ describe('resolveWindow', () => {
     expect([iso(w.from), iso(w.to)]).toEqual(['2026-03-28T23:00:00.000Z', '2026-03-29T22:00:00.000Z']);
   });
 
+  it('reads this / previous week, this / last month and last year as local calendar periods', () => {
+    const window = (when: string) => {
+      const w = resolveWindow(when, 'Europe/Berlin', now);
+      return [iso(w.from), iso(w.to)];
+    };
+    expect(window('this week')).toEqual(['2026-11-22T23:00:00.000Z', '2026-11-29T23:00:00.000Z']);
+    expect(window('previous week')).toEqual(['2026-11-15T23:00:00.000Z', '2026-11-22T23:00:00.000Z']);
+    // October starts in summer time (UTC+2) and ends in winter time (UTC+1).
+    expect(window('last month')).toEqual(['2026-09-30T22:00:00.000Z', '2026-10-31T23:00:00.000Z']);
+    expect(window('this month')).toEqual(['2026-10-31T23:00:00.000Z', '2026-11-30T23:00:00.000Z']);
+    expect(window('last year')).toEqual(['2024-12-31T23:00:00.000Z', '2025-12-31T23:00:00.000Z']);
+    // "last week" alone stays the rolling seven days, as "last N weeks" reads.
+    expect(window('last week')).toEqual(['2026-11-17T20:00:00.000Z', '2026-11-24T20:00:00.000Z']);
+  });
+
+  it('refuses a window that starts in the future instead of answering it with nothing', () => {
+    for (const when of ['tomorrow', 'friday 23:00 - 01:00']) {
+      expect(() => resolveWindow(when, 'Europe/Berlin', now), when).toThrow(
+        /querystring\/when starts in the future/,
+      );
+    }
+  });
+
+  it('refuses numeric dates that read differently month-first and day-first', () => {
+    for (const when of ['3/4', '03/04/2026', '3.4.2026 10:00']) {
+      expect(() => resolveWindow(when, 'Europe/Berlin', now), when).toThrow(
+        /querystring\/when has a numeric date .* ISO date such as 2026-03-04/,
+      );
+    }
+    expect(iso(resolveWindow('2026-03-04', 'Europe/Berlin', now).from)).toBe('2026-03-03T23:00:00.000Z');
+  });
+
   it('refuses words that are not a date, naming the when parameter', () => {
     expect(() => resolveWindow('yesterdayy', 'UTC', now)).toThrow(QueryApiError);
     expect(() => resolveWindow('yesterdayy', 'UTC', now)).toThrow(/^querystring\/when is not a date/);
