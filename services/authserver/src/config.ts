@@ -9,6 +9,18 @@ export const OIDC_SCOPES: ReadonlySet<string> = new Set(['openid', 'offline_acce
 /** Scopes a dynamically registered client gets when the configuration does not say otherwise. */
 export const DEFAULT_DYNAMIC_CLIENT_SCOPES = ['mcp:tools'] as const;
 
+/** How many dynamically registered clients the server holds at once unless configured otherwise. */
+export const DEFAULT_MAX_DYNAMIC_CLIENTS = 1000;
+
+/**
+ * The issuer identifier exactly as the server announces it and writes it into `iss`: the URL's
+ * serialisation without a trailing `/` (so `http://LOCALHOST:7422/` becomes `http://localhost:7422`).
+ * A gateway must be configured with this very string: `iss` is compared byte for byte.
+ */
+export function canonicalIssuer(issuer: string): string {
+  return new URL(issuer).href.replace(/\/$/, '');
+}
+
 /** RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`. */
 const scopeToken = z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'must be an RFC 6749 scope token');
 
@@ -44,7 +56,11 @@ const clientSchema = z.strictObject({
  */
 export const authServerConfigSchema = z
   .strictObject({
-    /** Issuer identifier (`iss` of every token), e.g. `http://localhost:7422`. No query or fragment. */
+    /**
+     * Issuer identifier (`iss` of every token, see {@link canonicalIssuer}), e.g.
+     * `http://localhost:7422`. No query or fragment. Its port must be the one the server listens on
+     * (`GATEHOUSE_AUTH_PORT`), checked at start-up; the server listens on loopback only.
+     */
     issuer: httpUrl.refine((value) => {
       const url = new URL(value);
       return url.search === '' && url.hash === '';
@@ -59,6 +75,11 @@ export const authServerConfigSchema = z
      * always allowed on top.
      */
     dynamicClientScopes: z.array(scopeToken).default([...DEFAULT_DYNAMIC_CLIENT_SCOPES]),
+    /**
+     * Most clients dynamic registration may hold at once (default 1,000). Past it `/reg` answers 403
+     * until an idle registration expires (14 days unused) or the server restarts.
+     */
+    maxDynamicClients: z.number().int().positive().default(DEFAULT_MAX_DYNAMIC_CLIENTS),
   })
   .superRefine((config, ctx) => {
     const seenClients = new Set<string>();
@@ -78,6 +99,15 @@ export const authServerConfigSchema = z
         ctx.addIssue({ code: 'custom', path: ['users', index], message: `duplicate user "${user}"` });
       }
       seenUsers.add(user);
+      // A token's `sub` is the user, or the client id for client credentials: the gateway takes
+      // user === agent for "no user" and decides on the agent's grants alone.
+      if (seenClients.has(user)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['users', index],
+          message: `user "${user}" has the name of a client: the gateway would take its tokens for the client acting for itself and skip the user's grants; rename the user or the client`,
+        });
+      }
     });
   });
 

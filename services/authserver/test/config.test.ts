@@ -17,6 +17,35 @@ describe('authServerConfigSchema', () => {
     expect(config.clients.map((client) => client.clientId)).toEqual(['support-bot', 'ops-agent', 'analyst']);
     expect(config.users).toEqual(['alice', 'bob', 'admin']);
     expect(config.dynamicClientScopes).toEqual(['mcp:tools']);
+    expect(config.maxDynamicClients).toBe(1000);
+  });
+
+  it('refuses a user named like a client, naming the user and why', () => {
+    const result = authServerConfigSchema.safeParse({
+      issuer: 'http://localhost:7422',
+      clients: [
+        { clientId: 'support-bot', clientSecret: 's', scopes: ['mcp:tools'] },
+        { clientId: 'ops-agent', clientSecret: 't', scopes: ['mcp:tools'] },
+      ],
+      users: ['alice', 'bob', 'admin', 'ops-agent'],
+    });
+
+    expect(result.success).toBe(false);
+    expect(result.error?.issues).toEqual([
+      expect.objectContaining({
+        path: ['users', 3],
+        message: expect.stringContaining('user "ops-agent" has the name of a client'),
+      }),
+    ]);
+  });
+
+  it('refuses a maxDynamicClients that is not a positive integer', () => {
+    const base = { issuer: 'http://localhost:7422', clients: [], users: [] };
+
+    for (const maxDynamicClients of [0, -1, 1.5]) {
+      const result = authServerConfigSchema.safeParse({ ...base, maxDynamicClients });
+      expect(result.error?.issues.map((issue) => issue.path.join('.'))).toEqual(['maxDynamicClients']);
+    }
   });
 
   it('names the duplicated client and user', () => {
