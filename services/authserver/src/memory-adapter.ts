@@ -13,6 +13,24 @@ const GRANT_BOUND_MODELS = new Set([
   'PreAuthorizedCode',
 ]);
 
+/** What {@link createMemoryStore} hands out. */
+export interface MemoryStore {
+  /** oidc-provider's `adapter` option. */
+  readonly adapterFactory: AdapterFactory;
+  /** Dynamically registered clients held now (expired ones are not counted). */
+  clientCount(): number;
+}
+
+/** Options of {@link createMemoryStore}. */
+export interface MemoryStoreOptions {
+  /**
+   * A dynamically registered client not looked up for this long (seconds) is forgotten, so that
+   * registrations that were tried once do not fill the store for good. Every use (authorization,
+   * token request) restarts the clock. Pre-registered clients never reach the adapter.
+   */
+  clientIdleTtlSec: number;
+}
+
 interface Entry {
   payload: AdapterPayload;
   /** Epoch milliseconds; Infinity when the model has no expiry. */
@@ -25,10 +43,13 @@ interface Entry {
  * whose access tokens are self-contained JWTs and whose signing key is persisted separately.
  *
  * Unlike oidc-provider's built-in quick-start adapter it is not shared across provider instances in
- * one process and has no size cap that could evict a live grant.
+ * one process and has no size cap that could evict a live grant. Registered clients, which
+ * oidc-provider stores without expiry, expire after `clientIdleTtlSec` without use.
  */
-export function createMemoryAdapterFactory(): AdapterFactory {
+export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
+  const clientTtlMs = options.clientIdleTtlSec * 1000;
   const entries = new Map<string, Entry>();
+  const clientKeys = new Set<string>();
   const grantMembers = new Map<string, Set<string>>();
   const sessionUids = new Map<string, string>();
   const userCodes = new Map<string, string>();
@@ -37,16 +58,35 @@ export function createMemoryAdapterFactory(): AdapterFactory {
   const read = (key: string): AdapterPayload | undefined => {
     const entry = entries.get(key);
     if (entry === undefined) return undefined;
-    if (entry.expiresAt <= Date.now()) {
+    const now = Date.now();
+    if (entry.expiresAt <= now) {
       entries.delete(key);
+      clientKeys.delete(key);
       return undefined;
     }
+    if (clientKeys.has(key)) entry.expiresAt = now + clientTtlMs;
     return entry.payload;
+  };
+
+  const clientCount = () => {
+    const now = Date.now();
+    for (const key of clientKeys) {
+      if ((entries.get(key)?.expiresAt ?? 0) <= now) {
+        entries.delete(key);
+        clientKeys.delete(key);
+      }
+    }
+    return clientKeys.size;
   };
 
   const sweep = () => {
     const now = Date.now();
-    for (const [key, entry] of entries) if (entry.expiresAt <= now) entries.delete(key);
+    for (const [key, entry] of entries) {
+      if (entry.expiresAt <= now) {
+        entries.delete(key);
+        clientKeys.delete(key);
+      }
+    }
     for (const [grantId, members] of grantMembers) {
       for (const key of members) if (!entries.has(key)) members.delete(key);
       if (members.size === 0) grantMembers.delete(grantId);
@@ -59,13 +99,19 @@ export function createMemoryAdapterFactory(): AdapterFactory {
     }
   };
 
-  return (model: string): Adapter => {
+  const adapterFactory = (model: string): Adapter => {
     const keyOf = (id: string) => `${model}:${id}`;
     return {
       async upsert(id, payload, expiresIn) {
         const key = keyOf(id);
-        const expiresAt = typeof expiresIn === 'number' ? Date.now() + expiresIn * 1000 : Infinity;
+        const expiresAt =
+          typeof expiresIn === 'number'
+            ? Date.now() + expiresIn * 1000
+            : model === 'Client'
+              ? Date.now() + clientTtlMs
+              : Infinity;
         entries.set(key, { payload, expiresAt });
+        if (model === 'Client') clientKeys.add(key);
         if (model === 'Session' && typeof payload.uid === 'string') sessionUids.set(payload.uid, key);
         if (typeof payload.userCode === 'string') userCodes.set(payload.userCode, key);
         if (GRANT_BOUND_MODELS.has(model) && typeof payload.grantId === 'string') {
@@ -93,6 +139,7 @@ export function createMemoryAdapterFactory(): AdapterFactory {
       },
       async destroy(id) {
         entries.delete(keyOf(id));
+        clientKeys.delete(keyOf(id));
       },
       async revokeByGrantId(grantId) {
         for (const key of grantMembers.get(grantId) ?? []) entries.delete(key);
@@ -100,4 +147,5 @@ export function createMemoryAdapterFactory(): AdapterFactory {
       },
     };
   };
+  return { adapterFactory, clientCount };
 }

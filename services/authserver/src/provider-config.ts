@@ -1,14 +1,20 @@
 import type { ClientMetadata, Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import { errors, interactionPolicy } from 'oidc-provider';
 import { BUILTIN_SCOPES, OIDC_SCOPES, type AuthServerConfig } from './config.js';
+import { dynamicRegistrationValidator } from './dynamic-registration.js';
 import { escapeHtml, htmlPage } from './html.js';
-import { createMemoryAdapterFactory } from './memory-adapter.js';
+import { createMemoryStore } from './memory-adapter.js';
 import type { PrivateJwks } from './signing-keys.js';
 
 /** Lifetime of access tokens, both flows (seconds). */
 export const ACCESS_TOKEN_TTL_SEC = 3600;
-/** Lifetime of refresh tokens (seconds): 14 days. */
+/**
+ * Lifetime of refresh tokens (seconds): 14 days. It is also the lifetime of the grant behind them,
+ * counted from the sign-in, so refreshing never extends a session past it.
+ */
 export const REFRESH_TOKEN_TTL_SEC = 14 * 24 * 3600;
+/** A dynamically registered client unused this long (seconds) is forgotten: the refresh lifetime. */
+export const DYNAMIC_CLIENT_IDLE_TTL_SEC = REFRESH_TOKEN_TTL_SEC;
 
 /** Path of the callback page every pre-registered client may use as its redirect URI. */
 export const DEV_CALLBACK_PATH = '/callback';
@@ -42,16 +48,20 @@ export function normalizeResource(resource: string): string | undefined {
 /**
  * The oidc-provider configuration of the development authserver:
  *
- * - pre-registered confidential clients with exactly their configured `scope` (oidc-provider
- *   refuses any other *known* scope with `invalid_scope`, for every grant);
- * - open dynamic registration (RFC 7591); a registered client gets `dynamicClientScopes` plus
- *   `openid offline_access`, so the MCP SDK's `grant_types: ['authorization_code','refresh_token']`
- *   is accepted (`refresh_token` is only a supported grant while `offline_access` is a scope);
+ * - pre-registered confidential clients with exactly their configured `scope`, plus
+ *   `offline_access` when they may refresh (oidc-provider refuses any other *known* scope with
+ *   `invalid_scope`, for every grant);
+ * - open dynamic registration (RFC 7591) bounded by {@link dynamicRegistrationValidator}: user-facing
+ *   grants only, loopback or https redirect URIs, at most `maxDynamicClients` at once, each
+ *   forgotten after {@link DYNAMIC_CLIENT_IDLE_TTL_SEC} unused;
  * - PKCE required for every authorization request (oidc-provider only implements S256);
  * - every access token is an RFC 9068 JWT (`typ: at+jwt`) for one of `resources`, signed RS256
  *   with the persisted key; no userinfo endpoint, so no opaque tokens are ever issued;
- * - refresh tokens for any client allowed the `refresh_token` grant, independent of the browser
- *   session (there is none worth keeping in development).
+ * - a refresh token only from an authorization code whose grant includes `offline_access` (OpenID
+ *   Connect Core §11; MCP SEP-2207), for a client allowed the `refresh_token` grant; oidc-provider
+ *   keeps `offline_access` only when the request also says `prompt=consent`;
+ * - CORS on the token endpoint only for an `Origin` that is one of the client's redirect URIs'
+ *   origins (discovery and JWKS are public documents, open to every origin).
  */
 export function buildProviderConfiguration(input: ProviderConfigInput): Configuration {
   const { config, issuer, jwks, cookieKeys } = input;
@@ -69,15 +79,19 @@ export function buildProviderConfiguration(input: ProviderConfigInput): Configur
     ...config.dynamicClientScopes,
   ]);
   const resourceScope = [...scopes].filter((scope) => !OIDC_SCOPES.has(scope)).join(' ');
-  const dynamicScopes = new Set([...OIDC_SCOPES, ...config.dynamicClientScopes]);
   const callbackUri = new URL(DEV_CALLBACK_PATH, issuer).href;
+  const store = createMemoryStore({ clientIdleTtlSec: DYNAMIC_CLIENT_IDLE_TTL_SEC });
 
   return {
-    adapter: createMemoryAdapterFactory(),
+    adapter: store.adapterFactory,
     clients: config.clients.map((client): ClientMetadata => ({
       client_id: client.clientId,
       client_secret: client.clientSecret,
-      scope: client.scopes.join(' '),
+      // `offline_access` is how a code flow asks for a refresh token; only a client that may refresh gets it.
+      scope: [
+        ...client.scopes,
+        ...(client.grantTypes.includes('refresh_token') ? ['offline_access'] : []),
+      ].join(' '),
       grant_types: [...client.grantTypes],
       response_types: client.grantTypes.includes('authorization_code') ? ['code'] : [],
       redirect_uris: [...new Set([...(client.redirectUris ?? []), callbackUri])],
@@ -91,7 +105,9 @@ export function buildProviderConfiguration(input: ProviderConfigInput): Configur
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
-      registration: { enabled: true, initialAccessToken: false },
+      // No registration access token: client read/update (RFC 7592) is not offered, so it would
+      // only be one more entry kept per registration.
+      registration: { enabled: true, initialAccessToken: false, issueRegistrationAccessToken: false },
       userinfo: { enabled: false },
       rpInitiatedLogout: { enabled: false },
       resourceIndicators: {
@@ -116,35 +132,27 @@ export function buildProviderConfiguration(input: ProviderConfigInput): Configur
         },
       },
     },
-    // Dynamically registered clients: default and bound their `scope`. `ctx` is only set for
-    // registration requests; stored clients come back with the scope they were registered with.
     extraClientMetadata: {
       properties: ['scope'],
-      validator: (ctx, key, value, metadata) => {
-        if (key !== 'scope') return;
-        if (value === undefined) {
-          metadata.scope = [...dynamicScopes].join(' ');
-          return;
-        }
-        if (ctx === undefined) return;
-        if (typeof value !== 'string') throw new errors.InvalidClientMetadata('scope must be a string');
-        const refused = value.split(' ').filter((scope) => scope !== '' && !dynamicScopes.has(scope));
-        if (refused.length > 0) {
-          throw new errors.InvalidClientMetadata(
-            `scope ${refused.join(' ')} is not available to dynamically registered clients`,
-          );
-        }
-      },
+      validator: dynamicRegistrationValidator({
+        scopes: new Set(config.dynamicClientScopes),
+        maxClients: config.maxDynamicClients,
+        clientIdleTtlSec: DYNAMIC_CLIENT_IDLE_TTL_SEC,
+        clientCount: store.clientCount,
+      }),
     },
-    issueRefreshToken: (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    issueRefreshToken: (_ctx, client, code) =>
+      client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
     expiresWithSession: () => false,
     findAccount: (_ctx, sub) => (users.has(sub) ? { accountId: sub, claims: () => ({ sub }) } : undefined),
     interactions: {
       policy: devInteractionPolicy(),
       url: (_ctx, interaction) => `${INTERACTION_PATH}/${interaction.uid}`,
     },
-    // Development server: browser-based MCP clients (inspectors) may call it from any origin.
-    clientBasedCORS: () => true,
+    // A browser-based client (an MCP inspector) calls the token endpoint from the origin it
+    // registered its redirect URI on; no other page may read a token response.
+    clientBasedCORS: (_ctx, origin, client) =>
+      origin !== 'null' && (client.redirectUris ?? []).some((uri) => URL.parse(uri)?.origin === origin),
     // Errors that cannot be redirected to the client (bad client_id or redirect_uri) end here. The
     // header lets the dev token client name the failure without scraping HTML.
     renderError: (ctx: KoaContextWithOIDC, out) => {

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
@@ -119,4 +120,126 @@ export async function walkAuthorization(
     };
   }
   throw new Error(`authorization walk did not finish: ${url.href}`);
+}
+
+/** What {@link rawRequest} got back. */
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/**
+ * One HTTP request with full control of the headers fetch will not let a caller set (`Host`, or no
+ * `Host` at all when `host` is null), sent to `url`'s address.
+ */
+export function rawRequest(
+  url: string,
+  options: { method?: string; host?: string | null; headers?: Record<string, string>; body?: string } = {},
+): Promise<RawResponse> {
+  const target = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        hostname: target.hostname.replace(/^\[|\]$/g, ''),
+        port: target.port,
+        path: `${target.pathname}${target.search}`,
+        method: options.method ?? 'GET',
+        setHost: options.host !== null,
+        headers: {
+          ...(typeof options.host === 'string' ? { host: options.host } : {}),
+          ...options.headers,
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+/** Registers a client at `/reg` (RFC 7591) and returns the raw response. */
+export function registerClient(server: AuthServer, metadata: Record<string, unknown>): Promise<Response> {
+  return fetch(`${server.issuer}/reg`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(metadata),
+  });
+}
+
+/** What the token endpoint answered to a code exchange. */
+export interface TokenResponse {
+  access_token: string;
+  refresh_token?: string;
+  scope?: string;
+}
+
+/**
+ * Runs the authorization code + PKCE flow as `user` (login_hint) and exchanges the code: with HTTP
+ * Basic when `clientSecret` is given, as a public client otherwise. Extra authorization parameters
+ * (`prompt`, …) go in `params`.
+ */
+export async function codeFlowTokens(
+  server: AuthServer,
+  flow: {
+    clientId: string;
+    clientSecret?: string;
+    redirectUri: string;
+    scope: string;
+    user: string;
+    resource?: string;
+    params?: Record<string, string>;
+  },
+): Promise<TokenResponse> {
+  const { verifier, challenge } = pkcePair();
+  const resource = flow.resource ?? GATEWAY_RESOURCE;
+  const authorize = new URL(`${server.issuer}/auth`);
+  authorize.search = new URLSearchParams({
+    response_type: 'code',
+    client_id: flow.clientId,
+    redirect_uri: flow.redirectUri,
+    scope: flow.scope,
+    resource,
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    login_hint: flow.user,
+    ...flow.params,
+  }).toString();
+  const end = await walkAuthorization(authorize, flow.redirectUri);
+  if (end.kind !== 'redirect') throw new Error(`expected a redirect, got HTTP ${end.status}: ${end.body}`);
+  const code = end.url.searchParams.get('code');
+  if (code === null) throw new Error(`no code: ${end.url.href}`);
+  const response = await fetch(`${server.issuer}/token`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      ...(flow.clientSecret === undefined
+        ? {}
+        : {
+            authorization: `Basic ${Buffer.from(`${flow.clientId}:${flow.clientSecret}`).toString('base64')}`,
+          }),
+    },
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      ...(flow.clientSecret === undefined ? { client_id: flow.clientId } : {}),
+      code,
+      code_verifier: verifier,
+      redirect_uri: flow.redirectUri,
+      resource,
+    }).toString(),
+  });
+  if (response.status !== 200)
+    throw new Error(`token endpoint: HTTP ${response.status} ${await response.text()}`);
+  return (await response.json()) as TokenResponse;
 }

@@ -366,7 +366,7 @@ describe('development authserver', () => {
       });
     }
 
-    it('registers a public client with the MCP SDK metadata, which then gets a user token and a working refresh token', async () => {
+    it('registers a public client with the MCP SDK metadata, which then gets a user token and, asking offline_access, a working refresh token', async () => {
       const response = await register(sdkMetadata);
       expect(response.status).toBe(201);
       const client = (await response.json()) as { client_id: string; grant_types: string[]; scope: string };
@@ -378,7 +378,8 @@ describe('development authserver', () => {
         response_type: 'code',
         client_id: client.client_id,
         redirect_uri: sdkMetadata.redirect_uris[0] ?? '',
-        scope: 'mcp:tools',
+        scope: 'mcp:tools offline_access',
+        prompt: 'consent',
         resource: GATEWAY_RESOURCE,
         code_challenge: challenge,
         code_challenge_method: 'S256',
@@ -516,6 +517,25 @@ describe('configuration', () => {
       await expect(attempt).rejects.toMatchObject({
         code: 'GH_ERR_AUTH_CONFIG_INVALID',
         message: expect.stringContaining('authserver.clients.0.scopes.0'),
+      });
+    } finally {
+      await dataDir.remove();
+    }
+  });
+
+  it('refuses to start with a user named like a client, naming authserver.users.N', async () => {
+    const dataDir = await tempDataDir();
+    try {
+      const attempt = createAuthServer({
+        config: { ...DEMO_CONFIG, users: ['alice', 'bob', 'admin', 'ops-agent'] },
+        resource: GATEWAY_RESOURCE,
+        port: 0,
+        dataDir: dataDir.dir,
+      });
+
+      await expect(attempt).rejects.toMatchObject({
+        code: 'GH_ERR_AUTH_CONFIG_INVALID',
+        message: expect.stringContaining('authserver.users.3: user "ops-agent" has the name of a client'),
       });
     } finally {
       await dataDir.remove();

@@ -100,12 +100,15 @@ describe('MCP SDK client auth flow', () => {
 
   it('registers dynamically, authorizes alice with PKCE, and refreshes — all through auth()', async () => {
     const { provider, state } = sdkProvider('alice');
+    // A client that wants a refresh token asks offline_access (MCP SEP-2207); the SDK then adds
+    // prompt=consent, which OpenID Connect requires for it.
+    const scope = 'mcp:tools offline_access';
 
-    expect(await auth(provider, { serverUrl: resourceUrl })).toBe('REDIRECT');
+    expect(await auth(provider, { serverUrl: resourceUrl, scope })).toBe('REDIRECT');
     expect(state.registrations).toBe(1);
     expect(state.code).toBeTruthy();
 
-    expect(await auth(provider, { serverUrl: resourceUrl, authorizationCode: state.code ?? '' })).toBe(
+    expect(await auth(provider, { serverUrl: resourceUrl, scope, authorizationCode: state.code ?? '' })).toBe(
       'AUTHORIZED',
     );
     const first = state.tokens;
@@ -126,5 +129,18 @@ describe('MCP SDK client auth flow', () => {
       resourceUrl,
     );
     expect(refreshed).toMatchObject({ sub: 'alice', aud: resourceUrl });
+  });
+
+  it('without offline_access, the same flow yields an access token and no refresh token', async () => {
+    const { provider, state } = sdkProvider('bob');
+
+    expect(await auth(provider, { serverUrl: resourceUrl })).toBe('REDIRECT');
+    expect(await auth(provider, { serverUrl: resourceUrl, authorizationCode: state.code ?? '' })).toBe(
+      'AUTHORIZED',
+    );
+
+    const { payload } = await verifyAccessToken(server, state.tokens?.access_token ?? '', resourceUrl);
+    expect(payload).toMatchObject({ sub: 'bob', aud: resourceUrl, scope: 'mcp:tools' });
+    expect(state.tokens?.refresh_token).toBeUndefined();
   });
 });
