@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Provider from 'oidc-provider';
-import { authServerConfigSchema, type AuthServerConfigInput } from './config.js';
+import { authServerConfigSchema, canonicalIssuer, type AuthServerConfigInput } from './config.js';
 import { createDevLogin } from './dev-login.js';
 import { AuthServerError } from './errors.js';
+import { allowsHost, refuseHost } from './host-check.js';
 import { escapeHtml, htmlPage } from './html.js';
 import type { AuthServerLogger } from './logger.js';
 import { buildProviderConfiguration, DEV_CALLBACK_PATH, normalizeResource } from './provider-config.js';
@@ -12,6 +13,13 @@ import { loadOrCreateSigningKeys } from './signing-keys.js';
 
 /** Default TCP port of the authserver (DESIGN.md contract). */
 export const DEFAULT_AUTH_PORT = 7422;
+
+/**
+ * Addresses the development authserver may bind: loopback only. Its login takes no password, so on
+ * a network interface anyone could sign in as any configured user; a deployment that needs a
+ * network-facing issuer points `gateway.issuer` at a real OIDC provider instead.
+ */
+export const LOOPBACK_BIND_ADDRESSES: ReadonlySet<string> = new Set(['127.0.0.1', '::1']);
 
 /** Options of {@link createAuthServer}. */
 export interface AuthServerOptions {
@@ -23,11 +31,15 @@ export interface AuthServerOptions {
    */
   resource: string | readonly string[];
   /**
-   * TCP port. `0` picks a free port; in that case the issuer's port is replaced by the bound one
-   * (so tests get an issuer that matches where the server listens).
+   * TCP port (`GATEHOUSE_AUTH_PORT` for `gatehouse start` and {@link runAuthServer}). It must be the
+   * issuer's port, or start-up fails: tokens would name an issuer nobody can reach. `0` picks a free
+   * port and replaces the issuer's port by it (so tests get an issuer that matches).
    */
   port: number;
-  /** Interface to bind. Default `127.0.0.1`: a development server is not for the network. */
+  /**
+   * Loopback address to bind, `127.0.0.1` (default) or `::1`; anything else is refused (see
+   * {@link LOOPBACK_BIND_ADDRESSES}).
+   */
   host?: string;
   /** Data directory; the signing keys live in `<dataDir>/authserver/jwks.json`. */
   dataDir: string;
@@ -58,7 +70,12 @@ export interface AuthServer {
  * `client_id`, `scope`, and `sub` = the user (code flow) or the client id (client credentials).
  * Clients, grants and sessions are kept in memory; the signing keys persist under `dataDir`.
  *
- * @throws AuthServerError `GH_ERR_AUTH_CONFIG_INVALID`, `GH_ERR_AUTH_KEYSTORE`, `GH_ERR_AUTH_LISTEN_FAILED`.
+ * Development only, so it listens on loopback only, and answers 403 `invalid_request` to a request
+ * whose `Host` names neither the issuer's host nor a loopback name with the listening port
+ * (DNS-rebinding protection).
+ *
+ * @throws AuthServerError `GH_ERR_AUTH_CONFIG_INVALID` (bad config, non-loopback `host`, issuer
+ *   port ≠ `port`), `GH_ERR_AUTH_KEYSTORE`, `GH_ERR_AUTH_LISTEN_FAILED`.
  */
 export async function createAuthServer(options: AuthServerOptions): Promise<AuthServer> {
   const parsed = authServerConfigSchema.safeParse(options.config);
@@ -86,25 +103,48 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
     }
   });
   const host = options.host ?? '127.0.0.1';
+  if (!LOOPBACK_BIND_ADDRESSES.has(host)) {
+    throw new AuthServerError(
+      'GH_ERR_AUTH_CONFIG_INVALID',
+      `host: "${host}" is not a loopback address; the development authserver listens on 127.0.0.1 or ::1 only (for a network-facing issuer, point gateway.issuer at a real OIDC provider)`,
+    );
+  }
+  const issuerUrl = new URL(config.issuer);
+  const issuerPort = defaultedPort(issuerUrl);
+  if (options.port !== 0 && issuerPort !== options.port) {
+    throw new AuthServerError(
+      'GH_ERR_AUTH_CONFIG_INVALID',
+      `authserver.issuer "${config.issuer}" names port ${issuerPort}, but the authserver would listen on port ${options.port} (GATEHOUSE_AUTH_PORT): its tokens would name an issuer nobody can reach; use the same port in both`,
+    );
+  }
   const { logger } = options;
   const jwks = await loadOrCreateSigningKeys(options.dataDir);
 
   // The provider needs the issuer before it exists and the issuer may depend on the bound port, so
   // bind first and route requests to the provider once it is built.
   const router: { handle?: (req: IncomingMessage, res: ServerResponse) => void } = {};
+  const hostAllowed: { check?: (host: string | undefined) => boolean } = {};
   const server = createServer((req, res) => {
-    if (router.handle === undefined) {
+    if (router.handle === undefined || hostAllowed.check === undefined) {
       res.writeHead(503).end();
+      return;
+    }
+    if (!hostAllowed.check(req.headers.host)) {
+      logger?.warn(
+        { host: req.headers.host?.slice(0, 256) ?? null, path: req.url?.split('?')[0]?.slice(0, 256) },
+        'authserver: request refused, Host is not this server',
+      );
+      refuseHost(res);
       return;
     }
     router.handle(req, res);
   });
   const address = await listen(server, options.port, host);
 
-  const issuerUrl = new URL(config.issuer);
   if (options.port === 0) issuerUrl.port = String(address.port);
   // URL keeps a trailing "/" on an empty path; an issuer identifier conventionally has none.
-  const issuer = issuerUrl.href.replace(/\/$/, '');
+  const issuer = canonicalIssuer(issuerUrl.href);
+  hostAllowed.check = allowsHost(issuerUrl, address.port);
 
   const provider = new Provider(
     issuer,
@@ -157,6 +197,12 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
       return closing;
     },
   };
+}
+
+/** The URL's port, or its scheme's default (80 for http, 443 for https). */
+function defaultedPort(url: URL): number {
+  if (url.port !== '') return Number(url.port);
+  return url.protocol === 'https:' ? 443 : 80;
 }
 
 function listen(server: ReturnType<typeof createServer>, port: number, host: string): Promise<AddressInfo> {

@@ -1,4 +1,9 @@
-import { createAuthServer, DEFAULT_AUTH_PORT, type AuthServer } from './auth-server.js';
+import {
+  createAuthServer,
+  DEFAULT_AUTH_PORT,
+  LOOPBACK_BIND_ADDRESSES,
+  type AuthServer,
+} from './auth-server.js';
 import type { AuthServerConfigInput } from './config.js';
 import { AuthServerError } from './errors.js';
 import type { AuthServerLogger } from './logger.js';
@@ -21,7 +26,8 @@ export interface RunAuthServerOptions {
  * directly in embedded mode). Reads:
  *
  * - `GATEHOUSE_AUTH_PORT` — TCP port, default 7422;
- * - `GATEHOUSE_AUTH_HOST` — interface, default `127.0.0.1`;
+ * - `GATEHOUSE_AUTH_HOST` — loopback address to bind, `127.0.0.1` (default) or `::1`; any other
+ *   value is refused (a development server with a password-free login stays off the network);
  * - `GATEHOUSE_DATA_DIR` — data directory, default `./data` (keys in `<dir>/authserver/jwks.json`).
  *
  * Configuration file parsing belongs to the CLI: the caller passes the validated-or-raw
@@ -33,14 +39,12 @@ export interface RunAuthServerOptions {
 export async function runAuthServer(options: RunAuthServerOptions): Promise<AuthServer> {
   const env = options.env ?? process.env;
   const port = parsePort(env.GATEHOUSE_AUTH_PORT);
+  const host = parseHost(env.GATEHOUSE_AUTH_HOST);
   const server = await createAuthServer({
     config: options.config,
     resource: options.resource,
     port,
-    host:
-      env.GATEHOUSE_AUTH_HOST === undefined || env.GATEHOUSE_AUTH_HOST === ''
-        ? '127.0.0.1'
-        : env.GATEHOUSE_AUTH_HOST,
+    host,
     dataDir:
       env.GATEHOUSE_DATA_DIR === undefined || env.GATEHOUSE_DATA_DIR === ''
         ? './data'
@@ -67,4 +71,15 @@ function parsePort(value: string | undefined): number {
     );
   }
   return port;
+}
+
+function parseHost(value: string | undefined): string {
+  if (value === undefined || value === '') return '127.0.0.1';
+  if (!LOOPBACK_BIND_ADDRESSES.has(value)) {
+    throw new AuthServerError(
+      'GH_ERR_AUTH_CONFIG_INVALID',
+      `GATEHOUSE_AUTH_HOST must be 127.0.0.1 or ::1, got "${value}": the development authserver listens on loopback only`,
+    );
+  }
+  return value;
 }
