@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
-import { authServerConfigSchema } from '@gatehouse/authserver';
+import { authServerConfigSchema, canonicalIssuer } from '@gatehouse/authserver';
 import { gatewayConfigSchema, upstreamsConfigSchema } from '@gatehouse/ingress';
 import { policyConfigSchema } from '@gatehouse/policy';
 import { CliError } from './errors.js';
@@ -22,15 +22,31 @@ export const auditConfigSchema = z.strictObject({
   checkpointIntervalMs: z.number().int().positive().default(60_000),
 });
 
-/** One schema for `gatehouse.yaml`: every section is validated at start-up. */
-export const gatehouseConfigSchema = z.strictObject({
-  gateway: gatewayConfigSchema,
-  upstreams: upstreamsConfigSchema,
-  policy: policyConfigSchema,
-  authserver: authServerConfigSchema.optional(),
-  query: queryConfigSchema.default({ resource: 'http://localhost:7421', requiredScopes: ['audit:read'] }),
-  audit: auditConfigSchema.default({ redactKeys: [], checkpointIntervalMs: 60_000 }),
-});
+/**
+ * One schema for `gatehouse.yaml`: every section is validated at start-up. With an `authserver:`
+ * section, `gateway.issuer` must be the issuer that server writes into `iss` (compared byte for
+ * byte, as the gateway and the query API compare it), or every token it issues would be refused.
+ */
+export const gatehouseConfigSchema = z
+  .strictObject({
+    gateway: gatewayConfigSchema,
+    upstreams: upstreamsConfigSchema,
+    policy: policyConfigSchema,
+    authserver: authServerConfigSchema.optional(),
+    query: queryConfigSchema.default({ resource: 'http://localhost:7421', requiredScopes: ['audit:read'] }),
+    audit: auditConfigSchema.default({ redactKeys: [], checkpointIntervalMs: 60_000 }),
+  })
+  .superRefine((config, ctx) => {
+    if (config.authserver === undefined) return;
+    const issued = canonicalIssuer(config.authserver.issuer);
+    if (config.gateway.issuer !== issued) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['authserver', 'issuer'],
+        message: `the development authserver issues tokens with iss "${issued}" but gateway.issuer is "${config.gateway.issuer}", so the gateway and the query API would refuse every one (wrong issuer); set gateway.issuer to "${issued}", or leave out authserver to use an external provider`,
+      });
+    }
+  });
 
 export type GatehouseConfig = z.infer<typeof gatehouseConfigSchema>;
 

@@ -15,9 +15,12 @@ export interface Settings {
   ingressPort: number;
   /** `GATEHOUSE_QUERY_PORT`, default 7421. */
   queryPort: number;
-  /** `GATEHOUSE_AUTH_PORT`, default 7422. */
+  /** `GATEHOUSE_AUTH_PORT`, default 7422; must be the port of `authserver.issuer` (checked at start). */
   authPort: number;
-  /** `GATEHOUSE_HOST`, default 127.0.0.1: the interface every service binds. */
+  /**
+   * `GATEHOUSE_HOST`, default 127.0.0.1: the interface the gateway and the query API bind. The
+   * development authserver ignores it and always binds 127.0.0.1 (its login takes no password).
+   */
   host: string;
   /** `KAFKA_BROKERS` (comma-separated host:port); unset → the embedded segment log. */
   kafkaBrokers: string[] | undefined;

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
-import { createAuthServer, type AuthServer } from '@gatehouse/authserver';
+import { createAuthServer, LOOPBACK_BIND_ADDRESSES, type AuthServer } from '@gatehouse/authserver';
 import { ChainRegistry } from '@gatehouse/events';
 import {
   createSpoolingLog,
@@ -47,7 +47,8 @@ export interface StartStackOptions {
 }
 
 /**
- * Starts the embedded mode (DESIGN.md "Modes"): authserver (when configured), event log (embedded
+ * Starts the embedded mode (DESIGN.md "Modes"): authserver (when configured; on 127.0.0.1 only, at
+ * the port of `authserver.issuer`, which must equal `GATEHOUSE_AUTH_PORT`), event log (embedded
  * segment files, or Kafka when `KAFKA_BROKERS` is set), ClickHouse store (chDB under the data dir,
  * or `CLICKHOUSE_URL`), projector, ingress and query API, plus the checkpoint signer. If any part
  * fails to start, the parts already started are stopped before the error is rethrown.
@@ -72,16 +73,23 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
 
     let authServer: AuthServer | undefined;
     if (config.authserver) {
+      // Always loopback, whatever GATEHOUSE_HOST says: the development login takes no password.
+      // A gateway shared on the network points gateway.issuer at a real OIDC provider instead.
       authServer = await createAuthServer({
         config: config.authserver,
         resource: [config.gateway.resource, config.query.resource],
         port: settings.authPort,
-        host: settings.host,
         dataDir: settings.dataDir,
         logger: logger.child({ service: 'authserver' }),
       });
       stops.push(() => authServer!.close());
-      progress(`authserver: ${authServer.issuer}`);
+      progress(
+        `authserver: ${authServer.issuer} (development, loopback only${
+          LOOPBACK_BIND_ADDRESSES.has(settings.host)
+            ? ''
+            : `; GATEHOUSE_HOST ${settings.host} does not apply to it`
+        })`,
+      );
     }
 
     const log = await openLog(settings);

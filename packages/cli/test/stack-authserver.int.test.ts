@@ -1,0 +1,90 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  EXAMPLE_CONFIG,
+  freePorts,
+  startTestStack,
+  type TestStack,
+} from '../../../test/support/test-stack.js';
+import { loadConfig } from '../src/config.js';
+import { readSettings } from '../src/settings.js';
+import { startStack } from '../src/stack.js';
+
+/** Resolves with the connection error code, or 'connected'. */
+function tryConnect(host: string, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: 2000 });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve('connected');
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve('timeout');
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
+  });
+}
+
+const external = Object.values(os.networkInterfaces())
+  .flat()
+  .find((address) => address !== undefined && !address.internal && address.family === 'IPv4');
+
+describe('embedded stack: the development authserver', () => {
+  it('refuses to start when GATEHOUSE_AUTH_PORT is not the port of authserver.issuer, before anything listens', async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-stack-'));
+    try {
+      const [authPort, ingressPort, queryPort] = (await freePorts(3)) as [number, number, number];
+      const settings = readSettings({
+        GATEHOUSE_CONFIG: EXAMPLE_CONFIG,
+        GATEHOUSE_DATA_DIR: dataDir,
+        GATEHOUSE_AUTH_PORT: String(authPort),
+        GATEHOUSE_INGRESS_PORT: String(ingressPort),
+        GATEHOUSE_QUERY_PORT: String(queryPort),
+      });
+      const config = await loadConfig(EXAMPLE_CONFIG);
+
+      await expect(startStack({ settings, config, logger: pino({ level: 'silent' }) })).rejects.toMatchObject(
+        {
+          code: 'GH_ERR_AUTH_CONFIG_INVALID',
+          message: expect.stringContaining(
+            `authserver.issuer "http://localhost:7422" names port 7422, but the authserver would listen on port ${authPort} (GATEHOUSE_AUTH_PORT)`,
+          ),
+        },
+      );
+      for (const port of [authPort, ingressPort, queryPort]) {
+        expect(await tryConnect('127.0.0.1', port)).toBe('ECONNREFUSED');
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  describe('with GATEHOUSE_HOST=0.0.0.0 (the gateway shared on the network)', () => {
+    let t: TestStack;
+    beforeAll(async () => {
+      t = await startTestStack({ env: { GATEHOUSE_HOST: '0.0.0.0' } });
+    });
+    afterAll(async () => {
+      await t?.stop();
+    });
+
+    it('keeps the authserver on 127.0.0.1', () => {
+      expect(t.stack.authServer?.url).toBe(`http://127.0.0.1:${t.settings.authPort}`);
+    });
+
+    it.skipIf(external === undefined)(
+      'serves the gateway on a network interface but not the authserver',
+      async () => {
+        const address = external?.address ?? '';
+
+        expect(await tryConnect(address, t.settings.ingressPort)).toBe('connected');
+        expect(await tryConnect(address, t.settings.authPort)).toBe('ECONNREFUSED');
+      },
+    );
+  });
+});
