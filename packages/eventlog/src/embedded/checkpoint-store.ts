@@ -110,3 +110,21 @@ export async function writeCheckpoint(logDir: string, checkpoint: Checkpoint): P
     });
   }
 }
+
+/**
+ * Deletes the group's checkpoint (and fsyncs the directory), so that the group's next consumer
+ * starts at offset 0 as a group that never committed does. A group without one is left as it is.
+ */
+export async function deleteCheckpoint(logDir: string, group: string): Promise<void> {
+  const file = checkpointFile(logDir, group);
+  try {
+    await unlink(file);
+    await syncDir(path.dirname(file));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new LogError('GH_ERR_LOG_CHECKPOINT', `cannot delete checkpoint ${file}: ${String(error)}`, {
+      cause: error,
+      retryable: true,
+    });
+  }
+}

@@ -1,7 +1,7 @@
 import type { LogBatch, LogConsumer, NextOptions } from '../event-log.js';
 import { LogError } from '../errors.js';
 import { EMBEDDED_PARTITION, embeddedBatch, parseOffset } from './batch-token.js';
-import { writeCheckpoint } from './checkpoint-store.js';
+import { deleteCheckpoint, writeCheckpoint } from './checkpoint-store.js';
 import type { LogCursor, LogView } from './log-cursor.js';
 
 /** What a consumer needs from the log that owns it. */
@@ -70,6 +70,21 @@ export class EmbeddedConsumer implements LogConsumer {
     await this.#chain.catch(() => undefined);
     await this.#cursor.close();
     this.#host.release(this.#group);
+  }
+
+  /**
+   * Deletes the group's checkpoint, then closes the consumer: the group's next consumer starts at
+   * offset 0, as a group that never committed does. For a reader whose run is complete (a finished
+   * rebuild), so that only an interrupted run leaves a position to resume from. The group stays held
+   * until the checkpoint is gone; if deleting fails, the consumer stays open and the checkpoint as it was.
+   */
+  async closeAndForget(): Promise<void> {
+    await this.#serialize(async () => {
+      this.#assertOpen();
+      await deleteCheckpoint(this.#host.dir, this.#group);
+      this.#committed = 0;
+    });
+    await this.close();
   }
 
   #serialize<T>(operation: () => Promise<T>): Promise<T> {
