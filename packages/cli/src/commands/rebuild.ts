@@ -1,21 +1,29 @@
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { pino } from 'pino';
-import { openEmbeddedLog, type EventLog } from '@gatehouse/eventlog';
+import { LogError, openEmbeddedLog, type EmbeddedEventLog, type KafkaEventLog } from '@gatehouse/eventlog';
 import { createProjector, projectorGroup } from '@gatehouse/projector';
 import { openAuditStore } from '@gatehouse/store';
+import { CliError } from '../errors.js';
 import { readSettings, type Settings } from '../settings.js';
 
-/** Consumer group of the rebuild (`rebuild.<topic>` for a non-default Kafka topic): its committed position is what makes a rebuild resumable. */
+/**
+ * Consumer group of the rebuild (`rebuild.<topic>` for a non-default Kafka topic). Its committed
+ * position exists only while a rebuild is unfinished: that is what makes an interrupted rebuild
+ * resumable, and a finished one deletes it.
+ */
 export const REBUILD_GROUP = 'rebuild';
 
 /**
  * `gatehouse rebuild`: re-projects ClickHouse from the event log, from the earliest offset. The
- * projection is disposable — the log is the record. Resumable: the `rebuild` consumer group keeps
- * its position, so an interrupted rebuild continues where it stopped (`--fresh` starts over);
- * batches carry deterministic dedup tokens and every read deduplicates on event id, so a batch
+ * projection is disposable — the log is the record. Resumable: while it runs, the `rebuild`
+ * consumer group commits its position, so an interrupted rebuild continues where it stopped
+ * (`--fresh` starts over anyway); a rebuild that reached the end of the log deletes that position,
+ * so the next one starts from the earliest offset again (ClickHouse may have been lost meanwhile).
+ * Batches carry deterministic dedup tokens and every read deduplicates on event id, so a batch
  * inserted twice is never counted twice. In embedded mode the stack must be stopped (one process
- * owns the log and the chDB directory).
+ * owns the log and the chDB directory), and the log must exist under `GATEHOUSE_DATA_DIR`.
  */
 export function registerRebuildCommand(program: Command): void {
   program
@@ -50,6 +58,7 @@ export async function rebuild(
 ): Promise<{ events: number; rows: number; ms: number }> {
   const started = Date.now();
   const log = await openRebuildLog(settings);
+  const group = projectorGroup(settings.kafkaBrokers ? settings.kafkaTopic : undefined, REBUILD_GROUP);
   try {
     const store = await openAuditStore({
       dataDir: settings.dataDir,
@@ -59,11 +68,12 @@ export async function rebuild(
       const projector = createProjector({
         log,
         store,
-        group: projectorGroup(settings.kafkaBrokers ? settings.kafkaTopic : undefined, REBUILD_GROUP),
+        group,
         fromBeginning: options.fresh,
         maxBatchEvents: 20_000,
         maxBatchWaitMs: 50,
-        logger: pino({ level: process.env.LOG_LEVEL ?? 'warn' }),
+        // Logs go to stderr: stdout carries the answer (`--json`).
+        logger: pino({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2)),
       });
       await projector.start();
       const timer = setInterval(() => {
@@ -77,6 +87,7 @@ export async function rebuild(
         await projector.stop();
       }
       const stats = projector.stats();
+      await forgetPosition(log, group, stats.events);
       options.onProgress?.({ done: stats.events, remaining: 0, elapsedMs: Date.now() - started });
       return { events: stats.events, rows: await store.countEvents(), ms: Date.now() - started };
     } finally {
@@ -87,7 +98,7 @@ export async function rebuild(
   }
 }
 
-async function openRebuildLog(settings: Settings): Promise<EventLog> {
+async function openRebuildLog(settings: Settings): Promise<EmbeddedEventLog | KafkaEventLog> {
   if (settings.kafkaBrokers) {
     const { openKafkaLog } = await import('@gatehouse/eventlog');
     return openKafkaLog({
@@ -96,7 +107,61 @@ async function openRebuildLog(settings: Settings): Promise<EventLog> {
       clientId: 'gatehouse-rebuild',
     });
   }
-  return openEmbeddedLog({ dir: path.join(settings.dataDir, 'log') });
+  const dir = path.join(settings.dataDir, 'log');
+  await assertEmbeddedLogExists(dir, settings.dataDir);
+  return openEmbeddedLog({ dir });
+}
+
+/**
+ * Refuses a data dir without an event log before anything is opened: opening would create an
+ * empty log (and ClickHouse directory) and "rebuild" nothing from it, which hides a mistyped
+ * `GATEHOUSE_DATA_DIR`.
+ */
+async function assertEmbeddedLogExists(logDir: string, dataDir: string): Promise<void> {
+  const hint = `GATEHOUSE_DATA_DIR (${dataDir}) must be the data directory of the stack whose log to rebuild from; nothing was created`;
+  let names: string[];
+  try {
+    names = await readdir(logDir);
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    const problem =
+      code === 'ENOENT'
+        ? 'the directory does not exist'
+        : code === 'ENOTDIR'
+          ? 'it is not a directory'
+          : `cannot list it (${(cause as Error).message})`;
+    throw new CliError(
+      'GH_ERR_CONFIG_ENV',
+      `GATEHOUSE_DATA_DIR: no event log at ${logDir}: ${problem}. ${hint}`,
+      cause,
+    );
+  }
+  if (!names.some((name) => name.endsWith('.seg'))) {
+    throw new CliError(
+      'GH_ERR_CONFIG_ENV',
+      `GATEHOUSE_DATA_DIR: no event log at ${logDir}: it holds no log segments (*.seg). ${hint}`,
+    );
+  }
+}
+
+/**
+ * Deletes the rebuild group's position once the rebuild reached the end of the log, so that the
+ * next plain `gatehouse rebuild` starts from the earliest offset rather than from here.
+ */
+async function forgetPosition(
+  log: EmbeddedEventLog | KafkaEventLog,
+  group: string,
+  events: number,
+): Promise<void> {
+  try {
+    await (await log.openConsumer(group)).closeAndForget();
+  } catch (cause) {
+    throw new LogError(
+      'GH_ERR_LOG_CHECKPOINT',
+      `rebuilt ${events.toLocaleString('en')} events, but could not delete the position of consumer group ${group} (${(cause as Error).message}): a plain \`gatehouse rebuild\` would continue from the end of the log; use --fresh next time`,
+      { cause },
+    );
+  }
 }
 
 function drawProgress(p: RebuildProgress): void {
