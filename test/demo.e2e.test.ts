@@ -1,6 +1,16 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { playDemo } from '../packages/cli/src/commands/demo.js';
+import { stringify } from 'yaml';
+import { attempt, playDemo } from '../packages/cli/src/commands/demo.js';
 import { startTestStack, type TestStack } from './support/test-stack.js';
+
+const run = promisify(execFile);
+const GATEHOUSE = path.resolve(import.meta.dirname, '../packages/cli/bin/gatehouse.js');
 
 /**
  * The support-desk scenario of DESIGN.md, end to end in embedded mode: authserver, ingress with the
@@ -38,6 +48,86 @@ describe('the support-desk demo', () => {
     ]);
     for (const denied of report.deniedInRecord) expect(denied.rule).not.toBe('');
     expect(report.verified).toBe(true);
-    expect(lines.join('\n')).toContain('refused by the gateway');
+    expect(report.failures).toEqual([]);
+    expect(lines.join('\n')).toContain('refused by the gateway: MCP error -32003: tool not permitted');
+  });
+});
+
+/** `gatehouse demo` must not pass when the scenario does not happen: a script relies on its exit code. */
+describe('the support-desk demo against a gateway that lets the agent do anything', () => {
+  let t: TestStack;
+  let scratch = '';
+  beforeAll(async () => {
+    t = await startTestStack({
+      edit: (config) => {
+        config.policy = {
+          rules: [
+            ['agent:support-bot', '*', 'allow'],
+            ['user:alice', '*', 'allow'],
+          ],
+          roles: [],
+        };
+      },
+    });
+    scratch = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-demo-'));
+  });
+  afterAll(async () => {
+    await t?.stop();
+    await rm(scratch, { recursive: true, force: true });
+  });
+
+  it('exits 1, naming every expectation that failed', async () => {
+    const configPath = path.join(scratch, 'gatehouse.yaml');
+    await writeFile(configPath, stringify(t.config));
+    const failure = await run(process.execPath, [GATEHOUSE, 'demo'], {
+      env: {
+        ...process.env,
+        GATEHOUSE_CONFIG: configPath,
+        GATEHOUSE_DATA_DIR: t.dataDir,
+        GATEHOUSE_INGRESS_PORT: String(t.settings.ingressPort),
+        GATEHOUSE_QUERY_PORT: String(t.settings.queryPort),
+        GATEHOUSE_AUTH_PORT: String(t.settings.authPort),
+        LOG_LEVEL: 'warn',
+      },
+      timeout: 60_000,
+    }).then(
+      () => undefined,
+      (error: { code: number; stdout: string; stderr: string }) => error,
+    );
+    expect(failure?.code).toBe(1);
+    expect(failure?.stdout).toContain('NOT REFUSED: the call went through');
+    expect(failure?.stderr).toContain('demo FAILED');
+    for (const tool of ['support__export_customers', 'support__issue_refund']) {
+      expect(failure?.stderr).toContain(`${tool} was listed to the agent, which may not call it`);
+      expect(failure?.stderr).toContain(`${tool} was not refused: the call went through`);
+      expect(failure?.stderr).toContain(`has no call.denied of ${tool}`);
+    }
+    expect(failure?.stderr).not.toContain('hash chain');
+  });
+});
+
+describe('attempt: what counts as the gateway refusing a call', () => {
+  it('only the JSON-RPC error tool-not-permitted (-32003)', async () => {
+    const refused = await attempt(() =>
+      Promise.reject(new McpError(-32003, 'MCP error -32003: tool not permitted: support__export_customers')),
+    );
+    expect(refused).toEqual({
+      refusal: 'MCP error -32003: tool not permitted: support__export_customers',
+      otherError: null,
+    });
+  });
+
+  it('not the audit log being unavailable, a network failure, or a call that went through', async () => {
+    expect(
+      await attempt(() => Promise.reject(new McpError(-32004, 'audit log unavailable; call refused'))),
+    ).toEqual({ refusal: null, otherError: 'MCP error -32004: audit log unavailable; call refused' });
+    expect(await attempt(() => Promise.reject(new TypeError('fetch failed')))).toEqual({
+      refusal: null,
+      otherError: 'fetch failed',
+    });
+    expect(await attempt(() => Promise.resolve({ content: [] }))).toEqual({
+      refusal: null,
+      otherError: null,
+    });
   });
 });

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { GATEWAY_RPC_ERRORS } from '@gatehouse/ingress';
 import { loadConfig, type GatehouseConfig } from '../config.js';
 import { readSettings } from '../settings.js';
 import { startStack, type Stack } from '../stack.js';
@@ -17,11 +19,15 @@ export interface DemoReport {
   refundRefusal: string | null;
   deniedInRecord: Array<{ tool: string; rule: string }>;
   verified: boolean;
+  /** What did not go as the scenario tells (empty when it did); `gatehouse demo` then exits 1. */
+  failures: string[];
 }
 
 /**
  * `npm run demo`: plays the support-desk scenario of DESIGN.md against the running stack, or
- * starts one in this process when none answers on the configured ports.
+ * starts one in this process when none answers on the configured ports. Exits 1 when the scenario
+ * did not go as told (a call not refused by the gateway, the refusals missing from the record, a
+ * broken hash chain), naming each failure.
  */
 export function registerDemoCommand(program: Command): void {
   program
@@ -48,6 +54,10 @@ export function registerDemoCommand(program: Command): void {
           ...(stack ? { settle: () => stack!.projector.drain(30_000) } : {}),
         });
         if (flags.json) console.log(JSON.stringify(report, null, 2));
+        if (report.failures.length > 0) {
+          console.error(`demo FAILED:\n${report.failures.map((failure) => `  - ${failure}`).join('\n')}`);
+          process.exitCode = 1;
+        }
       } finally {
         await stack?.close();
       }
@@ -90,20 +100,20 @@ export async function playDemo(
   );
 
   say('4. the compromised agent obeys and calls support__export_customers');
-  const exportRefusal = await refusal(() =>
+  const exportCall = await attempt(() =>
     client.callTool({ name: 'support__export_customers', arguments: {} }),
   );
-  say(`   → refused by the gateway: ${exportRefusal ?? 'NOT REFUSED'}`);
+  say(`   → ${describeAttempt(exportCall)}`);
   say(
     '5. it tries support__issue_refund too (alice may refund; support-bot may not — the intersection decides)',
   );
-  const refundRefusal = await refusal(() =>
+  const refundCall = await attempt(() =>
     client.callTool({
       name: 'support__issue_refund',
       arguments: { customer_id: 'C-002', amount_cents: 8000, reason: 'duplicate charge' },
     }),
   );
-  say(`   → refused: ${refundRefusal ?? 'NOT REFUSED'}`);
+  say(`   → ${describeAttempt(refundCall)}`);
   await transport.terminateSession();
   await client.close();
 
@@ -126,27 +136,83 @@ export async function playDemo(
   };
   say(`   session ${sessionId}: ${events.length} events, hash chain ${verify.intact ? 'intact' : 'BROKEN'}`);
   say(`\nReplay it:  npx gatehouse replay ${sessionId}`);
-  return {
+  const observed = {
     sessionId,
     visibleTools,
     hostileInstructionSeen,
-    exportRefusal,
-    refundRefusal,
+    exportRefusal: exportCall.refusal,
+    refundRefusal: refundCall.refusal,
     deniedInRecord,
     verified: verify.intact === true,
   };
+  return {
+    ...observed,
+    failures: demoFailures(observed, {
+      support__export_customers: exportCall,
+      support__issue_refund: refundCall,
+    }),
+  };
 }
 
-async function refusal(call: () => Promise<unknown>): Promise<string | null> {
+/** How a call the gateway should refuse went. */
+export interface Attempt {
+  /** The gateway's refusal (JSON-RPC -32003, tool not permitted), as its message; null otherwise. */
+  refusal: string | null;
+  /** Any other error the call ended with (network, audit unavailable, upstream), as its message. */
+  otherError: string | null;
+}
+
+/**
+ * Runs a call that the policy should refuse. Only the gateway's tool-not-permitted JSON-RPC error
+ * counts as the refusal: another error (the log unavailable, a network failure) is not the policy
+ * deciding, and the demo must not pass on it.
+ */
+export async function attempt(call: () => Promise<unknown>): Promise<Attempt> {
   try {
     await call();
-    return null;
+    return { refusal: null, otherError: null };
   } catch (error) {
     // The SDK prefixes "MCP error <code>: " once per layer; keep one.
-    return (error as Error).message.replace(/^(MCP error -?\d+: )+/, (prefix) =>
-      prefix.slice(0, prefix.indexOf(':') + 2),
+    const message = (error instanceof Error ? error.message : String(error)).replace(
+      /^(MCP error -?\d+: )+/,
+      (prefix) => prefix.slice(0, prefix.indexOf(':') + 2),
+    );
+    return error instanceof McpError && error.code === GATEWAY_RPC_ERRORS.toolNotPermitted.code
+      ? { refusal: message, otherError: null }
+      : { refusal: null, otherError: message };
+  }
+}
+
+function describeAttempt(call: Attempt): string {
+  if (call.refusal !== null) return `refused by the gateway: ${call.refusal}`;
+  if (call.otherError !== null)
+    return `NOT REFUSED by the policy; the call failed otherwise: ${call.otherError}`;
+  return 'NOT REFUSED: the call went through';
+}
+
+/** What did not go as the scenario tells; empty when it did. */
+export function demoFailures(
+  report: Omit<DemoReport, 'failures'>,
+  attempts: Record<string, Attempt>,
+): string[] {
+  const failures: string[] = [];
+  for (const tool of Object.keys(attempts))
+    if (report.visibleTools.includes(tool))
+      failures.push(`${tool} was listed to the agent, which may not call it`);
+  for (const [tool, call] of Object.entries(attempts)) {
+    if (call.refusal !== null) continue;
+    failures.push(
+      call.otherError === null
+        ? `${tool} was not refused: the call went through`
+        : `${tool} was not refused by the gateway (JSON-RPC ${GATEWAY_RPC_ERRORS.toolNotPermitted.code}); it failed otherwise: ${call.otherError}`,
     );
   }
+  const recorded = new Set(report.deniedInRecord.map((denied) => denied.tool));
+  for (const tool of Object.keys(attempts))
+    if (!recorded.has(tool))
+      failures.push(`the record of session ${report.sessionId} has no call.denied of ${tool}`);
+  if (!report.verified) failures.push(`the hash chain of session ${report.sessionId} is BROKEN`);
+  return failures;
 }
 
 interface RecordedEvent {
@@ -155,14 +221,17 @@ interface RecordedEvent {
   decision?: { rule?: string } | null;
 }
 
-/** Polls until the projector has made the session's denials queryable (at most ~15 s). */
+/**
+ * Polls until the projector has made the whole session queryable, up to its `session.ended` (at
+ * most ~15 s): events of a session are projected in order, so the denials are there by then.
+ */
 async function waitForSession(url: string, headers: Record<string, string>): Promise<RecordedEvent[]> {
   let events: RecordedEvent[] = [];
-  for (let attempt = 0; attempt < 60; attempt += 1) {
+  for (let poll = 0; poll < 60; poll += 1) {
     const response = await fetch(url, { headers });
     if (response.ok) {
       events = ((await response.json()) as { events: RecordedEvent[] }).events;
-      if (events.filter((e) => e.type === 'call.denied').length >= 2) return events;
+      if (events.some((e) => e.type === 'session.ended')) return events;
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
