@@ -146,7 +146,7 @@ export class QueryClient {
 
   #describe(status: number, error: string | undefined, message: string | undefined): string {
     if (status === 401)
-      return `the query API refused the access token (401 ${error ?? ''}): pass --token or set GATEHOUSE_TOKEN to a token for ${this.api} with scope audit:read`.replace(
+      return `the query API refused the access token (401 ${error ?? ''}): set GATEHOUSE_TOKEN (or pipe it to --token -) to a token for ${this.api} with scope audit:read`.replace(
         ' )',
         ')',
       );
@@ -179,6 +179,8 @@ export interface QueryCommandDeps {
   followIntervalMs?: number;
   /** Sets the process exit code (verify: 1 when broken). Default: `process.exitCode = code`. */
   setExitCode?: (code: number) => void;
+  /** Where `--token -` reads the token from. Default `process.stdin`. */
+  stdin?: AsyncIterable<string | Uint8Array>;
 }
 
 /** Options every query command takes. */
@@ -197,7 +199,7 @@ export function withQueryOptions<T extends { option(flags: string, description: 
     )
     .option(
       '--token <jwt>',
-      'access token with scope audit:read (default $GATEHOUSE_TOKEN, or one from the embedded authserver for client analyst)',
+      'access token with scope audit:read; prefer $GATEHOUSE_TOKEN or "--token -" (read from stdin), since a token given here shows in the process list (default $GATEHOUSE_TOKEN, or one from the embedded authserver for client analyst)',
     )
     .option('--json', 'print the answer as JSON');
 }
@@ -224,10 +226,52 @@ export async function queryClientFor(
   const explicit = options.token ?? (env.GATEHOUSE_TOKEN || undefined);
   const baseUrl = api;
   const token =
-    explicit !== undefined
-      ? async () => explicit
-      : async () => (deps.getToken ?? ((u: string) => embeddedAnalystToken(u, env)))(baseUrl);
+    options.token === STDIN_TOKEN
+      ? () => tokenFromStdin(deps.stdin ?? process.stdin)
+      : explicit !== undefined
+        ? async () => explicit
+        : async () => (deps.getToken ?? ((u: string) => embeddedAnalystToken(u, env)))(baseUrl);
   return new QueryClient({ api, token, flags, ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }) });
+}
+
+/** `--token -`: the token is read from standard input, out of the process list. */
+export const STDIN_TOKEN = '-';
+/** More than any access token: standard input past this is not a token. */
+const MAX_STDIN_TOKEN_BYTES = 64 * 1024;
+
+/**
+ * Reads `--token -`'s token: all of `input` up to its end, surrounding whitespace (a trailing
+ * newline) removed. Throws `GH_ERR_CLI_QUERY_TOKEN` when it holds nothing, more than one word, or
+ * more than 64 KiB. The message never repeats what was read.
+ */
+export async function tokenFromStdin(input: AsyncIterable<string | Uint8Array>): Promise<string> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of input) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk);
+    bytes += buffer.length;
+    if (bytes > MAX_STDIN_TOKEN_BYTES) {
+      throw new QueryClientError(
+        'GH_ERR_CLI_QUERY_TOKEN',
+        `--token -: standard input holds more than ${MAX_STDIN_TOKEN_BYTES / 1024} KiB, which is no access token`,
+      );
+    }
+    chunks.push(buffer);
+  }
+  const token = Buffer.concat(chunks).toString('utf8').trim();
+  if (token === '') {
+    throw new QueryClientError(
+      'GH_ERR_CLI_QUERY_TOKEN',
+      '--token -: standard input held no token (pipe one in, e.g. `gatehouse token --client analyst | gatehouse sessions --token -`)',
+    );
+  }
+  if (/\s/.test(token)) {
+    throw new QueryClientError(
+      'GH_ERR_CLI_QUERY_TOKEN',
+      '--token -: standard input holds more than one word; expected one access token',
+    );
+  }
+  return token;
 }
 
 /**

@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { Readable } from 'node:stream';
 import { Command, CommanderError } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GatehouseEvent } from '@gatehouse/events';
@@ -26,6 +29,7 @@ import {
   type StoreFixture,
 } from '../../../services/query-api/test/fixtures.js';
 
+const GATEHOUSE = path.resolve(import.meta.dirname, '../bin/gatehouse.js');
 const NOW = new Date('2026-11-24T20:00:00Z');
 const P1 = await publishedPolicy([
   ['agent:support-bot', 'support__list_open_tickets', 'allow'],
@@ -285,9 +289,73 @@ describe('gatehouse verify and sessions', () => {
     expect(answer.sessions.map((s) => s.session_id)).toEqual(['sess-1']);
   });
 
-  it('reports a refused token without echoing it', async () => {
+  it('reports a refused token without echoing it, pointing at GATEHOUSE_TOKEN and --token - first', async () => {
     const error = await gatehouse(['sessions', '--token', 'not-a-jwt']).catch((e: unknown) => e as Error);
     expect((error as Error).message).toMatch(/refused the access token \(401 invalid_token\)/);
+    expect((error as Error).message).toMatch(/set GATEHOUSE_TOKEN \(or pipe it to --token -\)/);
     expect((error as Error).message).not.toContain('not-a-jwt');
+  });
+});
+
+describe('--token - (the token on standard input, out of the process list)', () => {
+  const sessionsOfBot = [
+    'sessions',
+    '--agent',
+    'support-bot',
+    '--from',
+    '2026-11-17T00:00:00Z',
+    '--to',
+    '2026-11-18T00:00:00Z',
+    '--json',
+  ];
+
+  it('reads the token from standard input, trailing newline and all', async () => {
+    const run = await gatehouse([...sessionsOfBot, '--token', '-'], {
+      stdin: Readable.from([`${token.slice(0, 10)}`, `${token.slice(10)}\n`]),
+    });
+    expect((JSON.parse(run.out) as SessionsAnswer).sessions.map((s) => s.session_id)).toEqual(['sess-1']);
+  });
+
+  it('prefers it over GATEHOUSE_TOKEN', async () => {
+    const run = await gatehouse([...sessionsOfBot, '--token', '-'], {
+      stdin: Readable.from([token]),
+      env: { GATEHOUSE_TOKEN: 'not-a-jwt' },
+    });
+    expect((JSON.parse(run.out) as SessionsAnswer).sessions).toHaveLength(1);
+  });
+
+  it('refuses an empty standard input, naming --token -', async () => {
+    await expect(
+      gatehouse([...sessionsOfBot, '--token', '-'], { stdin: Readable.from(['\n']) }),
+    ).rejects.toMatchObject({
+      code: 'GH_ERR_CLI_QUERY_TOKEN',
+      message: expect.stringMatching(/^--token -: standard input held no token/),
+    });
+  });
+
+  it('refuses more than one word without echoing what it read', async () => {
+    const error = await gatehouse([...sessionsOfBot, '--token', '-'], {
+      stdin: Readable.from(['secret-one secret-two\n']),
+    }).catch((e: unknown) => e as Error);
+    expect(error).toMatchObject({
+      code: 'GH_ERR_CLI_QUERY_TOKEN',
+      message: expect.stringMatching(/^--token -: /),
+    });
+    expect((error as Error).message).not.toContain('secret-');
+  });
+
+  it('works through the real command: the token piped to bin/gatehouse.js', async () => {
+    const child = spawn(process.execPath, [GATEHOUSE, ...sessionsOfBot, '--api', url, '--token', '-'], {
+      env: { ...process.env, GATEHOUSE_TOKEN: '' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    child.stdin.end(`${token}\n`);
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect({ code, err }).toMatchObject({ code: 0 });
+    expect((JSON.parse(out) as SessionsAnswer).sessions.map((s) => s.session_id)).toEqual(['sess-1']);
   });
 });
