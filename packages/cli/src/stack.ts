@@ -11,7 +11,7 @@ import {
 } from '@gatehouse/eventlog';
 import { createIngress, INGRESS_SPOOLABLE_TYPES, type Ingress } from '@gatehouse/ingress';
 import { loadPolicy, policyFromPublished } from '@gatehouse/policy';
-import { createProjector, projectorGroup, type Projector } from '@gatehouse/projector';
+import { createProjector, DEAD_LETTER_FILE_NAME, projectorGroup } from '@gatehouse/projector';
 import {
   createQueryApi,
   loadCheckpointKey,
@@ -21,6 +21,7 @@ import {
 } from '@gatehouse/query-api';
 import { openAuditStore, type AuditStore } from '@gatehouse/store';
 import type { GatehouseConfig } from './config.js';
+import { superviseProjector, type SupervisedProjector } from './projector-supervisor.js';
 import type { Settings } from './settings.js';
 
 /** A running Gatehouse: every service of the embedded mode in this process. */
@@ -28,7 +29,8 @@ export interface Stack {
   readonly log: EventLog;
   readonly store: AuditStore;
   readonly ingress: Ingress;
-  readonly projector: Projector;
+  /** Started again when it fails (see `superviseProjector`). */
+  readonly projector: SupervisedProjector;
   readonly queryApi: QueryApi;
   readonly checkpointer: Checkpointer;
   /** Undefined when `gateway.issuer` is an external provider (no `authserver:` section). */
@@ -107,14 +109,22 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
       `store: ${settings.clickhouseUrl ? 'ClickHouse server' : `chDB at ${path.join(settings.dataDir, 'clickhouse')}`}`,
     );
 
-    const projector = createProjector({
-      log,
-      store,
-      logger: logger.child({ service: 'projector' }),
-      ...(settings.kafkaBrokers
-        ? { group: projectorGroup(settings.kafkaTopic) }
-        : { journalFile: path.join(settings.dataDir, 'projector', 'projector.pending.json') }),
-    });
+    const projectorLogger = logger.child({ service: 'projector' });
+    const projector = superviseProjector(
+      (onFailure) =>
+        createProjector({
+          log,
+          store,
+          logger: projectorLogger,
+          onFailure,
+          // Records it can never project are set aside here (both modes), never stall it.
+          deadLetterFile: path.join(settings.dataDir, 'projector', DEAD_LETTER_FILE_NAME),
+          ...(settings.kafkaBrokers
+            ? { group: projectorGroup(settings.kafkaTopic) }
+            : { journalFile: path.join(settings.dataDir, 'projector', 'projector.pending.json') }),
+        }),
+      projectorLogger,
+    );
     await projector.start();
     stops.push(() => projector.stop());
 
@@ -173,6 +183,10 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
         requiredScopes: config.query.requiredScopes,
       },
       checkpointKeys: new Map([[key.kid, key.publicKey]]),
+      projection: () => {
+        const { state, lag, restarts, deadLettered, lastCommitAt } = projector.stats();
+        return { state, lag, restarts, deadLettered, lastCommitAt };
+      },
     });
     stops.push(() => queryApi.close());
     const queryUrl = await queryApi.listen({ port: settings.queryPort, host: settings.host });

@@ -55,6 +55,20 @@ export interface QueryApiOptions {
   publishedHistory?: PublishedHistoryOptions;
   /** Clock for "now" (default `at`, relative `when`). Default `() => new Date()`. */
   clock?: () => Date;
+  /**
+   * The state of the projection feeding the store, for `/healthz` (e.g. the embedded stack's
+   * projector): reported under `projection`, and a `failed` state makes `/healthz` answer 503.
+   */
+  projection?: () => ProjectionHealth;
+}
+
+/** What `/healthz` reports of the projection: counts and state only (it is open to anyone). */
+export interface ProjectionHealth {
+  state: string;
+  lag: number | undefined;
+  restarts: number;
+  deadLettered: number;
+  lastCommitAt: string | undefined;
 }
 
 /** A query API: the Fastify app plus lifecycle. */
@@ -137,11 +151,18 @@ export async function createQueryApi(options: QueryApiOptions): Promise<QueryApi
     },
   });
 
-  app.get('/healthz', { schema: { hide: true } }, async () => ({
-    status: 'ok',
-    store: await options.store.ping(),
-    maxThreads: options.maxThreads ?? 2,
-  }));
+  app.get('/healthz', { schema: { hide: true } }, async (_request, reply) => {
+    const store = await options.store.ping();
+    const projection = options.projection?.();
+    const healthy = store && projection?.state !== 'failed';
+    reply.code(healthy ? 200 : 503);
+    return {
+      status: healthy ? 'ok' : 'degraded',
+      store,
+      maxThreads: options.maxThreads ?? 2,
+      ...(projection === undefined ? {} : { projection }),
+    };
+  });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   app.get('/.well-known/oauth-protected-resource', { schema: { hide: true } }, async () => ({
     resource: options.auth.audience,

@@ -773,3 +773,33 @@ describe('the auditors are audited', () => {
     ]);
   });
 });
+
+describe('/healthz', () => {
+  it('reports the projection and answers 503 while it has failed', async () => {
+    let state = 'running';
+    const withProjection = await createQueryApi({
+      store: fixture.store,
+      log,
+      policy: p2Policy,
+      compilePolicy: compile,
+      auth: { issuer: ISSUER, audience: AUDIENCE, jwks: mint.jwks },
+      instance: 'health',
+      projection: () => ({ state, lag: 0, restarts: 1, deadLettered: 0, lastCommitAt: undefined }),
+    });
+    try {
+      const ok = await withProjection.app.inject({ method: 'GET', url: '/healthz' });
+      expect(ok.statusCode).toBe(200);
+      expect(ok.json()).toMatchObject({
+        status: 'ok',
+        store: true,
+        projection: { state: 'running', restarts: 1 },
+      });
+      state = 'failed';
+      const failed = await withProjection.app.inject({ method: 'GET', url: '/healthz' });
+      expect(failed.statusCode).toBe(503);
+      expect(failed.json()).toMatchObject({ status: 'degraded', projection: { state: 'failed' } });
+    } finally {
+      await withProjection.close();
+    }
+  });
+});
