@@ -24,7 +24,7 @@ afterAll(async () => {
 });
 
 /** Options for a fresh topic created beforehand with the given max.message.bytes, and its warnings. */
-async function topicWithLimit(maxMessageBytes: number) {
+async function topicWithLimit(maxMessageBytes: number, extra: { name: string; value: string }[] = []) {
   const warnings: string[] = [];
   const options = kafkaTestOptions(kafkaBrokers(), {
     partitions: 1,
@@ -37,7 +37,7 @@ async function topicWithLimit(maxMessageBytes: number) {
       {
         topic: options.topic!,
         numPartitions: 1,
-        configEntries: [{ name: 'max.message.bytes', value: String(maxMessageBytes) }],
+        configEntries: [{ name: 'max.message.bytes', value: String(maxMessageBytes) }, ...extra],
       },
     ],
   });
@@ -69,5 +69,36 @@ describe('Kafka event log on a topic it did not create', () => {
     await expect(openKafkaLog(options)).rejects.toThrow(
       new RegExp(`kafka topic ${options.topic!.replaceAll('.', '\\.')} has max\\.message\\.bytes 70000`),
     );
+  });
+
+  it('warns that a topic with a finite retention deletes events a projector or a rebuild then never sees', async () => {
+    const { options, warnings } = await topicWithLimit(2 * 1024 * 1024, [
+      { name: 'retention.ms', value: String(7 * 86_400_000) },
+    ]);
+    opened.push(await openKafkaLog(options));
+    expect(warnings.join('\n')).toMatch(
+      /deletes events \(retention\.ms 604800000 \(7\.0 days\)\): a projector behind by more, or gatehouse rebuild, will not see them; set retention\.ms=-1/,
+    );
+  });
+});
+
+describe('Kafka event log on a topic it creates', () => {
+  it('keeps events forever (retention.ms and retention.bytes -1) and warns about nothing', async () => {
+    const warnings: string[] = [];
+    const options = kafkaTestOptions(kafkaBrokers(), {
+      partitions: 1,
+      logger: { warn: (_details, message) => void warnings.push(message), error: () => undefined },
+    });
+    topics.push(options.topic!);
+    opened.push(await openKafkaLog(options));
+    const described = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: 2, name: options.topic!, configNames: ['retention.ms', 'retention.bytes'] }],
+    });
+    const values = Object.fromEntries(
+      described.resources[0]!.configEntries.map((e) => [e.configName, e.configValue]),
+    );
+    expect(values).toEqual({ 'retention.ms': '-1', 'retention.bytes': '-1' });
+    expect(warnings).toEqual([]);
   });
 });

@@ -11,8 +11,9 @@ import {
 const PROPAGATING = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
 
 /**
- * Creates the topic when it does not exist and waits until every partition has a leader; leaves
- * an existing topic as it is. Returns the topic's partition count.
+ * Creates the topic when it does not exist (events kept forever: `retention.ms` and
+ * `retention.bytes` -1) and waits until every partition has a leader; leaves an existing topic as
+ * it is. Returns the topic's partition count.
  *
  * kafkajs's own `waitForLeaders` retries only LEADER_NOT_AVAILABLE, but a KRaft broker may answer
  * UNKNOWN_TOPIC_OR_PARTITION for a moment after the controller created the topic, so this waits
@@ -23,7 +24,14 @@ export async function ensureTopic(admin: Admin, options: ResolvedKafkaOptions): 
   try {
     const existing = await admin.listTopics();
     if (!existing.includes(topic)) {
-      const configEntries = [{ name: 'max.message.bytes', value: String(KAFKA_TOPIC_MAX_MESSAGE_BYTES) }];
+      const configEntries = [
+        { name: 'max.message.bytes', value: String(KAFKA_TOPIC_MAX_MESSAGE_BYTES) },
+        // The topic is the record; ClickHouse is a projection of it (`gatehouse rebuild` reads it
+        // from the earliest offset). A broker's default retention (7 days) would delete events
+        // that a projector behind by more, or a rebuild, then silently never sees.
+        { name: 'retention.ms', value: '-1' },
+        { name: 'retention.bytes', value: '-1' },
+      ];
       if (options.minInsyncReplicas !== undefined)
         configEntries.push({ name: 'min.insync.replicas', value: String(options.minInsyncReplicas) });
       // false when another process created it meanwhile: fine either way.
@@ -87,10 +95,18 @@ export async function fitTopicLimits(
   try {
     const described = await admin.describeConfigs({
       includeSynonyms: false,
-      resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }],
+      resources: [
+        {
+          type: ConfigResourceTypes.TOPIC,
+          name: topic,
+          configNames: ['max.message.bytes', 'retention.ms', 'retention.bytes'],
+        },
+      ],
     });
-    const entry = described.resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes');
-    limit = Number(entry?.configValue);
+    const entries = described.resources[0]?.configEntries ?? [];
+    const value = (name: string) => Number(entries.find((e) => e.configName === name)?.configValue);
+    limit = value('max.message.bytes');
+    warnOnRetention(options, value('retention.ms'), value('retention.bytes'));
   } catch (error) {
     throw toLogError(error, `read the configuration of kafka topic ${topic}`);
   }
@@ -117,4 +133,23 @@ export async function fitTopicLimits(
     `kafka topic ${topic} accepts record batches of at most ${limit} bytes: events over ${fitted.maxRecordBytes} bytes are refused before sending (raise the topic's max.message.bytes to ${KAFKA_TOPIC_MAX_MESSAGE_BYTES} to accept 1 MiB events)`,
   );
   return fitted;
+}
+
+/**
+ * Warns when the topic deletes events (a finite `retention.ms` or `retention.bytes`, e.g. a topic
+ * created by hand under the broker's 7-day default): events older than that are gone from the
+ * record, so a projector behind by more, or `gatehouse rebuild`, cannot see them.
+ */
+function warnOnRetention(options: ResolvedKafkaOptions, retentionMs: number, retentionBytes: number): void {
+  const finiteMs = Number.isSafeInteger(retentionMs) && retentionMs >= 0;
+  const finiteBytes = Number.isSafeInteger(retentionBytes) && retentionBytes >= 0;
+  if (!finiteMs && !finiteBytes) return;
+  const limits = [
+    ...(finiteMs ? [`retention.ms ${retentionMs} (${(retentionMs / 86_400_000).toFixed(1)} days)`] : []),
+    ...(finiteBytes ? [`retention.bytes ${retentionBytes}`] : []),
+  ];
+  options.logger.warn(
+    { topic: options.topic, retention_ms: retentionMs, retention_bytes: retentionBytes },
+    `kafka topic ${options.topic} deletes events (${limits.join(', ')}): a projector behind by more, or gatehouse rebuild, will not see them; set retention.ms=-1 and retention.bytes=-1 on the topic (or archive it) to keep the whole record`,
+  );
 }
