@@ -5,6 +5,7 @@ import { authServerConfigSchema, canonicalIssuer } from '@gatehouse/authserver';
 import { gatewayConfigSchema, upstreamsConfigSchema } from '@gatehouse/ingress';
 import { policyConfigSchema } from '@gatehouse/policy';
 import { CliError } from './errors.js';
+import { formatKeyPath } from './config-key-path.js';
 
 /** The `query:` section: who may ask the query API. */
 export const queryConfigSchema = z.strictObject({
@@ -54,9 +55,7 @@ export type GatehouseConfig = z.infer<typeof gatehouseConfigSchema>;
 export function validateConfig(value: unknown, file: string): GatehouseConfig {
   const result = gatehouseConfigSchema.safeParse(value);
   if (result.success) return result.data;
-  const problems = result.error.issues.map(
-    (issue) => `  ${issue.path.join('.') || '(root)'}: ${issue.message}`,
-  );
+  const problems = result.error.issues.map((issue) => `  ${formatKeyPath(issue.path)}: ${issue.message}`);
   throw new CliError(
     'GH_ERR_CONFIG_INVALID',
     `${file}: invalid configuration\n${problems.join('\n')}`,
