@@ -124,7 +124,7 @@ export async function createQueryApi(options: QueryApiOptions): Promise<QueryApi
   const app = Fastify({
     // Path parameters up to the schemas' 256 characters (Fastify's default, 100, would answer a
     // longer session id or agent with its own 414, outside the audited /v1 scope).
-    maxParamLength: 256,
+    routerOptions: { maxParamLength: 256 },
     ...(options.logger === undefined ? { logger: false } : { loggerInstance: options.logger }),
     ajv: {
       customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
