@@ -5,6 +5,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openEmbeddedLog, readEmbeddedLog } from '@gatehouse/eventlog';
+import { projectorGroup } from '@gatehouse/projector';
+import { Kafka, logLevel } from 'kafkajs';
+import { REBUILD_GROUP } from '../packages/cli/src/commands/rebuild.js';
 import { playDemo } from '../packages/cli/src/commands/demo.js';
 import { startBroker, type StartedBroker } from './support/kafka.js';
 import { startTestStack, type TestStack } from './support/test-stack.js';
@@ -77,6 +80,26 @@ describe('gatehouse rebuild', () => {
 
     await rm(path.join(t.dataDir, 'clickhouse'), { recursive: true, force: true });
     expect(await rebuildJson()).toMatchObject({ events: inLog, rows: inLog });
+  });
+
+  it('puts back rows lost from a ClickHouse that was not wiped (a fresh run is not dropped as a repeat)', async () => {
+    const inLog = await eventsInLog();
+    const env = rebuildEnv();
+    const rebuildJson = async (...flags: string[]) =>
+      JSON.parse(
+        (await run(process.execPath, [GATEHOUSE, 'rebuild', ...flags, '--json'], { env })).stdout,
+      ) as { events: number; rows: number };
+    expect(await rebuildJson('--fresh')).toMatchObject({ events: inLog, rows: inLog });
+    // Rows lost from the live tables (a lost part, an ALTER DELETE), the tables themselves intact.
+    await run(process.execPath, [
+      '--import',
+      'tsx',
+      path.resolve(import.meta.dirname, 'support/clickhouse-sql.ts'),
+      t.dataDir,
+      "ALTER TABLE gatehouse.events DELETE WHERE type LIKE 'call.%'",
+      "ALTER TABLE gatehouse.events_by_session DELETE WHERE type LIKE 'call.%'",
+    ]);
+    expect(await rebuildJson('--fresh')).toMatchObject({ events: inLog, rows: inLog });
   });
 
   it('resumes an interrupted rebuild where it stopped', async () => {
@@ -185,5 +208,26 @@ describe('gatehouse rebuild from Kafka', () => {
     expect(first.events).toBeGreaterThan(10);
     expect(first.rows).toBe(first.events);
     expect(await rebuildIntoEmptyClickHouse()).toEqual({ ...first, ms: expect.any(Number) });
+
+    // A rebuild interrupted right at the end of the topic left its group's offsets there: a
+    // --fresh run starts without them, instead of reading "no lag" before it re-read anything.
+    const admin = new Kafka({ brokers: broker!.brokers.split(','), logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      const topic = t!.settings.kafkaTopic;
+      const ends = await admin.fetchTopicOffsets(topic);
+      await admin.setOffsets({
+        groupId: projectorGroup(topic, REBUILD_GROUP),
+        topic,
+        partitions: ends.map((end) => ({ partition: end.partition, offset: end.high })),
+      });
+    } finally {
+      await admin.disconnect();
+    }
+    await rm(path.join(t!.dataDir, 'clickhouse'), { recursive: true, force: true });
+    const fresh = JSON.parse(
+      (await run(process.execPath, [GATEHOUSE, 'rebuild', '--fresh', '--json'], { env })).stdout,
+    ) as { events: number; rows: number };
+    expect(fresh).toMatchObject({ events: first.events, rows: first.rows });
   }, 120_000);
 });

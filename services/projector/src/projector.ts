@@ -83,6 +83,13 @@ export interface ProjectorOptions {
   deadLetterFile?: string;
   /** Read from the earliest retained event even if the group has a committed position (rebuild). Default false. */
   fromBeginning?: boolean;
+  /**
+   * Put before every batch's dedup token (`<prefix>/<token>`). A rebuild gives each run its own, so
+   * that its batches are not dropped by ClickHouse as repeats of an earlier run's (which would leave
+   * rows lost since then unrepaired). Reads deduplicate by event id, so the copies this makes are
+   * never counted twice. At most 64 characters. Default: none.
+   */
+  insertTokenPrefix?: string;
   /** pino logger. Default: a pino logger named `projector` at `LOG_LEVEL` (default info). */
   logger?: Logger;
   /** Called once if the projector fails (after logging it). Default: nothing more. */
@@ -214,6 +221,7 @@ class ProjectorLoop implements Projector {
   readonly #deadLetters: DeadLetterFile | undefined;
   readonly #fromBeginning: boolean;
   readonly #logger: Logger;
+  readonly #tokenPrefix: string | undefined;
   readonly #onFailure: ((error: ProjectorError) => void) | undefined;
   readonly #hooks: ProjectorTestHooks;
 
@@ -261,6 +269,15 @@ class ProjectorLoop implements Projector {
       throw new ProjectorError('GH_ERR_PROJECTOR_CONFIG', 'deadLetterFile: expected a file path, got ""');
     this.#deadLetters = deadLetterFile === undefined ? undefined : new DeadLetterFile(deadLetterFile);
     this.#fromBeginning = options.fromBeginning ?? false;
+    if (
+      options.insertTokenPrefix !== undefined &&
+      (options.insertTokenPrefix.length === 0 || options.insertTokenPrefix.length > 64)
+    )
+      throw new ProjectorError(
+        'GH_ERR_PROJECTOR_CONFIG',
+        `insertTokenPrefix: expected 1…64 characters, got ${JSON.stringify(options.insertTokenPrefix)}`,
+      );
+    this.#tokenPrefix = options.insertTokenPrefix;
     this.#logger = options.logger ?? pino({ name: 'projector', level: process.env.LOG_LEVEL ?? 'info' });
     this.#onFailure = options.onFailure;
     this.#hooks = hooks;
@@ -460,15 +477,14 @@ class ProjectorLoop implements Projector {
     /** Index in `batch.events` of each of `events` (after some were set aside). */
     let indices: number[] | undefined;
     let insert = prepared;
-    const what = `insert batch ${batch.token} (${describeRanges(batch.ranges)})`;
+    const token = this.#tokenPrefix === undefined ? batch.token : `${this.#tokenPrefix}/${batch.token}`;
+    const what = `insert batch ${token} (${describeRanges(batch.ranges)})`;
     for (;;) {
       if (events.length === 0) return 0;
       const current = events;
       try {
         await this.#attempt(what, () =>
-          insert !== undefined
-            ? insert(batch.token)
-            : store.insertEvents(current, batch.token, { validated: true }),
+          insert !== undefined ? insert(token) : store.insertEvents(current, token, { validated: true }),
         );
         return events.length;
       } catch (error) {

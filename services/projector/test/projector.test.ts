@@ -123,6 +123,31 @@ describe('projector over the in-memory log', () => {
     expect(store.inserts.map((i) => i.token)).toEqual(['memory/0/0-9']);
   });
 
+  it('puts insertTokenPrefix before every dedup token (a rebuild run of its own), and refuses an empty one', async () => {
+    const log = createMemoryLog();
+    await log.append(sampleEvents(150));
+    const recording = new RecordingStore();
+    const projector = track(
+      createProjector({
+        log,
+        store: recording.asStore(),
+        maxBatchEvents: 100,
+        maxBatchWaitMs: 20,
+        insertTokenPrefix: 'rebuild-x1',
+        logger,
+      }),
+    );
+    await projector.start();
+    await projector.drain(10_000);
+    expect(recording.inserts.map((i) => i.token)).toEqual([
+      'rebuild-x1/memory/0/0-99',
+      'rebuild-x1/memory/0/100-149',
+    ]);
+    expect(() => createProjector({ log, store: recording.asStore(), insertTokenPrefix: '', logger })).toThrow(
+      /insertTokenPrefix: expected 1…64 characters/,
+    );
+  });
+
   it('encodes each batch ahead with prepareInsert when the store offers it, inserting the same batches in order', async () => {
     const log = createMemoryLog();
     const events = sampleEvents(250);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { LogError, openEmbeddedLog, type EmbeddedEventLog, type KafkaEventLog } from '@gatehouse/eventlog';
-import { createProjector, projectorGroup } from '@gatehouse/projector';
+import { createProjector, DEAD_LETTER_FILE_NAME, projectorGroup } from '@gatehouse/projector';
 import { openAuditStore } from '@gatehouse/store';
 import { CliError } from '../errors.js';
 import { readSettings, type Settings } from '../settings.js';
@@ -21,8 +21,9 @@ export const REBUILD_GROUP = 'rebuild';
  * consumer group commits its position, so an interrupted rebuild continues where it stopped
  * (`--fresh` starts over anyway); a rebuild that reached the end of the log deletes that position,
  * so the next one starts from the earliest offset again (ClickHouse may have been lost meanwhile).
- * Batches carry deterministic dedup tokens and every read deduplicates on event id, so a batch
- * inserted twice is never counted twice. In embedded mode the stack must be stopped (one process
+ * Each run inserts under dedup tokens of its own (an earlier run's tokens would make ClickHouse drop
+ * the batches as repeats and leave lost rows unrepaired); every read deduplicates on event id, so
+ * a batch inserted twice is never counted twice, and copies collapse on merge. In embedded mode the stack must be stopped (one process
  * owns the log and the chDB directory), and the log must exist under `GATEHOUSE_DATA_DIR`.
  */
 export function registerRebuildCommand(program: Command): void {
@@ -60,6 +61,10 @@ export async function rebuild(
   const log = await openRebuildLog(settings);
   const group = projectorGroup(settings.kafkaBrokers ? settings.kafkaTopic : undefined, REBUILD_GROUP);
   try {
+    // --fresh: no position at all, rather than one the consumer seeks away from. A Kafka group's
+    // lag is counted from its committed offsets, so an old position at the end of the log would
+    // read as "nothing left" before anything was re-read, and the rebuild would end at once.
+    if (options.fresh) await forgetPosition(log, group, 0);
     const store = await openAuditStore({
       dataDir: settings.dataDir,
       ...(settings.clickhouseUrl ? { url: settings.clickhouseUrl } : {}),
@@ -70,6 +75,12 @@ export async function rebuild(
         store,
         group,
         fromBeginning: options.fresh,
+        // A token of this run's own: ClickHouse drops an insert whose token it saw among its last
+        // 10,000 blocks, so the batches of an earlier rebuild's tokens would not put back rows
+        // lost since (reads deduplicate by event id, so the copies this makes are never counted).
+        insertTokenPrefix: `rebuild-${started.toString(36)}`,
+        // Records that can never be projected are set aside, as the running projector does.
+        deadLetterFile: path.join(settings.dataDir, 'projector', DEAD_LETTER_FILE_NAME),
         maxBatchEvents: 20_000,
         maxBatchWaitMs: 50,
         // Logs go to stderr: stdout carries the answer (`--json`).
