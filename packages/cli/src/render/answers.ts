@@ -96,6 +96,10 @@ export function renderVerification(report: SessionVerification, c: Palette): str
       `${c.red('✘ broken')}  ${report.session_id}: first bad link at seq ${report.first_bad.seq} (${report.first_bad.kind})`,
     );
     lines.push(`  ${report.first_bad.message}`);
+  } else if (report.rejected_checkpoints.length > 0) {
+    lines.push(
+      `${c.red('✘ not verified')}  ${report.session_id}: a checkpoint naming it was forged or altered (below)`,
+    );
   } else {
     lines.push(`${c.red('✘ not verified')}  ${report.session_id}: the signed checkpoint does not hold`);
   }
@@ -121,6 +125,15 @@ export function renderVerification(report: SessionVerification, c: Palette): str
   else
     lines.push(
       `  checkpoint ${cp.stream}#${cp.seq} ${c.yellow('signed by an unknown key')} (${cp.kid}): not judged`,
+    );
+  const reasons = {
+    invalid_signature: 'its signature does not verify',
+    not_signed: 'its signed payload does not name this session',
+    redated: 'its ts is not when it was signed (moved in time)',
+  } as const;
+  for (const rejected of report.rejected_checkpoints)
+    lines.push(
+      `  checkpoint ${rejected.stream}#${rejected.seq} (${rejected.ts}) ${c.red('refused')}: ${reasons[rejected.reason]}`,
     );
   return lines.join('\n');
 }
