@@ -10,6 +10,7 @@ import { escapeHtml, htmlPage } from './html.js';
 import type { AuthServerLogger } from './logger.js';
 import { buildProviderConfiguration, DEV_CALLBACK_PATH, normalizeResource } from './provider-config.js';
 import { loadOrCreateSigningKeys } from './signing-keys.js';
+import { parseUrl } from './parse-url.js';
 
 /** Default TCP port of the authserver (DESIGN.md contract). */
 export const DEFAULT_AUTH_PORT = 7422;
@@ -163,7 +164,7 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
   const providerCallback = provider.callback();
 
   router.handle = (req, res) => {
-    const pathname = URL.parse(req.url ?? '/', 'http://authserver')?.pathname ?? '/';
+    const pathname = parseUrl(req.url ?? '/', 'http://authserver')?.pathname ?? '/';
     if (pathname === '/.well-known/oauth-authorization-server') {
       // RFC 8414 metadata is the same document as OpenID discovery for this issuer (no path).
       req.url = '/.well-known/openid-configuration';
@@ -223,7 +224,7 @@ function listen(server: ReturnType<typeof createServer>, port: number, host: str
 
 /** The page a browser lands on after authorizing a pre-registered client with the default redirect URI. */
 function sendCallbackPage(req: IncomingMessage, res: ServerResponse): void {
-  const params = URL.parse(req.url ?? '/', 'http://authserver')?.searchParams;
+  const params = parseUrl(req.url ?? '/', 'http://authserver')?.searchParams;
   const error = params?.get('error');
   const body =
     error === null || error === undefined

@@ -1,6 +1,7 @@
 import type { ClientMetadata, Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import { OIDC_SCOPES } from './config.js';
+import { parseUrl } from './parse-url.js';
 
 /**
  * Grants a dynamically registered client may hold. Such a client always acts for a signed-in user:
@@ -116,7 +117,7 @@ function checkRedirectUris(metadata: ClientMetadata): void {
   const uris: unknown = metadata.redirect_uris;
   if (!Array.isArray(uris)) return; // oidc-provider refuses a missing or non-array value itself
   const allowed = (uri: unknown): boolean => {
-    const url = typeof uri === 'string' ? URL.parse(uri) : null;
+    const url = typeof uri === 'string' ? parseUrl(uri) : null;
     if (url === null || url.username !== '' || url.password !== '') return false;
     return (
       url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_REDIRECT_HOSTNAMES.has(url.hostname))

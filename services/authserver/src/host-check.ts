@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { parseUrl } from './parse-url.js';
 
 /** Hostnames a request may name besides the issuer's own: the loopback interface's names. */
 export const LOOPBACK_HOSTNAMES: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -15,7 +16,7 @@ export function allowsHost(issuer: URL, port: number): (host: string | undefined
   const issuerHostname = issuer.hostname.toLowerCase();
   return (host) => {
     if (host === undefined || host === '') return false;
-    const url = URL.parse(`http://${host}`);
+    const url = parseUrl(`http://${host}`);
     if (
       url === null ||
       url.username !== '' ||

@@ -5,6 +5,7 @@ import { dynamicRegistrationValidator } from './dynamic-registration.js';
 import { escapeHtml, htmlPage } from './html.js';
 import { createMemoryStore } from './memory-adapter.js';
 import type { PrivateJwks } from './signing-keys.js';
+import { parseUrl } from './parse-url.js';
 
 /** Lifetime of access tokens, both flows (seconds). */
 export const ACCESS_TOKEN_TTL_SEC = 3600;
@@ -41,7 +42,7 @@ export interface ProviderConfigInput {
 
 /** Compares resource indicators by their URL serialisation, so `http://h` and `http://h/` match. */
 export function normalizeResource(resource: string): string | undefined {
-  const url = URL.parse(resource);
+  const url = parseUrl(resource);
   return url === null || url.hash !== '' ? undefined : url.href;
 }
 
@@ -152,7 +153,7 @@ export function buildProviderConfiguration(input: ProviderConfigInput): Configur
     // A browser-based client (an MCP inspector) calls the token endpoint from the origin it
     // registered its redirect URI on; no other page may read a token response.
     clientBasedCORS: (_ctx, origin, client) =>
-      origin !== 'null' && (client.redirectUris ?? []).some((uri) => URL.parse(uri)?.origin === origin),
+      origin !== 'null' && (client.redirectUris ?? []).some((uri) => parseUrl(uri)?.origin === origin),
     // Errors that cannot be redirected to the client (bad client_id or redirect_uri) end here. The
     // header lets the dev token client name the failure without scraping HTML.
     renderError: (ctx: KoaContextWithOIDC, out) => {
