@@ -119,10 +119,15 @@ export const events = {
     createEvent('call.failed', ctx, {}, callMembers(call, decision, outcome)),
   authRejected: (ctx: EventContext, data: EventOf<'auth.rejected'>['data']) =>
     createEvent('auth.rejected', ctx, data),
-  policyPublished: (data: EventOf<'policy.published'>['data']) =>
-    createEvent('policy.published', { session_id: 'policy' }, data),
-  catalogPublished: (server: string, data: EventOf<'catalog.published'>['data']) =>
-    createEvent('catalog.published', { session_id: `catalog:${server}` }, data, { server }),
+  /** On the `policy` stream, or `stream` (a process that cannot continue that chain: see the ingress option `runId`). */
+  policyPublished: (data: EventOf<'policy.published'>['data'], stream = 'policy') =>
+    createEvent('policy.published', { session_id: stream }, data),
+  /** On the `catalog:<server>` stream, or `stream`. */
+  catalogPublished: (
+    server: string,
+    data: EventOf<'catalog.published'>['data'],
+    stream = `catalog:${server}`,
+  ) => createEvent('catalog.published', { session_id: stream }, data, { server }),
   checkpointSigned: (stream: string, data: EventOf<'checkpoint.signed'>['data']) =>
     createEvent('checkpoint.signed', { session_id: stream }, data),
   queryExecuted: (ctx: EventContext, data: EventOf<'query.executed'>['data']) =>

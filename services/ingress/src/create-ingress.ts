@@ -37,6 +37,15 @@ export interface IngressOptions {
   spool?: OutcomeSpool;
   /** Chain heads, seeded by the caller for named streams that outlive a process. Default: fresh. */
   chains?: ChainRegistry;
+  /**
+   * For a process that cannot learn the heads of its named streams at start (`chains`), e.g. an
+   * ingress node in front of Kafka: its publications and refusals then go on streams of this run
+   * alone — `policy:<instance>:<runId>`, `catalog:<server>:<instance>:<runId>`,
+   * `perimeter:<instance>:<runId>` — each a chain from seq 0 that no other process or run writes,
+   * instead of a second seq 0 on `policy`, `catalog:<server>` and `perimeter:<instance>` (a chain
+   * that verification reports as broken). Default: none (those shared names).
+   */
+  runId?: string;
   /** JWKS caching and timeouts of the token verifier. */
   verifier?: TokenVerifierOptions;
 }
@@ -87,6 +96,7 @@ export async function createIngress(options: IngressOptions): Promise<Ingress> {
   const config = parseIngressConfig(options.config);
   const logger = options.logger ?? pino({ name: 'gatehouse-ingress' });
   const instanceId = options.instanceId ?? randomUUID().slice(0, 8);
+  const streams = namedStreams(instanceId, options.runId);
   const chains = options.chains ?? new ChainRegistry();
   const spool = options.spool ?? spoolOf(options.log);
   const recorder = new AuditRecorder({ log: options.log, chains, logger, ...(spool ? { spool } : {}) });
@@ -119,9 +129,11 @@ export async function createIngress(options: IngressOptions): Promise<Ingress> {
     );
     catalog = new ToolCatalog(new Map(listed));
     for (const server of upstreams.keys()) {
-      await recorder.appendDurable(events.catalogPublished(server, catalog.publishedData(server)));
+      await recorder.appendDurable(
+        events.catalogPublished(server, catalog.publishedData(server), streams.catalog(server)),
+      );
     }
-    await recorder.appendDurable(events.policyPublished(policy.publishedData()));
+    await recorder.appendDurable(events.policyPublished(policy.publishedData(), streams.policy));
   } catch (error) {
     await closeUpstreams();
     if (error instanceof IngressError) throw error;
@@ -140,7 +152,7 @@ export async function createIngress(options: IngressOptions): Promise<Ingress> {
   );
 
   const sessions = new SessionRegistry(recorder, logger, config.gateway.sessionIdleTimeoutMs, config.gateway);
-  const perimeterStream = `perimeter:${instanceId}`;
+  const perimeterStream = streams.perimeter;
   const onReject = async (report: RejectionReport): Promise<void> => {
     await recorder.appendOutcome(
       events.authRejected(
@@ -231,5 +243,24 @@ export async function createIngress(options: IngressOptions): Promise<Ingress> {
       await recorder.drain();
       recorder.stop();
     },
+  };
+}
+
+/** The names of the ingress's streams outside MCP sessions (see `IngressOptions.runId`). */
+export function namedStreams(
+  instanceId: string,
+  runId?: string,
+): { policy: string; catalog: (server: string) => string; perimeter: string } {
+  if (runId === undefined)
+    return {
+      policy: 'policy',
+      catalog: (server) => `catalog:${server}`,
+      perimeter: `perimeter:${instanceId}`,
+    };
+  const run = `${instanceId}:${runId}`;
+  return {
+    policy: `policy:${run}`,
+    catalog: (server) => `catalog:${server}:${run}`,
+    perimeter: `perimeter:${run}`,
   };
 }

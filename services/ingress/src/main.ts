@@ -11,7 +11,9 @@
  *   GATEHOUSE_KAFKA_TOPIC   its topic (default gatehouse.audit)
  *                           under GATEHOUSE_DATA_DIR/log (default ./data/log) — one process only
  *   GATEHOUSE_DATA_DIR      also holds the outcome spool, <dir>/spool/<instance> (default ./data)
- *   GATEHOUSE_INSTANCE      this node's id: its `perimeter:<id>` stream and spool directory
+ *   GATEHOUSE_INSTANCE      this node's id: its spool directory, and (with the start time as run id)
+ *                           its `policy:<id>:<run>`, `catalog:<server>:<id>:<run>` and
+ *                           `perimeter:<id>:<run>` streams
  *                           (default `ingress`; set a distinct one per node sharing a data dir)
  *   GATEHOUSE_SPOOL_MAX_BYTES  bound on the outcome spool file (default 1 GiB, at least 1024)
  *   LOG_LEVEL               pino level (default info)
@@ -139,6 +141,9 @@ export async function runIngress(env: NodeJS.ProcessEnv = process.env): Promise<
       logger,
       redactKeys,
       instanceId,
+      // A node cannot read back the heads of its named streams from Kafka at start: each run
+      // publishes and records refusals on chains of its own instead of forking the shared ones.
+      runId: new Date().toISOString().replace(/[-:.]/g, ''),
     });
   } catch (error) {
     await closeLog();

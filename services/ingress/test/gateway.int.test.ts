@@ -66,6 +66,26 @@ describe('gateway in front of the support desk (real SDK client, stdio upstream)
     expect(policy?.type === 'policy.published' && policy.data.version).toMatch(/^[0-9a-f]{64}$/);
   });
 
+  it('with a runId, publishes and records refusals on chains of that run alone, each from seq 0', async () => {
+    const log = createMemoryLog();
+    const run = await startGateway({ log, runId: 'r1' });
+    try {
+      const refused = await run.post('not-a-token', { jsonrpc: '2.0', id: 1, method: 'tools/list' });
+      expect(refused.status).toBe(401);
+      const streams = (id: string) => log.events().filter((e) => e.session_id === id);
+      expect(streams('catalog:support:test-node:r1').map((e) => [e.type, e.seq])).toEqual([
+        ['catalog.published', 0],
+      ]);
+      expect(streams('policy:test-node:r1').map((e) => [e.type, e.seq])).toEqual([['policy.published', 0]]);
+      await expect
+        .poll(() => streams('perimeter:test-node:r1').map((e) => [e.type, e.seq]))
+        .toEqual([['auth.rejected', 0]]);
+      expect(streams('policy')).toEqual([]);
+    } finally {
+      await run.close();
+    }
+  });
+
   it('shows support-bot exactly list, read and draft — namespaced, with the upstream schemas', async () => {
     const { client } = await gw.connect(
       await gw.issuer.token({ client_id: 'support-bot', sub: 'support-bot' }),

@@ -45,6 +45,8 @@ export interface FixtureOptions {
   gateway?: Partial<IngressConfigInput['gateway']>;
   /** Default: silent. */
   logger?: Logger;
+  /** The ingress's `runId` (named streams of this run alone). Default: none. */
+  runId?: string;
 }
 
 export async function startGateway(options: FixtureOptions = {}): Promise<GatewayFixture> {
@@ -71,6 +73,7 @@ export async function startGateway(options: FixtureOptions = {}): Promise<Gatewa
     logger: options.logger ?? pino({ level: 'silent' }),
     instanceId: 'test-node',
     verifier: { jwksCooldownMs: 0 },
+    ...(options.runId === undefined ? {} : { runId: options.runId }),
   });
   const base = await ingress.listen(0, '127.0.0.1');
   const clients: Client[] = [];
