@@ -59,6 +59,12 @@ export interface WhatIfResult {
 }
 
 /**
+ * Deciding rules the ingress records for calls it refuses on its own, not by policy
+ * (`services/ingress/src/mcp/gateway-server.ts`).
+ */
+const GATEWAY_REFUSALS: ReadonlySet<string> = new Set(['unknown-tool', 'arguments-unencodable']);
+
+/**
  * Re-decides every tools/call of a session (its `call.attempted`, or its `call.denied` when the
  * call was refused outright) under `policy` and lists the calls whose outcome
  * (allowed or not) would change. A different deciding rule with the same outcome is not a change.
@@ -80,6 +86,12 @@ export function whatIf(policy: DecidingPolicy, sessionEvents: readonly Gatehouse
     if (event.type === 'call.attempted') {
       if (event.request_id !== null) open.add(event.request_id);
     } else if (event.type !== 'call.denied' || (event.request_id !== null && open.has(event.request_id))) {
+      continue;
+    }
+    if (GATEWAY_REFUSALS.has(event.decision.rule)) {
+      // Refused by the gateway before any policy was asked (no such tool in the catalog, arguments
+      // it could not audit): another policy would not change that.
+      unchanged += 1;
       continue;
     }
     const agent = event.agent ?? '';

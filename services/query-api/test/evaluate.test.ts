@@ -111,6 +111,32 @@ describe('whatIf', () => {
     expect(result.unchanged).toBe(1);
   });
 
+  it('leaves calls the gateway refused on its own (unknown tool, arguments it could not audit) unchanged', () => {
+    const chains = new ChainRegistry();
+    const ctx = { session_id: 's', agent: 'bot', user: 'bot' };
+    const refused = (tool: string, rule: string) =>
+      chains.seal(
+        createEvent(
+          'call.denied',
+          ctx,
+          {},
+          {
+            server: null,
+            tool,
+            request_id: tool,
+            args: null,
+            args_sha256: null,
+            decision: { allowed: false, rule, policy_version: 'v1' },
+          },
+        ),
+      );
+    const result = whatIf(allowOnly('v2', ['support__no_such_tool', 'support__read_ticket']), [
+      refused('support__no_such_tool', 'unknown-tool'),
+      refused('support__read_ticket', 'arguments-unencodable'),
+    ]);
+    expect(result).toEqual({ changes: [], unchanged: 2 });
+  });
+
   it('does not count a different deciding rule with the same outcome as a change', () => {
     const result = whatIf(
       allowOnly('v2', ['support__read_ticket']),
