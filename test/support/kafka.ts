@@ -3,7 +3,7 @@
  *
  * - `KAFKA_BROKERS` set: used as is (nothing is started or stopped).
  * - Otherwise, when this run may include a test that needs Kafka (no file filter, or a filter
- *   naming kafka/spool files), starts a single-node broker with `infra/kafka/start.sh` on free
+ *   naming kafka, spool, eventlog or projector files), starts a single-node broker with `infra/kafka/start.sh` on free
  *   ports in a temp dir, hands its address to the tests (`inject('kafkaBrokers')`, and
  *   `GATEHOUSE_TEST_KAFKA_BROKERS` in the environment for processes they spawn), and stops it and
  *   removes the dir at the end. It does NOT set `KAFKA_BROKERS`: code under test that switches to
@@ -109,7 +109,7 @@ function runMayNeedKafka(project: TestProject): boolean {
         .slice(2)
         .filter((arg) => !arg.startsWith('-') && !['run', 'watch', 'related'].includes(arg));
   if (filters.length === 0) return true;
-  return filters.some((filter) => /kafka|spool|eventlog|compose|^test\/?$|^\.?$/i.test(filter));
+  return filters.some((filter) => /kafka|spool|eventlog|projector|compose|^test\/?$|^\.?$/i.test(filter));
 }
 
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {

@@ -1,9 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tryConnect } from '../../../test/support/try-connect.js';
 import {
   EXAMPLE_CONFIG,
   freePorts,
@@ -13,22 +13,6 @@ import {
 import { loadConfig } from '../src/config.js';
 import { readSettings } from '../src/settings.js';
 import { startStack } from '../src/stack.js';
-
-/** Resolves with the connection error code, or 'connected'. */
-function tryConnect(host: string, port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port, timeout: 2000 });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve('connected');
-    });
-    socket.once('timeout', () => {
-      socket.destroy();
-      resolve('timeout');
-    });
-    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
-  });
-}
 
 const external = Object.values(os.networkInterfaces())
   .flat()

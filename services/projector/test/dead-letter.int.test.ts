@@ -52,6 +52,21 @@ async function project(options: ProjectorOptions) {
   return projector.stats();
 }
 
+/**
+ * Appends to the embedded log's segment a record written past today's append check (flagged
+ * schema-checked, as an older version whose schema did not know the calendar wrote it), with `ts`;
+ * the log must be closed. Returns the event written.
+ */
+async function appendPoisonFrame(logDir: string, ts: string): Promise<GatehouseEvent> {
+  const poison = { ...sampleEvents(1, { sessions: 1 })[0]!, ts };
+  const payload = Buffer.from(JSON.stringify(poison));
+  const frame = Buffer.alloc(FRAME_HEADER_BYTES + payload.length);
+  writeFrame(frame, 0, payload, true);
+  const [segment] = (await readdir(logDir)).filter((name) => name.endsWith('.seg'));
+  await appendFile(path.join(logDir, segment!), frame);
+  return poison;
+}
+
 describe('a record the projector can never project', () => {
   it('embedded: an event the store refuses is set aside with its offset, the rest of its batch projected, and not set aside again after a restart', async () => {
     const dataDir = await tempDir('gatehouse-dead-letter-embedded-');
@@ -64,12 +79,7 @@ describe('a record the projector can never project', () => {
 
     // A record written past today's append check (flagged schema-checked, as an older version
     // whose schema did not know the calendar wrote it): a ts on a day that does not exist.
-    const poison = { ...sampleEvents(1, { sessions: 1 })[0]!, ts: '2026-02-30T10:00:00.000Z' };
-    const payload = Buffer.from(JSON.stringify(poison));
-    const frame = Buffer.alloc(FRAME_HEADER_BYTES + payload.length);
-    writeFrame(frame, 0, payload, true);
-    const [segment] = (await readdir(logDir)).filter((name) => name.endsWith('.seg'));
-    await appendFile(path.join(logDir, segment!), frame);
+    const poison = await appendPoisonFrame(logDir, '2026-02-30T10:00:00.000Z');
 
     log = await openEmbeddedLog({ dir: logDir });
     cleanup.push(() => log.close());
@@ -110,12 +120,7 @@ describe('a record the projector can never project', () => {
     let log = await openEmbeddedLog({ dir: logDir });
     await log.append(sampleEvents(20, { sessions: 2 }));
     await log.close();
-    const poison = { ...sampleEvents(1, { sessions: 1 })[0]!, ts: '1800-01-01T00:00:00.000Z' };
-    const payload = Buffer.from(JSON.stringify(poison));
-    const frame = Buffer.alloc(FRAME_HEADER_BYTES + payload.length);
-    writeFrame(frame, 0, payload, true);
-    const [segment] = (await readdir(logDir)).filter((name) => name.endsWith('.seg'));
-    await appendFile(path.join(logDir, segment!), frame);
+    await appendPoisonFrame(logDir, '1800-01-01T00:00:00.000Z');
     log = await openEmbeddedLog({ dir: logDir });
     cleanup.push(() => log.close());
     const store = await openStore(dataDir);
