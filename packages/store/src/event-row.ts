@@ -173,8 +173,11 @@ export function rowToEvent(row: EventRow): GatehouseEvent {
     request_id: row.request_id,
     args: row.args === null ? null : parseJsonText(row.args),
     args_sha256: row.args_sha256,
+    // An event without a decision (outcome) stores NULL in every one of its columns: a value in any
+    // of them is rebuilt into the event, so that an edit there breaks the hash rather than being
+    // read past.
     decision:
-      row.decision_allowed === null
+      row.decision_allowed === null && row.decision_rule === null && row.decision_policy_version === null
         ? null
         : {
             allowed: row.decision_allowed,
@@ -182,7 +185,11 @@ export function rowToEvent(row: EventRow): GatehouseEvent {
             policy_version: row.decision_policy_version,
           },
     outcome:
-      row.outcome_status === null
+      row.outcome_status === null &&
+      row.outcome_latency_ms === null &&
+      row.outcome_result_sha256 === null &&
+      row.outcome_result_bytes === null &&
+      row.outcome_error === null
         ? null
         : {
             status: row.outcome_status,
@@ -196,9 +203,16 @@ export function rowToEvent(row: EventRow): GatehouseEvent {
   return event as unknown as GatehouseEvent;
 }
 
+/**
+ * The value of an `args` / `data` column, which holds the canonical JSON of the value as sealed.
+ * Text that parses but is not canonical — a duplicated key (JSON.parse keeps the last, SQL's
+ * JSONExtract the first), added whitespace, other escapes — was written by someone else: it is kept
+ * as the string itself, so the event's hash breaks instead of an edit reading as the original.
+ */
 function parseJsonText(text: string): unknown {
   try {
-    return JSON.parse(text) as unknown;
+    const value = JSON.parse(text) as unknown;
+    return canonicalJson(value) === text ? value : text;
   } catch {
     return text;
   }

@@ -628,6 +628,41 @@ describe('verify', () => {
     });
   }, 60_000);
 
+  it('detects JSON text edited into a different text of the same value (a duplicated key SQL reads first)', async () => {
+    const sealed = await sealSession('sess-f5', 1);
+    await project(fixture.store, sealed);
+    const started = sealed[0]!;
+    // JSON.parse keeps the last "client_name", ClickHouse's JSONExtract the first: SQL shows "evil".
+    await sql.command({
+      query: `ALTER TABLE gatehouse.events UPDATE data = {data:String} WHERE id = {id:UUID}`,
+      query_params: {
+        id: started.id,
+        data: '{"client_name":"evil","client_name":null,"client_version":null,"protocol_version":null}',
+      },
+      clickhouse_settings: { mutations_sync: '1' },
+    });
+    expect(await verify('sess-f5')).toMatchObject({
+      intact: false,
+      first_bad: { seq: 0, id: started.id, kind: 'edited' },
+    });
+  });
+
+  it('detects a value written into the columns of a decision or outcome the event does not have', async () => {
+    const sealed = await sealSession('sess-f6', 1);
+    await project(fixture.store, sealed);
+    const started = sealed[0]!;
+    expect(started.decision).toBeNull();
+    await sql.command({
+      query: `ALTER TABLE gatehouse.events UPDATE decision_rule = 'allow agent:support-bot *', outcome_error = 'forged' WHERE id = {id:UUID}`,
+      query_params: { id: started.id },
+      clickhouse_settings: { mutations_sync: '1' },
+    });
+    expect(await verify('sess-f6')).toMatchObject({
+      intact: false,
+      first_bad: { seq: 0, id: started.id, kind: 'edited' },
+    });
+  });
+
   it('says a session no checkpoint names yet is intact but not anchored', async () => {
     await project(fixture.store, await sealSession('sess-f4', 1));
     expect(await verify('sess-f4')).toMatchObject({
