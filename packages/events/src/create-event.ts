@@ -40,6 +40,12 @@ export type Extra = {
 /**
  * Builds an unsealed event of `type`: a fresh UUIDv7 id, `ts` = now (ms, UTC), every optional
  * column null unless given. Seal it onto its chain with `sealEvent` / `ChainRegistry.seal`.
+ *
+ * Every string but `args` (stored as JSON text, escapes and all) is made well-formed UTF-16: a lone
+ * surrogate (a JSON-RPC id of `"\ud800"`, a token claim, a tool name an upstream sends) becomes
+ * U+FFFD. A string column in ClickHouse holds UTF-8, where a lone surrogate cannot be, so the row
+ * read back would differ from what was sealed and verification would call an untouched record
+ * edited — a way for a caller to hide later tampering behind a false alarm.
  */
 export function createEvent<T extends EventType>(
   type: T,
@@ -53,21 +59,51 @@ export function createEvent<T extends EventType>(
     type,
     v: EVENT_SCHEMA_VERSION,
     ts: new Date(nowMs).toISOString(),
-    session_id: context.session_id,
-    agent: context.agent ?? null,
-    user: context.user ?? null,
-    scopes: [...(context.scopes ?? [])],
-    client_ip: context.client_ip ?? null,
-    user_agent: context.user_agent ?? null,
-    server: extra.server ?? null,
-    tool: extra.tool ?? null,
-    request_id: extra.request_id ?? null,
+    session_id: wellFormed(context.session_id),
+    agent: wellFormed(context.agent ?? null),
+    user: wellFormed(context.user ?? null),
+    scopes: (context.scopes ?? []).map(wellFormed),
+    client_ip: wellFormed(context.client_ip ?? null),
+    user_agent: wellFormed(context.user_agent ?? null),
+    server: wellFormed(extra.server ?? null),
+    tool: wellFormed(extra.tool ?? null),
+    request_id: wellFormed(extra.request_id ?? null),
     args: extra.args ?? null,
     args_sha256: extra.args_sha256 ?? null,
-    decision: extra.decision ?? null,
-    outcome: extra.outcome ?? null,
-    data,
+    decision: extra.decision ? wellFormedMembers(extra.decision) : null,
+    outcome: extra.outcome ? wellFormedMembers(extra.outcome) : null,
+    data: wellFormedMembers(data),
   } as EventDraft;
+}
+
+/** `text` with every lone surrogate replaced by U+FFFD (the same string when there is none). */
+export function wellFormed<S extends string | null>(text: S): S {
+  return text === null || text.isWellFormed() ? text : (text.toWellFormed() as S);
+}
+
+/** `value` with `wellFormed` applied to every string in it, copied only where something changed. */
+function wellFormedMembers<V>(value: V): V {
+  if (typeof value === 'string') return wellFormed(value) as V;
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    value.forEach((item: unknown, i) => {
+      const fixed = wellFormedMembers(item);
+      if (fixed !== item) (out ??= [...value])[i] = fixed;
+    });
+    return (out ?? value) as V;
+  }
+  let out: Record<string, unknown> | undefined;
+  for (const [key, item] of Object.entries(value)) {
+    const fixed = wellFormedMembers(item);
+    const fixedKey = wellFormed(key);
+    if (fixed !== item || fixedKey !== key) {
+      out ??= { ...(value as Record<string, unknown>) };
+      if (fixedKey !== key) delete out[key];
+      out[fixedKey] = fixed;
+    }
+  }
+  return (out ?? value) as V;
 }
 
 /**

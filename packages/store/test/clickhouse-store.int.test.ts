@@ -725,3 +725,52 @@ describe('a read over the time limit', () => {
     });
   });
 });
+
+describe('strings with lone surrogates', () => {
+  it('come back as sealed: createEvent made them well-formed, so every hash verifies after the round trip', async () => {
+    const chains = new ChainRegistry();
+    const lone = '\ud800';
+    const ctx = { session_id: 'lone', agent: `bot${lone}`, user: 'alice', scopes: [`mcp${lone}`] };
+    const call = {
+      server: 'support',
+      tool: `support__${'a'.repeat(254)}😀x`.slice(0, 265),
+      request_id: `id${lone}`,
+      args: { note: `args keep it ${lone}` },
+      args_sha256: sha256Hex('x'),
+    };
+    const decision = { allowed: true, rule: 'allow', policy_version: 'v'.repeat(64) };
+    const sealed = [
+      chains.seal(
+        createEvent('session.started', ctx, {
+          protocol_version: null,
+          client_name: `cli${lone}`,
+          client_version: null,
+        }),
+      ),
+      chains.seal(createEvent('call.attempted', ctx, {}, { ...call, decision })),
+      chains.seal(
+        createEvent(
+          'call.failed',
+          ctx,
+          {},
+          {
+            ...call,
+            decision,
+            outcome: {
+              status: 'error',
+              latency_ms: 1,
+              result_sha256: null,
+              result_bytes: null,
+              error: `e${lone}`,
+            },
+          },
+        ),
+      ),
+    ];
+    const store = await open('lone');
+    await store.insertEvents(sealed, 'lone/0/0-2');
+    const back = await store.sessionEvents('lone');
+    expect(back).toEqual(sealed);
+    for (const event of back) expect(computeEventHash(event)).toBe(event.hash);
+  });
+});
