@@ -14,7 +14,9 @@ export const REDACTED = '[REDACTED]';
 
 /**
  * The built-in key globs (case-insensitive, whole key; syntax in `key-glob.ts`). Note `*token*`
- * also covers `max_tokens`: a redacted number is a small price for never storing a token.
+ * also covers `max_tokens` and `*mfa*` an `mfa_enabled` flag: a redacted number is a small price
+ * for never storing a token. `signature` is left out on purpose (an e-mail signature is prose), and so are `dsn` and connection
+ * strings: the `url_password` and `secret_assignment` detectors take their password and keep the host.
  */
 export const DEFAULT_REDACT_KEYS: readonly string[] = Object.freeze([
   '*password*',
@@ -35,6 +37,29 @@ export const DEFAULT_REDACT_KEYS: readonly string[] = Object.freeze([
   '*credential*',
   '*authorization*',
   '*cookie*',
+  // Short and partial names credentials go by in tool arguments.
+  'auth',
+  'pass',
+  '*passcode*',
+  'pin',
+  'otp',
+  '*mfa*',
+  '*creds*',
+  '*jwt*',
+  '*bearer*',
+  '*hmac*',
+  '*signing_key*',
+  '*signing-key*',
+  '*signingkey*',
+  '*encryption_key*',
+  '*encryption-key*',
+  '*encryptionkey*',
+  '*ssh_key*',
+  '*ssh-key*',
+  '*sshkey*',
+  '*client_key*',
+  '*client-key*',
+  'sessionid',
 ]);
 
 /** An extra secret detector given in configuration. */
@@ -146,7 +171,17 @@ export function createRedactor(options: RedactorOptions = {}): Redactor {
       }
       return copy;
     };
-    const redacted = walk(args, '$');
+    let redacted: unknown;
+    try {
+      redacted = walk(args, '$');
+    } catch (cause) {
+      // The copy takes more stack per level than the encoding above: nesting between the two limits.
+      if (!(cause instanceof RangeError)) throw cause;
+      throw new GatehouseError('GH_ERR_EVENT_INVALID', 'args: not encodable as JSON (nested too deeply)', {
+        status: 400,
+        cause,
+      });
+    }
     return { args: redacted, argsSha256, redactedPaths: [...redactedPaths] };
   };
 }

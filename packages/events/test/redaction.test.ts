@@ -527,3 +527,51 @@ describe('createRedactor', () => {
     });
   });
 });
+
+describe('the default key list', () => {
+  it('redacts the short and partial names credentials go by', () => {
+    const keys = [
+      'auth',
+      'pass',
+      'passcode',
+      'PIN',
+      'otp',
+      'mfa_code',
+      'creds',
+      'aws_creds',
+      'jwt',
+      'bearer',
+      'hmac',
+      'signing_key',
+      'encryption-key',
+      'ssh_key',
+      'client_key',
+      'sessionid',
+    ];
+    const args = Object.fromEntries(keys.map((key) => [key, 'hunter2hunter2']));
+    const { args: redacted } = createRedactor()({ ...args, ticket_id: 'T-1', signature: 'Best, Bob' });
+    expect(redacted).toEqual({
+      ...Object.fromEntries(keys.map((key) => [key, REDACTED])),
+      ticket_id: 'T-1',
+      signature: 'Best, Bob',
+    });
+  });
+});
+
+describe('deeply nested arguments', () => {
+  it('are refused with GH_ERR_EVENT_INVALID at any depth the encoding or the copy cannot take', () => {
+    const redact = createRedactor();
+    for (const depth of [2_500, 7_000, 50_000]) {
+      let nested: unknown = 'leaf';
+      for (let i = 0; i < depth; i++) nested = depth % 2 === 0 ? [nested] : { a: nested };
+      let outcome: unknown;
+      try {
+        redact(nested);
+        outcome = 'redacted';
+      } catch (error) {
+        outcome = (error as GatehouseError).code;
+      }
+      expect(['redacted', 'GH_ERR_EVENT_INVALID'], `depth ${depth}`).toContain(outcome);
+    }
+  });
+});
