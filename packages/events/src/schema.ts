@@ -89,7 +89,9 @@ const base = {
   server: nullableString,
   tool: nullableString,
   request_id: nullableString,
-  args: z.unknown().nullable(),
+  // Present, null when there are none: a missing `args` is left out of the hash, but comes back from
+  // the store as null (a different hash), and the fast check refuses it too.
+  args: z.unknown().refine((value) => value !== undefined, 'args is required (null when the call has none)'),
   args_sha256: hex64.nullable(),
   decision: decisionSchema.nullable(),
   outcome: outcomeSchema.nullable(),

@@ -213,13 +213,17 @@ describe('isSchemaValidEvent', () => {
 describe('parseEvent', () => {
   it('returns plain valid data as it is, and what the schema returns otherwise', () => {
     const [event] = sealed as [GatehouseEvent];
-    const json = asJson(event);
+    const json = asJson(event) as Record<string, unknown>;
     expect(parseEvent(json)).toBe(json);
-    // `args: undefined` is valid to the schema (z.unknown) but not plain data: the schema's copy comes back.
-    const undefinedArgs = { ...event, args: undefined };
-    const parsed = parseEvent(undefinedArgs);
-    expect(parsed).not.toBe(undefinedArgs);
-    expect(parsed).toEqual(undefinedArgs);
+    // An instance of a class is valid to the schema but not plain data: the schema's copy comes back.
+    class Event {}
+    const instance = Object.assign(new Event(), json);
+    const parsed = parseEvent(instance);
+    expect(parsed).not.toBe(instance);
+    expect(parsed).toEqual({ ...json });
+    // A missing `args` is refused by both (it would hash without args and read back as null).
+    expect(isSchemaValidEvent({ ...json, args: undefined })).toBe(false);
+    expect(() => parseEvent({ ...json, args: undefined })).toThrow(/args: args is required/);
   });
 
   it('refuses a ts on a day that does not exist or outside 1900–2299, naming ts', () => {
