@@ -152,7 +152,7 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
     const policy = await loadPolicy(config.policy, { source: settings.configPath });
     const ingress = await createIngress({
       chains,
-      config: { gateway: config.gateway, upstreams: config.upstreams },
+      config: { gateway: gatewayWithSelfActingAgents(config), upstreams: config.upstreams },
       log: auditLog,
       policy,
       logger: logger.child({ service: 'ingress' }),
@@ -229,4 +229,19 @@ async function openLog(settings: Settings): Promise<EventLog> {
     dir: path.join(settings.dataDir, 'log'),
     ...(inlineCommitWhenQuietMs === undefined ? {} : { inlineCommitWhenQuietMs }),
   });
+}
+
+/**
+ * The gateway section, with `selfActingAgents` taken from the development authserver when the config
+ * does not set it: the clients it lets use `client_credentials` (the only tokens whose `sub` is their
+ * own client id), so that no other token is decided on an agent's grants alone.
+ */
+export function gatewayWithSelfActingAgents(config: GatehouseConfig): GatehouseConfig['gateway'] {
+  if (config.gateway.selfActingAgents !== undefined || config.authserver === undefined) return config.gateway;
+  return {
+    ...config.gateway,
+    selfActingAgents: config.authserver.clients
+      .filter((client) => client.grantTypes.includes('client_credentials'))
+      .map((client) => client.clientId),
+  };
 }

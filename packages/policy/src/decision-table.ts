@@ -103,10 +103,13 @@ export class DecisionTable {
 
   /**
    * The effective decision for `agent` acting for `user`: the agent's decision AND the user's.
-   * `user` null or equal to `agent` (a client-credentials token): the agent's decision alone.
+   * `user` null (the agent acting for itself, e.g. a client-credentials token): the agent's decision
+   * alone. A `user` equal to `agent` is a user like any other: whether a token whose subject is its
+   * own client id acts for itself is the caller's decision (the ingress's `selfActingAgents`), not
+   * a string comparison here that a user named like a powerful agent would pass.
    */
   decide(agent: string, user: string | null, tool: string): Decision {
-    const forUser = user === null || user === agent ? null : user;
+    const forUser = user;
     // Length-prefixed so no (agent, user) pair can collide with another, whatever characters they hold.
     const pairKey =
       forUser === null ? `${agent.length}:${agent}` : `${agent.length}:${agent}\u0000${forUser}`;

@@ -36,8 +36,9 @@ export interface Policy {
   /**
    * The effective decision for `agent` (OAuth client_id) acting for `user` (token `sub`) on a
    * namespaced tool: the agent's decision AND the user's (deny overrides allow, default deny).
-   * `user` null or equal to `agent`: the agent's decision alone. Synchronous, memoized, never
-   * calls Casbin. The returned object is frozen.
+   * `user` null: the agent's decision alone (acting for itself); a `user` equal to `agent` is decided
+   * like any user (see `DecisionTable.decide`). Synchronous, memoized, never calls Casbin. The
+   * returned object is frozen.
    */
   decide(agent: string, user: string | null, tool: string): Decision;
   /** The subset of `tools` (namespaced names) this caller may call, in the given order. */

@@ -35,12 +35,14 @@ describe('the support-desk demo policy', () => {
     ]);
   });
 
-  it('treats a user equal to the agent (client-credentials token) like no user', () => {
-    for (const tool of TOOLS) {
-      expect(policy.decide('support-bot', 'support-bot', tool)).toEqual(
-        policy.decide('support-bot', null, tool),
-      );
-    }
+  it('decides a user equal to the agent like any user; only null is the agent acting for itself', () => {
+    // ops-agent may act for itself on its own broad grants only where the caller says so (null) ...
+    expect(policy.decide('ops-agent', null, 'support__export_customers').allowed).toBe(true);
+    // ... not because a user happens to be named like it: user:ops-agent has no grants.
+    for (const tool of TOOLS) expect(policy.decide('ops-agent', 'ops-agent', tool).allowed).toBe(false);
+    expect(policy.decide('ops-agent', 'ops-agent', 'support__export_customers').rule).toBe(
+      'default-deny (user:ops-agent)',
+    );
   });
 
   it('names the allowing rule, and both rules when an agent acts for a user', () => {

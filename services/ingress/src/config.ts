@@ -68,6 +68,16 @@ export const gatewayConfigSchema = z.strictObject({
    * gets 429, so that one token cannot take every slot of `maxSessions`. Default 1,000.
    */
   maxSessionsPerCaller: z.number().int().positive().default(1_000),
+  /**
+   * Agents that may act for themselves: a token whose `sub` is its own client id (client
+   * credentials) is decided on the agent's grants alone only for these. A token of any other agent
+   * whose `sub` equals its client id is decided as anyone's, agent ∩ `user:<sub>`. Unset: every
+   * agent may (a `sub` equal to the client id means client credentials). Set it when the identity
+   * provider's users can have a subject equal to a client id, or a user named like a powerful agent
+   * would get that agent's grants. The embedded stack sets it from the development authserver's
+   * clients allowed `client_credentials`.
+   */
+  selfActingAgents: z.array(z.string().min(1)).optional(),
 });
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
 export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;

@@ -210,6 +210,7 @@ export async function createIngress(options: IngressOptions): Promise<Ingress> {
           deps: { catalog, upstreams, policy, recorder, redact, logger, failOpen: config.gateway.failOpen },
           sessions,
           path: mcpPath,
+          selfActing: selfActingAgents(config.gateway.selfActingAgents),
         }),
     }),
   );
@@ -263,4 +264,11 @@ export function namedStreams(
     catalog: (server) => `catalog:${server}:${run}`,
     perimeter: `perimeter:${run}`,
   };
+}
+
+/** `gateway.selfActingAgents` as a test: every agent when unset. */
+function selfActingAgents(list: readonly string[] | undefined): (agent: string) => boolean {
+  if (list === undefined) return () => true;
+  const allowed = new Set(list);
+  return (agent) => allowed.has(agent);
 }

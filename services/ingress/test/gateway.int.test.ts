@@ -132,6 +132,33 @@ describe('gateway in front of the support desk (real SDK client, stdio upstream)
     expect(await gw.receivedCalls()).toContain('export_customers');
   });
 
+  it('with selfActingAgents, decides a token whose sub equals another agent’s client id as a user’s', async () => {
+    const strict = await startGateway({ gateway: { selfActingAgents: ['support-bot'] } });
+    try {
+      // A user named like the powerful agent, signed in through it: agent ∩ user:ops-agent, who has no grants.
+      const impostor = await strict.connect(
+        await strict.issuer.token({ client_id: 'ops-agent', sub: 'ops-agent' }),
+      );
+      expect((await impostor.client.listTools()).tools).toEqual([]);
+      const refused = await impostor.client
+        .callTool({ name: 'support__export_customers', arguments: {} })
+        .catch((error: unknown) => error as { code: number });
+      expect(refused).toMatchObject({ code: GATEWAY_RPC_ERRORS.toolNotPermitted.code });
+      expect(await strict.receivedCalls()).not.toContain('export_customers');
+      // A listed agent still acts for itself (client credentials).
+      const bot = await strict.connect(
+        await strict.issuer.token({ client_id: 'support-bot', sub: 'support-bot' }),
+      );
+      expect((await bot.client.listTools()).tools.map((t) => t.name)).toEqual([
+        'support__list_open_tickets',
+        'support__read_ticket',
+        'support__draft_reply',
+      ]);
+    } finally {
+      await strict.close();
+    }
+  });
+
   it('refuses the hostile ticket’s export for support-bot and records the whole story in one intact chain', async () => {
     const { client, transport } = await gw.connect(
       await gw.issuer.token({ client_id: 'support-bot', sub: 'support-bot' }),

@@ -15,6 +15,8 @@ export interface McpRoutesOptions {
   sessions: SessionRegistry;
   /** MCP endpoint path (the resource URI's path). */
   path: string;
+  /** Whether `agent` may act for itself (see `gateway.selfActingAgents`). */
+  selfActing: (agent: string) => boolean;
 }
 
 /**
@@ -72,7 +74,10 @@ export function registerMcpRoutes(
         client_ip: request.ip,
         user_agent: truncate(headerString(request.headers['user-agent']), 512),
       },
-      policyUser: principal.user === principal.agent ? null : principal.user,
+      // The agent acts for itself (its grants alone) only when allowed to: otherwise a user whose
+      // subject equals a client id would get that agent's grants.
+      policyUser:
+        principal.user === principal.agent && options.selfActing(principal.agent) ? null : principal.user,
     };
     try {
       await deps.recorder.appendDurable(
