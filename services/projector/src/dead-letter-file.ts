@@ -1,4 +1,5 @@
-import { mkdir, open, readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, open, readFile, stat, truncate, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { syncDir } from '@gatehouse/eventlog';
 import { ProjectorError } from './errors.js';
@@ -43,8 +44,10 @@ export interface DeadLetter {
  *   key           the record key, or null
  *   value_base64  the record's bytes, base64, or null
  *
- * A record already in the file (same source, partition and offset: read again after a crash before
- * the commit) is not written twice.
+ * A record already in the file (same source, partition, offset and bytes: read again after a crash
+ * before the commit) is not written twice; a different record at a position already in the file (a
+ * Kafka topic created again, another cluster under the same name) is. An append that fails is cut
+ * back off the file before it is tried again, so a retried line never runs into a torn one.
  */
 export class DeadLetterFile {
   readonly file: string;
@@ -52,8 +55,15 @@ export class DeadLetterFile {
   /** The file ends inside a line (a crash cut an append short): the next append starts a new one. */
   #tornTail = false;
 
-  constructor(file: string) {
+  /** Writes an append's text to the open file (a test seam for a disk that fails partway). */
+  readonly #writeText: (handle: FileHandle, text: string) => Promise<void>;
+
+  constructor(
+    file: string,
+    options: { writeText?: (handle: FileHandle, text: string) => Promise<void> } = {},
+  ) {
     this.file = path.resolve(file);
+    this.#writeText = options.writeText ?? ((handle, text) => handle.writeFile(text));
   }
 
   /** Reads what the file already holds (nothing when it does not exist yet). */
@@ -73,27 +83,39 @@ export class DeadLetterFile {
     for (const line of text.split('\n')) {
       if (line.length === 0) continue;
       try {
-        const entry = JSON.parse(line) as { source?: unknown; partition?: unknown; offset?: unknown };
+        const entry = JSON.parse(line) as {
+          source?: unknown;
+          partition?: unknown;
+          offset?: unknown;
+          event_id?: unknown;
+          value_base64?: unknown;
+        };
         if (
           typeof entry.source === 'string' &&
           typeof entry.partition === 'number' &&
           typeof entry.offset === 'string'
         )
-          this.#recorded.add(keyOf(entry.source, entry.partition, entry.offset));
+          this.#recorded.add(
+            keyOf(entry.source, entry.partition, entry.offset, {
+              eventId: typeof entry.event_id === 'string' ? entry.event_id : null,
+              value:
+                typeof entry.value_base64 === 'string' ? Buffer.from(entry.value_base64, 'base64') : null,
+            }),
+          );
       } catch {
         // A line cut short by a crash: its record was not committed past and comes again.
       }
     }
   }
 
-  /** Whether the record at `source`/`partition`/`offset` is already set aside. */
-  has(source: string, partition: number, offset: string): boolean {
-    return this.#recorded.has(keyOf(source, partition, offset));
+  /** Whether this record (its position and its bytes) is already set aside. */
+  has(entry: DeadLetter): boolean {
+    return this.#recorded.has(keyOf(entry.source, entry.partition, entry.offset, entry));
   }
 
   /** Durably appends the entries not yet in the file; resolves once file and directory are fsync'd. */
   async write(entries: readonly DeadLetter[]): Promise<void> {
-    const fresh = entries.filter((entry) => !this.has(entry.source, entry.partition, entry.offset));
+    const fresh = entries.filter((entry) => !this.has(entry));
     if (fresh.length === 0) return;
     const at = new Date().toISOString();
     const lines = fresh.map((entry) =>
@@ -110,13 +132,21 @@ export class DeadLetterFile {
       }),
     );
     const text = `${this.#tornTail ? '\n' : ''}${lines.join('\n')}\n`;
+    let sizeBefore: number | undefined;
     try {
       const dir = path.dirname(this.file);
       const created = await mkdir(dir, { recursive: true });
       if (created !== undefined) await syncDir(path.dirname(dir));
+      sizeBefore = await stat(this.file).then(
+        (s) => s.size,
+        (cause: NodeJS.ErrnoException) => {
+          if (cause.code === 'ENOENT') return 0;
+          throw cause;
+        },
+      );
       const handle = await open(this.file, 'a');
       try {
-        await handle.writeFile(text);
+        await this.#writeText(handle, text);
         await handle.datasync();
       } finally {
         await handle.close();
@@ -124,6 +154,12 @@ export class DeadLetterFile {
       // The file may be new: without this a power cut can lose it with the records it holds.
       await syncDir(dir);
     } catch (cause) {
+      // Cut a partial (or unsynced) append back off, so that the retry writes whole lines after
+      // whole lines; if even that fails, the next append starts on a line of its own.
+      if (sizeBefore !== undefined)
+        await truncate(this.file, sizeBefore).catch(() => {
+          this.#tornTail = true;
+        });
       throw new ProjectorError(
         'GH_ERR_PROJECTOR_DEAD_LETTER',
         `cannot write the dead-letter file ${this.file}: ${String(cause)}`,
@@ -131,10 +167,18 @@ export class DeadLetterFile {
       );
     }
     this.#tornTail = false;
-    for (const entry of fresh) this.#recorded.add(keyOf(entry.source, entry.partition, entry.offset));
+    for (const entry of fresh) this.#recorded.add(keyOf(entry.source, entry.partition, entry.offset, entry));
   }
 }
 
-function keyOf(source: string, partition: number, offset: string): string {
-  return `${source}\u0000${partition}\u0000${offset}`;
+/** A record's identity: its position and a digest of what it is (its bytes, else its event id). */
+function keyOf(
+  source: string,
+  partition: number,
+  offset: string,
+  what: { eventId: string | null; value: Buffer | null },
+): string {
+  const content =
+    what.value !== null ? createHash('sha256').update(what.value).digest('hex') : `id:${what.eventId ?? ''}`;
+  return `${source}\u0000${partition}\u0000${offset}\u0000${content}`;
 }

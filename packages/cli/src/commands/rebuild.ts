@@ -79,8 +79,9 @@ export async function rebuild(
         // 10,000 blocks, so the batches of an earlier rebuild's tokens would not put back rows
         // lost since (reads deduplicate by event id, so the copies this makes are never counted).
         insertTokenPrefix: `rebuild-${started.toString(36)}`,
-        // Records that can never be projected are set aside, as the running projector does.
-        deadLetterFile: path.join(settings.dataDir, 'projector', DEAD_LETTER_FILE_NAME),
+        // Records that can never be projected are set aside, as the running projector does, in a file of
+        // its own: in Kafka mode a rebuild may run beside the live projector, which appends to its file.
+        deadLetterFile: path.join(settings.dataDir, 'projector', `rebuild-${DEAD_LETTER_FILE_NAME}`),
         maxBatchEvents: 20_000,
         maxBatchWaitMs: 50,
         // Logs go to stderr: stdout carries the answer (`--json`).
