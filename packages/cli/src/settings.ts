@@ -34,12 +34,12 @@ export interface Settings {
 
 export const DEFAULT_CONFIG_PATH = 'examples/support-desk/gatehouse.yaml';
 
-function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+function port(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0 || value > 65535) {
-    throw new CliError('GH_ERR_CONFIG_ENV', `${name}: "${raw}" is not a TCP port (0-65535)`);
+  if (!Number.isInteger(value) || value < min || value > 65535) {
+    throw new CliError('GH_ERR_CONFIG_ENV', `${name}: "${raw}" is not a TCP port (${min}-65535)`);
   }
   return value;
 }
@@ -64,7 +64,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     dataDir: path.resolve(env.GATEHOUSE_DATA_DIR || './data'),
     ingressPort: port(env, 'GATEHOUSE_INGRESS_PORT', 7420),
     queryPort: port(env, 'GATEHOUSE_QUERY_PORT', 7421),
-    authPort: port(env, 'GATEHOUSE_AUTH_PORT', 7422),
+    // Not 0: the issuer (and so every token's `iss`, which the gateway checks) names a fixed port.
+    authPort: port(env, 'GATEHOUSE_AUTH_PORT', 7422, 1),
     host: env.GATEHOUSE_HOST || '127.0.0.1',
     kafkaBrokers: brokers && brokers.length > 0 ? brokers : undefined,
     kafkaTopic: env.GATEHOUSE_KAFKA_TOPIC || 'gatehouse.audit',

@@ -81,6 +81,8 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
         config: config.authserver,
         resource: [config.gateway.resource, config.query.resource],
         port: settings.authPort,
+        // The loopback address the issuer names (::1 for http://[::1]:…), else 127.0.0.1.
+        host: new URL(config.authserver.issuer).hostname === '[::1]' ? '::1' : '127.0.0.1',
         dataDir: settings.dataDir,
         logger: logger.child({ service: 'authserver' }),
       });

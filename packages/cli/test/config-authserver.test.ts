@@ -55,3 +55,13 @@ describe('gatehouse.yaml validation', () => {
     );
   });
 });
+
+describe('GATEHOUSE_AUTH_PORT', () => {
+  it('must be a fixed port: the issuer, and every token, names it', async () => {
+    const { readSettings } = await import('../src/settings.js');
+    expect(() => readSettings({ GATEHOUSE_AUTH_PORT: '0' })).toThrow(
+      'GATEHOUSE_AUTH_PORT: "0" is not a TCP port (1-65535)',
+    );
+    expect(readSettings({ GATEHOUSE_AUTH_PORT: '17422' }).authPort).toBe(17422);
+  });
+});

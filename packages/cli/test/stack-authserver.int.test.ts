@@ -48,6 +48,31 @@ describe('embedded stack: the development authserver', () => {
     }
   });
 
+  it('listens on ::1 when the issuer names it', async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-stack-'));
+    const [authPort, ingressPort, queryPort] = (await freePorts(3)) as [number, number, number];
+    const config = await loadConfig(EXAMPLE_CONFIG);
+    const issuer = `http://[::1]:${authPort}`;
+    config.gateway.issuer = issuer;
+    config.authserver!.issuer = issuer;
+    const settings = readSettings({
+      GATEHOUSE_CONFIG: EXAMPLE_CONFIG,
+      GATEHOUSE_DATA_DIR: dataDir,
+      GATEHOUSE_AUTH_PORT: String(authPort),
+      GATEHOUSE_INGRESS_PORT: String(ingressPort),
+      GATEHOUSE_QUERY_PORT: String(queryPort),
+    });
+    const stack = await startStack({ settings, config, logger: pino({ level: 'silent' }) });
+    try {
+      const discovery = await fetch(`${issuer}/.well-known/openid-configuration`);
+      expect(discovery.status).toBe(200);
+      expect(((await discovery.json()) as { issuer: string }).issuer).toBe(issuer);
+    } finally {
+      await stack.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
   describe('with GATEHOUSE_HOST=0.0.0.0 (the gateway shared on the network)', () => {
     let t: TestStack;
     beforeAll(async () => {
