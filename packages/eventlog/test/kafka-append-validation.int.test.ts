@@ -1,21 +1,16 @@
 import type { GatehouseEvent } from '@gatehouse/events';
-import { Kafka, logLevel, type Admin } from 'kafkajs';
+import type { Admin } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openKafkaLog, type KafkaEventLog, type KafkaLogOptions } from '../src/index.js';
 import { kafkaBrokers } from '../../../test/support/kafka-brokers.js';
-import { kafkaTestOptions } from './kafka-test-options.js';
+import { connectTestAdmin, kafkaTestOptions } from './kafka-test-options.js';
 import { sessionCalls } from './support/sample-events.js';
 
 let admin: Admin;
 const opened: KafkaEventLog[] = [];
 
 beforeAll(async () => {
-  admin = new Kafka({
-    brokers: kafkaBrokers(),
-    clientId: 'gatehouse-test-admin',
-    logLevel: logLevel.NOTHING,
-  }).admin();
-  await admin.connect();
+  admin = await connectTestAdmin();
 });
 afterEach(async () => {
   for (const log of opened.splice(0)) {

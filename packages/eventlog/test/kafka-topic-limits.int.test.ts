@@ -1,21 +1,16 @@
-import { Kafka, logLevel } from 'kafkajs';
+import type { Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openKafkaLog, type EventLog } from '../src/index.js';
 import { kafkaBrokers } from '../../../test/support/kafka-brokers.js';
-import { kafkaTestOptions } from './kafka-test-options.js';
+import { connectTestAdmin, kafkaTestOptions } from './kafka-test-options.js';
 import { sessionCalls } from './support/sample-events.js';
 
-let admin: ReturnType<Kafka['admin']>;
+let admin: Admin;
 const topics: string[] = [];
 const opened: EventLog[] = [];
 
 beforeAll(async () => {
-  admin = new Kafka({
-    brokers: kafkaBrokers(),
-    clientId: 'gatehouse-test-admin',
-    logLevel: logLevel.NOTHING,
-  }).admin();
-  await admin.connect();
+  admin = await connectTestAdmin();
 });
 afterAll(async () => {
   for (const log of opened) await log.close().catch(() => undefined);
