@@ -9,7 +9,8 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FRAME_HEADER_BYTES, writeFrame } from '../../../packages/eventlog/src/embedded/record-frame.js';
 import { kafkaBrokers } from '../../../test/support/kafka-brokers.js';
-import { createProjector, type ProjectorOptions } from '../src/index.js';
+import { createProjector, ProjectorError, type ProjectorOptions } from '../src/index.js';
+import { createProjectorWithHooks } from '../src/projector.js';
 import { sampleEvents } from './sample-session.js';
 
 const logger = pino({ level: 'silent' });
@@ -112,6 +113,42 @@ describe('a record the projector can never project', () => {
     expect(second).toMatchObject({ state: 'stopped', deadLettered: 0 });
     expect(await deadLetters(deadLetterFile)).toHaveLength(1);
     expect(await store.countEvents()).toBe(299);
+  });
+
+  it('embedded: killed after setting a record aside and before the commit, a restart neither loses nor repeats it', async () => {
+    const dataDir = await tempDir('gatehouse-dead-letter-crash-');
+    const logDir = path.join(dataDir, 'log');
+    let log = await openEmbeddedLog({ dir: logDir });
+    await log.append(sampleEvents(40, { sessions: 4 }));
+    await log.close();
+    await appendPoisonFrame(logDir, '2026-02-30T10:00:00.000Z');
+    log = await openEmbeddedLog({ dir: logDir });
+    cleanup.push(() => log.close());
+    await log.append(sampleEvents(39, { sessions: 3, startMs: Date.UTC(2026, 10, 25) }));
+    const store = await openStore(dataDir);
+    const journalFile = path.join(dataDir, 'projector', 'projector.pending.json');
+    const deadLetterFile = path.join(dataDir, 'projector', 'dead-letter.jsonl');
+
+    // The batch holding the poison is inserted (the poison set aside first), then the process "dies"
+    // before its commit: the hook fails the projector right there.
+    const crashed = createProjectorWithHooks(
+      { log, store, journalFile, maxBatchEvents: 1_000, maxBatchWaitMs: 20, logger },
+      {
+        afterInsert: () =>
+          Promise.reject(new ProjectorError('GH_ERR_PROJECTOR_FAILED', 'killed before the commit')),
+      },
+    );
+    await crashed.start();
+    await expect(crashed.drain(30_000)).rejects.toMatchObject({ code: 'GH_ERR_PROJECTOR_FAILED' });
+    await crashed.stop();
+    expect(await log.committedOffset('projector')).toBeUndefined();
+    expect(await deadLetters(deadLetterFile)).toHaveLength(1);
+
+    const restarted = await project({ log, store, journalFile });
+    expect(restarted).toMatchObject({ state: 'stopped', events: 79, deadLettered: 0 });
+    expect(await deadLetters(deadLetterFile)).toHaveLength(1);
+    expect(await store.countEvents()).toBe(79);
+    expect(await log.committedOffset('projector')).toBe('80');
   });
 
   it('embedded, without a dead-letter file: stops naming the partition and offset of the refused event', async () => {
