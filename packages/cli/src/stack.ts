@@ -152,9 +152,10 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
     stops.push(() => auditLog.close());
 
     const policy = await loadPolicy(config.policy, { source: settings.configPath });
+    const gateway = gatewayWithSelfActingAgents(config);
     const ingress = await createIngress({
       chains,
-      config: { gateway: gatewayWithSelfActingAgents(config), upstreams: config.upstreams },
+      config: { gateway, upstreams: config.upstreams },
       log: auditLog,
       policy,
       logger: logger.child({ service: 'ingress' }),
@@ -185,6 +186,7 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
         requiredScopes: config.query.requiredScopes,
       },
       checkpointKeys: new Map([[key.kid, key.publicKey]]),
+      ...(gateway.selfActingAgents === undefined ? {} : { selfActingAgents: gateway.selfActingAgents }),
       projection: () => {
         const { state, lag, restarts, deadLettered, lastCommitAt } = projector.stats();
         return { state, lag, restarts, deadLettered, lastCommitAt };

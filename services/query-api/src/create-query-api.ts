@@ -60,6 +60,11 @@ export interface QueryApiOptions {
    * projector): reported under `projection`, and a `failed` state makes `/healthz` answer 503.
    */
   projection?: () => ProjectionHealth;
+  /**
+   * The gateway's `selfActingAgents`: what-if decides a call whose user equals its agent on the
+   * agent's grants alone only for these, as the ingress did. Default: every agent.
+   */
+  selfActingAgents?: readonly string[];
 }
 
 /** What `/healthz` reports of the projection: counts and state only (it is open to anyone). */
@@ -119,6 +124,10 @@ export async function createQueryApi(options: QueryApiOptions): Promise<QueryApi
     },
     checkpointKeys: options.checkpointKeys ?? new Map(),
     clock,
+    selfActing:
+      options.selfActingAgents === undefined
+        ? () => true
+        : (agent) => options.selfActingAgents!.includes(agent),
   };
 
   const app = Fastify({

@@ -68,10 +68,14 @@ const GATEWAY_REFUSALS: ReadonlySet<string> = new Set(['unknown-tool', 'argument
  * Re-decides every tools/call of a session (its `call.attempted`, or its `call.denied` when the
  * call was refused outright) under `policy` and lists the calls whose outcome
  * (allowed or not) would change. A different deciding rule with the same outcome is not a change.
- * Pure. The user is passed as null when it equals the agent (a client-credentials token), as the
- * ingress does.
+ * Pure. The user is passed as null when it equals the agent and `selfActing` says that agent may
+ * act for itself (a client-credentials token), as the ingress does (`gateway.selfActingAgents`).
  */
-export function whatIf(policy: DecidingPolicy, sessionEvents: readonly GatehouseEvent[]): WhatIfResult {
+export function whatIf(
+  policy: DecidingPolicy,
+  sessionEvents: readonly GatehouseEvent[],
+  selfActing: (agent: string) => boolean = () => true,
+): WhatIfResult {
   const changes: DecisionChange[] = [];
   let unchanged = 0;
   // A denied call is recorded as `call.denied` alone; an allowed one as `call.attempted` (then its
@@ -95,7 +99,9 @@ export function whatIf(policy: DecidingPolicy, sessionEvents: readonly Gatehouse
       continue;
     }
     const agent = event.agent ?? '';
-    const user = event.user === null || event.user === event.agent ? null : event.user;
+    // As the ingress decided it: a user equal to the agent is the agent acting for itself only for
+    // the agents allowed to (`gateway.selfActingAgents`).
+    const user = event.user === null || (event.user === event.agent && selfActing(agent)) ? null : event.user;
     const would = policy.decide(agent, user, event.tool);
     if (would.allowed === event.decision.allowed) {
       unchanged += 1;

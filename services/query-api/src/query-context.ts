@@ -21,4 +21,6 @@ export interface QueryContext {
   /** Public checkpoint keys by kid. */
   readonly checkpointKeys: ReadonlyMap<string, KeyObject>;
   readonly clock: () => Date;
+  /** Whether an agent may act for itself (the gateway's `selfActingAgents`), for what-if. */
+  readonly selfActing: (agent: string) => boolean;
 }

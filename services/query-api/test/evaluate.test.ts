@@ -137,6 +137,35 @@ describe('whatIf', () => {
     expect(result).toEqual({ changes: [], unchanged: 2 });
   });
 
+  it('re-decides a call whose user equals its agent as a user’s, unless that agent may act for itself', () => {
+    const chains = new ChainRegistry();
+    const ctx = { session_id: 's', agent: 'ops-agent', user: 'ops-agent' };
+    const call = {
+      server: 'support',
+      tool: 'support__export_customers',
+      request_id: '1',
+      args: {},
+      args_sha256: sha256Hex('{}'),
+    };
+    // Recorded as the ingress decided it with ops-agent not self-acting: agent ∩ user:ops-agent.
+    const decision = { allowed: false, rule: 'default-deny (user:ops-agent)', policy_version: 'v1' };
+    const denied = chains.seal(createEvent('call.denied', ctx, {}, { ...call, decision }));
+    // The candidate policy allows the agent, and a user only when named.
+    const policy: DecidingPolicy = {
+      version: 'v2',
+      decide: (agent, user, tool): Decision =>
+        user === null && agent === 'ops-agent'
+          ? { allowed: true, rule: `allow agent:ops-agent ${tool}`, policy_version: 'v2' }
+          : { allowed: false, rule: `default-deny (user:${user})`, policy_version: 'v2' },
+    };
+    expect(whatIf(policy, [denied], (agent) => agent === 'support-bot')).toEqual({
+      changes: [],
+      unchanged: 1,
+    });
+    // Every agent self-acting (the default): the same call would be allowed.
+    expect(whatIf(policy, [denied]).changes).toHaveLength(1);
+  });
+
   it('does not count a different deciding rule with the same outcome as a change', () => {
     const result = whatIf(
       allowOnly('v2', ['support__read_ticket']),

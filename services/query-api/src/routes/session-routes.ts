@@ -185,7 +185,11 @@ export function sessionRoutes(app: FastifyInstance, ctx: QueryContext): void {
       }
       const events = await ctx.store.sessionEvents(id);
       if (events.length === 0) throw notFound(id);
-      return { session_id: id, policy: { requested, version: policy.version }, ...whatIf(policy, events) };
+      return {
+        session_id: id,
+        policy: { requested, version: policy.version },
+        ...whatIf(policy, events, ctx.selfActing),
+      };
     },
   );
 }
