@@ -90,7 +90,10 @@ export class QueryClient {
     return this.getJson('/v1/sessions', params);
   }
 
-  sessionEvents(id: string, params: { from_seq?: number } = {}): Promise<SessionEventsAnswer> {
+  sessionEvents(
+    id: string,
+    params: { from_seq?: number; limit?: number } = {},
+  ): Promise<SessionEventsAnswer> {
     return this.getJson(`/v1/sessions/${encodeURIComponent(id)}/events`, params);
   }
 

@@ -208,6 +208,24 @@ describe('gatehouse replay', () => {
     expect(out).toMatch(/call support__export_customers {2}denied default-deny/);
   });
 
+  it('reads a session longer than one page of the API page by page', async () => {
+    const pages: string[] = [];
+    // The API's page is 10,000 events; ask for 3 at a time to see the paging with a short session.
+    const paging: typeof fetch = (input, init) => {
+      const target = new URL(String(input));
+      if (target.pathname.endsWith('/events')) {
+        target.searchParams.set('limit', '3');
+        pages.push(target.searchParams.get('from_seq') ?? '');
+      }
+      return fetch(target, init);
+    };
+    const { out } = await gatehouse(['replay', 'sess-1', '--json'], { fetch: paging });
+    expect((JSON.parse(out) as { events: { seq: number }[] }).events.map((e) => e.seq)).toEqual([
+      0, 1, 2, 3, 4, 5, 6,
+    ]);
+    expect(pages).toEqual(['0', '3', '6']);
+  });
+
   it('colours on a terminal unless NO_COLOR is set', async () => {
     expect((await gatehouse(['replay', 'sess-1'], { tty: true })).out).toContain('\u001b[31m');
     expect((await gatehouse(['replay', 'sess-1'], { tty: true, env: { NO_COLOR: '1' } })).out).not.toContain(

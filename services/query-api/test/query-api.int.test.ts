@@ -320,6 +320,25 @@ describe('sessions and replay', () => {
     expect(tail.body.events.map((e) => e.seq)).toEqual([9, 10]);
   });
 
+  it('answers a page at a time, a full page naming where the next one starts', async () => {
+    type Page = { events: GatehouseEvent[]; next_from_seq?: number };
+    const seqs: number[][] = [];
+    let url = '/v1/sessions/sess-a/events?limit=4';
+    for (;;) {
+      const page = (await get<Page>(url)).body;
+      seqs.push(page.events.map((e) => e.seq));
+      if (page.next_from_seq === undefined) break;
+      url = `/v1/sessions/sess-a/events?limit=4&from_seq=${page.next_from_seq}`;
+    }
+    expect(seqs).toEqual([
+      [0, 1, 2, 3],
+      [4, 5, 6, 7],
+      [8, 9, 10],
+    ]);
+    // Without a limit: a page of 10,000, and a session shorter than that says nothing more.
+    expect((await get<Page>('/v1/sessions/sess-a/events')).body.next_from_seq).toBeUndefined();
+  });
+
   it('answers 404 for a session with no events', async () => {
     expect((await get('/v1/sessions/nope/events')).status).toBe(404);
   });

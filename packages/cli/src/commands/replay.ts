@@ -43,7 +43,13 @@ export function registerReplayCommand(program: Command, deps: QueryCommandDeps =
     });
     const out = deps.out ?? process.stdout;
     const palette = createPalette(out, deps.env ?? process.env);
-    const { events } = await client.sessionEvents(session);
+    // Page by page (the API answers at most a page, with next_from_seq while there is more).
+    const events: GatehouseEvent[] = [];
+    for (let from: number | undefined = 0; from !== undefined;) {
+      const page = await client.sessionEvents(session, { from_seq: from });
+      events.push(...page.events);
+      from = page.next_from_seq;
+    }
     const whatIf: WhatIfAnswer | undefined =
       options.whatIf === undefined ? undefined : await client.whatIf(session, options.whatIf);
 

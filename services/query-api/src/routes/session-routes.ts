@@ -24,7 +24,12 @@ export interface SessionEventsAnswer {
   session_id: string;
   /** In seq order. */
   events: GatehouseEvent[];
+  /** Present when the page is full: ask again with `from_seq` = this for the rest. */
+  next_from_seq?: number;
 }
+
+/** Events one `/events` answer holds unless `limit` says otherwise. */
+export const SESSION_EVENTS_PAGE = 10_000;
 
 /** The answer of `GET /v1/sessions/{id}/what-if`. */
 export interface WhatIfAnswer {
@@ -100,20 +105,26 @@ export function sessionRoutes(app: FastifyInstance, ctx: QueryContext): void {
               default: 0,
               description: 'Only events with seq ≥ this (for following a live session)',
             },
-            limit: { type: 'integer', minimum: 1, maximum: 100_000 },
+            limit: {
+              type: 'integer',
+              minimum: 1,
+              maximum: 100_000,
+              default: SESSION_EVENTS_PAGE,
+              description: 'Page size; a full page carries next_from_seq',
+            },
           },
         },
       },
     },
     async (request): Promise<SessionEventsAnswer> => {
       const { id } = request.params;
-      const { from_seq: fromSeq, limit: max } = request.query;
-      const events = await ctx.store.sessionEvents(id, {
-        fromSeq,
-        ...(max === undefined ? {} : { limit: max }),
-      });
+      const { from_seq: fromSeq, limit } = request.query;
+      const events = await ctx.store.sessionEvents(id, { fromSeq, limit: limit ?? SESSION_EVENTS_PAGE });
       if (events.length === 0 && fromSeq === 0) throw notFound(id);
-      return { session_id: id, events };
+      const last = events.at(-1);
+      return events.length === (limit ?? SESSION_EVENTS_PAGE) && last !== undefined
+        ? { session_id: id, events, next_from_seq: last.seq + 1 }
+        : { session_id: id, events };
     },
   );
 
