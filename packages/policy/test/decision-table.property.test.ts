@@ -85,6 +85,73 @@ describe('compiled decision table vs Casbin enforce (differential)', () => {
     );
   });
 
+  it('agrees on awkward names too: separators, quotes, spaces, composed and decomposed accents, long role chains', async () => {
+    // Characters Casbin's request and policy parsing could trip on, and look-alikes that must not match.
+    const odd = ['a', '_', ',', ' ', '"', "'", '\\', ':', 'é', 'e\u0301', 'É'];
+    const name = fc.array(fc.constantFrom(...odd), { minLength: 1, maxLength: 5 }).map((cs) => cs.join(''));
+    const oddAgents = ['a,1', 'a b', 'é', 'e\u0301', 'role:x', 'user:y'];
+    const oddUsers = ['u "q"', "u'1", 'u\\2', 'É', 'agent:a,1'];
+    const chain = Array.from({ length: 10 }, (_, i) => `role:c${i}`);
+    const oddTool = fc
+      .tuple(fc.constantFrom('s', 's__x', 'e\u0301'), name)
+      .map(([server, tool]) => `${server}__${tool}`);
+    const oddPattern = fc.oneof(
+      oddTool,
+      fc.tuple(fc.constantFrom('s__', 's', 'e\u0301__', ''), name).map(([p, n]) => `${p}${n}*`),
+      fc.constant('*'),
+    );
+    const oddSubject = fc.oneof(
+      fc.constantFrom(...oddAgents.map((a) => `agent:${a}`), ...oddUsers.map((u) => `user:${u}`)),
+      fc.constantFrom(...chain),
+    );
+    const oddRules = fc.uniqueArray(fc.tuple(oddSubject, oddPattern, effect), {
+      maxLength: 20,
+      selector: (r) => r.join('\u0000'),
+    });
+    // A chain of up to 10 hops from a subject, the depth Casbin and the validator allow: subject → c0 → … → c9.
+    const chainRoles = fc
+      .integer({ min: 0, max: 9 })
+      .map((hops) => [
+        ...oddAgents.slice(0, 3).map((a) => [`agent:${a}`, chain[0]!] as RoleAssignment),
+        ...oddUsers.slice(0, 2).map((u) => [`user:${u}`, chain[0]!] as RoleAssignment),
+        ...Array.from({ length: hops }, (_, i) => [chain[i]!, chain[i + 1]!] as RoleAssignment),
+      ]);
+    const oddQuery = fc.record({
+      agent: fc.constantFrom(...oddAgents),
+      user: fc.oneof(fc.constant(null), fc.constantFrom(...oddUsers, ...oddAgents)),
+      tool: oddTool,
+    });
+    let loaded = 0;
+    let allowedSeen = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        oddRules,
+        chainRoles,
+        fc.array(oddQuery, { minLength: 1, maxLength: 20 }),
+        async (ruleList, roleList, queries) => {
+          const policy = await loadPolicy(
+            { rules: ruleList as PolicyRule[], roles: roleList },
+            { source: 'property' },
+          );
+          loaded++;
+          for (const q of queries) {
+            const agentOk = await policy.enforcer.enforce(`agent:${q.agent}`, q.tool);
+            const userOk = q.user === null ? true : await policy.enforcer.enforce(`user:${q.user}`, q.tool);
+            const allowed = policy.decide(q.agent, q.user, q.tool).allowed;
+            if (allowed) allowedSeen++;
+            expect({ ...q, allowed }).toEqual({
+              ...q,
+              allowed: agentOk && userOk,
+            });
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+    expect(loaded).toBe(150);
+    expect(allowedSeen).toBeGreaterThan(0); // not only denials: the comparison says something
+  });
+
   it('names a deciding rule that exists in the policy and matches the tool', async () => {
     await fc.assert(
       fc.asyncProperty(rules, roles, query, async (ruleList, roleList, q) => {
