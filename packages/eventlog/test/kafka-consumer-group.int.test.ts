@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { decodeEvent, type GatehouseEvent } from '@gatehouse/events';
-import { Kafka, logLevel } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   openKafkaLog,
@@ -11,19 +10,14 @@ import {
   type LogConsumer,
 } from '../src/index.js';
 import { kafkaBrokers } from '../../../test/support/kafka-brokers.js';
-import { kafkaTestOptions } from './kafka-test-options.js';
+import { connectTestAdmin, kafkaTestOptions } from './kafka-test-options.js';
 import { sessionCalls } from './support/sample-events.js';
 
 const run = promisify(execFile);
 
 /** The committed offset per partition of `group` on `topic` (-1 = none). */
 async function committedOffsets(group: string, topic: string): Promise<Map<number, bigint>> {
-  const admin = new Kafka({
-    brokers: kafkaBrokers(),
-    clientId: 'gatehouse-test-admin',
-    logLevel: logLevel.NOTHING,
-  }).admin();
-  await admin.connect();
+  const admin = await connectTestAdmin();
   try {
     const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
     return new Map((offsets?.partitions ?? []).map((entry) => [entry.partition, BigInt(entry.offset)]));
