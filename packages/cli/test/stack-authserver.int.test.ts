@@ -18,18 +18,24 @@ const external = Object.values(os.networkInterfaces())
   .flat()
   .find((address) => address !== undefined && !address.internal && address.family === 'IPv4');
 
+/** Settings of a stack on free ports in a fresh data dir (the caller removes `dataDir`). */
+async function freshSettings() {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-stack-'));
+  const [authPort, ingressPort, queryPort] = (await freePorts(3)) as [number, number, number];
+  const settings = readSettings({
+    GATEHOUSE_CONFIG: EXAMPLE_CONFIG,
+    GATEHOUSE_DATA_DIR: dataDir,
+    GATEHOUSE_AUTH_PORT: String(authPort),
+    GATEHOUSE_INGRESS_PORT: String(ingressPort),
+    GATEHOUSE_QUERY_PORT: String(queryPort),
+  });
+  return { dataDir, authPort, ingressPort, queryPort, settings };
+}
+
 describe('embedded stack: the development authserver', () => {
   it('refuses to start when GATEHOUSE_AUTH_PORT is not the port of authserver.issuer, before anything listens', async () => {
-    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-stack-'));
+    const { dataDir, authPort, ingressPort, queryPort, settings } = await freshSettings();
     try {
-      const [authPort, ingressPort, queryPort] = (await freePorts(3)) as [number, number, number];
-      const settings = readSettings({
-        GATEHOUSE_CONFIG: EXAMPLE_CONFIG,
-        GATEHOUSE_DATA_DIR: dataDir,
-        GATEHOUSE_AUTH_PORT: String(authPort),
-        GATEHOUSE_INGRESS_PORT: String(ingressPort),
-        GATEHOUSE_QUERY_PORT: String(queryPort),
-      });
       const config = await loadConfig(EXAMPLE_CONFIG);
 
       await expect(startStack({ settings, config, logger: pino({ level: 'silent' }) })).rejects.toMatchObject(
@@ -49,19 +55,11 @@ describe('embedded stack: the development authserver', () => {
   });
 
   it('listens on ::1 when the issuer names it', async () => {
-    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-stack-'));
-    const [authPort, ingressPort, queryPort] = (await freePorts(3)) as [number, number, number];
+    const { dataDir, authPort, settings } = await freshSettings();
     const config = await loadConfig(EXAMPLE_CONFIG);
     const issuer = `http://[::1]:${authPort}`;
     config.gateway.issuer = issuer;
     config.authserver!.issuer = issuer;
-    const settings = readSettings({
-      GATEHOUSE_CONFIG: EXAMPLE_CONFIG,
-      GATEHOUSE_DATA_DIR: dataDir,
-      GATEHOUSE_AUTH_PORT: String(authPort),
-      GATEHOUSE_INGRESS_PORT: String(ingressPort),
-      GATEHOUSE_QUERY_PORT: String(queryPort),
-    });
     const stack = await startStack({ settings, config, logger: pino({ level: 'silent' }) });
     try {
       const discovery = await fetch(`${issuer}/.well-known/openid-configuration`);
