@@ -109,15 +109,13 @@ export class DecisionTable {
    * a string comparison here that a user named like a powerful agent would pass.
    */
   decide(agent: string, user: string | null, tool: string): Decision {
-    const forUser = user;
     // Length-prefixed so no (agent, user) pair can collide with another, whatever characters they hold.
-    const pairKey =
-      forUser === null ? `${agent.length}:${agent}` : `${agent.length}:${agent}\u0000${forUser}`;
+    const pairKey = user === null ? `${agent.length}:${agent}` : `${agent.length}:${agent}\u0000${user}`;
     let pair = this.#pairs.get(pairKey);
     if (pair === undefined) {
       pair = {
         agent: this.#subject(`agent:${agent}`),
-        user: forUser === null ? null : this.#subject(`user:${forUser}`),
+        user: user === null ? null : this.#subject(`user:${user}`),
         memo: new BoundedCache(this.#toolsPerPair),
       };
       this.#pairs.set(pairKey, pair);
