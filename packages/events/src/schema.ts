@@ -184,6 +184,16 @@ export const eventSchema = z.discriminatedUnion('type', [
 export type GatehouseEvent = z.infer<typeof eventSchema>;
 export type EventOf<T extends EventType> = Extract<GatehouseEvent, { type: T }>;
 export type Decision = z.infer<typeof decisionSchema>;
+
+/**
+ * Deciding rules the gateway records for calls it refuses on its own, before any policy is asked: a
+ * tool no upstream catalog holds, and arguments it cannot encode for the audit. Another policy
+ * would not change such a decision.
+ */
+export const GATEWAY_REFUSAL_RULES = {
+  unknownTool: 'unknown-tool',
+  argumentsUnencodable: 'arguments-unencodable',
+} as const;
 export type Outcome = z.infer<typeof outcomeSchema>;
 export type OutcomeStatus = (typeof OUTCOME_STATUSES)[number];
 export type CatalogTool = z.infer<typeof catalogToolSchema>;

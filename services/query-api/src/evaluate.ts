@@ -1,4 +1,4 @@
-import type { Decision, EventOf, GatehouseEvent } from '@gatehouse/events';
+import { GATEWAY_REFUSAL_RULES, type Decision, type EventOf, type GatehouseEvent } from '@gatehouse/events';
 
 /** What the query API needs of a policy: `Policy` from `@gatehouse/policy` satisfies it. */
 export interface DecidingPolicy {
@@ -58,11 +58,8 @@ export interface WhatIfResult {
   unchanged: number;
 }
 
-/**
- * Deciding rules the ingress records for calls it refuses on its own, not by policy
- * (`services/ingress/src/mcp/gateway-server.ts`).
- */
-const GATEWAY_REFUSALS: ReadonlySet<string> = new Set(['unknown-tool', 'arguments-unencodable']);
+/** Deciding rules of calls the gateway refused on its own, not by policy. */
+const GATEWAY_REFUSALS: ReadonlySet<string> = new Set(Object.values(GATEWAY_REFUSAL_RULES));
 
 /**
  * Re-decides every tools/call of a session (its `call.attempted`, or its `call.denied` when the

@@ -3,6 +3,7 @@ import {
   callMembers,
   createEvent,
   events,
+  GATEWAY_REFUSAL_RULES,
   sha256Hex,
   type Decision,
   type EventContext,
@@ -127,7 +128,7 @@ export function createGatewayServer(deps: GatewayServerDeps, identity: SessionId
       // and the refusal recorded without them, so that even this probe leaves its trace.
       const refusal: Decision = {
         allowed: false,
-        rule: 'arguments-unencodable',
+        rule: GATEWAY_REFUSAL_RULES.argumentsUnencodable,
         policy_version: policy.version,
       };
       await recorder.appendOutcome(
@@ -140,7 +141,7 @@ export function createGatewayServer(deps: GatewayServerDeps, identity: SessionId
     }
     const decision: Decision = entry
       ? policy.decide(context.agent, policyUser, name)
-      : { allowed: false, rule: 'unknown-tool', policy_version: policy.version };
+      : { allowed: false, rule: GATEWAY_REFUSAL_RULES.unknownTool, policy_version: policy.version };
 
     if (!decision.allowed) {
       await recorder.appendOutcome(
