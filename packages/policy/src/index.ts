@@ -17,6 +17,7 @@ export {
 } from './policy-config.js';
 export { POLICY_MODEL, SUPPORTED_MODELS, TOOL_MATCH_FUNCTION } from './model.js';
 export { policyVersion } from './policy-version.js';
+export { selfActingAgents } from './self-acting.js';
 export { compileToolPattern, type ToolMatcher } from './tool-pattern.js';
 export {
   DEFAULT_DECISION_TABLE_LIMITS,

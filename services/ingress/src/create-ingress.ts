@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ChainRegistry, createRedactor, events, type Redactor } from '@gatehouse/events';
 import type { EventLog } from '@gatehouse/eventlog';
+import { selfActingAgents } from '@gatehouse/policy';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { pino, type Logger } from 'pino';
@@ -264,11 +265,4 @@ export function namedStreams(
     catalog: (server) => `catalog:${server}:${run}`,
     perimeter: `perimeter:${run}`,
   };
-}
-
-/** `gateway.selfActingAgents` as a test: every agent when unset. */
-function selfActingAgents(list: readonly string[] | undefined): (agent: string) => boolean {
-  if (list === undefined) return () => true;
-  const allowed = new Set(list);
-  return (agent) => allowed.has(agent);
 }

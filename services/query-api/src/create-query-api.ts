@@ -8,6 +8,7 @@ import Fastify, {
 import swagger from '@fastify/swagger';
 import type { EventOf } from '@gatehouse/events';
 import type { EventLog } from '@gatehouse/eventlog';
+import { selfActingAgents } from '@gatehouse/policy';
 import type { AuditStore } from '@gatehouse/store';
 import { createBearerVerifier, type Caller, type QueryAuthOptions } from './bearer-auth.js';
 import type { DecidingPolicy } from './evaluate.js';
@@ -124,10 +125,7 @@ export async function createQueryApi(options: QueryApiOptions): Promise<QueryApi
     },
     checkpointKeys: options.checkpointKeys ?? new Map(),
     clock,
-    selfActing:
-      options.selfActingAgents === undefined
-        ? () => true
-        : (agent) => options.selfActingAgents!.includes(agent),
+    selfActing: selfActingAgents(options.selfActingAgents),
   };
 
   const app = Fastify({
