@@ -113,10 +113,13 @@ export class DeadLetterFile {
     return this.#recorded.has(keyOf(entry.source, entry.partition, entry.offset, entry));
   }
 
-  /** Durably appends the entries not yet in the file; resolves once file and directory are fsync'd. */
-  async write(entries: readonly DeadLetter[]): Promise<void> {
+  /**
+   * Durably appends the entries not yet in the file; resolves, once file and directory are fsync'd,
+   * with those it wrote.
+   */
+  async write(entries: readonly DeadLetter[]): Promise<DeadLetter[]> {
     const fresh = entries.filter((entry) => !this.has(entry));
-    if (fresh.length === 0) return;
+    if (fresh.length === 0) return fresh;
     const at = new Date().toISOString();
     const lines = fresh.map((entry) =>
       JSON.stringify({
@@ -168,6 +171,7 @@ export class DeadLetterFile {
     }
     this.#tornTail = false;
     for (const entry of fresh) this.#recorded.add(keyOf(entry.source, entry.partition, entry.offset, entry));
+    return fresh;
   }
 }
 

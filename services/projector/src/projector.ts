@@ -555,9 +555,9 @@ class ProjectorLoop implements Projector {
         `${first === undefined ? 'a record' : describePosition(first)} is not a valid event and there is no deadLetterFile to set it aside: ${first?.error ?? ''}`,
       );
     }
-    const fresh = letters.filter((letter) => !file.has(letter));
-    await this.#attempt(`write ${letters.length} records to the dead-letter file ${file.file}`, () =>
-      file.write(letters),
+    const fresh = await this.#attempt(
+      `write ${letters.length} records to the dead-letter file ${file.file}`,
+      () => file.write(letters),
     );
     for (const letter of fresh) {
       this.#stats.deadLettered += 1;
