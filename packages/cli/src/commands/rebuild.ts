@@ -64,7 +64,12 @@ export async function rebuild(
     // --fresh: no position at all, rather than one the consumer seeks away from. A Kafka group's
     // lag is counted from its committed offsets, so an old position at the end of the log would
     // read as "nothing left" before anything was re-read, and the rebuild would end at once.
-    if (options.fresh) await forgetPosition(log, group, 0);
+    if (options.fresh)
+      await forgetPosition(
+        log,
+        group,
+        (problem) => `--fresh: ${problem}; nothing was rebuilt, the earlier position stands`,
+      );
     const store = await openAuditStore({
       dataDir: settings.dataDir,
       ...(settings.clickhouseUrl ? { url: settings.clickhouseUrl } : {}),
@@ -99,7 +104,12 @@ export async function rebuild(
         await projector.stop();
       }
       const stats = projector.stats();
-      await forgetPosition(log, group, stats.events);
+      await forgetPosition(
+        log,
+        group,
+        (problem) =>
+          `rebuilt ${stats.events.toLocaleString('en')} events, but ${problem}: a plain \`gatehouse rebuild\` would continue from the end of the log; use --fresh next time`,
+      );
       options.onProgress?.({ done: stats.events, remaining: 0, elapsedMs: Date.now() - started });
       return { events: stats.events, rows: await store.countEvents(), ms: Date.now() - started };
     } finally {
@@ -157,20 +167,21 @@ async function assertEmbeddedLogExists(logDir: string, dataDir: string): Promise
 }
 
 /**
- * Deletes the rebuild group's position once the rebuild reached the end of the log, so that the
- * next plain `gatehouse rebuild` starts from the earliest offset rather than from here.
+ * Deletes the rebuild group's position: before a `--fresh` run, and once a rebuild reached the end
+ * of the log, so that the next plain `gatehouse rebuild` starts from the earliest offset rather than
+ * from there. `failure` words the error for its caller from what went wrong.
  */
 async function forgetPosition(
   log: EmbeddedEventLog | KafkaEventLog,
   group: string,
-  events: number,
+  failure: (problem: string) => string,
 ): Promise<void> {
   try {
     await (await log.openConsumer(group)).closeAndForget();
   } catch (cause) {
     throw new LogError(
       'GH_ERR_LOG_CHECKPOINT',
-      `rebuilt ${events.toLocaleString('en')} events, but could not delete the position of consumer group ${group} (${(cause as Error).message}): a plain \`gatehouse rebuild\` would continue from the end of the log; use --fresh next time`,
+      failure(`could not delete the position of consumer group ${group} (${(cause as Error).message})`),
       { cause },
     );
   }
