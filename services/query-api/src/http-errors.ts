@@ -55,35 +55,8 @@ export function createErrorHandler(verifier: BearerVerifier) {
       if (error.status !== undefined && error.status >= 500) request.log.error({ err: error }, error.message);
       return { error: error.wireError, message: error.message };
     }
-    if (
-      error instanceof GatehouseError &&
-      error.code.startsWith('GH_ERR_STORE_') &&
-      error.status !== undefined &&
-      error.status < 500
-    ) {
-      // The store refused an argument (a cursor that is not one of its own, a value out of range):
-      // its message names it.
-      reply.code(error.status);
-      // The store names the argument (`cursor: …`); the API names where it came from.
-      const where = error.code === 'GH_ERR_STORE_CURSOR' ? 'querystring/' : '';
-      return { error: 'bad_request', message: `${where}${error.message}` };
-    }
-    if (error instanceof GatehouseError && error.code.startsWith('GH_ERR_STORE_') && error.status === 504) {
-      // A read over the store's time limit (`queryTimeoutMs`): the message says so.
-      request.log.warn({ err: error }, 'audit store query timed out');
-      reply.code(504);
-      return { error: 'query_timeout', message: error.message };
-    }
-    if (error instanceof GatehouseError && error.code.startsWith('GH_ERR_STORE_')) {
-      request.log.error({ err: error }, 'audit store error');
-      reply.code(error.retryable ? 503 : 500);
-      return {
-        error: error.retryable ? 'store_unavailable' : 'server_error',
-        message: error.retryable
-          ? 'the audit store is unavailable; retry later'
-          : 'the audit store failed to answer',
-      };
-    }
+    if (error instanceof GatehouseError && error.code.startsWith('GH_ERR_STORE_'))
+      return storeErrorAnswer(error, request, reply);
     const status = (error as FastifyError).statusCode;
     if (status !== undefined && status >= 400 && status < 500) {
       reply.code(status);
@@ -92,5 +65,31 @@ export function createErrorHandler(verifier: BearerVerifier) {
     request.log.error({ err: error }, 'unhandled error');
     reply.code(500);
     return { error: 'server_error', message: 'internal error' };
+  };
+}
+
+/**
+ * A store error's answer: its 4xx for an argument it refused (its message names it; the API adds
+ * where it came from), 504 for a read over its time limit (`queryTimeoutMs`), 503 when retryable,
+ * else 500 with a fixed message.
+ */
+function storeErrorAnswer(error: GatehouseError, request: FastifyRequest, reply: FastifyReply): ErrorBody {
+  if (error.status !== undefined && error.status < 500) {
+    reply.code(error.status);
+    const where = error.code === 'GH_ERR_STORE_CURSOR' ? 'querystring/' : '';
+    return { error: 'bad_request', message: `${where}${error.message}` };
+  }
+  if (error.status === 504) {
+    request.log.warn({ err: error }, 'audit store query timed out');
+    reply.code(504);
+    return { error: 'query_timeout', message: error.message };
+  }
+  request.log.error({ err: error }, 'audit store error');
+  reply.code(error.retryable ? 503 : 500);
+  return {
+    error: error.retryable ? 'store_unavailable' : 'server_error',
+    message: error.retryable
+      ? 'the audit store is unavailable; retry later'
+      : 'the audit store failed to answer',
   };
 }
