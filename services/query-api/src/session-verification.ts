@@ -112,44 +112,9 @@ export function verifySessionEvents(
   events: readonly GatehouseEvent[],
   found: SessionCheckpoints,
 ): SessionVerification {
-  const { anchor, unknownKey, rejected } = found;
-  let check: CheckpointCheck = { status: 'none' };
-  const expectedHead = anchor?.head;
-  if (anchor !== undefined) {
-    check = {
-      status: 'verified',
-      stream: anchor.event.session_id,
-      seq: anchor.event.seq,
-      kid: anchor.kid,
-      signed_at: anchor.signedAt,
-      head: anchor.head,
-    };
-  } else if (rejected.length > 0 || unknownKey !== undefined) {
-    const newest = rejected[0];
-    const event = unknownKey?.event;
-    const heads: unknown = event?.data.heads;
-    const claimed = Array.isArray(heads)
-      ? (heads as EventOf<'checkpoint.signed'>['data']['heads']).find((h) => h.session_id === sessionId)
-      : undefined;
-    check =
-      newest !== undefined
-        ? {
-            status: 'invalid_signature',
-            stream: newest.stream,
-            seq: newest.seq,
-            kid: newest.kid,
-            signed_at: newest.ts,
-            head: { seq: -1, hash: '' },
-          }
-        : {
-            status: 'unknown_key',
-            stream: event!.session_id,
-            seq: event!.seq,
-            kid: unknownKey!.kid,
-            signed_at: event!.ts,
-            head: claimed === undefined ? { seq: -1, hash: '' } : { seq: claimed.seq, hash: claimed.hash },
-          };
-  }
+  const { rejected } = found;
+  const expectedHead = found.anchor?.head;
+  let check = checkpointCheck(sessionId, found);
   const result = verifyChain(events, { sessionId, ...(expectedHead === undefined ? {} : { expectedHead }) });
   if (!result.ok && check.status === 'verified' && expectedHead !== undefined) {
     // The chain broke; say whether the signed head itself is among what no longer holds.
@@ -167,6 +132,49 @@ export function verifySessionEvents(
     first_bad: result.ok ? null : result.firstBad,
     checkpoint: check,
     rejected_checkpoints: rejected.slice(0, MAX_REJECTED_REPORTED),
+  };
+}
+
+/**
+ * What the checkpoints say before the chain is read: the anchor (`verified`), else the newest
+ * refused one (`invalid_signature`), else the newest of an unknown key (`unknown_key`), else `none`.
+ */
+function checkpointCheck(sessionId: string, found: SessionCheckpoints): CheckpointCheck {
+  const { anchor, unknownKey, rejected } = found;
+  const unsigned = { seq: -1, hash: '' };
+  if (anchor !== undefined)
+    return {
+      status: 'verified',
+      stream: anchor.event.session_id,
+      seq: anchor.event.seq,
+      kid: anchor.kid,
+      signed_at: anchor.signedAt,
+      head: anchor.head,
+    };
+  const newest = rejected[0];
+  if (newest !== undefined)
+    return {
+      status: 'invalid_signature',
+      stream: newest.stream,
+      seq: newest.seq,
+      kid: newest.kid,
+      signed_at: newest.ts,
+      head: unsigned,
+    };
+  if (unknownKey === undefined) return { status: 'none' };
+  const { event, kid } = unknownKey;
+  // Not verified: the head the event claims (when its data has the shape to claim one).
+  const heads: unknown = event.data.heads;
+  const claimed = Array.isArray(heads)
+    ? (heads as EventOf<'checkpoint.signed'>['data']['heads']).find((h) => h.session_id === sessionId)
+    : undefined;
+  return {
+    status: 'unknown_key',
+    stream: event.session_id,
+    seq: event.seq,
+    kid,
+    signed_at: event.ts,
+    head: claimed === undefined ? unsigned : { seq: claimed.seq, hash: claimed.hash },
   };
 }
 
