@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
-import { authServerConfigSchema, canonicalIssuer } from '@gatehouse/authserver';
-import { gatewayConfigSchema, upstreamsConfigSchema } from '@gatehouse/ingress';
+import { authServerConfigSchema, canonicalIssuer } from '@gatehouse/authserver/client';
+import { gatewayConfigSchema, upstreamsConfigSchema } from '@gatehouse/ingress/config';
 import { policyConfigSchema } from '@gatehouse/policy';
 import { CliError } from './errors.js';
 import { formatKeyPath } from './config-key-path.js';

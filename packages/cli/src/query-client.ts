@@ -296,7 +296,7 @@ export async function embeddedAnalystToken(
       `--token: none given, GATEHOUSE_TOKEN is unset, and ${settings.configPath} has no authserver client "analyst" to obtain one for ${api}`,
     );
   }
-  const { getDevAccessToken } = await import('@gatehouse/authserver');
+  const { getDevAccessToken } = await import('@gatehouse/authserver/client');
   try {
     return await getDevAccessToken({
       issuer: config.authserver.issuer,

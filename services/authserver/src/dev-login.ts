@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type Provider from 'oidc-provider';
 import { escapeHtml, htmlPage } from './html.js';
-import { AUTH_ERROR_HEADER, INTERACTION_PATH } from './provider-config.js';
+import { AUTH_ERROR_HEADER } from './auth-error-header.js';
+import { INTERACTION_PATH } from './provider-config.js';
 import type { AuthServerLogger } from './logger.js';
 
 /** Largest login form body accepted (bytes). */

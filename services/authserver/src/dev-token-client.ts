@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { CookieJar } from './cookie-jar.js';
 import { AuthServerError } from './errors.js';
-import { AUTH_ERROR_HEADER } from './provider-config.js';
+import { AUTH_ERROR_HEADER } from './auth-error-header.js';
 
 /** Redirects followed before the authorization flow is declared stuck. */
 const MAX_REDIRECTS = 10;

@@ -1,13 +1,4 @@
-export * from './errors.js';
-export {
-  authServerConfigSchema,
-  BUILTIN_SCOPES,
-  canonicalIssuer,
-  DEFAULT_DYNAMIC_CLIENT_SCOPES,
-  DEFAULT_MAX_DYNAMIC_CLIENTS,
-  type AuthServerConfig,
-  type AuthServerConfigInput,
-} from './config.js';
+export * from './client.js';
 export type { AuthServerLogger } from './logger.js';
 export { signingKeyPath } from './signing-keys.js';
 export {
@@ -23,5 +14,4 @@ export {
   type AuthServer,
   type AuthServerOptions,
 } from './auth-server.js';
-export { getDevAccessToken, type DevTokenRequest } from './dev-token-client.js';
 export { runAuthServer, type RunAuthServerOptions } from './main.js';

@@ -1,5 +1,6 @@
 import type { ClientMetadata, Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import { errors, interactionPolicy } from 'oidc-provider';
+import { AUTH_ERROR_HEADER } from './auth-error-header.js';
 import { BUILTIN_SCOPES, OIDC_SCOPES, type AuthServerConfig } from './config.js';
 import { dynamicRegistrationValidator } from './dynamic-registration.js';
 import { escapeHtml, htmlPage } from './html.js';
@@ -21,12 +22,6 @@ export const DYNAMIC_CLIENT_IDLE_TTL_SEC = REFRESH_TOKEN_TTL_SEC;
 export const DEV_CALLBACK_PATH = '/callback';
 /** Path prefix of the development login (interaction) pages. */
 export const INTERACTION_PATH = '/interaction';
-
-/**
- * Response header carrying the OAuth error code (or `unknown_user`) on error pages, for automation.
- * Development only; the page itself says the same in words.
- */
-export const AUTH_ERROR_HEADER = 'gatehouse-auth-error';
 
 /** What the provider configuration is built from. */
 export interface ProviderConfigInput {

@@ -1,4 +1,6 @@
-import * as chrono from 'chrono-node';
+// The English parser only: the package's main entry loads every locale (over 900 modules).
+import type { ParsedComponents } from 'chrono-node';
+import * as chrono from 'chrono-node/en';
 import { badRequest, QueryApiError } from './errors.js';
 
 /** A half-open UTC interval `[from, to)`. */
@@ -233,7 +235,7 @@ export function resolveInstant(text: string, tz: string, now: Date, field: strin
     : dayStart(result.start, tz, 0);
 }
 
-function instantOf(component: chrono.ParsedComponents, tz: string): Date {
+function instantOf(component: ParsedComponents, tz: string): Date {
   // An explicit offset in the text ("…Z", "+02:00") makes chrono's own instant exact.
   if (component.isCertain('timezoneOffset')) return component.date();
   return wallClockToUtc(
@@ -247,7 +249,7 @@ function instantOf(component: chrono.ParsedComponents, tz: string): Date {
   );
 }
 
-function dayStart(component: chrono.ParsedComponents, tz: string, plusDays: number): Date {
+function dayStart(component: ParsedComponents, tz: string, plusDays: number): Date {
   return wallClockToUtc(
     tz,
     component.get('year')!,

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { QueryApiError, resolveInstant } from '@gatehouse/query-api';
+import { QueryApiError, resolveInstant } from '@gatehouse/query-api/client';
 import { CliError } from '../errors.js';
 import {
   queryClientFor,

@@ -1,11 +1,8 @@
 import type { Command } from 'commander';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
-import { GATEWAY_RPC_ERRORS } from '@gatehouse/ingress';
+import { GATEWAY_RPC_ERRORS } from '@gatehouse/ingress/errors';
 import { loadConfig, type GatehouseConfig } from '../config.js';
 import { readSettings } from '../settings.js';
-import { startStack, type Stack } from '../stack.js';
+import type { Stack } from '../stack.js';
 import { issueDevToken } from './token.js';
 
 const HOSTILE_TICKET = 'T-1004';
@@ -44,6 +41,7 @@ export function registerDemoCommand(program: Command): void {
       let stack: Stack | undefined;
       if (!(await answers(`${ingressUrl}/healthz`))) {
         say('No gateway answers on that port: starting one in this process (embedded mode)…');
+        const { startStack } = await import('../stack.js');
         stack = await startStack({ settings, config, progress: (l) => say(`  ${l}`) });
       }
       try {
@@ -80,6 +78,11 @@ export async function playDemo(
   const { say } = options;
   say('\n1. support-bot, acting for alice, gets a token (authorization code + PKCE, development login)');
   const { accessToken } = await issueDevToken(config, 'support-bot', 'alice');
+  // Loaded here, not with the CLI: every other command would pay for the SDK's client.
+  const [{ Client }, { StreamableHTTPClientTransport }] = await Promise.all([
+    import('@modelcontextprotocol/sdk/client/index.js'),
+    import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
+  ]);
   const client = new Client({ name: 'support-bot', version: '1.0.0' });
   const transport = new StreamableHTTPClientTransport(new URL(options.mcpUrl), {
     requestInit: { headers: { Authorization: `Bearer ${accessToken}` } },
@@ -172,6 +175,7 @@ export async function attempt(call: () => Promise<unknown>): Promise<Attempt> {
     await call();
     return { refusal: null, otherError: null };
   } catch (error) {
+    const { McpError } = await import('@modelcontextprotocol/sdk/types.js');
     // The SDK prefixes "MCP error <code>: " once per layer; keep one.
     const message = (error instanceof Error ? error.message : String(error)).replace(
       /^(MCP error -?\d+: )+/,

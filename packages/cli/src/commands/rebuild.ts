@@ -3,8 +3,6 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { LogError, openEmbeddedLog, type EmbeddedEventLog, type KafkaEventLog } from '@gatehouse/eventlog';
-import { createProjector, DEAD_LETTER_FILE_NAME, projectorGroup } from '@gatehouse/projector';
-import { openAuditStore } from '@gatehouse/store';
 import { CliError } from '../errors.js';
 import { readSettings, type Settings } from '../settings.js';
 
@@ -58,6 +56,11 @@ export async function rebuild(
   options: { fresh: boolean; onProgress?: ((p: RebuildProgress) => void) | undefined },
 ): Promise<{ events: number; rows: number; ms: number }> {
   const started = Date.now();
+  // The projector and the store (chDB) are loaded by the command that uses them, not with the CLI.
+  const [{ createProjector, DEAD_LETTER_FILE_NAME, projectorGroup }, { openAuditStore }] = await Promise.all([
+    import('@gatehouse/projector'),
+    import('@gatehouse/store'),
+  ]);
   const log = await openRebuildLog(settings);
   const group = projectorGroup(settings.kafkaBrokers ? settings.kafkaTopic : undefined, REBUILD_GROUP);
   try {

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { readSettings } from '../settings.js';
-import { startStack } from '../stack.js';
 
 /** `gatehouse start`: the whole product in one process (embedded mode), until SIGINT/SIGTERM. */
 export function registerStartCommand(program: Command): void {
@@ -11,6 +10,8 @@ export function registerStartCommand(program: Command): void {
     .action(async () => {
       const settings = readSettings();
       const config = await loadConfig(settings.configPath);
+      // The stack (gateway, authserver, projector, query API) is loaded by the command that runs it.
+      const { startStack } = await import('../stack.js');
       const stack = await startStack({
         settings,
         config,

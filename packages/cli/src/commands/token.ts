@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { getDevAccessToken } from '@gatehouse/authserver';
+import { getDevAccessToken } from '@gatehouse/authserver/client';
 import { loadConfig } from '../config.js';
 import { CliError } from '../errors.js';
 import { readSettings } from '../settings.js';
