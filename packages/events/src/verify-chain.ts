@@ -55,6 +55,11 @@ export interface VerifyChainOptions {
    * with `prev_hash` = GENESIS_HASH. Default: the chain starts at genesis.
    */
   after?: ChainHead;
+  /**
+   * Where `events` start in a longer list verified a window at a time: added to every index the
+   * answer gives (`firstBad.index` and the indexes its message names). Default 0.
+   */
+  indexBase?: number;
 }
 
 /**
@@ -71,6 +76,9 @@ export function verifyChain(
 ): ChainVerification {
   const count = events.length;
   const sessionId = options.sessionId ?? majoritySession(events);
+  const base = options.indexBase ?? 0;
+  /** An index as the answer gives it. */
+  const at = (index: number): number => base + index;
   const fail = (
     index: number,
     seq: number,
@@ -80,7 +88,7 @@ export function verifyChain(
   ): ChainVerification => ({
     ok: false,
     count,
-    firstBad: { index, seq, id, kind, message },
+    firstBad: { index: at(index), seq, id, kind, message },
   });
   const failAt = (index: number, kind: ChainBreakKind, detail: string): ChainVerification => {
     const event = events[index] as GatehouseEvent;
@@ -134,7 +142,7 @@ export function verifyChain(
       return failAt(
         i,
         'reordered',
-        `links to ${label(events[linkedLater] as GatehouseEvent)} at index ${linkedLater}, which comes after it`,
+        `links to ${label(events[linkedLater] as GatehouseEvent)} at index ${at(linkedLater)}, which comes after it`,
       );
     }
     if (continues(i + 1, expectedSeq, expectedPrev)) {
@@ -146,7 +154,7 @@ export function verifyChain(
     }
     const duplicateOf = acceptedIndexOfHash.get(event.hash);
     if (duplicateOf !== undefined) {
-      return failAt(i, 'inserted', `duplicate of the event at index ${duplicateOf}`);
+      return failAt(i, 'inserted', `duplicate of the event at index ${at(duplicateOf)}`);
     }
 
     if (event.seq < expectedSeq) {
@@ -157,20 +165,20 @@ export function verifyChain(
           return failAt(
             prevIndex,
             'inserted',
-            `extra event: ${label(event)} at index ${i} links to the same predecessor and the chain continues from it`,
+            `extra event: ${label(event)} at index ${at(i)} links to the same predecessor and the chain continues from it`,
           );
         }
         return failAt(
           i,
           'inserted',
-          `second event with seq ${event.seq}, linking to the same predecessor as index ${prevIndex}`,
+          `second event with seq ${event.seq}, linking to the same predecessor as index ${at(prevIndex)}`,
         );
       }
       if (event.seq >= startSeq) {
         return failAt(
           i,
           'inserted',
-          `seq ${event.seq} is already taken by index ${event.seq - startSeq} (expected seq ${expectedSeq})`,
+          `seq ${event.seq} is already taken by index ${at(event.seq - startSeq)} (expected seq ${expectedSeq})`,
         );
       }
       return failAt(
@@ -184,7 +192,7 @@ export function verifyChain(
       for (let j = i + 1; j < count; j++) {
         const later = events[j] as GatehouseEvent;
         if (later.session_id === sessionId && later.seq >= expectedSeq && later.seq < event.seq) {
-          return failAt(i, 'reordered', `comes before ${label(later)} at index ${j}`);
+          return failAt(i, 'reordered', `comes before ${label(later)} at index ${at(j)}`);
         }
       }
       if (event.prev_hash === expectedPrev) {
@@ -210,7 +218,7 @@ export function verifyChain(
       return failAt(
         prevIndex,
         'edited',
-        `${label(event)} at index ${i} links to hash ${short(event.prev_hash)}, but this event hashes to ${short(prev.hash)}: it was rewritten and re-hashed (or the link was)`,
+        `${label(event)} at index ${at(i)} links to hash ${short(event.prev_hash)}, but this event hashes to ${short(prev.hash)}: it was rewritten and re-hashed (or the link was)`,
       );
     }
     return failAt(

@@ -27,7 +27,11 @@ export {
 } from './time-window.js';
 export { CSV_COLUMNS, EXPORT_FORMATS, type ExportFormat } from './export-format.js';
 export {
+  storedSessionPages,
   verifySessionEvents,
+  verifyStoredSession,
+  VERIFY_PAGE_ROWS,
+  type NextPage,
   type CheckpointCheck,
   type SessionVerification,
 } from './session-verification.js';

@@ -101,35 +101,148 @@ export interface SessionCheckpoints {
 }
 
 /**
+ * Rows read per store query when verifying a stored session: a session of any length is verified
+ * holding at most two pages of it.
+ */
+export const VERIFY_PAGE_ROWS = 10_000;
+
+/** Gives the next page of a session's events in seq order, and an empty page at the end. */
+export type NextPage = () => Promise<readonly GatehouseEvent[]>;
+
+/**
+ * A session's stored events a page at a time, in seq order, every stored copy but identical ones
+ * (`withoutIdenticalCopies`). A page ends on a whole seq: the copies of its last seq that a full
+ * page may have cut are read, all together, with the next page. `pageRows` must exceed the copies
+ * of any one event (redelivery makes a few).
+ */
+export function storedSessionPages(
+  store: Pick<AuditStore, 'sessionEvents'>,
+  sessionId: string,
+  pageRows: number = VERIFY_PAGE_ROWS,
+): NextPage {
+  let fromSeq: number | undefined = 0;
+  return async () => {
+    if (fromSeq === undefined) return [];
+    const rows = await store.sessionEvents(sessionId, { allCopies: true, fromSeq, limit: pageRows });
+    const last = rows.at(-1);
+    if (last === undefined || rows.length < pageRows) {
+      fromSeq = undefined;
+      return withoutIdenticalCopies(rows);
+    }
+    let cut = rows.length;
+    while (cut > 0 && rows[cut - 1]!.seq === last.seq) cut--;
+    // As many stored rows of one seq as a page holds: no redelivery makes that many copies, and
+    // the page cannot end on a whole seq. The rows go to the verifier as they are, copies and all,
+    // so the session is reported broken at the second one (`inserted`), rather than a copy that
+    // differs, further on, going unread.
+    if (cut === 0) {
+      fromSeq = last.seq + 1;
+      return rows;
+    }
+    fromSeq = last.seq;
+    return withoutIdenticalCopies(rows.slice(0, cut));
+  };
+}
+
+/**
+ * Verifies a stored session (`GET /v1/sessions/{id}/verify`) page by page: its events as read back
+ * from the store, anchored by the newest checkpoint naming it that verifies with a known key.
+ * Undefined when nothing is stored of the session, and no checkpoint names it.
+ */
+export async function verifyStoredSession(
+  store: AuditStore,
+  sessionId: string,
+  keys: CheckpointPublicKeys,
+  pageRows: number = VERIFY_PAGE_ROWS,
+): Promise<SessionVerification | undefined> {
+  const nextPage = storedSessionPages(store, sessionId, pageRows);
+  const first = await nextPage();
+  // A checkpoint naming the session was signed after its first event (minus the clock skew
+  // allowed between an ingress and the checkpointer); with no event left, every one is searched.
+  const since =
+    first[0] === undefined ? undefined : new Date(Date.parse(first[0].ts) - MAX_CHECKPOINT_TS_SKEW_MS);
+  const found = await findSessionCheckpoint(store, sessionId, since, keys);
+  const nothing = found.anchor === undefined && found.unknownKey === undefined && found.rejected.length === 0;
+  if (first.length === 0 && nothing) return undefined;
+  return verifySessionEvents(sessionId, first, found, nextPage);
+}
+
+/**
  * Verifies a session's chain as read back from the store, anchored by the newest checkpoint that
  * verified with a known key: the head it signed must be in the chain with the same hash, so
  * deleting or editing the newest events is caught too. A checkpoint naming the session that was
  * forged (bad signature, unsigned claim, moved in time) makes the session not intact: someone
  * wrote to the record.
+ *
+ * `first` is the first page of the events in seq order and `nextPage` gives the others (none by
+ * default). Each page is verified as a window after the head of the one before, so only two pages
+ * are held at once; a break is classified with the page after it in view. After a break the rest
+ * is read only to count it and to find the signed head's event.
  */
-export function verifySessionEvents(
+export async function verifySessionEvents(
   sessionId: string,
-  events: readonly GatehouseEvent[],
+  first: readonly GatehouseEvent[],
   found: SessionCheckpoints,
-): SessionVerification {
+  nextPage: NextPage = () => Promise.resolve([]),
+): Promise<SessionVerification> {
   const { rejected } = found;
   const expectedHead = found.anchor?.head;
   let check = checkpointCheck(sessionId, found);
-  const result = verifyChain(events, { sessionId, ...(expectedHead === undefined ? {} : { expectedHead }) });
-  if (!result.ok && check.status === 'verified' && expectedHead !== undefined) {
-    // The chain broke; say whether the signed head itself is among what no longer holds.
-    const atHead = events.find((e) => e.seq === expectedHead.seq);
-    if (atHead === undefined || atHead.hash !== expectedHead.hash)
-      check = { ...check, status: 'head_mismatch' };
+  let page = first;
+  let count = 0;
+  let after: ChainHead | undefined;
+  let headChecked = expectedHead === undefined;
+  let firstBad: ChainBreak | null = null;
+  /** The hash of the event at the signed head's seq (the first copy read), once read. */
+  let atHead: string | undefined;
+  let last: GatehouseEvent | undefined;
+  while (page.length > 0 || count === 0) {
+    const following = page.length === 0 ? [] : await nextPage();
+    if (expectedHead !== undefined && atHead === undefined)
+      atHead = page.find((event) => event.seq === expectedHead.seq)?.hash;
+    if (firstBad === null) {
+      const end = page.at(-1)?.seq ?? -1;
+      const checkHead = !headChecked && (following.length === 0 || expectedHead!.seq <= end);
+      const options = {
+        sessionId,
+        ...(after === undefined ? {} : { after }),
+        ...(checkHead ? { expectedHead: expectedHead! } : {}),
+      };
+      const result = verifyChain(page, options);
+      if (result.ok) {
+        after = result.head ?? undefined;
+        headChecked ||= checkHead;
+      } else {
+        // Judged again as reading it whole would: from the last event of the page before (which
+        // held) to the end of the next one, as a break is described by the events on either side.
+        const window = last === undefined ? [...page, ...following] : [last, ...page, ...following];
+        const wide = verifyChain(window, {
+          ...options,
+          ...(last === undefined
+            ? {}
+            : { after: last.seq === 0 ? undefined : { seq: last.seq - 1, hash: last.prev_hash } }),
+          indexBase: last === undefined ? count : count - 1,
+        });
+        firstBad = wide.ok ? { ...result.firstBad, index: count + result.firstBad.index } : wide.firstBad;
+      }
+    }
+    count += page.length;
+    last = page.at(-1) ?? last;
+    if (following.length === 0) break;
+    page = following;
   }
-  const last = events[events.length - 1];
+  if (firstBad !== null && check.status === 'verified' && atHead !== expectedHead?.hash) {
+    // The chain broke; the signed head itself is among what no longer holds.
+    check = { ...check, status: 'head_mismatch' };
+  }
+  const ok = firstBad === null;
   return {
     session_id: sessionId,
-    intact: result.ok && rejected.length === 0 && check.status !== 'head_mismatch',
-    anchored: result.ok && check.status === 'verified',
-    events: events.length,
+    intact: ok && rejected.length === 0 && check.status !== 'head_mismatch',
+    anchored: ok && check.status === 'verified',
+    events: count,
     head: last === undefined ? null : { seq: last.seq, hash: last.hash },
-    first_bad: result.ok ? null : result.firstBad,
+    first_bad: firstBad,
     checkpoint: check,
     rejected_checkpoints: rejected.slice(0, MAX_REJECTED_REPORTED),
   };

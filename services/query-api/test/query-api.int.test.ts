@@ -11,6 +11,7 @@ import {
   type QueryApi,
   type SessionVerification,
   type WhatIfAnswer,
+  verifyStoredSession,
 } from '../src/index.js';
 import {
   AUDIENCE,
@@ -690,6 +691,23 @@ describe('verify', () => {
       checkpoint: { status: 'none' },
       rejected_checkpoints: [],
     });
+  });
+
+  it('gives the same answer reading a session two or three rows at a time as reading it whole', async () => {
+    const sessions = ['sess-v1', 'sess-v2', 'sess-v3', 'sess-v4', 'sess-v5', 'sess-f4', 'sess-f5', 'sess-f6'];
+    for (const id of sessions) {
+      const whole = await verify(id);
+      for (const pageRows of [2, 3])
+        expect({
+          id,
+          pageRows,
+          ...(await verifyStoredSession(fixture.store, id, checkpointKeys, pageRows)),
+        }).toEqual({
+          id,
+          pageRows,
+          ...whole,
+        });
+    }
   });
 });
 

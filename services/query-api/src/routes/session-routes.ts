@@ -4,13 +4,7 @@ import type { SessionSummary } from '@gatehouse/store';
 import { badRequest, QueryApiError } from '../errors.js';
 import { whatIf, type DecisionChange } from '../evaluate.js';
 import type { QueryContext } from '../query-context.js';
-import {
-  findSessionCheckpoint,
-  MAX_CHECKPOINT_TS_SKEW_MS,
-  verifySessionEvents,
-  withoutIdenticalCopies,
-  type SessionVerification,
-} from '../session-verification.js';
+import { verifyStoredSession, type SessionVerification } from '../session-verification.js';
 import { cursor, dateTime, limit, sessionParam } from './schemas.js';
 
 /** The answer of `GET /v1/sessions`. */
@@ -139,22 +133,9 @@ export function sessionRoutes(app: FastifyInstance, ctx: QueryContext): void {
     },
     async (request): Promise<SessionVerification> => {
       const { id } = request.params;
-      // Every stored copy: one forged under an existing id must not be deduplicated away.
-      const events = withoutIdenticalCopies(await ctx.store.sessionEvents(id, { allCopies: true }));
-      // A checkpoint naming the session was signed after its first event (minus the clock skew
-      // allowed between an ingress and the checkpointer); with no event left, every one is searched.
-      const first = events[0];
-      const since =
-        first === undefined ? undefined : new Date(Date.parse(first.ts) - MAX_CHECKPOINT_TS_SKEW_MS);
-      const found = await findSessionCheckpoint(ctx.store, id, since, ctx.checkpointKeys);
-      if (
-        events.length === 0 &&
-        found.anchor === undefined &&
-        found.unknownKey === undefined &&
-        found.rejected.length === 0
-      )
-        throw notFound(id);
-      return verifySessionEvents(id, events, found);
+      const verification = await verifyStoredSession(ctx.store, id, ctx.checkpointKeys);
+      if (verification === undefined) throw notFound(id);
+      return verification;
     },
   );
 
