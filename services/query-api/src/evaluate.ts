@@ -73,49 +73,75 @@ export function whatIf(
   sessionEvents: readonly GatehouseEvent[],
   selfActing: (agent: string) => boolean = () => true,
 ): WhatIfResult {
-  const changes: DecisionChange[] = [];
-  let unchanged = 0;
+  const tally = new WhatIfTally(policy, selfActing);
+  tally.add(sessionEvents);
+  return tally.result();
+}
+
+/**
+ * `whatIf` over a session given a page at a time, in seq order: what it keeps between pages is the
+ * changes found and the requests still open, not the events.
+ */
+export class WhatIfTally {
+  readonly #changes: DecisionChange[] = [];
+  #unchanged = 0;
   // A denied call is recorded as `call.denied` alone; an allowed one as `call.attempted` (then its
   // outcome). A `call.denied` of a request whose `call.attempted` is still open (no outcome yet) is
   // that same call. Request ids are the caller's and may be reused once a call has ended, so an
   // ended attempt never hides a later refusal under the same id.
-  const open = new Set<string>();
-  for (const event of sessionEvents) {
-    if (event.request_id !== null && (event.type === 'call.completed' || event.type === 'call.failed'))
-      open.delete(event.request_id);
-    if (event.decision === null || event.tool === null) continue;
-    if (event.type === 'call.attempted') {
-      if (event.request_id !== null) open.add(event.request_id);
-    } else if (event.type !== 'call.denied' || (event.request_id !== null && open.has(event.request_id))) {
-      continue;
-    }
-    if (GATEWAY_REFUSALS.has(event.decision.rule)) {
-      // Refused by the gateway before any policy was asked (no such tool in the catalog, arguments
-      // it could not audit): another policy would not change that.
-      unchanged += 1;
-      continue;
-    }
-    const agent = event.agent ?? '';
-    // As the ingress decided it: a user equal to the agent is the agent acting for itself only for
-    // the agents allowed to (`gateway.selfActingAgents`).
-    const user = event.user === null || (event.user === event.agent && selfActing(agent)) ? null : event.user;
-    const would = policy.decide(agent, user, event.tool);
-    if (would.allowed === event.decision.allowed) {
-      unchanged += 1;
-      continue;
-    }
-    changes.push({
-      seq: event.seq,
-      id: event.id,
-      ts: event.ts,
-      tool: event.tool,
-      recorded: {
-        allowed: event.decision.allowed,
-        rule: event.decision.rule,
-        policy_version: event.decision.policy_version,
-      },
-      would: { allowed: would.allowed, rule: would.rule },
-    });
+  readonly #open = new Set<string>();
+
+  readonly #policy: DecidingPolicy;
+  readonly #selfActing: (agent: string) => boolean;
+
+  constructor(policy: DecidingPolicy, selfActing: (agent: string) => boolean = () => true) {
+    this.#policy = policy;
+    this.#selfActing = selfActing;
   }
-  return { changes, unchanged };
+
+  add(sessionEvents: readonly GatehouseEvent[]): void {
+    const open = this.#open;
+    for (const event of sessionEvents) {
+      if (event.request_id !== null && (event.type === 'call.completed' || event.type === 'call.failed'))
+        open.delete(event.request_id);
+      if (event.decision === null || event.tool === null) continue;
+      if (event.type === 'call.attempted') {
+        if (event.request_id !== null) open.add(event.request_id);
+      } else if (event.type !== 'call.denied' || (event.request_id !== null && open.has(event.request_id))) {
+        continue;
+      }
+      if (GATEWAY_REFUSALS.has(event.decision.rule)) {
+        // Refused by the gateway before any policy was asked (no such tool in the catalog, arguments
+        // it could not audit): another policy would not change that.
+        this.#unchanged += 1;
+        continue;
+      }
+      const agent = event.agent ?? '';
+      // As the ingress decided it: a user equal to the agent is the agent acting for itself only for
+      // the agents allowed to (`gateway.selfActingAgents`).
+      const user =
+        event.user === null || (event.user === event.agent && this.#selfActing(agent)) ? null : event.user;
+      const would = this.#policy.decide(agent, user, event.tool);
+      if (would.allowed === event.decision.allowed) {
+        this.#unchanged += 1;
+        continue;
+      }
+      this.#changes.push({
+        seq: event.seq,
+        id: event.id,
+        ts: event.ts,
+        tool: event.tool,
+        recorded: {
+          allowed: event.decision.allowed,
+          rule: event.decision.rule,
+          policy_version: event.decision.policy_version,
+        },
+        would: { allowed: would.allowed, rule: would.rule },
+      });
+    }
+  }
+
+  result(): WhatIfResult {
+    return { changes: [...this.#changes], unchanged: this.#unchanged };
+  }
 }

@@ -11,6 +11,7 @@ export {
   evaluateCapabilities,
   namespacedToolName,
   whatIf,
+  WhatIfTally,
   type DecidingPolicy,
   type DecisionChange,
   type ToolCapability,
@@ -27,11 +28,14 @@ export {
 } from './time-window.js';
 export { CSV_COLUMNS, EXPORT_FORMATS, type ExportFormat } from './export-format.js';
 export {
+  SESSION_PAGE_ROWS,
   storedSessionPages,
+  type NextPage,
+  type SessionPagesOptions,
+} from './session-pages.js';
+export {
   verifySessionEvents,
   verifyStoredSession,
-  VERIFY_PAGE_ROWS,
-  type NextPage,
   type CheckpointCheck,
   type SessionVerification,
 } from './session-verification.js';

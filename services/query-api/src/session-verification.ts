@@ -1,6 +1,5 @@
 import type { KeyObject } from 'node:crypto';
 import {
-  canonicalJson,
   verifyChain,
   type ChainBreak,
   type ChainHead,
@@ -10,6 +9,7 @@ import {
 import type { AuditStore } from '@gatehouse/store';
 import { checkpointKid, verifyCheckpoint } from './checkpoint-jws.js';
 import { QueryApiError } from './errors.js';
+import { storedSessionPages, type NextPage } from './session-pages.js';
 
 /** What the newest signed checkpoint covering a session says, and whether it holds. */
 export type CheckpointCheck =
@@ -71,25 +71,6 @@ export interface SessionVerification {
   rejected_checkpoints: RejectedCheckpoint[];
 }
 
-/**
- * Drops exact copies of an event (the same row stored twice: an at-least-once redelivery not yet
- * merged away) and keeps copies that differ, in order, so that `verifyChain` reports a row forged
- * under an existing id instead of the deduplication hiding it. `events` come ordered by seq, id.
- */
-export function withoutIdenticalCopies(events: readonly GatehouseEvent[]): GatehouseEvent[] {
-  const seen = new Map<string, string[]>();
-  const kept: GatehouseEvent[] = [];
-  for (const event of events) {
-    const encoded = canonicalJson(event);
-    const copies = seen.get(event.id);
-    if (copies?.includes(encoded)) continue;
-    if (copies) copies.push(encoded);
-    else seen.set(event.id, [encoded]);
-    kept.push(event);
-  }
-  return kept;
-}
-
 /** What `findSessionCheckpoint` found: the anchor (if any) and what it refused. */
 export interface SessionCheckpoints {
   /** The newest checkpoint that verified with a known key, with the head it signed for the session. */
@@ -101,50 +82,6 @@ export interface SessionCheckpoints {
 }
 
 /**
- * Rows read per store query when verifying a stored session: a session of any length is verified
- * holding at most two pages of it.
- */
-export const VERIFY_PAGE_ROWS = 10_000;
-
-/** Gives the next page of a session's events in seq order, and an empty page at the end. */
-export type NextPage = () => Promise<readonly GatehouseEvent[]>;
-
-/**
- * A session's stored events a page at a time, in seq order, every stored copy but identical ones
- * (`withoutIdenticalCopies`). A page ends on a whole seq: the copies of its last seq that a full
- * page may have cut are read, all together, with the next page. `pageRows` must exceed the copies
- * of any one event (redelivery makes a few).
- */
-export function storedSessionPages(
-  store: Pick<AuditStore, 'sessionEvents'>,
-  sessionId: string,
-  pageRows: number = VERIFY_PAGE_ROWS,
-): NextPage {
-  let fromSeq: number | undefined = 0;
-  return async () => {
-    if (fromSeq === undefined) return [];
-    const rows = await store.sessionEvents(sessionId, { allCopies: true, fromSeq, limit: pageRows });
-    const last = rows.at(-1);
-    if (last === undefined || rows.length < pageRows) {
-      fromSeq = undefined;
-      return withoutIdenticalCopies(rows);
-    }
-    let cut = rows.length;
-    while (cut > 0 && rows[cut - 1]!.seq === last.seq) cut--;
-    // As many stored rows of one seq as a page holds: no redelivery makes that many copies, and
-    // the page cannot end on a whole seq. The rows go to the verifier as they are, copies and all,
-    // so the session is reported broken at the second one (`inserted`), rather than a copy that
-    // differs, further on, going unread.
-    if (cut === 0) {
-      fromSeq = last.seq + 1;
-      return rows;
-    }
-    fromSeq = last.seq;
-    return withoutIdenticalCopies(rows.slice(0, cut));
-  };
-}
-
-/**
  * Verifies a stored session (`GET /v1/sessions/{id}/verify`) page by page: its events as read back
  * from the store, anchored by the newest checkpoint naming it that verifies with a known key.
  * Undefined when nothing is stored of the session, and no checkpoint names it.
@@ -153,9 +90,10 @@ export async function verifyStoredSession(
   store: AuditStore,
   sessionId: string,
   keys: CheckpointPublicKeys,
-  pageRows: number = VERIFY_PAGE_ROWS,
+  pageRows?: number,
 ): Promise<SessionVerification | undefined> {
-  const nextPage = storedSessionPages(store, sessionId, pageRows);
+  // Every stored copy: one forged under an existing id must not be deduplicated away.
+  const nextPage = storedSessionPages(store, sessionId, { allCopies: true, pageRows });
   const first = await nextPage();
   // A checkpoint naming the session was signed after its first event (minus the clock skew
   // allowed between an ingress and the checkpointer); with no event left, every one is searched.

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ChainRegistry, createEvent, sha256Hex, type Decision, type GatehouseEvent } from '@gatehouse/events';
 import { csvHeader, csvLine } from '../src/export-format.js';
 import { describeValidation } from '../src/http-errors.js';
-import { evaluateCapabilities, whatIf, type DecidingPolicy } from '../src/index.js';
+import { evaluateCapabilities, whatIf, WhatIfTally, type DecidingPolicy } from '../src/index.js';
 
 /** Allows exactly the listed tools, naming the rule after the tool. */
 function allowOnly(version: string, tools: string[]): DecidingPolicy {
@@ -164,6 +164,24 @@ describe('whatIf', () => {
     });
     // Every agent self-acting (the default): the same call would be allowed.
     expect(whatIf(policy, [denied]).changes).toHaveLength(1);
+  });
+
+  it('answers the same given the session a page at a time, calls straddling pages included', () => {
+    const events = session(
+      Array.from({ length: 9 }, (_, i): [string, boolean, string] =>
+        i % 3 === 0
+          ? ['support__export_customers', false, 'default-deny']
+          : ['support__read_ticket', true, 'allow support__read_ticket'],
+      ),
+    );
+    const policy = allowOnly('v2', ['support__export_customers']);
+    const whole = whatIf(policy, events);
+    expect(whole.changes).toHaveLength(9);
+    for (const size of [1, 2, 3, 4, 5]) {
+      const tally = new WhatIfTally(policy);
+      for (let from = 0; from < events.length; from += size) tally.add(events.slice(from, from + size));
+      expect(tally.result()).toEqual(whole);
+    }
   });
 
   it('does not count a different deciding rule with the same outcome as a change', () => {

@@ -11,8 +11,8 @@ import {
   type GatehouseEvent,
 } from '@gatehouse/events';
 import type { AuditStore, SessionEventsOptions } from '@gatehouse/store';
+import { storedSessionPages } from '../src/session-pages.js';
 import {
-  storedSessionPages,
   verifySessionEvents,
   type SessionCheckpoints,
   type SessionVerification,
@@ -66,7 +66,7 @@ async function verifyPaged(
   pageRows: number,
   found: SessionCheckpoints = { rejected: [] },
 ): Promise<SessionVerification> {
-  const next = storedSessionPages(storeOf(rows), SESSION, pageRows);
+  const next = storedSessionPages(storeOf(rows), SESSION, { allCopies: true, pageRows });
   return verifySessionEvents(SESSION, await next(), found, next);
 }
 

@@ -2,8 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import type { GatehouseEvent } from '@gatehouse/events';
 import type { SessionSummary } from '@gatehouse/store';
 import { badRequest, QueryApiError } from '../errors.js';
-import { whatIf, type DecisionChange } from '../evaluate.js';
+import { WhatIfTally, type DecisionChange } from '../evaluate.js';
 import type { QueryContext } from '../query-context.js';
+import { storedSessionPages } from '../session-pages.js';
 import { verifyStoredSession, type SessionVerification } from '../session-verification.js';
 import { cursor, dateTime, limit, sessionParam } from './schemas.js';
 
@@ -175,13 +176,13 @@ export function sessionRoutes(app: FastifyInstance, ctx: QueryContext): void {
           );
         policy = await ctx.policyOf(published);
       }
-      const events = await ctx.store.sessionEvents(id);
-      if (events.length === 0) throw notFound(id);
-      return {
-        session_id: id,
-        policy: { requested, version: policy.version },
-        ...whatIf(policy, events, ctx.selfActing),
-      };
+      // A page at a time: what the tally keeps is the changes, not the session.
+      const nextPage = storedSessionPages(ctx.store, id);
+      const tally = new WhatIfTally(policy, ctx.selfActing);
+      let page = await nextPage();
+      if (page.length === 0) throw notFound(id);
+      for (; page.length > 0; page = await nextPage()) tally.add(page);
+      return { session_id: id, policy: { requested, version: policy.version }, ...tally.result() };
     },
   );
 }
