@@ -8,10 +8,11 @@
 -- Distributed tables with the names the store queries, so the store's SQL is unchanged.
 --
 -- Idempotence: replicated tables deduplicate a repeated INSERT block by its
--- insert_deduplication_token (the projector sends `<topic>/<partition>/<first>-<last>`);
--- `insert_distributed_sync = 1` (set in config.xml for the projector's user) makes the Distributed
+-- insert_deduplication_token (the projector's batch ranges `<topic>/<partition>/<first>-<last>`
+-- joined by `+`, then `/` and a digest of the batch's event ids);
+-- `insert_distributed_sync = 1` (set in users.xml for the services' user) makes the Distributed
 -- INSERT forward the block synchronously so the projector commits its Kafka offsets only after
--- the shards acknowledged. Queries use FINAL and dedup by id, so a row written twice still
+-- the shards acknowledged. Queries use FINAL or dedup by id, so a row written twice still
 -- counts once.
 --
 -- Merges: merge_selector_base = 10 (ClickHouse's default is 5) as in the single-node schema's
