@@ -1,8 +1,10 @@
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
-import { createChdbConnection } from 'chdb/connection';
 import { StoreError } from './errors.js';
+
+type ChdbConnectionModule = typeof import('chdb/connection');
 
 export interface ConnectionOptions {
   /** ClickHouse HTTP URL (`CLICKHOUSE_URL`); when set, chDB is not used. */
@@ -69,7 +71,9 @@ export function openClickHouseClient(options: ConnectionOptions): {
   }
   const enginePath = path.resolve(options.dataDir, 'clickhouse');
   mkdirSync(enginePath, { recursive: true });
-  let connection: ReturnType<typeof createChdbConnection>;
+  // Loaded here, not at import: a store over HTTP (`CLICKHOUSE_URL`) needs no native chDB.
+  const { createChdbConnection } = createRequire(import.meta.url)('chdb/connection') as ChdbConnectionModule;
+  let connection: ReturnType<ChdbConnectionModule['createChdbConnection']>;
   try {
     connection = createChdbConnection({ path: enginePath });
   } catch (cause) {
