@@ -88,3 +88,18 @@ export async function loadConfig(file: string): Promise<GatehouseConfig> {
   }
   return validateConfig(value, file);
 }
+
+/**
+ * The gateway section, with `selfActingAgents` taken from the development authserver when the config
+ * does not set it: the clients it lets use `client_credentials` (the only tokens whose `sub` is their
+ * own client id), so that no other token is decided on an agent's grants alone.
+ */
+export function gatewayWithSelfActingAgents(config: GatehouseConfig): GatehouseConfig['gateway'] {
+  if (config.gateway.selfActingAgents !== undefined || config.authserver === undefined) return config.gateway;
+  return {
+    ...config.gateway,
+    selfActingAgents: config.authserver.clients
+      .filter((client) => client.grantTypes.includes('client_credentials'))
+      .map((client) => client.clientId),
+  };
+}

@@ -11,6 +11,7 @@ import { registerTokenCommand } from './commands/token.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerRebuildCommand } from './commands/rebuild.js';
 import { registerQueryCommands } from './commands/register-query-commands.js';
+import { registerQueryApiCommand } from './commands/query-api.js';
 
 const program = new Command('gatehouse')
   .description(
@@ -25,6 +26,7 @@ registerTokenCommand(program);
 registerDemoCommand(program);
 registerRebuildCommand(program);
 registerQueryCommands(program);
+registerQueryApiCommand(program);
 
 try {
   await program.parseAsync(process.argv);

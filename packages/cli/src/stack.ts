@@ -20,7 +20,7 @@ import {
   type QueryApi,
 } from '@gatehouse/query-api';
 import { openAuditStore, type AuditStore } from '@gatehouse/store';
-import type { GatehouseConfig } from './config.js';
+import { gatewayWithSelfActingAgents, type GatehouseConfig } from './config.js';
 import { superviseProjector, type SupervisedProjector } from './projector-supervisor.js';
 import type { Settings } from './settings.js';
 
@@ -233,19 +233,4 @@ async function openLog(settings: Settings): Promise<EventLog> {
     dir: path.join(settings.dataDir, 'log'),
     ...(inlineCommitWhenQuietMs === undefined ? {} : { inlineCommitWhenQuietMs }),
   });
-}
-
-/**
- * The gateway section, with `selfActingAgents` taken from the development authserver when the config
- * does not set it: the clients it lets use `client_credentials` (the only tokens whose `sub` is their
- * own client id), so that no other token is decided on an agent's grants alone.
- */
-export function gatewayWithSelfActingAgents(config: GatehouseConfig): GatehouseConfig['gateway'] {
-  if (config.gateway.selfActingAgents !== undefined || config.authserver === undefined) return config.gateway;
-  return {
-    ...config.gateway,
-    selfActingAgents: config.authserver.clients
-      .filter((client) => client.grantTypes.includes('client_credentials'))
-      .map((client) => client.clientId),
-  };
 }

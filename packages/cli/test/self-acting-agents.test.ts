@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EXAMPLE_CONFIG } from '../../../test/support/test-stack.js';
 import { loadConfig } from '../src/config.js';
-import { gatewayWithSelfActingAgents } from '../src/stack.js';
+import { gatewayWithSelfActingAgents } from '../src/config.js';
 
 describe('gatewayWithSelfActingAgents', () => {
   it('lets only the authserver clients allowed client_credentials act for themselves', async () => {

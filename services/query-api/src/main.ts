@@ -18,13 +18,16 @@ export interface RunQueryApiOptions {
   requiredScopes?: readonly string[];
   /** `gateway.algorithms`. */
   algorithms?: readonly string[];
+  /** `gateway.selfActingAgents`: what-if decides as the ingress does (unset: every agent). */
+  selfActingAgents?: readonly string[];
   /** The `policy:` section: the policy `what-if?policy=current` uses. */
   policy: PolicyConfigInput;
   /** Where the policy came from, e.g. the config file path. */
   policySource?: string;
   /**
    * Publish signed checkpoints from this process every so many ms (`audit.checkpointIntervalMs`),
-   * over the heads ClickHouse holds. Leave unset when the ingress process runs the checkpointer.
+   * over the heads ClickHouse holds of the sessions with events in the last two intervals (older
+   * heads were signed before). Leave unset when another process runs the checkpointer.
    */
   checkpointIntervalMs?: number;
   /** Environment to read. Default `process.env`. */
@@ -94,16 +97,20 @@ export async function runQueryApi(options: RunQueryApiOptions): Promise<RunningQ
         ...(options.algorithms === undefined ? {} : { algorithms: options.algorithms }),
       },
       checkpointKeys: new Map([[key.kid, key.publicKey]]),
+      ...(options.selfActingAgents === undefined ? {} : { selfActingAgents: options.selfActingAgents }),
       maxThreads,
       ...(options.logger === undefined ? {} : { logger: options.logger }),
     });
-    if (options.checkpointIntervalMs !== undefined) {
+    const intervalMs = options.checkpointIntervalMs;
+    if (intervalMs !== undefined) {
       const heads = store;
       checkpointer = startCheckpointer({
         log,
-        heads: () => heads.latestHeads(),
+        // Every head ever seen would outgrow an event (1 MiB) at a few thousand sessions.
+        heads: () => heads.latestHeads({ since: new Date(Date.now() - 2 * intervalMs) }),
         key,
-        intervalMs: options.checkpointIntervalMs,
+        intervalMs,
+        ...(options.logger === undefined ? {} : { logger: options.logger }),
       });
     }
     const url = await api.listen({ port, host });

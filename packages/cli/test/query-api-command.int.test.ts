@@ -1,0 +1,108 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ChainRegistry, createEvent, type EventOf, type GatehouseEvent } from '@gatehouse/events';
+import { openEmbeddedLog } from '@gatehouse/eventlog';
+import { openAuditStore } from '@gatehouse/store';
+
+const GATEHOUSE = path.resolve(import.meta.dirname, '../bin/gatehouse.js');
+const EXAMPLE_CONFIG = path.resolve(import.meta.dirname, '../../../examples/support-desk/gatehouse.yaml');
+const DAY_MS = 24 * 3600_000;
+
+let dataDir: string;
+beforeAll(async () => {
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-query-api-'));
+});
+afterAll(async () => {
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+/** Two calls' worth of events of `session`, at `atMs`. */
+function sessionEvents(chains: ChainRegistry, session: string, atMs: number): GatehouseEvent[] {
+  const ctx = { session_id: session, agent: 'support-bot', user: 'alice' };
+  return [
+    chains.seal(
+      createEvent(
+        'session.started',
+        ctx,
+        { protocol_version: null, client_name: null, client_version: null },
+        {},
+        atMs,
+      ),
+    ),
+    chains.seal(createEvent('session.ended', ctx, { reason: 'client closed' }, {}, atMs + 1)),
+  ];
+}
+
+describe('gatehouse query-api', () => {
+  it('serves the query API from the config, and signs checkpoints over the recently active sessions only', async () => {
+    const chains = new ChainRegistry();
+    const store = await openAuditStore({ dataDir, maxThreads: 1 });
+    try {
+      await store.insertEvents(
+        [
+          ...sessionEvents(chains, 'sess-last-week', Date.now() - 7 * DAY_MS),
+          ...sessionEvents(chains, 'sess-now', Date.now()),
+        ],
+        'query-api-command/1',
+      );
+    } finally {
+      await store.close();
+    }
+
+    const child = spawn(process.execPath, [GATEHOUSE, 'query-api'], {
+      env: {
+        ...process.env,
+        GATEHOUSE_CONFIG: EXAMPLE_CONFIG,
+        GATEHOUSE_DATA_DIR: dataDir,
+        GATEHOUSE_QUERY_PORT: '0',
+        KAFKA_BROKERS: '',
+        CLICKHOUSE_URL: '',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no "listening" line in 30 s; stderr: ${stderr}`)),
+        30_000,
+      );
+      child.stderr.on('data', () => {
+        const match = /query API listening on (\S+)/.exec(stderr);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1]!);
+        }
+      });
+      void exited.then((code) => reject(new Error(`exited ${code}: ${stderr}`)));
+    });
+    const health = await fetch(`${url}/healthz`);
+    expect(health.status).toBe(200);
+    const unauthenticated = await fetch(`${url}/v1/sessions`);
+    expect(unauthenticated.status).toBe(401);
+
+    // Stopping publishes a last checkpoint.
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+
+    const log = await openEmbeddedLog({ dir: path.join(dataDir, 'log') });
+    try {
+      const consumer = await log.openConsumer('test-reader', { fromBeginning: true });
+      const batch = await consumer.next({ maxEvents: 100, maxWaitMs: 2_000 });
+      await consumer.close();
+      const checkpoints = batch.events.filter(
+        (event): event is EventOf<'checkpoint.signed'> => event.type === 'checkpoint.signed',
+      );
+      expect(checkpoints.length).toBeGreaterThan(0);
+      const signed = new Set(checkpoints.flatMap((event) => event.data.heads.map((head) => head.session_id)));
+      expect(signed.has('sess-now')).toBe(true);
+      expect(signed.has('sess-last-week')).toBe(false);
+    } finally {
+      await log.close();
+    }
+  });
+});
