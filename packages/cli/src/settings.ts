@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { spoolMaxBytesFromEnv } from '@gatehouse/eventlog';
+import { kafkaTopicLayoutFromEnv, spoolMaxBytesFromEnv } from '@gatehouse/eventlog';
 import { CliError } from './errors.js';
 
 /**
@@ -26,6 +26,11 @@ export interface Settings {
   kafkaBrokers: string[] | undefined;
   /** `GATEHOUSE_KAFKA_TOPIC`, default `gatehouse.audit`: the audit topic in Kafka mode. */
   kafkaTopic: string;
+  /**
+   * `GATEHOUSE_KAFKA_PARTITIONS`, `GATEHOUSE_KAFKA_REPLICATION_FACTOR`: how the topic is created when
+   * it does not exist yet (default 6 and 1).
+   */
+  kafkaTopicLayout: { partitions?: number; replicationFactor?: number };
   /** `CLICKHOUSE_URL`; unset → chDB in-process under `<dataDir>/clickhouse`. */
   clickhouseUrl: string | undefined;
   /** `GATEHOUSE_SPOOL_MAX_BYTES`: bound on the outcome spool file; undefined → 1 GiB. */
@@ -69,6 +74,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     host: env.GATEHOUSE_HOST || '127.0.0.1',
     kafkaBrokers: brokers && brokers.length > 0 ? brokers : undefined,
     kafkaTopic: env.GATEHOUSE_KAFKA_TOPIC || 'gatehouse.audit',
+    kafkaTopicLayout: kafkaTopicLayoutFromEnv(env),
     clickhouseUrl,
     spoolMaxBytes: spoolMaxBytesFromEnv(env),
   };

@@ -226,6 +226,7 @@ async function openLog(settings: Settings): Promise<EventLog> {
       brokers: settings.kafkaBrokers,
       topic: settings.kafkaTopic,
       clientId: 'gatehouse',
+      ...settings.kafkaTopicLayout,
     });
   }
   const inlineCommitWhenQuietMs = inlineCommitWhenQuietMsFromEnv(process.env);

@@ -16,6 +16,7 @@ export { createMemoryLog, type MemoryEventLog, type MemoryLogOptions } from './m
 export { openKafkaLog, type KafkaEventLog } from './kafka/kafka-log.js';
 export type { KafkaConsumer } from './kafka/kafka-consumer.js';
 export {
+  kafkaTopicLayoutFromEnv,
   parseKafkaBrokers,
   DEFAULT_KAFKA_TOPIC,
   DEFAULT_KAFKA_PARTITIONS,

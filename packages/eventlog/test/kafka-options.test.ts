@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resolveKafkaOptions } from '../src/kafka/kafka-options.js';
+import { kafkaTopicLayoutFromEnv, resolveKafkaOptions } from '../src/kafka/kafka-options.js';
 
 describe('Kafka log options', () => {
   it('defaults to a 10 s group session and a join timeout three times as long', () => {
@@ -28,6 +28,30 @@ describe('Kafka log options', () => {
     expect(resolveKafkaOptions({ brokers: ['b:9092'] }).fetchMaxBytesPerPartition).toBe(4 * 2 ** 20);
     expect(() => resolveKafkaOptions({ brokers: ['b:9092'], fetchMaxBytesPerPartition: 100 })).toThrow(
       /fetchMaxBytesPerPartition must be an integer between 1024 and 268435456, got 100/,
+    );
+  });
+
+  it('reads how to create the topic from GATEHOUSE_KAFKA_PARTITIONS and _REPLICATION_FACTOR, naming a bad one', () => {
+    expect(kafkaTopicLayoutFromEnv({})).toEqual({});
+    expect(
+      kafkaTopicLayoutFromEnv({ GATEHOUSE_KAFKA_PARTITIONS: '12', GATEHOUSE_KAFKA_REPLICATION_FACTOR: '3' }),
+    ).toEqual({ partitions: 12, replicationFactor: 3 });
+    expect(
+      resolveKafkaOptions({
+        brokers: ['b:9092'],
+        ...kafkaTopicLayoutFromEnv({ GATEHOUSE_KAFKA_REPLICATION_FACTOR: '3' }),
+      }),
+    ).toMatchObject({
+      partitions: 6,
+      replicationFactor: 3,
+      minInsyncReplicas: 2,
+    });
+    for (const bad of ['0', '1.5', 'twelve', '10001'])
+      expect(() => kafkaTopicLayoutFromEnv({ GATEHOUSE_KAFKA_PARTITIONS: bad })).toThrow(
+        `GATEHOUSE_KAFKA_PARTITIONS: "${bad}" is not a whole number 1-10000`,
+      );
+    expect(() => kafkaTopicLayoutFromEnv({ GATEHOUSE_KAFKA_REPLICATION_FACTOR: '33' })).toThrow(
+      'GATEHOUSE_KAFKA_REPLICATION_FACTOR: "33" is not a whole number 1-32',
     );
   });
 });

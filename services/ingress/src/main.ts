@@ -9,6 +9,9 @@
  *   GATEHOUSE_HOST          interface (default 127.0.0.1)
  *   KAFKA_BROKERS           Kafka event log (comma-separated host:port); otherwise the embedded log
  *   GATEHOUSE_KAFKA_TOPIC   its topic (default gatehouse.audit)
+ *   GATEHOUSE_KAFKA_PARTITIONS, GATEHOUSE_KAFKA_REPLICATION_FACTOR
+ *                           how the topic is created if this is the first service to open it
+ *                           (default 6 and 1; an existing topic is left as it is)
  *                           under GATEHOUSE_DATA_DIR/log (default ./data/log) — one process only
  *   GATEHOUSE_DATA_DIR      also holds the outcome spool, <dir>/spool/<instance> (default ./data)
  *   GATEHOUSE_INSTANCE      this node's id: its spool directory, and (with the start time as run id)
@@ -27,6 +30,7 @@ import { pathToFileURL } from 'node:url';
 import {
   createSpoolingLog,
   inlineCommitWhenQuietMsFromEnv,
+  kafkaTopicLayoutFromEnv,
   openEmbeddedLog,
   openKafkaLog,
   parseKafkaBrokers,
@@ -92,6 +96,7 @@ async function openLog(
     ? await openKafkaLog({
         brokers: parseKafkaBrokers(env.KAFKA_BROKERS),
         ...(env.GATEHOUSE_KAFKA_TOPIC ? { topic: env.GATEHOUSE_KAFKA_TOPIC } : {}),
+        ...kafkaTopicLayoutFromEnv(env),
       })
     : await openEmbeddedLog({
         dir: path.join(dataDir, 'log'),

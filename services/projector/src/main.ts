@@ -10,6 +10,8 @@
  *   KAFKA_BROKERS        the Kafka log instead of the embedded one
  *   GATEHOUSE_KAFKA_TOPIC  its topic (default gatehouse.audit); consumer group `projector`, or
  *                        `projector.<topic>` for another topic (see `projectorGroup`)
+ *   GATEHOUSE_KAFKA_PARTITIONS, GATEHOUSE_KAFKA_REPLICATION_FACTOR  how the topic is created if
+ *                        this is the first service to open it (default 6 and 1)
  *   LOG_LEVEL            pino level (default info)
  *
  * Exits 0 on SIGINT/SIGTERM after the batch in flight, 1 if the projector fails (a supervisor
@@ -19,7 +21,13 @@
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DEFAULT_KAFKA_TOPIC, openEmbeddedLog, openKafkaLog, type EventLog } from '@gatehouse/eventlog';
+import {
+  DEFAULT_KAFKA_TOPIC,
+  kafkaTopicLayoutFromEnv,
+  openEmbeddedLog,
+  openKafkaLog,
+  type EventLog,
+} from '@gatehouse/eventlog';
 import { openAuditStore } from '@gatehouse/store';
 import { pino, type Logger } from 'pino';
 import { ProjectorError } from './errors.js';
@@ -47,7 +55,12 @@ async function openLog(
     }
     // Kafka batches come per partition with offsets of their own: no single-partition journal.
     const topic = env.GATEHOUSE_KAFKA_TOPIC || DEFAULT_KAFKA_TOPIC;
-    const log = await openKafkaLog({ brokers, topic, clientId: 'gatehouse-projector' });
+    const log = await openKafkaLog({
+      brokers,
+      topic,
+      clientId: 'gatehouse-projector',
+      ...kafkaTopicLayoutFromEnv(env),
+    });
     return { log, journalFile: undefined, group: projectorGroup(topic) };
   }
   const log = await openEmbeddedLog({ dir: path.join(dataDir, EMBEDDED_LOG_SUBDIR), logger });

@@ -1,6 +1,12 @@
 import path from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
-import { openEmbeddedLog, openKafkaLog, parseKafkaBrokers, type EventLog } from '@gatehouse/eventlog';
+import {
+  kafkaTopicLayoutFromEnv,
+  openEmbeddedLog,
+  openKafkaLog,
+  parseKafkaBrokers,
+  type EventLog,
+} from '@gatehouse/eventlog';
 import { loadPolicy, policyFromPublished, type PolicyConfigInput } from '@gatehouse/policy';
 import { openAuditStore, type AuditStore } from '@gatehouse/store';
 import { loadCheckpointKey } from './checkpoint-key.js';
@@ -52,7 +58,8 @@ export interface RunningQueryApi {
  * - `GATEHOUSE_DATA_DIR` (default `./data`): chDB under `<dir>/clickhouse` when `CLICKHOUSE_URL` is
  *   unset, the embedded log under `<dir>/log` when `KAFKA_BROKERS` is unset, the checkpoint key
  *   under `<dir>/checkpoint/key.json` (or `GATEHOUSE_CHECKPOINT_KEY`: a private JWK or PEM);
- * - `KAFKA_BROKERS`, `GATEHOUSE_KAFKA_TOPIC` (default gatehouse.audit), `CLICKHOUSE_URL`;
+ * - `KAFKA_BROKERS`, `GATEHOUSE_KAFKA_TOPIC` (default gatehouse.audit), `GATEHOUSE_KAFKA_PARTITIONS`
+ *   and `GATEHOUSE_KAFKA_REPLICATION_FACTOR` (for a topic this service creates), `CLICKHOUSE_URL`;
  * - `GATEHOUSE_QUERY_MAX_THREADS` (default 2): `max_threads` of every query.
  *
  * The embedded log and chDB each allow one process: run this standalone only in scale-out, or
@@ -83,6 +90,7 @@ export async function runQueryApi(options: RunQueryApiOptions): Promise<RunningQ
       ? await openKafkaLog({
           brokers: parseKafkaBrokers(env.KAFKA_BROKERS),
           ...(env.GATEHOUSE_KAFKA_TOPIC ? { topic: env.GATEHOUSE_KAFKA_TOPIC } : {}),
+          ...kafkaTopicLayoutFromEnv(env),
         })
       : await openEmbeddedLog({ dir: path.join(dataDir, 'log') });
     const api = await createQueryApi({

@@ -1,3 +1,4 @@
+import { numberFromEnv } from '../env-number.js';
 import { LogError } from '../errors.js';
 
 /** Where the Kafka adapter reports client warnings and errors. pino loggers fit this shape. */
@@ -216,4 +217,33 @@ export function parseKafkaBrokers(value: string): string[] {
     .split(',')
     .map((broker) => broker.trim())
     .filter((broker) => broker.length > 0);
+}
+
+/**
+ * `GATEHOUSE_KAFKA_PARTITIONS` and `GATEHOUSE_KAFKA_REPLICATION_FACTOR`: how a service creates the
+ * audit topic when it is the first to open it (an existing topic is left as it is). Unset: 6 and 1.
+ */
+export function kafkaTopicLayoutFromEnv(
+  env: NodeJS.ProcessEnv,
+): Pick<KafkaLogOptions, 'partitions' | 'replicationFactor'> {
+  const whole = (max: number) => (raw: string) => {
+    const value = Number(raw);
+    return /^\d+$/.test(raw) && value >= 1 && value <= max ? value : undefined;
+  };
+  const partitions = numberFromEnv(
+    env,
+    'GATEHOUSE_KAFKA_PARTITIONS',
+    whole(10_000),
+    'a whole number 1-10000',
+  );
+  const replicationFactor = numberFromEnv(
+    env,
+    'GATEHOUSE_KAFKA_REPLICATION_FACTOR',
+    whole(32),
+    'a whole number 1-32',
+  );
+  return {
+    ...(partitions === undefined ? {} : { partitions }),
+    ...(replicationFactor === undefined ? {} : { replicationFactor }),
+  };
 }
