@@ -35,7 +35,13 @@ export interface Settings {
   clickhouseUrl: string | undefined;
   /** `GATEHOUSE_SPOOL_MAX_BYTES`: bound on the outcome spool file; undefined → 1 GiB. */
   spoolMaxBytes: number | undefined;
+  /** `LOG_LEVEL`, a pino level; undefined → each command's default. */
+  logLevel: LogLevel | undefined;
 }
+
+/** The levels `LOG_LEVEL` may name (pino's). */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export const DEFAULT_CONFIG_PATH = 'examples/support-desk/gatehouse.yaml';
 
@@ -64,6 +70,13 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   if (clickhouseUrl !== undefined && !URL.canParse(clickhouseUrl)) {
     throw new CliError('GH_ERR_CONFIG_ENV', `CLICKHOUSE_URL: "${clickhouseUrl}" is not a URL`);
   }
+  const logLevel = env.LOG_LEVEL || undefined;
+  if (logLevel !== undefined && !(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new CliError(
+      'GH_ERR_CONFIG_ENV',
+      `LOG_LEVEL: "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`,
+    );
+  }
   return {
     configPath: path.resolve(env.GATEHOUSE_CONFIG || DEFAULT_CONFIG_PATH),
     dataDir: path.resolve(env.GATEHOUSE_DATA_DIR || './data'),
@@ -77,5 +90,6 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     kafkaTopicLayout: kafkaTopicLayoutFromEnv(env),
     clickhouseUrl,
     spoolMaxBytes: spoolMaxBytesFromEnv(env),
+    logLevel: logLevel as LogLevel | undefined,
   };
 }

@@ -22,6 +22,7 @@ import {
 import { openAuditStore, type AuditStore } from '@gatehouse/store';
 import { gatewayWithSelfActingAgents, type GatehouseConfig } from './config.js';
 import { superviseProjector, type SupervisedProjector } from './projector-supervisor.js';
+import { CliError } from './errors.js';
 import type { Settings } from './settings.js';
 
 /** A running Gatehouse: every service of the embedded mode in this process. */
@@ -57,7 +58,7 @@ export interface StartStackOptions {
  */
 export async function startStack(options: StartStackOptions): Promise<Stack> {
   const { settings, config } = options;
-  const logger = options.logger ?? pino({ name: 'gatehouse', level: process.env.LOG_LEVEL ?? 'info' });
+  const logger = options.logger ?? pino({ name: 'gatehouse', level: settings.logLevel ?? 'info' });
   const progress = options.progress ?? (() => undefined);
   const stops: Array<() => Promise<void>> = [];
   const closeAll = async () => {
@@ -77,15 +78,23 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
     if (config.authserver) {
       // Always loopback, whatever GATEHOUSE_HOST says: the development login takes no password.
       // A gateway shared on the network points gateway.issuer at a real OIDC provider instead.
-      authServer = await createAuthServer({
-        config: config.authserver,
-        resource: [config.gateway.resource, config.query.resource],
-        port: settings.authPort,
-        // The loopback address the issuer names (::1 for http://[::1]:…), else 127.0.0.1.
-        host: new URL(config.authserver.issuer).hostname === '[::1]' ? '::1' : '127.0.0.1',
-        dataDir: settings.dataDir,
-        logger: logger.child({ service: 'authserver' }),
-      });
+      const authConfig = config.authserver;
+      // The port is also the issuer's: both must change together.
+      authServer = await listening(
+        'authserver',
+        'GATEHOUSE_AUTH_PORT and authserver.issuer',
+        settings.authPort,
+        () =>
+          createAuthServer({
+            config: authConfig,
+            resource: [config.gateway.resource, config.query.resource],
+            port: settings.authPort,
+            // The loopback address the issuer names (::1 for http://[::1]:…), else 127.0.0.1.
+            host: new URL(authConfig.issuer).hostname === '[::1]' ? '::1' : '127.0.0.1',
+            dataDir: settings.dataDir,
+            logger: logger.child({ service: 'authserver' }),
+          }),
+      );
       stops.push(() => authServer!.close());
       progress(
         `authserver: ${authServer.issuer} (development, loopback only${
@@ -162,7 +171,9 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
       redactKeys: config.audit.redactKeys,
     });
     stops.push(() => ingress.close());
-    const ingressUrl = await ingress.listen(settings.ingressPort, settings.host);
+    const ingressUrl = await listening('gateway', 'GATEHOUSE_INGRESS_PORT', settings.ingressPort, () =>
+      ingress.listen(settings.ingressPort, settings.host),
+    );
     progress(`ingress: ${ingressUrl}/mcp (policy ${policy.version.slice(0, 12)})`);
 
     const key = await loadCheckpointKey({ dataDir: settings.dataDir });
@@ -193,7 +204,9 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
       },
     });
     stops.push(() => queryApi.close());
-    const queryUrl = await queryApi.listen({ port: settings.queryPort, host: settings.host });
+    const queryUrl = await listening('query API', 'GATEHOUSE_QUERY_PORT', settings.queryPort, () =>
+      queryApi.listen({ port: settings.queryPort, host: settings.host }),
+    );
     progress(`query API: ${queryUrl}`);
 
     return {
@@ -234,4 +247,38 @@ async function openLog(settings: Settings): Promise<EventLog> {
     dir: path.join(settings.dataDir, 'log'),
     ...(inlineCommitWhenQuietMs === undefined ? {} : { inlineCommitWhenQuietMs }),
   });
+}
+
+/** Why a server could not listen, by the code of the system error under it, and what to do. */
+const LISTEN_PROBLEMS: Readonly<Record<string, (variable: string) => string>> = {
+  EADDRINUSE: (variable) => `the port is in use: stop what holds it, or set ${variable} to a free port`,
+  EACCES: (variable) => `not permitted (a port below 1024 needs privileges): set ${variable} to another`,
+  EADDRNOTAVAIL: () => 'GATEHOUSE_HOST is not an address of this machine',
+};
+
+/**
+ * Starts listening, turning a refusal of the system into an error naming the variable that chose
+ * the port (`GATEHOUSE_*_PORT`) instead of Node's stack trace.
+ */
+async function listening<T>(
+  what: string,
+  variable: string,
+  port: number,
+  listen: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await listen();
+  } catch (error) {
+    for (let cause: unknown = error; cause instanceof Error; cause = cause.cause) {
+      const code = (cause as NodeJS.ErrnoException).code;
+      const problem = code === undefined ? undefined : LISTEN_PROBLEMS[code];
+      if (problem !== undefined)
+        throw new CliError(
+          'GH_ERR_CONFIG_ENV',
+          `${variable}: the ${what} cannot listen on port ${port} (${code}): ${problem(variable)}`,
+          error,
+        );
+    }
+    throw error;
+  }
 }

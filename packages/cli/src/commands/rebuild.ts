@@ -93,7 +93,7 @@ export async function rebuild(
         maxBatchEvents: 20_000,
         maxBatchWaitMs: 50,
         // Logs go to stderr: stdout carries the answer (`--json`).
-        logger: pino({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2)),
+        logger: pino({ level: settings.logLevel ?? 'warn' }, pino.destination(2)),
       });
       await projector.start();
       const timer = setInterval(() => {

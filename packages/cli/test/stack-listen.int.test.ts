@@ -1,0 +1,82 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXAMPLE_CONFIG, freePorts } from '../../../test/support/test-stack.js';
+import { loadConfig } from '../src/config.js';
+import { readSettings } from '../src/settings.js';
+import { startStack } from '../src/stack.js';
+
+let dataDir: string;
+beforeAll(async () => {
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-listen-'));
+});
+afterAll(async () => {
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+/** Holds 127.0.0.1:`port` until `release`. */
+async function occupy(port: number): Promise<{ release(): Promise<void> }> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  return { release: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+describe('embedded stack: a port another process holds', () => {
+  it('is named by its variable, with what to do, and nothing is left listening', async () => {
+    // One data dir for every attempt: chDB binds one per process.
+    const [authPort, ingressPort, queryPort] = (await freePorts(3)) as [number, number, number];
+    const settings = readSettings({
+      GATEHOUSE_CONFIG: EXAMPLE_CONFIG,
+      GATEHOUSE_DATA_DIR: dataDir,
+      GATEHOUSE_AUTH_PORT: String(authPort),
+      GATEHOUSE_INGRESS_PORT: String(ingressPort),
+      GATEHOUSE_QUERY_PORT: String(queryPort),
+    });
+    const config = await loadConfig(EXAMPLE_CONFIG);
+    const issuer = `http://localhost:${authPort}`;
+    config.gateway.issuer = issuer;
+    config.authserver!.issuer = issuer;
+    const attempt = () => startStack({ settings, config, logger: pino({ level: 'silent' }) });
+
+    for (const [port, message] of [
+      [
+        ingressPort,
+        `GATEHOUSE_INGRESS_PORT: the gateway cannot listen on port ${ingressPort} (EADDRINUSE): the port is in use: stop what holds it, or set GATEHOUSE_INGRESS_PORT to a free port`,
+      ],
+      [
+        queryPort,
+        `GATEHOUSE_QUERY_PORT: the query API cannot listen on port ${queryPort} (EADDRINUSE): the port is in use`,
+      ],
+      [
+        authPort,
+        `GATEHOUSE_AUTH_PORT and authserver.issuer: the authserver cannot listen on port ${authPort} (EADDRINUSE)`,
+      ],
+    ] as const) {
+      const held = await occupy(port);
+      try {
+        await expect(attempt()).rejects.toMatchObject({
+          code: 'GH_ERR_CONFIG_ENV',
+          message: expect.stringContaining(message),
+        });
+      } finally {
+        await held.release();
+      }
+    }
+    // Everything started before the failure was stopped again: the stack starts now.
+    const stack = await attempt();
+    await stack.close();
+  });
+
+  it('refuses a LOG_LEVEL pino does not know, naming the variable and the levels', () => {
+    expect(() => readSettings({ LOG_LEVEL: 'loud' })).toThrow(
+      'LOG_LEVEL: "loud" is not one of fatal, error, warn, info, debug, trace, silent',
+    );
+    expect(readSettings({ LOG_LEVEL: 'debug' }).logLevel).toBe('debug');
+  });
+});
