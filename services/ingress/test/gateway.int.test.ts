@@ -296,6 +296,46 @@ describe('gateway in front of the support desk (real SDK client, stdio upstream)
       params: { pad: 'x'.repeat(1_100_000) },
     });
     expect(response.status).toBe(413);
+    expect(await response.json()).toEqual({
+      jsonrpc: '2.0',
+      error: { code: -32600, message: 'Invalid Request: the body is larger than gateway.bodyLimitBytes' },
+      id: null,
+    });
+  });
+
+  it('answers a body that is not JSON with a JSON-RPC parse error, not a framework error', async () => {
+    const token = await gw.issuer.token({ client_id: 'support-bot', sub: 'support-bot' });
+    for (const text of ['{"jsonrpc":"2.0",', '']) {
+      const response = await gw.post(token, text);
+      expect(response.status).toBe(400);
+      expect(await response.json()).toEqual({
+        jsonrpc: '2.0',
+        error: { code: -32700, message: 'Parse error: the body is not JSON' },
+        id: null,
+      });
+    }
+  });
+
+  it('ends a session on a DELETE sent with a JSON content type and no body', async () => {
+    const token = await gw.issuer.token({ client_id: 'support-bot', sub: 'support-bot' });
+    const opened = await gw.post(token, {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+    });
+    const session = opened.headers.get('mcp-session-id');
+    expect(session).toBeTruthy();
+    const headers = {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      'mcp-session-id': session!,
+      'mcp-protocol-version': '2025-11-25',
+    };
+    const deleted = await fetch(`${gw.base}/mcp`, { method: 'DELETE', headers });
+    expect(deleted.status).toBe(200);
+    const after = await fetch(`${gw.base}/mcp`, { method: 'DELETE', headers });
+    expect(after.status).toBe(404);
   });
 
   it('reports health, with its figures only to a Host it answers to', async () => {

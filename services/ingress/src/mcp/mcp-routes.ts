@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { events } from '@gatehouse/events';
 import { LogError } from '@gatehouse/eventlog';
 import { isInitializeRequest, type InitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GATEWAY_RPC_ERRORS } from '../errors.js';
 import type { RejectFromRoute } from '../perimeter/perimeter-plugin.js';
 import { createGatewayServer, type GatewayServerDeps, type SessionIdentity } from './gateway-server.js';
@@ -158,6 +158,25 @@ export function registerMcpRoutes(
     if (request.method === 'POST') return initialize(request, reply);
     return rpcError(reply, 400, -32000, 'Bad Request: Mcp-Session-Id header is required');
   };
+
+  // Bodies go through Fastify's JSON parser (with its prototype-poisoning check), except that an
+  // empty body of a GET or DELETE is no body (some clients send those with a JSON content type);
+  // what the parser refuses is answered as a JSON-RPC error object, as MCP clients expect.
+  const parseJson = scope.getDefaultJsonParser('error', 'error');
+  scope.removeContentTypeParser('application/json');
+  scope.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text === '' && request.method !== 'POST') done(null, undefined);
+    else parseJson(request, text, done);
+  });
+  scope.setErrorHandler((error: FastifyError, _request, reply) => {
+    if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY')
+      return rpcError(reply, 400, -32700, 'Parse error: the body is not JSON');
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+      return rpcError(reply, 413, -32600, 'Invalid Request: the body is larger than gateway.bodyLimitBytes');
+    // Anything else: Fastify's own answer.
+    return reply.send(error);
+  });
 
   scope.post(options.path, handle);
   scope.get(options.path, handle);
