@@ -72,6 +72,20 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
   };
 
   try {
+    checkLoopbackResource(
+      'gateway.resource',
+      config.gateway.resource,
+      'gateway',
+      'GATEHOUSE_INGRESS_PORT',
+      settings.ingressPort,
+    );
+    checkLoopbackResource(
+      'query.resource',
+      config.query.resource,
+      'query API',
+      'GATEHOUSE_QUERY_PORT',
+      settings.queryPort,
+    );
     await mkdir(settings.dataDir, { recursive: true });
 
     let authServer: AuthServer | undefined;
@@ -281,4 +295,30 @@ async function listening<T>(
     }
     throw error;
   }
+}
+
+/** Host names of this machine's loopback interface, as a URL spells them. */
+const LOOPBACK_HOSTNAMES = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * A resource URI on a loopback name must name the port its server listens on: an MCP client checks
+ * the `resource` of the protected-resource metadata (RFC 9728) against the URL it connected to, and
+ * the banner and tokens name it. A resource with another host name (a gateway behind a proxy) is
+ * the operator's to choose. Port 0 (any free port) is not checked.
+ */
+function checkLoopbackResource(
+  key: string,
+  resource: string,
+  what: string,
+  variable: string,
+  port: number,
+): void {
+  const url = new URL(resource);
+  if (port === 0 || !LOOPBACK_HOSTNAMES.has(url.hostname)) return;
+  const named = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
+  if (named !== port)
+    throw new CliError(
+      'GH_ERR_CONFIG_INVALID',
+      `${key} "${resource}" names port ${named}, but the ${what} would listen on port ${port} (${variable}): clients check the resource against the URL they connect to; use the same port in both`,
+    );
 }

@@ -32,11 +32,19 @@ async function freshSettings() {
   return { dataDir, authPort, ingressPort, queryPort, settings };
 }
 
+/** The example config with its gateway and query API resources on these ports. */
+async function configOn(ports: { ingressPort: number; queryPort: number }) {
+  const config = await loadConfig(EXAMPLE_CONFIG);
+  config.gateway.resource = `http://localhost:${ports.ingressPort}/mcp`;
+  config.query.resource = `http://localhost:${ports.queryPort}`;
+  return config;
+}
+
 describe('embedded stack: the development authserver', () => {
   it('refuses to start when GATEHOUSE_AUTH_PORT is not the port of authserver.issuer, before anything listens', async () => {
     const { dataDir, authPort, ingressPort, queryPort, settings } = await freshSettings();
     try {
-      const config = await loadConfig(EXAMPLE_CONFIG);
+      const config = await configOn({ ingressPort, queryPort });
 
       await expect(startStack({ settings, config, logger: pino({ level: 'silent' }) })).rejects.toMatchObject(
         {
@@ -55,8 +63,8 @@ describe('embedded stack: the development authserver', () => {
   });
 
   it('listens on ::1 when the issuer names it', async () => {
-    const { dataDir, authPort, settings } = await freshSettings();
-    const config = await loadConfig(EXAMPLE_CONFIG);
+    const { dataDir, authPort, ingressPort, queryPort, settings } = await freshSettings();
+    const config = await configOn({ ingressPort, queryPort });
     const issuer = `http://[::1]:${authPort}`;
     config.gateway.issuer = issuer;
     config.authserver!.issuer = issuer;

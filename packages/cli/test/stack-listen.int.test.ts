@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { access, mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -42,6 +42,8 @@ describe('embedded stack: a port another process holds', () => {
     const issuer = `http://localhost:${authPort}`;
     config.gateway.issuer = issuer;
     config.authserver!.issuer = issuer;
+    config.gateway.resource = `http://localhost:${ingressPort}/mcp`;
+    config.query.resource = `http://localhost:${queryPort}`;
     const attempt = () => startStack({ settings, config, logger: pino({ level: 'silent' }) });
 
     for (const [port, message] of [
@@ -78,5 +80,25 @@ describe('embedded stack: a port another process holds', () => {
       'LOG_LEVEL: "loud" is not one of fatal, error, warn, info, debug, trace, silent',
     );
     expect(readSettings({ LOG_LEVEL: 'debug' }).logLevel).toBe('debug');
+  });
+
+  it('refuses a loopback resource URI naming another port than its server listens on, before anything starts', async () => {
+    const settings = readSettings({
+      GATEHOUSE_CONFIG: EXAMPLE_CONFIG,
+      GATEHOUSE_DATA_DIR: path.join(dataDir, 'never-made'),
+      GATEHOUSE_INGRESS_PORT: '17420',
+    });
+    const config = await loadConfig(EXAMPLE_CONFIG);
+    await expect(startStack({ settings, config, logger: pino({ level: 'silent' }) })).rejects.toMatchObject({
+      code: 'GH_ERR_CONFIG_INVALID',
+      message:
+        'gateway.resource "http://localhost:7420/mcp" names port 7420, but the gateway would listen on port 17420 (GATEHOUSE_INGRESS_PORT): clients check the resource against the URL they connect to; use the same port in both',
+    });
+    config.gateway.resource = 'https://gateway.example.com/mcp';
+    config.query.resource = 'http://localhost:7400';
+    await expect(startStack({ settings, config, logger: pino({ level: 'silent' }) })).rejects.toThrow(
+      'query.resource "http://localhost:7400" names port 7400, but the query API would listen on port 7421 (GATEHOUSE_QUERY_PORT)',
+    );
+    await expect(access(path.join(dataDir, 'never-made'))).rejects.toThrow();
   });
 });
