@@ -79,6 +79,21 @@ export class PublishedHistory {
     return this.#policies.find((event) => event.data.version === version);
   }
 
+  /**
+   * The published policies whose version starts with `prefix` (compared as given: versions are
+   * lowercase hex), one per version — its first publication — in the order they were first
+   * published. A full version matches itself alone; an empty prefix matches every version.
+   */
+  async policiesByVersionPrefix(prefix: string): Promise<PolicyEvent[]> {
+    await this.#fresh(Number.POSITIVE_INFINITY);
+    const first = new Map<string, PolicyEvent>();
+    for (const event of this.#policies) {
+      const { version } = event.data;
+      if (version.startsWith(prefix) && !first.has(version)) first.set(version, event);
+    }
+    return [...first.values()];
+  }
+
   /** Per upstream server, the latest catalog published at or before `at`, sorted by server. */
   async catalogsAt(at: Date): Promise<CatalogEvent[]> {
     await this.#fresh(at.getTime());

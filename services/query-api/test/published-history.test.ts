@@ -108,6 +108,28 @@ describe('PublishedHistory', () => {
     expect(reads).toEqual([undefined, 10_000_000 - 600_000, undefined]);
   });
 
+  it('finds policies by the start of their version: each version once, by its first publication', async () => {
+    const shared = 'ab'.repeat(6);
+    const versioned = (tsMs: number, version: string) =>
+      new ChainRegistry().seal(
+        createEvent(
+          'policy.published',
+          { session_id: 'policy' },
+          { version, model: 'm', rules: [], source: version.slice(-1) },
+          {},
+          tsMs,
+        ),
+      ) as Publication;
+    const first = versioned(1_000, `${shared}${'0'.repeat(52)}`);
+    const again = versioned(2_000, `${shared}${'0'.repeat(52)}`);
+    const other = versioned(3_000, `${shared}${'1'.repeat(52)}`);
+    const history = new PublishedHistory(publicationStore([other, again, first]).store, { refreshMs: 0 });
+    expect((await history.policiesByVersionPrefix(shared)).map((e) => e.id)).toEqual([first.id, other.id]);
+    expect((await history.policiesByVersionPrefix(`${shared}1`)).map((e) => e.id)).toEqual([other.id]);
+    expect((await history.policiesByVersionPrefix(first.data.version)).map((e) => e.id)).toEqual([first.id]);
+    expect(await history.policiesByVersionPrefix('cd'.repeat(6))).toEqual([]);
+  });
+
   it('keeps the latest catalog of each server, whatever chain carried it', async () => {
     const events: GatehouseEvent[] = [
       catalog(new ChainRegistry(), 1_000, 'support', 'read_ticket'),

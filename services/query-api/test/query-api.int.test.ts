@@ -363,6 +363,53 @@ describe('what-if', () => {
     expect(unknown.status).toBe(404);
     expect(unknown.body.message).toContain('querystring/policy');
   });
+
+  it('takes the start of a version, 12 hex characters or more, as the answers print it', async () => {
+    for (const length of [12, 40, 63]) {
+      const prefix = P1.version.slice(0, length);
+      const answer = await get<WhatIfAnswer>(`/v1/sessions/sess-a/what-if?policy=${prefix}`);
+      expect(answer.status).toBe(200);
+      expect(answer.body.policy).toEqual({ requested: prefix, version: P1.version });
+      expect(answer.body).toMatchObject({ changes: [], unchanged: 5 });
+    }
+  });
+
+  it('answers 404 naming a start no published version has, and 400 for fewer than 12 characters', async () => {
+    const unknown = await get<{ message: string }>('/v1/sessions/sess-a/what-if?policy=000000000000');
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.message).toBe(
+      'no policy whose version starts with 000000000000 was ever published (querystring/policy)',
+    );
+    const tooShort = await get<{ message: string }>(
+      `/v1/sessions/sess-a/what-if?policy=${P1.version.slice(0, 11)}`,
+    );
+    expect(tooShort.status).toBe(400);
+    expect(tooShort.body.message).toMatch(/^querystring\/policy must match/);
+  });
+
+  it('answers 400 naming both versions when the start it was given is shared by two', async () => {
+    // Versions are content hashes: two sharing 12 hex characters are forged here, on a chain of
+    // their own, published after every instant the other tests ask about.
+    const shared = '5eed'.repeat(3);
+    const chains = new ChainRegistry();
+    const forged = ['0', '1'].map((digit, i) =>
+      chains.seal(
+        createEvent(
+          'policy.published',
+          { session_id: 'policy' },
+          { ...P1, version: `${shared}${digit.repeat(52)}` },
+          {},
+          Date.parse(`2031-01-0${i + 1}T00:00:00Z`),
+        ),
+      ),
+    );
+    await project(fixture.store, forged);
+    const answer = await get<{ message: string }>(`/v1/sessions/sess-a/what-if?policy=${shared}`);
+    expect(answer.status).toBe(400);
+    expect(answer.body.message).toBe(
+      `querystring/policy ${shared} starts more than one published policy version (${shared}${'0'.repeat(52)}, ${shared}${'1'.repeat(52)}); give more of it`,
+    );
+  });
 });
 
 describe('verify', () => {

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import type { GatehouseEvent } from '@gatehouse/events';
+import type { EventOf, GatehouseEvent } from '@gatehouse/events';
 import type { SessionSummary } from '@gatehouse/store';
 import { badRequest, QueryApiError } from '../errors.js';
 import { WhatIfTally, type DecisionChange } from '../evaluate.js';
+import type { PublishedHistory } from '../published-history.js';
 import type { QueryContext } from '../query-context.js';
 import { storedSessionPages } from '../session-pages.js';
 import { verifyStoredSession, type SessionVerification } from '../session-verification.js';
@@ -29,7 +30,7 @@ export const SESSION_EVENTS_PAGE = 10_000;
 /** The answer of `GET /v1/sessions/{id}/what-if`. */
 export interface WhatIfAnswer {
   session_id: string;
-  /** The policy the calls were re-decided under. */
+  /** The policy the calls were re-decided under: `requested` as given (`current`, a version or its start), `version` in full. */
   policy: { requested: string; version: string };
   changes: DecisionChange[];
   unchanged: number;
@@ -42,6 +43,36 @@ function notFound(id: string): QueryApiError {
     'GH_ERR_QUERY_NOT_FOUND',
     `no events recorded for session ${JSON.stringify(id)} (params/id)`,
   );
+}
+
+/** Hex characters of a policy version `what-if?policy=` accepts at least: the short form answers show. */
+const MIN_VERSION_PREFIX = 12;
+
+/**
+ * The published policy `what-if?policy=` names: a full version, or a prefix that starts exactly one
+ * published version. None → 404 naming it; several → 400 naming them (at 12 hex characters this
+ * takes some 16 million versions to happen by chance, but the answer is exact).
+ */
+async function publishedPolicyNamed(
+  history: PublishedHistory,
+  requested: string,
+): Promise<EventOf<'policy.published'>> {
+  const found = await history.policiesByVersionPrefix(requested);
+  const [only] = found;
+  if (only === undefined) {
+    const what = requested.length === 64 ? 'with version' : 'whose version starts with';
+    throw new QueryApiError(
+      'GH_ERR_QUERY_NOT_FOUND',
+      `no policy ${what} ${requested} was ever published (querystring/policy)`,
+    );
+  }
+  if (found.length > 1) {
+    throw badRequest(
+      'querystring/policy',
+      `${requested} starts more than one published policy version (${found.map((e) => e.data.version).join(', ')}); give more of it`,
+    );
+  }
+  return only;
 }
 
 /** `/v1/sessions`, `/v1/sessions/{id}/events`, `/verify`, `/what-if`. */
@@ -153,9 +184,9 @@ export function sessionRoutes(app: FastifyInstance, ctx: QueryContext): void {
           properties: {
             policy: {
               type: 'string',
-              pattern: '^(current|[0-9a-f]{64})$',
+              pattern: `^(current|[0-9a-f]{${MIN_VERSION_PREFIX},64})$`,
               default: 'current',
-              description: '`current` or a policy version (64 hex)',
+              description: `\`current\`, a policy version (64 hex), or the start of one (${MIN_VERSION_PREFIX}–63 hex, as the answers show it) that no other published version shares`,
             },
           },
         },
@@ -168,13 +199,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: QueryContext): void {
       if (requested === 'current') {
         policy = ctx.currentPolicy();
       } else {
-        const published = await ctx.history.policyByVersion(requested);
-        if (published === undefined)
-          throw new QueryApiError(
-            'GH_ERR_QUERY_NOT_FOUND',
-            `no policy with version ${requested} was ever published (querystring/policy)`,
-          );
-        policy = await ctx.policyOf(published);
+        policy = await ctx.policyOf(await publishedPolicyNamed(ctx.history, requested));
       }
       // A page at a time: what the tally keeps is the changes, not the session.
       const nextPage = storedSessionPages(ctx.store, id);
