@@ -40,9 +40,15 @@ export function registerDemoCommand(program: Command): void {
       const ingressUrl = `http://${settings.host}:${settings.ingressPort}`;
       let stack: Stack | undefined;
       if (!(await answers(`${ingressUrl}/healthz`))) {
-        say('No gateway answers on that port: starting one in this process (embedded mode)…');
-        const { startStack } = await import('../stack.js');
-        stack = await startStack({ settings, config, progress: (l) => say(`  ${l}`) });
+        say(`No gateway answers at ${ingressUrl}: starting one in this process (embedded mode)…`);
+        const [{ startStack }, { pino }] = await Promise.all([import('../stack.js'), import('pino')]);
+        stack = await startStack({
+          settings,
+          config,
+          progress: (l) => say(`  ${l}`),
+          // The story is told on stdout; the stack's own log goes to stderr, warnings and worse.
+          logger: pino({ name: 'gatehouse', level: settings.logLevel ?? 'warn' }, pino.destination(2)),
+        });
       }
       try {
         const report = await playDemo(config, {
