@@ -45,8 +45,14 @@ export interface QueryClientOptions {
   /** Returns the bearer token (called once, on the first request). */
   token: () => Promise<string>;
   /**
-   * Rewrites a 400's field reference into the flag the user typed, e.g.
-   * `{ 'querystring/at': '--at' }`. Unlisted fields are kept as the API named them.
+   * Where `api` came from, named when it cannot be reached: `--api` (default) or the variable that
+   * held it.
+   */
+  apiSource?: string;
+  /**
+   * The flag or argument the user typed for each field the API may name in a refusal, e.g.
+   * `{ 'querystring/at': '--at', 'params/id': 'SESSION' }`. An unlisted field is named by its bare
+   * parameter name; the API's field path (`querystring/…`) is never shown.
    */
   flags?: Record<string, string>;
   fetch?: typeof fetch;
@@ -54,10 +60,42 @@ export interface QueryClientOptions {
 
 type Params = Record<string, string | number | undefined>;
 
+/** How long the 401 hint waits for the API's protected-resource metadata (ms). */
+const METADATA_TIMEOUT_MS = 2_000;
+
+/** A field as the query API names it in a refusal: `querystring/at`, `params/id`. */
+const API_FIELD = String.raw`(?:querystring|params|body|headers|request)/[A-Za-z0-9_.-]+`;
+/** The field leading the message (`querystring/when is not …`, `querystring/cursor: not …`). */
+const LEADING_FIELD = new RegExp(String.raw`^(${API_FIELD}):? `);
+/** The field after the problem (`no events recorded for session "x" (params/id)`). */
+const TRAILING_FIELD = new RegExp(String.raw` ?\((${API_FIELD})\)`);
+/** The value the API quotes at the end of a problem: `(got "x")`, or `(read as …; got "x")`. */
+const QUOTED_VALUE = / ?\((?:([^()]*?); )?got ("(?:[^"\\]|\\.)*")\)/;
+
+/**
+ * Puts a refusal of the query API in the command's terms: the field the API names, leading or
+ * trailing, becomes `flag: ` in front (`querystring/when` → `--when: `, `params/id` → `SESSION: `),
+ * and a value the API quotes as `(got "x")` becomes the subject: `--when: "x" is not a date, …`.
+ * A message naming no field is returned as it is. Pure.
+ */
+export function inCommandTerms(message: string, flags: Readonly<Record<string, string>> = {}): string {
+  const match = LEADING_FIELD.exec(message) ?? TRAILING_FIELD.exec(message);
+  if (match === null) return message;
+  const field = match[1]!;
+  const name = flags[field] ?? field.slice(field.indexOf('/') + 1);
+  let problem = `${message.slice(0, match.index)}${message.slice(match.index + match[0].length)}`.trim();
+  const quoted = QUOTED_VALUE.exec(problem);
+  if (quoted !== null) {
+    const aside = quoted[1] === undefined ? '' : ` (${quoted[1]})`;
+    problem = `${quoted[2]} ${problem.slice(0, quoted.index)}${aside}${problem.slice(quoted.index + quoted[0].length)}`;
+  }
+  return `${name}: ${problem}`;
+}
+
 /**
  * A typed HTTP client of the query API (DESIGN.md contract). Every method rejects with
- * `QueryClientError`: unreachable (naming the URL), refused (status + the API's message, with
- * field names turned into flags), or no token.
+ * `QueryClientError`: unreachable (naming the URL and where it came from), refused (status + the
+ * API's message in the command's terms, see `inCommandTerms`), or no token.
  */
 export class QueryClient {
   readonly api: string;
@@ -125,7 +163,7 @@ export class QueryClient {
     } catch (cause) {
       throw new QueryClientError(
         'GH_ERR_CLI_QUERY_UNREACHABLE',
-        `--api: cannot reach the query API at ${this.api} (is \`gatehouse start\` running?)`,
+        `${this.#options.apiSource ?? '--api'}: cannot reach the query API at ${this.api} (is \`gatehouse start\` running?)`,
         { cause },
       );
     }
@@ -140,7 +178,9 @@ export class QueryClient {
       const { error, message } = (body ?? {}) as { error?: string; message?: string };
       throw new QueryClientError(
         'GH_ERR_CLI_QUERY_REFUSED',
-        this.#describe(response.status, error, message),
+        response.status === 401
+          ? await this.#refusedToken(error)
+          : this.#describe(response.status, error, message),
         { httpStatus: response.status, ...(error === undefined ? {} : { wireError: error }) },
       );
     }
@@ -148,18 +188,53 @@ export class QueryClient {
   }
 
   #describe(status: number, error: string | undefined, message: string | undefined): string {
-    if (status === 401)
-      return `the query API refused the access token (401 ${error ?? ''}): set GATEHOUSE_TOKEN (or pipe it to --token -) to a token for ${this.api} with scope audit:read`.replace(
-        ' )',
-        ')',
-      );
     if (status === 403)
       return `the access token lacks the scope the query API requires (403 ${error ?? 'forbidden'}): ${message ?? ''}`.trim();
-    let text = message ?? `HTTP ${status}`;
-    for (const [field, flag] of Object.entries(this.#options.flags ?? {})) {
-      if (text.startsWith(`${field} `)) text = `${flag}: ${text.slice(field.length + 1)}`;
-    }
+    const text = inCommandTerms(message ?? `HTTP ${status}`, this.#options.flags);
     return status === 400 ? text : `${text} (HTTP ${status})`;
+  }
+
+  /**
+   * The 401 hint: which token to get. It names the audience the API requires — its resource, not
+   * the URL it was reached at — and the scopes, from the API's protected-resource metadata
+   * (RFC 9728), else from what the config says by default.
+   */
+  async #refusedToken(error: string | undefined): Promise<string> {
+    const wanted = await this.#protectedResource();
+    const target =
+      wanted === undefined
+        ? "for the query API's resource (its config's query.resource, default http://localhost:7421) with scope audit:read"
+        : `for resource ${wanted.resource} with scope ${wanted.scopes.length > 0 ? wanted.scopes.join(' ') : 'audit:read'}`;
+    return `the query API refused the access token (401${error === undefined ? '' : ` ${error}`}): set GATEHOUSE_TOKEN (or pipe it to --token -) to a token ${target}, such as \`gatehouse token --client analyst\` prints in embedded mode`;
+  }
+
+  /**
+   * The resource (token audience) and scopes the API asks for, from the protected-resource metadata
+   * its 401 names (`WWW-Authenticate: Bearer resource_metadata=…`). Read from the API as reached,
+   * which serves that document openly at `/.well-known/oauth-protected-resource`: the URL in the
+   * header is built from the resource, which need not resolve from here (`localhost` while the API
+   * is reached at 127.0.0.1, or a name another server answers to). Undefined when it cannot be had
+   * or does not read as a URL and scope names.
+   */
+  async #protectedResource(): Promise<{ resource: string; scopes: string[] } | undefined> {
+    try {
+      const response = await (this.#options.fetch ?? fetch)(
+        `${this.api}/.well-known/oauth-protected-resource`,
+        { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(METADATA_TIMEOUT_MS) },
+      );
+      if (!response.ok) return undefined;
+      const { resource, scopes_supported: scopes } = (await response.json()) as {
+        resource?: unknown;
+        scopes_supported?: unknown;
+      };
+      // Printed to a terminal: only printable ASCII, no escape sequences from whoever answered.
+      const printable = (value: unknown): value is string =>
+        typeof value === 'string' && /^[\x21-\x7e]+$/.test(value);
+      if (!printable(resource) || !URL.canParse(resource)) return undefined;
+      return { resource, scopes: Array.isArray(scopes) ? scopes.filter(printable) : [] };
+    } catch {
+      return undefined;
+    }
   }
 }
 
@@ -167,6 +242,8 @@ export class QueryClient {
 export interface QueryCommandDeps {
   /** Where answers go. Default `process.stdout`. */
   out?: { write(text: string): unknown; isTTY?: boolean };
+  /** Where warnings beside an answer go (replay's broken record). Default `process.stderr`. */
+  err?: { write(text: string): unknown };
   /** Default `process.env` (GATEHOUSE_TOKEN, GATEHOUSE_QUERY_URL, NO_COLOR, the settings variables). */
   env?: NodeJS.ProcessEnv;
   /**
@@ -214,8 +291,16 @@ export async function queryClientFor(
   flags: Record<string, string> = {},
 ): Promise<QueryClient> {
   const env = deps.env ?? process.env;
-  let api = options.api ?? env.GATEHOUSE_QUERY_URL;
-  if (api === undefined || api === '') {
+  // Errors name where the URL came from: the flag, or the variable the user may not know is set.
+  // Built from the settings, it is `--api` that would point elsewhere.
+  let api: string;
+  let apiSource = '--api';
+  if (options.api) {
+    api = options.api;
+  } else if (env.GATEHOUSE_QUERY_URL) {
+    api = env.GATEHOUSE_QUERY_URL;
+    apiSource = 'GATEHOUSE_QUERY_URL';
+  } else {
     const { readSettings } = await import('./settings.js');
     const settings = readSettings(env);
     api = `http://${settings.host}:${settings.queryPort}`;
@@ -223,7 +308,7 @@ export async function queryClientFor(
   if (!URL.canParse(api) || !/^https?:$/.test(new URL(api).protocol)) {
     throw new QueryClientError(
       'GH_ERR_CLI_QUERY_UNREACHABLE',
-      `--api: ${JSON.stringify(api)} is not an http(s) URL`,
+      `${apiSource}: ${JSON.stringify(api)} is not an http(s) URL`,
     );
   }
   const explicit = options.token ?? (env.GATEHOUSE_TOKEN || undefined);
@@ -234,7 +319,13 @@ export async function queryClientFor(
       : explicit !== undefined
         ? async () => explicit
         : async () => (deps.getToken ?? ((u: string) => embeddedAnalystToken(u, env)))(baseUrl);
-  return new QueryClient({ api, token, flags, ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }) });
+  return new QueryClient({
+    api,
+    apiSource,
+    token,
+    flags,
+    ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
+  });
 }
 
 /** `--token -`: the token is read from standard input, out of the process list. */

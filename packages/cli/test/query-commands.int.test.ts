@@ -50,23 +50,31 @@ const timeline = new Timeline();
 
 interface Run {
   out: string;
+  /** What it wrote to stderr beside the answer. */
+  err: string;
   exitCode: number | undefined;
 }
 
-/** Runs one `gatehouse …` command line against the test API and captures what it prints. */
+/**
+ * Runs one `gatehouse …` command line against the test API and captures what it prints. `--api`
+ * names the test API unless `withApi` is false.
+ */
 async function gatehouse(
   args: string[],
-  extra: Partial<QueryCommandDeps> & { tty?: boolean } = {},
+  extra: Partial<QueryCommandDeps> & { tty?: boolean; withApi?: boolean } = {},
 ): Promise<Run> {
   let out = '';
+  let err = '';
   let exitCode: number | undefined;
+  const { withApi = true, ...rest } = extra;
   const deps: QueryCommandDeps = {
     out: { write: (text: string) => (out += text), isTTY: extra.tty ?? false },
+    err: { write: (text: string) => (err += text) },
     env: extra.env ?? {},
     now: () => NOW,
     followIntervalMs: 20,
     setExitCode: (code) => (exitCode = code),
-    ...extra,
+    ...rest,
   };
   const program = new Command('gatehouse')
     .exitOverride()
@@ -80,11 +88,20 @@ async function gatehouse(
     'node',
     'gatehouse',
     ...args,
-    '--api',
-    url,
+    ...(withApi ? ['--api', url] : []),
     ...(args.includes('--token') ? [] : ['--token', token]),
   ]);
-  return { out, exitCode };
+  return { out, err, exitCode };
+}
+
+/** The message a command rejected with. */
+async function refusal(run: Promise<Run>): Promise<string> {
+  const error = await run.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(Error);
+  return (error as Error).message;
 }
 
 beforeAll(async () => {
@@ -162,6 +179,11 @@ describe('gatehouse can', () => {
     );
   });
 
+  it("names --at, not the API's field path, when no policy was in force then", async () => {
+    const message = await refusal(gatehouse(['can', 'support-bot', '--at', '2020-01-01T00:00:00Z']));
+    expect(message).toBe('--at: no policy had been published at 2020-01-01T00:00:00.000Z (HTTP 404)');
+  });
+
   it('refuses an unknown flag before asking anything', async () => {
     const error = await gatehouse(['can', 'support-bot', '--att', 'now']).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CommanderError);
@@ -186,13 +208,16 @@ describe('gatehouse did', () => {
     expect(out).toMatch(/sess-1\s+support__export_customers\s+denied/);
   });
 
-  it("turns the API's complaint about a parameter into the flag the user typed", async () => {
-    await expect(gatehouse(['did', 'support-bot', '--when', 'yesterdayy'])).rejects.toThrow(
-      /^--when: is not a date, time or period/,
+  it("turns the API's complaint about a parameter into the flag the user typed, and the value it read", async () => {
+    expect(await refusal(gatehouse(['did', 'support-bot', '--when', 'yesterdayy']))).toMatch(
+      /^--when: "yesterdayy" is not a date, time or period I can read; try "last tuesday"/,
     );
-    await expect(gatehouse(['did', 'support-bot'])).rejects.toThrow(
-      '--from: give --when "last tuesday", or both --from and --to',
+    expect(await refusal(gatehouse(['did', 'support-bot', '--when', 'tomorrow', '--tz', 'UTC']))).toMatch(
+      /^--when: "tomorrow" starts in the future \(read as from 2026-11-25T00:00:00\.000Z\); name a past day/,
     );
+    expect(
+      await refusal(gatehouse(['did', 'support-bot', '--when', 'today', '--cursor', 'not-a-cursor'])),
+    ).toBe('--cursor: not a cursor issued by this API');
   });
 });
 
@@ -224,6 +249,11 @@ describe('gatehouse replay', () => {
       0, 1, 2, 3, 4, 5, 6,
     ]);
     expect(pages).toEqual(['0', '3', '6']);
+  });
+
+  it("names SESSION, not the API's field path, for a session with no events", async () => {
+    const message = await refusal(gatehouse(['replay', 'nosuchsession']));
+    expect(message).toBe('SESSION: no events recorded for session "nosuchsession" (HTTP 404)');
   });
 
   it('colours on a terminal unless NO_COLOR is set', async () => {
@@ -312,6 +342,38 @@ describe('gatehouse verify and sessions', () => {
     expect((error as Error).message).toMatch(/refused the access token \(401 invalid_token\)/);
     expect((error as Error).message).toMatch(/set GATEHOUSE_TOKEN \(or pipe it to --token -\)/);
     expect((error as Error).message).not.toContain('not-a-jwt');
+  });
+
+  it('names the audience the API requires (its resource, not the URL it was reached at) and how to get a token for it', async () => {
+    const message = await refusal(gatehouse(['sessions', '--token', 'not-a-jwt']));
+    expect(message).toContain(
+      `to a token for resource ${AUDIENCE} with scope audit:read, such as \`gatehouse token --client analyst\` prints in embedded mode`,
+    );
+    expect(message).not.toContain(url);
+    // Without the API's metadata, it says where the audience is configured.
+    const noMetadata: typeof fetch = (input, init) =>
+      String(input).includes('/.well-known/')
+        ? Promise.resolve(new Response('no', { status: 404 }))
+        : fetch(input, init);
+    expect(await refusal(gatehouse(['sessions', '--token', 'not-a-jwt'], { fetch: noMetadata }))).toContain(
+      "to a token for the query API's resource (its config's query.resource, default http://localhost:7421) with scope audit:read",
+    );
+  });
+
+  it('names GATEHOUSE_QUERY_URL, not --api, when the bad URL came from it', async () => {
+    expect(
+      await refusal(gatehouse(['sessions'], { withApi: false, env: { GATEHOUSE_QUERY_URL: 'nonsense' } })),
+    ).toBe('GATEHOUSE_QUERY_URL: "nonsense" is not an http(s) URL');
+    expect(
+      await refusal(
+        gatehouse(['sessions'], { withApi: false, env: { GATEHOUSE_QUERY_URL: 'http://127.0.0.1:1' } }),
+      ),
+    ).toMatch(/^GATEHOUSE_QUERY_URL: cannot reach the query API at http:\/\/127\.0\.0\.1:1/);
+    expect(
+      await refusal(
+        gatehouse(['sessions', '--api', 'nonsense'], { withApi: false, env: { GATEHOUSE_QUERY_URL: url } }),
+      ),
+    ).toBe('--api: "nonsense" is not an http(s) URL');
   });
 });
 
