@@ -219,6 +219,37 @@ describe('gatehouse did', () => {
       await refusal(gatehouse(['did', 'support-bot', '--when', 'today', '--cursor', 'not-a-cursor'])),
     ).toBe('--cursor: not a cursor issued by this API');
   });
+
+  it('asks for a window when none is given, and names the missing end of a half one', async () => {
+    expect(await refusal(gatehouse(['did', 'support-bot']))).toBe(
+      '--when or --from/--to is required: the window to look at, e.g. --when "last tuesday", or --from 2026-11-17 --to 2026-11-18',
+    );
+    expect(await refusal(gatehouse(['did', 'support-bot', '--from', 'yesterday']))).toBe(
+      '--to: give it with --from (or give --when "last tuesday" instead of both)',
+    );
+    expect(await refusal(gatehouse(['did', 'support-bot', '--to', 'today']))).toBe(
+      '--from: give it with --to (or give --when "last tuesday" instead of both)',
+    );
+  });
+
+  it('refuses an unknown --tz with one message in every command, before asking the API', async () => {
+    const expected = '--tz: "Mars/Olympus" is not an IANA time zone name (e.g. Europe/Berlin)';
+    const asked: string[] = [];
+    const counting: typeof fetch = (input, init) => {
+      asked.push(String(input));
+      return fetch(input, init);
+    };
+    for (const args of [
+      ['did', 'support-bot', '--when', 'last tuesday'],
+      ['did', 'support-bot', '--from', '2026-11-17T00:00:00Z', '--to', '2026-11-18T00:00:00Z'],
+      ['sessions', '--from', 'yesterday'],
+      ['sessions'],
+      ['can', 'support-bot', '--at', 'yesterday 14:00'],
+    ]) {
+      expect(await refusal(gatehouse([...args, '--tz', 'Mars/Olympus'], { fetch: counting }))).toBe(expected);
+    }
+    expect(asked).toEqual([]);
+  });
 });
 
 describe('gatehouse replay', () => {

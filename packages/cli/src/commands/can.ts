@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { QueryApiError, resolveInstant } from '@gatehouse/query-api/client';
+import { isTimeZone, QueryApiError, resolveInstant } from '@gatehouse/query-api/client';
 import { CliError } from '../errors.js';
 import {
   queryClientFor,
@@ -19,6 +19,20 @@ interface CanOptions extends CommonQueryOptions {
 /** The local IANA time zone, for reading words such as "yesterday 14:00". */
 export function localTimeZone(): string {
   return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+}
+
+/**
+ * Reads `--tz`: an IANA zone name, else this machine's zone. An unknown name is refused here, with
+ * one message for every command, before anything is asked.
+ */
+export function timeZoneFlag(tz: string | undefined): string {
+  if (tz === undefined) return localTimeZone();
+  if (!isTimeZone(tz))
+    throw new CliError(
+      'GH_ERR_CLI_USAGE',
+      `--tz: ${JSON.stringify(tz)} is not an IANA time zone name (e.g. Europe/Berlin)`,
+    );
+  return tz;
 }
 
 /** Reads `--at`-style values (ISO 8601 or words in `tz`) as ISO 8601 UTC; errors name the flag. */
@@ -45,7 +59,7 @@ export function registerCanCommand(program: Command, deps: QueryCommandDeps = {}
       .option('--at <time>', 'ISO 8601 or words ("yesterday 14:00", "2 days ago"); default now')
       .option('--tz <zone>', "IANA time zone for words in --at (default: this machine's)"),
   ).action(async (agent: string, options: CanOptions) => {
-    const tz = options.tz ?? localTimeZone();
+    const tz = timeZoneFlag(options.tz);
     const at =
       options.at === undefined
         ? undefined

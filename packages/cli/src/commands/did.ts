@@ -8,7 +8,7 @@ import {
 } from '../query-client.js';
 import { renderActivity } from '../render/answers.js';
 import { createPalette } from '../render/palette.js';
-import { instantFlag, localTimeZone } from './can.js';
+import { instantFlag, timeZoneFlag } from './can.js';
 
 interface DidOptions extends CommonQueryOptions {
   when?: string;
@@ -36,15 +36,22 @@ export function registerDidCommand(program: Command, deps: QueryCommandDeps = {}
       .option('--limit <n>', 'events per page (1–10000, default 1000)')
       .option('--cursor <cursor>', 'next_cursor of a previous --json answer'),
   ).action(async (agent: string, options: DidOptions) => {
-    const tz = options.tz ?? localTimeZone();
+    const tz = timeZoneFlag(options.tz);
     const now = (deps.now ?? (() => new Date()))();
     if (options.when !== undefined && (options.from !== undefined || options.to !== undefined)) {
       throw new CliError('GH_ERR_CLI_USAGE', '--when: give either --when or --from/--to, not both');
     }
-    if (options.when === undefined && (options.from === undefined || options.to === undefined)) {
+    if (options.when === undefined && options.from === undefined && options.to === undefined) {
       throw new CliError(
         'GH_ERR_CLI_USAGE',
-        `${options.from === undefined ? '--from' : '--to'}: give --when "last tuesday", or both --from and --to`,
+        '--when or --from/--to is required: the window to look at, e.g. --when "last tuesday", or --from 2026-11-17 --to 2026-11-18',
+      );
+    }
+    if (options.when === undefined && (options.from === undefined || options.to === undefined)) {
+      const [missing, given] = options.from === undefined ? ['--from', '--to'] : ['--to', '--from'];
+      throw new CliError(
+        'GH_ERR_CLI_USAGE',
+        `${missing}: give it with ${given} (or give --when "last tuesday" instead of both)`,
       );
     }
     let limit: number | undefined;

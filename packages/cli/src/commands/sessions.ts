@@ -8,7 +8,7 @@ import {
 } from '../query-client.js';
 import { renderSessions } from '../render/answers.js';
 import { createPalette } from '../render/palette.js';
-import { instantFlag, localTimeZone } from './can.js';
+import { instantFlag, timeZoneFlag } from './can.js';
 
 interface SessionsOptions extends CommonQueryOptions {
   agent?: string;
@@ -30,7 +30,7 @@ export function registerSessionsCommand(program: Command, deps: QueryCommandDeps
       .option('--tz <zone>', "IANA time zone for words (default: this machine's)")
       .option('--limit <n>', 'at most this many (1–10000, default 100)'),
   ).action(async (options: SessionsOptions) => {
-    const tz = options.tz ?? localTimeZone();
+    const tz = timeZoneFlag(options.tz);
     const now = (deps.now ?? (() => new Date()))();
     let limit: number | undefined;
     if (options.limit !== undefined) {
