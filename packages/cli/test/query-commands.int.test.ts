@@ -300,6 +300,25 @@ describe('gatehouse replay', () => {
     expect(out).toContain('1 decision(s) would change, 2 unchanged');
   });
 
+  it('takes the short policy version the answers print for --what-if, and names --what-if for one never published', async () => {
+    const short = P1.version.slice(0, 12);
+    const run = await gatehouse(['replay', 'sess-1', '--what-if', short]);
+    expect(run.out).toContain(`what-if policy ${short}: 0 decision(s) would change, 3 unchanged`);
+    const json = JSON.parse((await gatehouse(['replay', 'sess-1', '--what-if', short, '--json'])).out) as {
+      what_if: { policy: unknown };
+    };
+    expect(json.what_if.policy).toEqual({ requested: short, version: P1.version });
+    expect(await refusal(gatehouse(['replay', 'sess-1', '--what-if', '000000000000']))).toBe(
+      '--what-if: no policy whose version starts with 000000000000 was ever published (HTTP 404)',
+    );
+    expect(await refusal(gatehouse(['replay', 'sess-1', '--what-if', 'f'.repeat(64)]))).toBe(
+      `--what-if: no policy with version ${'f'.repeat(64)} was ever published (HTTP 404)`,
+    );
+    expect(await refusal(gatehouse(['replay', 'sess-1', '--what-if', short.slice(0, 11)]))).toBe(
+      `--what-if: "${short.slice(0, 11)}" is neither "current" nor a policy version (64 hex characters, or the first 12 or more of them)`,
+    );
+  });
+
   it('follows a live session until it ends', async () => {
     const first = timeline.at(
       '2026-11-24T19:00:00.000Z',

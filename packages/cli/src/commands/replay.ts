@@ -17,10 +17,14 @@ interface ReplayOptions extends CommonQueryOptions {
   follow?: boolean;
 }
 
+/** `current`, a policy version, or its first 12 or more hex characters (the short form answers print). */
+const POLICY_REF = /^(current|[0-9a-f]{12,64})$/;
+
 /**
  * `gatehouse replay SESSION [--what-if current|VERSION] [--follow]`: the session as a timeline in
- * seq order. `--what-if` flags the calls another policy would decide differently; `--follow` keeps
- * polling a live session for new events until `session.ended` (with `--json`: one event per line).
+ * seq order. `--what-if` flags the calls another policy would decide differently (VERSION: in full,
+ * or its first 12 or more hex characters); `--follow` keeps polling a live session for new events
+ * until `session.ended` (with `--json`: one event per line).
  */
 export function registerReplayCommand(program: Command, deps: QueryCommandDeps = {}): Command {
   return withQueryOptions(
@@ -28,13 +32,17 @@ export function registerReplayCommand(program: Command, deps: QueryCommandDeps =
       .command('replay')
       .description('replay a session as a timeline')
       .argument('<session>', 'MCP session id')
-      .option('--what-if <policy>', '"current" or a policy version: flag calls it would decide differently')
+      .option(
+        '--what-if <policy>',
+        '"current" or a policy version (its first 12 or more hex characters will do): flag calls it would decide differently',
+      )
       .option('--follow', 'keep printing new events of a live session until it ends'),
   ).action(async (session: string, options: ReplayOptions) => {
-    if (options.whatIf !== undefined && !/^(current|[0-9a-f]{64})$/.test(options.whatIf)) {
+    const policy = options.whatIf?.toLowerCase();
+    if (policy !== undefined && !POLICY_REF.test(policy)) {
       throw new CliError(
         'GH_ERR_CLI_USAGE',
-        `--what-if: ${JSON.stringify(options.whatIf)} is neither "current" nor a policy version (64 hex characters)`,
+        `--what-if: ${JSON.stringify(options.whatIf)} is neither "current" nor a policy version (64 hex characters, or the first 12 or more of them)`,
       );
     }
     const client = await queryClientFor(options, deps, {
@@ -51,7 +59,7 @@ export function registerReplayCommand(program: Command, deps: QueryCommandDeps =
       from = page.next_from_seq;
     }
     const whatIf: WhatIfAnswer | undefined =
-      options.whatIf === undefined ? undefined : await client.whatIf(session, options.whatIf);
+      policy === undefined ? undefined : await client.whatIf(session, policy);
 
     if (options.json && !options.follow) {
       out.write(
