@@ -145,6 +145,32 @@ beforeAll(async () => {
       { reason: 'closed' },
     ),
   ]);
+  // sess-t: seq 0 started, 1–2 read_ticket, 3 export_customers denied, 4 ended; then seq 3 is
+  // rewritten as someone with SQL access would (the refusal made to look allowed), hash left as it was.
+  const tampered = [
+    timeline.at(
+      '2026-11-19T09:00:00.000Z',
+      'session.started',
+      { session_id: 'sess-t', ...bot },
+      { protocol_version: null, client_name: 'bot', client_version: '1' },
+    ),
+    ...call('sess-t', '2026-11-19T09:00:01.000Z', 'support__read_ticket'),
+    ...call('sess-t', '2026-11-19T09:00:02.000Z', 'support__export_customers'),
+    timeline.at(
+      '2026-11-19T09:00:03.000Z',
+      'session.ended',
+      { session_id: 'sess-t', ...bot },
+      { reason: 'closed' },
+    ),
+  ];
+  const denied = tampered[3]!;
+  expect(denied.type).toBe('call.denied');
+  tampered[3] = {
+    ...denied,
+    decision: { ...denied.decision!, allowed: true },
+    outcome: { ...denied.outcome!, status: 'ok' },
+  } as GatehouseEvent;
+  await project(fixture.store, tampered);
 }, 120_000);
 
 afterAll(async () => {
@@ -275,11 +301,38 @@ describe('gatehouse replay', () => {
       }
       return fetch(target, init);
     };
-    const { out } = await gatehouse(['replay', 'sess-1', '--json'], { fetch: paging });
-    expect((JSON.parse(out) as { events: { seq: number }[] }).events.map((e) => e.seq)).toEqual([
-      0, 1, 2, 3, 4, 5, 6,
-    ]);
+    const { out, err } = await gatehouse(['replay', 'sess-1', '--json'], { fetch: paging });
+    const answer = JSON.parse(out) as { events: { seq: number }[]; first_bad: unknown };
+    expect(answer.events.map((e) => e.seq)).toEqual([0, 1, 2, 3, 4, 5, 6]);
     expect(pages).toEqual(['0', '3', '6']);
+    // Each page's chain continues the head of the page before: an intact session stays intact.
+    expect(answer.first_bad).toBeNull();
+    expect(err).toBe('');
+  });
+
+  it('says after the timeline, on stderr, where a tampered record breaks, and exits 0', async () => {
+    const run = await gatehouse(['replay', 'sess-t']);
+    expect(run.out.trim().split('\n')).toHaveLength(5);
+    expect(run.err).toBe(
+      'warning: the record of this session is broken at seq 3 (edited); what is shown may have been altered: run `gatehouse verify sess-t`\n',
+    );
+    expect(run.exitCode).toBeUndefined();
+    expect((await gatehouse(['replay', 'sess-1'])).err).toBe('');
+  });
+
+  it('names the broken link in --json output too, also when the break is on a later page', async () => {
+    const paging: typeof fetch = (input, init) => {
+      const target = new URL(String(input));
+      if (target.pathname.endsWith('/events')) target.searchParams.set('limit', '3');
+      return fetch(target, init);
+    };
+    const run = await gatehouse(['replay', 'sess-t', '--json'], { fetch: paging });
+    expect((JSON.parse(run.out) as { first_bad: unknown }).first_bad).toMatchObject({
+      seq: 3,
+      index: 3,
+      kind: 'edited',
+    });
+    expect(run.err).toContain('broken at seq 3 (edited)');
   });
 
   it("names SESSION, not the API's field path, for a session with no events", async () => {
