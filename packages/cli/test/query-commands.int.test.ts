@@ -210,6 +210,22 @@ describe('gatehouse can', () => {
     expect(message).toBe('--at: no policy had been published at 2020-01-01T00:00:00.000Z (HTTP 404)');
   });
 
+  it('notes an agent or a user that the policy names nowhere, which every tool then denies by default', async () => {
+    const nobody = await gatehouse(['can', 'nobody']);
+    expect(nobody.out).toContain('0 of 4 tools allowed');
+    expect(nobody.out).toContain(
+      `note: agent "nobody" appears nowhere in policy ${P2.version.slice(0, 12)}: only rules for * apply to it`,
+    );
+    const mallory = await gatehouse(['can', 'support-bot', '--user', 'mallory']);
+    expect(mallory.out).toContain('note: user "mallory" appears nowhere in policy');
+    expect(mallory.out).not.toContain('note: agent');
+    expect((await gatehouse(['can', 'support-bot'])).out).not.toContain('note:');
+    const json = JSON.parse((await gatehouse(['can', 'nobody', '--user', 'mallory', '--json'])).out) as {
+      in_policy: unknown;
+    };
+    expect(json.in_policy).toEqual({ agent: false, user: false });
+  });
+
   it('refuses an unknown flag before asking anything', async () => {
     const error = await gatehouse(['can', 'support-bot', '--att', 'now']).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CommanderError);

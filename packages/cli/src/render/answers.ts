@@ -8,19 +8,42 @@ import { table, type Palette } from './palette.js';
 
 const short = (hash: string) => hash.slice(0, 12);
 
-/** `gatehouse can`: one line per tool, allowed first marked ✓, refused ✗, with the deciding rule. */
+/**
+ * `gatehouse can`: one line per tool, allowed first marked ✓, refused ✗, with the deciding rule;
+ * then a note for an agent or user the policy does not name at all (often a misspelt name).
+ */
 export function renderCapabilities(answer: CapabilitiesAnswer, c: Palette): string {
   const who = answer.user === null ? answer.agent : `${answer.agent} acting for ${answer.user}`;
   const head = `${c.bold(who)} at ${answer.at} ${c.dim(`(policy ${short(answer.policy_version)})`)}`;
+  const notes = unnamedNotes(answer)
+    .map((note) => `\n${c.yellow(note)}`)
+    .join('');
   if (answer.tools.length === 0)
-    return `${head}\n${c.dim('no upstream tool catalog had been published then')}`;
+    return `${head}\n${c.dim('no upstream tool catalog had been published then')}${notes}`;
   const rows = answer.tools.map((t) => [
     t.allowed ? c.green('✓ allowed') : c.red('✗ denied '),
     t.name,
     c.dim(t.rule),
   ]);
   const allowed = answer.tools.filter((t) => t.allowed).length;
-  return `${head}\n${table(rows)}\n${c.dim(`${allowed} of ${answer.tools.length} tools allowed`)}`;
+  return `${head}\n${table(rows)}\n${c.dim(`${allowed} of ${answer.tools.length} tools allowed`)}${notes}`;
+}
+
+/** One line for each of the agent and user that the policy in force does not name. */
+function unnamedNotes(answer: CapabilitiesAnswer): string[] {
+  // An API from before `in_policy` says nothing either way.
+  const named = answer.in_policy as CapabilitiesAnswer['in_policy'] | undefined;
+  const notes: string[] = [];
+  const policy = `policy ${short(answer.policy_version)}`;
+  if (named?.agent === false)
+    notes.push(
+      `note: agent ${JSON.stringify(answer.agent)} appears nowhere in ${policy}: only rules for * apply to it`,
+    );
+  if (named?.user === false && answer.user !== null)
+    notes.push(
+      `note: user ${JSON.stringify(answer.user)} appears nowhere in ${policy}: only rules for * apply to them`,
+    );
+  return notes;
 }
 
 /** `gatehouse did`: the window, per-tool counts, then the calls. */
