@@ -64,6 +64,12 @@ export interface NextOptions {
   untilOffset?: string;
 }
 
+/**
+ * Where a log ends at one moment: per partition, the offset after its last event (a decimal
+ * string). A mark to measure `lag` against, so that events appended since do not count.
+ */
+export type LogEnd = ReadonlyMap<number, string>;
+
 export interface LogConsumer {
   /**
    * The next batch after the last one returned (not the last one committed). Resolves with an
@@ -74,6 +80,11 @@ export interface LogConsumer {
   commit(batch: LogBatch): Promise<void>;
   /** Stops consuming; uncommitted batches are delivered again to the next consumer of the group. */
   close(): Promise<void>;
-  /** Events between the committed position and the end of the log, when the adapter knows it. */
-  lag(): Promise<number | undefined>;
+  /**
+   * Events between the committed position and the end of the log — or `upTo`, an end taken
+   * earlier with `end`, so that events appended since do not count — when the adapter knows it.
+   */
+  lag(upTo?: LogEnd): Promise<number | undefined>;
+  /** Where the log ends now, when the adapter knows it. */
+  end(): Promise<LogEnd | undefined>;
 }

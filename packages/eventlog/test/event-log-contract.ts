@@ -222,6 +222,24 @@ export function describeEventLogContract(name: string, makeLog: () => Promise<Ev
       );
     });
 
+    it('measures lag up to an end taken earlier, not counting what was appended since', async () => {
+      await log.append(sessionCalls('s-mark', 4));
+      const consumer = await log.openConsumer(groupName(), { fromBeginning: true });
+      const mark = await consumer.end();
+      await log.append(sessionCalls('s-after-mark', 3));
+      const [toMark, live] = [await consumer.lag(mark), await consumer.lag()];
+      for (const batch of await drain(consumer, 7)) await consumer.commit(batch);
+      const atMark = await consumer.lag(mark);
+      await consumer.close();
+
+      // An adapter that cannot tell answers undefined; one that can must be exact.
+      if (mark === undefined) {
+        expect([toMark, atMark]).toEqual([undefined, undefined]);
+        return;
+      }
+      expect({ toMark, live, atMark }).toEqual({ toMark: 4, live: 7, atMark: 0 });
+    });
+
     it('rejects appends after close with GH_ERR_LOG_CLOSED', async () => {
       await log.close();
       await expect(log.append(sessionCalls('s-closed', 1))).rejects.toMatchObject({

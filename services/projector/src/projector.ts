@@ -5,6 +5,7 @@ import {
   type EventLog,
   type KafkaEventLog,
   type LogConsumer,
+  type LogEnd,
 } from '@gatehouse/eventlog';
 import { encodeEvent, type GatehouseEvent } from '@gatehouse/events';
 import type { AuditStore, PreparedInsert } from '@gatehouse/store';
@@ -132,7 +133,12 @@ export interface Projector {
    * `GH_ERR_PROJECTOR_DRAIN_TIMEOUT` after `timeoutMs`, `GH_ERR_PROJECTOR_FAILED` if the projector
    * fails, `GH_ERR_PROJECTOR_STATE` if it is not running or stops meanwhile.
    */
-  drain(timeoutMs: number): Promise<void>;
+  /**
+   * Resolves once the projection has caught up with the log (lag 0), or with `upToNow` once it has
+   * projected what the log held when drain was called: events appended meanwhile do not hold it
+   * up (a rebuild beside live traffic ends). Rejects after `timeoutMs`, or if the projector fails.
+   */
+  drain(timeoutMs: number, options?: { upToNow?: boolean }): Promise<void>;
   stats(): ProjectorStats;
 }
 
@@ -162,6 +168,8 @@ interface DrainWaiter {
   resolve: () => void;
   reject: (error: ProjectorError) => void;
   timer: NodeJS.Timeout;
+  /** For `drain(…, { upToNow: true })`: where the log ended when the drain was asked for. */
+  mark?: Promise<LogEnd | undefined>;
 }
 
 /** Thrown inside the loop to unwind when `stop` interrupts a retry wait. */
@@ -352,7 +360,7 @@ class ProjectorLoop implements Projector {
     );
   }
 
-  drain(timeoutMs: number): Promise<void> {
+  drain(timeoutMs: number, options: { upToNow?: boolean } = {}): Promise<void> {
     if (this.#state === 'failed') {
       return Promise.reject(
         new ProjectorError(
@@ -382,6 +390,12 @@ class ProjectorLoop implements Projector {
           );
         }, timeoutMs),
       };
+      if (options.upToNow === true) {
+        waiter.mark = (this.#consumer?.end() ?? Promise.resolve(undefined)).catch((error: unknown) => {
+          this.#logger.warn({ err: error }, 'reading where the log ends failed; draining to lag 0');
+          return undefined;
+        });
+      }
       this.#waiters.add(waiter);
     });
   }
@@ -622,7 +636,22 @@ class ProjectorLoop implements Projector {
       return;
     }
     this.#stats.lag = lag;
-    if (lag === 0 || (lag === undefined && readFoundNothing)) this.#settleWaiters();
+    const caughtUp = lag === 0 || (lag === undefined && readFoundNothing);
+    for (const waiter of [...this.#waiters]) {
+      let done = caughtUp;
+      const mark = waiter.mark === undefined ? undefined : await waiter.mark;
+      if (!done && mark !== undefined) {
+        try {
+          done = (await consumer.lag(mark)) === 0;
+        } catch (error) {
+          this.#logger.warn({ err: error }, 'reading the consumer lag failed');
+        }
+      }
+      if (done && this.#waiters.delete(waiter)) {
+        clearTimeout(waiter.timer);
+        waiter.resolve();
+      }
+    }
   }
 
   #settleWaiters(error?: ProjectorError): void {

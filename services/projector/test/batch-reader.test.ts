@@ -50,6 +50,7 @@ function scriptedConsumer(runs: { partition: number; first: number; count: numbe
     commit: async () => undefined,
     close: async () => undefined,
     lag: async () => undefined,
+    end: async () => undefined,
   };
 }
 

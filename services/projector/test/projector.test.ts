@@ -61,6 +61,33 @@ describe('projector over the in-memory log', () => {
     expect(store.rows.map((e) => e.id)).toEqual(events.map((e) => e.id));
   });
 
+  it('drains up to where the log ended when asked, however fast events keep coming', async () => {
+    const log = createMemoryLog();
+    const before = sampleEvents(50);
+    await log.append(before);
+    const store = new RecordingStore();
+    // Every batch is followed by a new event before its commit: the lag never reaches 0.
+    let feeding = true;
+    const projector = track(
+      createProjectorWithHooks(
+        { log, store: store.asStore(), maxBatchEvents: 10, maxBatchWaitMs: 5, logger },
+        {
+          afterInsert: async () => {
+            if (feeding) await log.append(sampleEvents(1));
+          },
+        },
+      ),
+    );
+    await projector.start();
+    await expect(projector.drain(1_000)).rejects.toMatchObject({ code: 'GH_ERR_PROJECTOR_DRAIN_TIMEOUT' });
+    const inLogWhenAsked = log.events().map((e) => e.id);
+    await projector.drain(10_000, { upToNow: true });
+    feeding = false;
+    const ids = new Set(store.rows.map((e) => e.id));
+    expect(inLogWhenAsked.length).toBeGreaterThan(before.length);
+    expect(inLogWhenAsked.filter((id) => !ids.has(id))).toEqual([]);
+  });
+
   it('resumes from the committed position after a restart, inserting nothing twice', async () => {
     const log = createMemoryLog();
     const events = sampleEvents(40);

@@ -101,7 +101,9 @@ export async function rebuild(
         options.onProgress?.({ done: stats.events, remaining: stats.lag, elapsedMs: Date.now() - started });
       }, 250);
       try {
-        await projector.drain(24 * 3600_000);
+        // To where the log ended as the rebuild began: in Kafka mode the gateway may go on
+        // appending, and what it appends meanwhile is the live projector's to project.
+        await projector.drain(24 * 3600_000, { upToNow: true });
       } finally {
         clearInterval(timer);
         await projector.stop();

@@ -1,4 +1,4 @@
-import type { LogBatch, LogConsumer, NextOptions } from '../event-log.js';
+import type { LogBatch, LogConsumer, LogEnd, NextOptions } from '../event-log.js';
 import { LogError } from '../errors.js';
 import { EMBEDDED_PARTITION, embeddedBatch, parseOffset } from './batch-token.js';
 import { deleteCheckpoint, writeCheckpoint } from './checkpoint-store.js';
@@ -59,8 +59,13 @@ export class EmbeddedConsumer implements LogConsumer {
     return this.#serialize(() => this.#commit(batch));
   }
 
-  async lag(): Promise<number | undefined> {
-    return Math.max(0, this.#host.view.endOffset - this.#committed);
+  async lag(upTo?: LogEnd): Promise<number | undefined> {
+    const end = upTo === undefined ? this.#host.view.endOffset : Number(upTo.get(0) ?? 0);
+    return Math.max(0, end - this.#committed);
+  }
+
+  async end(): Promise<LogEnd> {
+    return new Map([[0, String(this.#host.view.endOffset)]]);
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 import { decodeEvent, type GatehouseEvent } from '@gatehouse/events';
 import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
-import type { ConsumerOptions, LogBatch, LogConsumer, NextOptions } from '../event-log.js';
+import type { ConsumerOptions, LogBatch, LogConsumer, LogEnd, NextOptions } from '../event-log.js';
 import { LogError } from '../errors.js';
 import { BatchHandoff, type InvalidRecord, type OffsetEvent } from './batch-handoff.js';
 import { errorChain, toLogError } from './kafka-errors.js';
@@ -304,7 +304,7 @@ export class KafkaConsumer implements LogConsumer {
     this.#committedOnce.add(partition);
   }
 
-  async lag(): Promise<number | undefined> {
+  async lag(upTo?: LogEnd): Promise<number | undefined> {
     this.#assertUsable();
     try {
       const [ends, committed] = await Promise.all([
@@ -317,7 +317,8 @@ export class KafkaConsumer implements LogConsumer {
       let lag = 0n;
       for (const end of ends) {
         const low = BigInt(end.low);
-        const high = BigInt(end.high);
+        // A partition the mark does not know was added since: none of its events count.
+        const high = upTo === undefined ? BigInt(end.high) : BigInt(upTo.get(end.partition) ?? end.low);
         const position = positions.get(end.partition) ?? -1n;
         const from = position < low ? low : position;
         if (high > from) lag += high - from;
@@ -325,6 +326,16 @@ export class KafkaConsumer implements LogConsumer {
       return Number(lag);
     } catch (error) {
       throw toLogError(error, `lag of group ${this.#group} on kafka topic ${this.#topic}`);
+    }
+  }
+
+  async end(): Promise<LogEnd> {
+    this.#assertUsable();
+    try {
+      const ends = await this.#host.admin.fetchTopicOffsets(this.#topic);
+      return new Map(ends.map((end) => [end.partition, end.high]));
+    } catch (error) {
+      throw toLogError(error, `end offsets of kafka topic ${this.#topic}`);
     }
   }
 

@@ -1,5 +1,5 @@
 import { decodeEvent, encodeEvent, parseEvent, type GatehouseEvent } from '@gatehouse/events';
-import type { ConsumerOptions, EventLog, LogBatch, LogConsumer, NextOptions } from '../event-log.js';
+import type { ConsumerOptions, EventLog, LogBatch, LogConsumer, LogEnd, NextOptions } from '../event-log.js';
 import { LogError } from '../errors.js';
 
 export interface MemoryLogOptions {
@@ -227,8 +227,13 @@ class MemoryConsumer implements LogConsumer {
     this.#log.setCommitted(this.#group, next);
   }
 
-  async lag(): Promise<number | undefined> {
-    return Math.max(0, this.#log.endOffset - this.#log.committed(this.#group));
+  async lag(upTo?: LogEnd): Promise<number | undefined> {
+    const end = upTo === undefined ? this.#log.endOffset : Number(upTo.get(0) ?? 0);
+    return Math.max(0, end - this.#log.committed(this.#group));
+  }
+
+  async end(): Promise<LogEnd> {
+    return new Map([[0, String(this.#log.endOffset)]]);
   }
 
   async close(): Promise<void> {
