@@ -23,6 +23,11 @@ export interface SessionPagesOptions {
 /**
  * A session's stored events a page at a time, in seq order. A page ends on a whole seq: the rows of
  * its last seq that a full page may have cut are read, all together, with the next page.
+ *
+ * Only an empty answer ends the session. A short one does not: the store reads a page in two steps
+ * (the session index, then the events), whose row counts can differ — copies merged in one table
+ * and not yet in the other, or a row planted in one of them — so after a short page the next is
+ * read from its last seq again, leaving out the rows of that seq already given.
  */
 export function storedSessionPages(
   store: Pick<AuditStore, 'sessionEvents'>,
@@ -31,28 +36,49 @@ export function storedSessionPages(
 ): NextPage {
   const allCopies = options.allCopies === true;
   const pageRows = options.pageRows ?? SESSION_PAGE_ROWS;
+  /** What makes two rows one: every column when all copies are read, else the id. */
+  const identity = (event: GatehouseEvent) => (allCopies ? canonicalJson(event) : event.id);
   const kept = (rows: GatehouseEvent[]) => (allCopies ? withoutIdenticalCopies(rows) : rows);
   let fromSeq: number | undefined = 0;
+  /** The rows of seq `fromSeq` already given. */
+  let given = new Set<string>();
   return async () => {
-    if (fromSeq === undefined) return [];
-    const rows = await store.sessionEvents(sessionId, { allCopies, fromSeq, limit: pageRows });
-    const last = rows.at(-1);
-    if (last === undefined || rows.length < pageRows) {
-      fromSeq = undefined;
-      return kept(rows);
+    while (fromSeq !== undefined) {
+      const from = fromSeq;
+      const rows = await store.sessionEvents(sessionId, { allCopies, fromSeq: from, limit: pageRows });
+      const last = rows.at(-1);
+      if (last === undefined) {
+        fromSeq = undefined;
+        return [];
+      }
+      const fresh = (list: GatehouseEvent[]) =>
+        list.filter((event) => event.seq !== from || !given.has(identity(event)));
+      if (rows.length === pageRows) {
+        let cut = rows.length;
+        while (cut > 0 && rows[cut - 1]!.seq === last.seq) cut--;
+        // As many stored rows of one seq as a page holds: no redelivery makes that many copies,
+        // and the page cannot end on a whole seq. The rows are given as they are, copies and all,
+        // so that verification reports the session broken at the second one (`inserted`) rather
+        // than a copy that differs, further on, going unread.
+        const page = cut === 0 ? fresh(rows) : kept(fresh(rows.slice(0, cut)));
+        fromSeq = cut === 0 ? last.seq + 1 : last.seq;
+        given = new Set();
+        if (page.length > 0) return page;
+        continue;
+      }
+      const page = fresh(rows);
+      if (page.length === 0) {
+        // Nothing new: every row is of seq `from`, given before. The session goes on after it.
+        fromSeq = from + 1;
+        given = new Set();
+        continue;
+      }
+      const atLast = rows.filter((event) => event.seq === last.seq).map(identity);
+      given = last.seq === from ? new Set([...given, ...atLast]) : new Set(atLast);
+      fromSeq = last.seq;
+      return kept(page);
     }
-    let cut = rows.length;
-    while (cut > 0 && rows[cut - 1]!.seq === last.seq) cut--;
-    // As many stored rows of one seq as a page holds: no redelivery makes that many copies, and
-    // the page cannot end on a whole seq. The rows are given as they are, copies and all, so that
-    // verification reports the session broken at the second one (`inserted`) rather than a copy
-    // that differs, further on, going unread.
-    if (cut === 0) {
-      fromSeq = last.seq + 1;
-      return rows;
-    }
-    fromSeq = last.seq;
-    return kept(rows.slice(0, cut));
+    return [];
   };
 }
 
