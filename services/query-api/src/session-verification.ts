@@ -114,8 +114,10 @@ export async function verifyStoredSession(
  *
  * `first` is the first page of the events in seq order and `nextPage` gives the others (none by
  * default). Each page is verified as a window after the head of the one before, so only two pages
- * are held at once; a break is classified with the page after it in view. After a break the rest
- * is read only to count it and to find the signed head's event.
+ * are held at once; a break is classified with the event before it and the page after it in view.
+ * Whether the session is intact does not depend on the page size (but for a seq with a page's worth
+ * of stored rows, reported `inserted`); what the first break is called can, rarely: an event linking to one two or more pages ahead is `reordered` read whole, and may read as
+ * `edited` here. After a break the rest is read only to count it and to find the signed head's event.
  */
 export async function verifySessionEvents(
   sessionId: string,
@@ -151,8 +153,8 @@ export async function verifySessionEvents(
         after = result.head ?? undefined;
         headChecked ||= checkHead;
       } else {
-        // Judged again as reading it whole would: from the last event of the page before (which
-        // held) to the end of the next one, as a break is described by the events on either side.
+        // Judged again from the last event of the page before (which held) to the end of the next
+        // page: a break is described by the events on either side of it.
         const window = last === undefined ? [...page, ...following] : [last, ...page, ...following];
         const wide = verifyChain(window, {
           ...options,
