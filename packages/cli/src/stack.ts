@@ -93,18 +93,23 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
       // Always loopback, whatever GATEHOUSE_HOST says: the development login takes no password.
       // A gateway shared on the network points gateway.issuer at a real OIDC provider instead.
       const authConfig = config.authserver;
-      // The port is also the issuer's: both must change together.
+      // The loopback address the issuer names (::1 for http://[::1]:…), else 127.0.0.1.
+      const authHost = new URL(authConfig.issuer).hostname === '[::1]' ? '::1' : '127.0.0.1';
       authServer = await listening(
-        'authserver',
-        'GATEHOUSE_AUTH_PORT and authserver.issuer',
-        settings.authPort,
+        {
+          what: 'authserver',
+          port: settings.authPort,
+          // The port is also the issuer's: both must change together.
+          portFrom: 'GATEHOUSE_AUTH_PORT and authserver.issuer',
+          host: authHost,
+          hostFrom: 'authserver.issuer',
+        },
         () =>
           createAuthServer({
             config: authConfig,
             resource: [config.gateway.resource, config.query.resource],
             port: settings.authPort,
-            // The loopback address the issuer names (::1 for http://[::1]:…), else 127.0.0.1.
-            host: new URL(authConfig.issuer).hostname === '[::1]' ? '::1' : '127.0.0.1',
+            host: authHost,
             dataDir: settings.dataDir,
             logger: logger.child({ service: 'authserver' }),
           }),
@@ -185,8 +190,15 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
       redactKeys: config.audit.redactKeys,
     });
     stops.push(() => ingress.close());
-    const ingressUrl = await listening('gateway', 'GATEHOUSE_INGRESS_PORT', settings.ingressPort, () =>
-      ingress.listen(settings.ingressPort, settings.host),
+    const ingressUrl = await listening(
+      {
+        what: 'gateway',
+        port: settings.ingressPort,
+        portFrom: 'GATEHOUSE_INGRESS_PORT (and gateway.resource, on this machine)',
+        host: settings.host,
+        hostFrom: 'GATEHOUSE_HOST',
+      },
+      () => ingress.listen(settings.ingressPort, settings.host),
     );
     progress(`ingress: ${ingressUrl}/mcp (policy ${policy.version.slice(0, 12)})`);
 
@@ -218,8 +230,15 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
       },
     });
     stops.push(() => queryApi.close());
-    const queryUrl = await listening('query API', 'GATEHOUSE_QUERY_PORT', settings.queryPort, () =>
-      queryApi.listen({ port: settings.queryPort, host: settings.host }),
+    const queryUrl = await listening(
+      {
+        what: 'query API',
+        port: settings.queryPort,
+        portFrom: 'GATEHOUSE_QUERY_PORT (and query.resource, on this machine)',
+        host: settings.host,
+        hostFrom: 'GATEHOUSE_HOST',
+      },
+      () => queryApi.listen({ port: settings.queryPort, host: settings.host }),
     );
     progress(`query API: ${queryUrl}`);
 
@@ -263,35 +282,39 @@ async function openLog(settings: Settings): Promise<EventLog> {
   });
 }
 
+/** What chose where a server listens: its port and its address, as the user sets them. */
+interface ListenChoice {
+  what: string;
+  port: number;
+  /** What sets the port, e.g. `GATEHOUSE_QUERY_PORT` (and a resource URI naming it). */
+  portFrom: string;
+  host: string;
+  /** What sets the address, e.g. `GATEHOUSE_HOST`. */
+  hostFrom: string;
+}
+
 /** Why a server could not listen, by the code of the system error under it, and what to do. */
-const LISTEN_PROBLEMS: Readonly<Record<string, (variable: string) => string>> = {
-  EADDRINUSE: (variable) => `the port is in use: stop what holds it, or set ${variable} to a free port`,
-  EACCES: (variable) => `not permitted (a port below 1024 needs privileges): set ${variable} to another`,
-  EADDRNOTAVAIL: () => 'GATEHOUSE_HOST is not an address of this machine',
+const LISTEN_PROBLEMS: Readonly<Record<string, (choice: ListenChoice) => string>> = {
+  EADDRINUSE: (c) =>
+    `${c.portFrom}: the ${c.what} cannot listen on port ${c.port} (EADDRINUSE): the port is in use: stop what holds it, or move ${c.portFrom} to a free port`,
+  EACCES: (c) =>
+    `${c.portFrom}: the ${c.what} cannot listen on port ${c.port} (EACCES): a port below 1024 needs privileges; move ${c.portFrom} to another`,
+  EADDRNOTAVAIL: (c) =>
+    `${c.hostFrom}: the ${c.what} cannot listen on ${c.host} (EADDRNOTAVAIL): not an address of this machine`,
 };
 
 /**
- * Starts listening, turning a refusal of the system into an error naming the variable that chose
- * the port (`GATEHOUSE_*_PORT`) instead of Node's stack trace.
+ * Starts listening, turning a refusal of the system into an error naming what chose the port or
+ * the address (`GATEHOUSE_*_PORT`, a resource URI, `GATEHOUSE_HOST`) instead of Node's stack trace.
  */
-async function listening<T>(
-  what: string,
-  variable: string,
-  port: number,
-  listen: () => Promise<T>,
-): Promise<T> {
+async function listening<T>(choice: ListenChoice, listen: () => Promise<T>): Promise<T> {
   try {
     return await listen();
   } catch (error) {
     for (let cause: unknown = error; cause instanceof Error; cause = cause.cause) {
       const code = (cause as NodeJS.ErrnoException).code;
       const problem = code === undefined ? undefined : LISTEN_PROBLEMS[code];
-      if (problem !== undefined)
-        throw new CliError(
-          'GH_ERR_CONFIG_ENV',
-          `${variable}: the ${what} cannot listen on port ${port} (${code}): ${problem(variable)}`,
-          error,
-        );
+      if (problem !== undefined) throw new CliError('GH_ERR_CONFIG_ENV', problem(choice), error);
     }
     throw error;
   }

@@ -49,11 +49,11 @@ describe('embedded stack: a port another process holds', () => {
     for (const [port, message] of [
       [
         ingressPort,
-        `GATEHOUSE_INGRESS_PORT: the gateway cannot listen on port ${ingressPort} (EADDRINUSE): the port is in use: stop what holds it, or set GATEHOUSE_INGRESS_PORT to a free port`,
+        `GATEHOUSE_INGRESS_PORT (and gateway.resource, on this machine): the gateway cannot listen on port ${ingressPort} (EADDRINUSE): the port is in use: stop what holds it, or move GATEHOUSE_INGRESS_PORT (and gateway.resource, on this machine) to a free port`,
       ],
       [
         queryPort,
-        `GATEHOUSE_QUERY_PORT: the query API cannot listen on port ${queryPort} (EADDRINUSE): the port is in use`,
+        `GATEHOUSE_QUERY_PORT (and query.resource, on this machine): the query API cannot listen on port ${queryPort} (EADDRINUSE): the port is in use`,
       ],
       [
         authPort,
@@ -70,6 +70,17 @@ describe('embedded stack: a port another process holds', () => {
         await held.release();
       }
     }
+    // An address this machine does not have names GATEHOUSE_HOST.
+    await expect(
+      startStack({
+        settings: { ...settings, host: '192.0.2.1' },
+        config,
+        logger: pino({ level: 'silent' }),
+      }),
+    ).rejects.toMatchObject({
+      message:
+        'GATEHOUSE_HOST: the gateway cannot listen on 192.0.2.1 (EADDRNOTAVAIL): not an address of this machine',
+    });
     // Everything started before the failure was stopped again: the stack starts now.
     const stack = await attempt();
     await stack.close();
