@@ -23,6 +23,7 @@ import { openAuditStore, type AuditStore } from '@gatehouse/store';
 import { gatewayWithSelfActingAgents, type GatehouseConfig } from './config.js';
 import { superviseProjector, type SupervisedProjector } from './projector-supervisor.js';
 import { CliError } from './errors.js';
+import { listening } from './listening.js';
 import type { Settings } from './settings.js';
 
 /** A running Gatehouse: every service of the embedded mode in this process. */
@@ -280,44 +281,6 @@ async function openLog(settings: Settings): Promise<EventLog> {
     dir: path.join(settings.dataDir, 'log'),
     ...(inlineCommitWhenQuietMs === undefined ? {} : { inlineCommitWhenQuietMs }),
   });
-}
-
-/** What chose where a server listens: its port and its address, as the user sets them. */
-interface ListenChoice {
-  what: string;
-  port: number;
-  /** What sets the port, e.g. `GATEHOUSE_QUERY_PORT` (and a resource URI naming it). */
-  portFrom: string;
-  host: string;
-  /** What sets the address, e.g. `GATEHOUSE_HOST`. */
-  hostFrom: string;
-}
-
-/** Why a server could not listen, by the code of the system error under it, and what to do. */
-const LISTEN_PROBLEMS: Readonly<Record<string, (choice: ListenChoice) => string>> = {
-  EADDRINUSE: (c) =>
-    `${c.portFrom}: the ${c.what} cannot listen on port ${c.port} (EADDRINUSE): the port is in use: stop what holds it, or move ${c.portFrom} to a free port`,
-  EACCES: (c) =>
-    `${c.portFrom}: the ${c.what} cannot listen on port ${c.port} (EACCES): a port below 1024 needs privileges; move ${c.portFrom} to another`,
-  EADDRNOTAVAIL: (c) =>
-    `${c.hostFrom}: the ${c.what} cannot listen on ${c.host} (EADDRNOTAVAIL): not an address of this machine`,
-};
-
-/**
- * Starts listening, turning a refusal of the system into an error naming what chose the port or
- * the address (`GATEHOUSE_*_PORT`, a resource URI, `GATEHOUSE_HOST`) instead of Node's stack trace.
- */
-async function listening<T>(choice: ListenChoice, listen: () => Promise<T>): Promise<T> {
-  try {
-    return await listen();
-  } catch (error) {
-    for (let cause: unknown = error; cause instanceof Error; cause = cause.cause) {
-      const code = (cause as NodeJS.ErrnoException).code;
-      const problem = code === undefined ? undefined : LISTEN_PROBLEMS[code];
-      if (problem !== undefined) throw new CliError('GH_ERR_CONFIG_ENV', problem(choice), error);
-    }
-    throw error;
-  }
 }
 
 /** Host names of this machine's loopback interface, as a URL spells them. */

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -103,6 +104,36 @@ describe('gatehouse query-api', () => {
       expect(signed.has('sess-last-week')).toBe(false);
     } finally {
       await log.close();
+    }
+  });
+
+  it('names the port variable when its port is taken, and exits 2 with nothing left running', async () => {
+    const held = net.createServer();
+    await new Promise<void>((resolve) => held.listen(0, '127.0.0.1', resolve));
+    const port = (held.address() as net.AddressInfo).port;
+    try {
+      const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [GATEHOUSE, 'query-api'], {
+          env: {
+            ...process.env,
+            GATEHOUSE_CONFIG: EXAMPLE_CONFIG,
+            GATEHOUSE_DATA_DIR: path.join(dataDir, 'port-taken'),
+            GATEHOUSE_QUERY_PORT: String(port),
+            KAFKA_BROKERS: '',
+            CLICKHOUSE_URL: '',
+          },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        let stderr = '';
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        child.once('exit', (code) => resolve({ code, stderr }));
+      });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(
+        `error: GATEHOUSE_QUERY_PORT (and query.resource, on this machine): the query API cannot listen on port ${port} (EADDRINUSE)`,
+      );
+    } finally {
+      await new Promise((resolve) => held.close(resolve));
     }
   });
 });

@@ -80,6 +80,7 @@ export async function runQueryApi(options: RunQueryApiOptions): Promise<RunningQ
   let store: AuditStore | undefined;
   let log: EventLog | undefined;
   let checkpointer: Checkpointer | undefined;
+  let api: QueryApi | undefined;
   try {
     store = await openAuditStore({
       dataDir,
@@ -93,7 +94,7 @@ export async function runQueryApi(options: RunQueryApiOptions): Promise<RunningQ
           ...kafkaTopicLayoutFromEnv(env),
         })
       : await openEmbeddedLog({ dir: path.join(dataDir, 'log') });
-    const api = await createQueryApi({
+    api = await createQueryApi({
       store,
       log,
       policy,
@@ -122,11 +123,12 @@ export async function runQueryApi(options: RunQueryApiOptions): Promise<RunningQ
       });
     }
     const url = await api.listen({ port, host });
+    const openApi = api;
     const openStore = store;
     const openLog = log;
     const close = async () => {
       await checkpointer?.stop();
-      await api.close();
+      await openApi.close();
       await openLog.close();
       await openStore.close();
     };
@@ -135,9 +137,10 @@ export async function runQueryApi(options: RunQueryApiOptions): Promise<RunningQ
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     }
-    return { api, url, close };
+    return { api: openApi, url, close };
   } catch (error) {
     await checkpointer?.stop().catch(() => undefined);
+    await api?.close().catch(() => undefined);
     await log?.close().catch(() => undefined);
     await store?.close().catch(() => undefined);
     throw error;
