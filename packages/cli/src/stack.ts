@@ -16,6 +16,7 @@ import {
   createQueryApi,
   loadCheckpointKey,
   startCheckpointer,
+  storeHeadsSince,
   type Checkpointer,
   type QueryApi,
 } from '@gatehouse/query-api';
@@ -206,8 +207,10 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
     const key = await loadCheckpointKey({ dataDir: settings.dataDir });
     const checkpointer = startCheckpointer({
       log,
-      // Active sessions: those with events in the last two intervals (older heads were signed before).
-      heads: () => store.latestHeads({ since: new Date(Date.now() - 2 * config.audit.checkpointIntervalMs) }),
+      // Sessions with events in the last hour (a late projection included); a head that did not
+      // move since it was signed is not signed again.
+      heads: () =>
+        store.latestHeads({ since: storeHeadsSince(Date.now(), config.audit.checkpointIntervalMs) }),
       key,
       intervalMs: config.audit.checkpointIntervalMs,
     });

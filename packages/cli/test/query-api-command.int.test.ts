@@ -38,13 +38,15 @@ function sessionEvents(chains: ChainRegistry, session: string, atMs: number): Ga
 }
 
 describe('gatehouse query-api', () => {
-  it('serves the query API from the config, and signs checkpoints over the recently active sessions only', async () => {
+  it('serves the query API from the config, and signs checkpoints over the sessions of the last hour only', async () => {
     const chains = new ChainRegistry();
     const store = await openAuditStore({ dataDir, maxThreads: 1 });
     try {
       await store.insertEvents(
         [
           ...sessionEvents(chains, 'sess-last-week', Date.now() - 7 * DAY_MS),
+          // Events of half an hour ago, projected only now (a projector that was behind).
+          ...sessionEvents(chains, 'sess-half-an-hour-ago', Date.now() - 30 * 60_000),
           ...sessionEvents(chains, 'sess-now', Date.now()),
         ],
         'query-api-command/1',
@@ -101,6 +103,7 @@ describe('gatehouse query-api', () => {
       expect(checkpoints.length).toBeGreaterThan(0);
       const signed = new Set(checkpoints.flatMap((event) => event.data.heads.map((head) => head.session_id)));
       expect(signed.has('sess-now')).toBe(true);
+      expect(signed.has('sess-half-an-hour-ago')).toBe(true);
       expect(signed.has('sess-last-week')).toBe(false);
     } finally {
       await log.close();

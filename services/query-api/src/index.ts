@@ -57,6 +57,9 @@ export {
 } from './checkpoint-jws.js';
 export {
   startCheckpointer,
+  storeHeadsSince,
+  MAX_HEADS_PER_CHECKPOINT,
+  STORE_HEADS_LOOKBACK_MS,
   type Checkpointer,
   type CheckpointerOptions,
   type HeadSource,

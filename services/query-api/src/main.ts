@@ -10,7 +10,7 @@ import {
 import { loadPolicy, policyFromPublished, type PolicyConfigInput } from '@gatehouse/policy';
 import { openAuditStore, type AuditStore } from '@gatehouse/store';
 import { loadCheckpointKey } from './checkpoint-key.js';
-import { startCheckpointer, type Checkpointer } from './checkpointer.js';
+import { startCheckpointer, storeHeadsSince, type Checkpointer } from './checkpointer.js';
 import { createQueryApi, DEFAULT_QUERY_PORT, type QueryApi } from './create-query-api.js';
 import { QueryApiError } from './errors.js';
 
@@ -32,8 +32,8 @@ export interface RunQueryApiOptions {
   policySource?: string;
   /**
    * Publish signed checkpoints from this process every so many ms (`audit.checkpointIntervalMs`),
-   * over the heads ClickHouse holds of the sessions with events in the last two intervals (older
-   * heads were signed before). Leave unset when another process runs the checkpointer.
+   * over the heads ClickHouse holds of the sessions with events in the last hour that moved since
+   * they were signed (`storeHeadsSince`). Leave unset when another process runs the checkpointer.
    */
   checkpointIntervalMs?: number;
   /** Environment to read. Default `process.env`. */
@@ -115,8 +115,9 @@ export async function runQueryApi(options: RunQueryApiOptions): Promise<RunningQ
       const heads = store;
       checkpointer = startCheckpointer({
         log,
-        // Every head ever seen would outgrow an event (1 MiB) at a few thousand sessions.
-        heads: () => heads.latestHeads({ since: new Date(Date.now() - 2 * intervalMs) }),
+        // The sessions with events in the last hour (a late projection included), not every
+        // session ever: a head that did not move is not signed again.
+        heads: () => heads.latestHeads({ since: storeHeadsSince(Date.now(), intervalMs) }),
         key,
         intervalMs,
         ...(options.logger === undefined ? {} : { logger: options.logger }),

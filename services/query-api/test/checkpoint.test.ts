@@ -10,6 +10,7 @@ import {
   loadCheckpointKey,
   QueryApiError,
   signCheckpoint,
+  MAX_HEADS_PER_CHECKPOINT,
   startCheckpointer,
   verifyCheckpoint,
 } from '../src/index.js';
@@ -130,6 +131,43 @@ describe('startCheckpointer', () => {
     expect(payload.heads).toEqual([{ session_id: 's-1', seq: 1, hash: chains.head('s-1')!.hash }]);
     expect(appended[1]!.data.heads).toEqual(payload.heads);
     expect(second!.id).toBe(appended[1]!.id);
+  });
+
+  it('signs only the heads that moved since they were signed, at most MAX_HEADS_PER_CHECKPOINT an event', async () => {
+    const log = createMemoryLog();
+    const key = await loadCheckpointKey({ dataDir: dir });
+    const hash = (n: number) => n.toString(16).padStart(64, '0');
+    const heads = new Map(
+      Array.from({ length: MAX_HEADS_PER_CHECKPOINT * 2 + 500 }, (_, i) => [
+        `s-${String(i).padStart(5, '0')}`,
+        { seq: 0, hash: hash(i) },
+      ]),
+    );
+    const checkpointer = startCheckpointer({ log, heads: () => heads, key, intervalMs: 60_000 });
+
+    await checkpointer.publishNow();
+    heads.set('s-00007', { seq: 1, hash: hash(1_000_000) });
+    heads.set('s-04100', { seq: 1, hash: hash(1_000_001) });
+    await checkpointer.publishNow();
+    expect(await checkpointer.publishNow()).toBeUndefined();
+    await checkpointer.stop();
+
+    const appended = log.events().map((e) => parseEvent(e)) as EventOf<'checkpoint.signed'>[];
+    expect(appended.map((e) => [e.seq, e.data.heads.length])).toEqual([
+      [0, MAX_HEADS_PER_CHECKPOINT],
+      [1, MAX_HEADS_PER_CHECKPOINT],
+      [2, 500],
+      [3, 2],
+    ]);
+    for (const event of appended) {
+      const payload = await verifyCheckpoint(event.data.jws, key.publicKey);
+      expect(payload.heads).toEqual(event.data.heads);
+      expect(Buffer.byteLength(JSON.stringify(event))).toBeLessThan(1024 * 1024);
+    }
+    expect(appended[3]!.data.heads.map((h) => [h.session_id, h.seq])).toEqual([
+      ['s-00007', 1],
+      ['s-04100', 1],
+    ]);
   });
 
   it('rewinds its chain when the log refuses a checkpoint, so the next one still links', async () => {

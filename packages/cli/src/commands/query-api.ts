@@ -6,8 +6,8 @@ import { readSettings } from '../settings.js';
 /**
  * `gatehouse query-api`: the query API in a process of its own, for scale-out (`KAFKA_BROKERS`,
  * `CLICKHOUSE_URL`), with the config's `gateway`, `query`, `policy` and `audit` sections. It also
- * signs checkpoints every `audit.checkpointIntervalMs`, on a stream of its own, over the sessions
- * active since the interval before last. Logs (pino, `LOG_LEVEL`, default warn: the checkpoints it
+ * signs checkpoints every `audit.checkpointIntervalMs`, on a stream of its own, over the heads that
+ * moved of the sessions with events in the last hour (`storeHeadsSince`). Logs (pino, `LOG_LEVEL`, default warn: the checkpoints it
  * could not publish) go to stderr. Runs until SIGINT/SIGTERM.
  */
 export function registerQueryApiCommand(program: Command): void {
