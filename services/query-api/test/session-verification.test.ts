@@ -9,9 +9,10 @@ import {
   type EventContext,
   type EventOf,
   type GatehouseEvent,
+  verifyChain,
 } from '@gatehouse/events';
 import type { AuditStore, SessionEventsOptions } from '@gatehouse/store';
-import { storedSessionPages } from '../src/session-pages.js';
+import { storedSessionPages, withoutIdenticalCopies } from '../src/session-pages.js';
 import {
   verifySessionEvents,
   type SessionCheckpoints,
@@ -141,6 +142,13 @@ describe('verifying a stored session a page at a time', () => {
     'answers for %s as it does reading it whole, at every page size',
     async (_what, rows, found) => {
       const whole = await verifyPaged(rows, 1_000, found);
+      // Read whole, the answer is verifyChain's over the stored rows in seq, id order.
+      const sorted = [...rows].sort((a, b) => a.seq - b.seq || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      const chainAnswer = verifyChain(withoutIdenticalCopies(sorted), {
+        sessionId: SESSION,
+        ...(found.anchor === undefined ? {} : { expectedHead: found.anchor.head }),
+      });
+      expect(whole.first_bad).toEqual(chainAnswer.ok ? null : chainAnswer.firstBad);
       for (const short of [false, true])
         for (const pageRows of [4, 5, 7, 11, 12, 13]) {
           expect({ short, pageRows, ...(await verifyPaged(rows, pageRows, found, short)) }).toEqual({
