@@ -109,8 +109,8 @@ export function startCheckpointer(options: CheckpointerOptions): Checkpointer {
     const heads = all
       .filter((head) => !head.session_id.startsWith('checkpoint:'))
       .sort((a, b) => (a.session_id < b.session_id ? -1 : a.session_id > b.session_id ? 1 : 0));
-    // Only heads that moved since they were last signed: the newest checkpoint naming a session
-    // is what verification anchors on, and an unchanged head's is still true.
+    // Only heads that moved since they were last signed: verification anchors on the checkpoint
+    // that signed a session furthest along, and an unchanged head's is still true.
     const changed = heads.filter((head) => signed.get(head.session_id) !== head.hash);
     const next = new Map<string, string>();
     for (const head of heads) {

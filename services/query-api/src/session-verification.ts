@@ -73,7 +73,7 @@ export interface SessionVerification {
 
 /** What `findSessionCheckpoint` found: the anchor (if any) and what it refused. */
 export interface SessionCheckpoints {
-  /** The newest checkpoint that verified with a known key, with the head it signed for the session. */
+  /** The checkpoint verified with a known key that signed the session furthest along, and that head. */
   anchor?: { event: EventOf<'checkpoint.signed'>; head: ChainHead; kid: string; signedAt: string };
   /** When nothing verified: the newest checkpoint signed by a key this API does not know. */
   unknownKey?: { event: EventOf<'checkpoint.signed'>; kid: string };
@@ -83,7 +83,7 @@ export interface SessionCheckpoints {
 
 /**
  * Verifies a stored session (`GET /v1/sessions/{id}/verify`) page by page: its events as read back
- * from the store, anchored by the newest checkpoint naming it that verifies with a known key.
+ * from the store, anchored by the verified checkpoint that signed it furthest along.
  * Undefined when nothing is stored of the session, and no checkpoint names it.
  */
 export async function verifyStoredSession(
@@ -106,8 +106,8 @@ export async function verifyStoredSession(
 }
 
 /**
- * Verifies a session's chain as read back from the store, anchored by the newest checkpoint that
- * verified with a known key: the head it signed must be in the chain with the same hash, so
+ * Verifies a session's chain as read back from the store, anchored by the checkpoint verified with
+ * a known key that signed it furthest along (`findSessionCheckpoint`): the head it signed must be in the chain with the same hash, so
  * deleting or editing the newest events is caught too. A checkpoint naming the session that was
  * forged (bad signature, unsigned claim, moved in time) makes the session not intact: someone
  * wrote to the record.
@@ -247,13 +247,16 @@ const MAX_CANDIDATES = 1_000;
 export const MAX_CHECKPOINT_TS_SKEW_MS = 60_000;
 
 /**
- * Finds the newest checkpoint naming `sessionId` that verifies with a known key (what
- * `verifySessionEvents` anchors on), newest first by `ts` among the checkpoints signed since
- * `since` — every stream, however long ago. A candidate whose signature fails, whose signed
- * payload does not name the session, or whose `ts` is not its signed `iat` (an old one moved to
- * look newest) is refused and reported; one signed by an unknown key is passed over (kept only
- * to report when nothing verifies). The search stops at the first verified candidate, or after
- * `MAX_CANDIDATES` (every one of which was then refused or unknown).
+ * Finds the checkpoint naming `sessionId` that `verifySessionEvents` anchors on: among those that
+ * verify with a known key, the one whose signed head for the session is furthest along (the
+ * highest seq; of two with one seq, the older). A chain only grows, so a newer checkpoint naming an
+ * earlier or another head was signed after the chain was cut back or rewritten — by a checkpointer
+ * reading heads from a store someone had altered — and must not vouch for it. Candidates are read
+ * newest first by `ts` among the checkpoints signed since `since`, every stream, however long ago.
+ * A candidate whose signature fails, whose signed payload does not name the session, or whose `ts`
+ * is not its signed `iat` (an old one moved to look newest) is refused and reported; one signed by
+ * an unknown key is passed over (kept only to report when nothing verifies). At most
+ * `MAX_CANDIDATES` are examined.
  */
 export async function findSessionCheckpoint(
   store: AuditStore,
@@ -263,6 +266,7 @@ export async function findSessionCheckpoint(
 ): Promise<SessionCheckpoints> {
   const rejected: RejectedCheckpoint[] = [];
   let unknownKey: SessionCheckpoints['unknownKey'];
+  let anchor: SessionCheckpoints['anchor'];
   let before: { ts: string; id: string } | undefined;
   for (let examined = 0; examined < MAX_CANDIDATES;) {
     const page = await store.checkpointsNaming(sessionId, {
@@ -301,20 +305,22 @@ export async function findSessionCheckpoint(
         refuse('redated');
         continue;
       }
-      return {
-        anchor: {
+      // Newest first: a candidate as far along as the best so far is older, and wins the tie.
+      if (anchor === undefined || signed.seq >= anchor.head.seq)
+        anchor = {
           event,
           head: { seq: signed.seq, hash: signed.hash },
           kid,
           signedAt: new Date(payload.iat * 1000).toISOString(),
-        },
-        ...(unknownKey === undefined ? {} : { unknownKey }),
-        rejected,
-      };
+        };
     }
     const last = page.at(-1);
     if (last === undefined || page.length < CANDIDATE_PAGE) break;
     before = { ts: last.ts, id: last.id };
   }
-  return { ...(unknownKey === undefined ? {} : { unknownKey }), rejected };
+  return {
+    ...(anchor === undefined ? {} : { anchor }),
+    ...(unknownKey === undefined ? {} : { unknownKey }),
+    rejected,
+  };
 }

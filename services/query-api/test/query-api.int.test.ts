@@ -740,6 +740,42 @@ describe('verify', () => {
     });
   });
 
+  it('anchors on the checkpoint that signed a session furthest along: one signed after its tail was cut does not vouch for it', async () => {
+    const events = await sealSession('sess-t1', 3);
+    await project(fixture.store, events);
+    const key = await loadCheckpointKey({ dataDir: fixture.dir });
+    const keys = new Map([[key.kid, key.publicKey]]);
+    const sign = async (head: GatehouseEvent, at: string, stream: string) => {
+      const cpLog = createMemoryLog();
+      const checkpointer = startCheckpointer({
+        log: cpLog,
+        heads: () => new Map([['sess-t1', { seq: head.seq, hash: head.hash }]]),
+        key,
+        intervalMs: 60_000,
+        stream,
+        now: () => Date.parse(at),
+      });
+      await checkpointer.publishNow();
+      await checkpointer.stop();
+      await project(fixture.store, cpLog.events());
+    };
+    const last = events.at(-1)!;
+    await sign(last, '2026-11-23T09:00:00.000Z', 'checkpoint:t1-before');
+    // The newest two rows deleted, and a checkpointer fed from the cut store signs what it sees.
+    await sql.command({
+      query: 'ALTER TABLE gatehouse.events DELETE WHERE id IN ({ids:Array(UUID)})',
+      query_params: { ids: [events.at(-1)!.id, events.at(-2)!.id] },
+      clickhouse_settings: { mutations_sync: '1' },
+    });
+    await sign(events.at(-3)!, '2026-11-23T09:05:00.000Z', 'checkpoint:t1-after');
+    expect(await verify('sess-t1', keys)).toMatchObject({
+      intact: false,
+      anchored: false,
+      first_bad: { kind: 'deleted', seq: last.seq - 1 },
+      checkpoint: { status: 'head_mismatch', stream: 'checkpoint:t1-before', head: { seq: last.seq } },
+    });
+  });
+
   it('replays past a row deleted from the events table: the short page still names where the rest starts', async () => {
     const events = await sealSession('sess-p2', 4);
     await project(fixture.store, events);
