@@ -30,8 +30,10 @@ export async function listening<T>(choice: ListenChoice, listen: () => Promise<T
     return await listen();
   } catch (error) {
     for (let cause: unknown = error; cause instanceof Error; cause = cause.cause) {
-      const code = (cause as NodeJS.ErrnoException).code;
-      const problem = code === undefined ? undefined : LISTEN_PROBLEMS[code];
+      // Only the system's refusal to listen: an EACCES from reading a file or an EADDRNOTAVAIL
+      // from connecting to Kafka on the way is not about the port.
+      const { code, syscall } = cause as NodeJS.ErrnoException;
+      const problem = code === undefined || syscall !== 'listen' ? undefined : LISTEN_PROBLEMS[code];
       if (problem !== undefined) throw new CliError('GH_ERR_CONFIG_ENV', problem(choice), error);
     }
     throw error;

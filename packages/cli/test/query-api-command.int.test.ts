@@ -110,7 +110,20 @@ describe('gatehouse query-api', () => {
     }
   });
 
-  it('names the port variable when its port is taken, and exits 2 with nothing left running', async () => {
+  it('names the port variable when its port is taken, and exits 2 with nothing left running or written', async () => {
+    const logged = async () => {
+      const log = await openEmbeddedLog({ dir: path.join(dataDir, 'log') });
+      try {
+        const consumer = await log.openConsumer(`count-${Date.now()}`, { fromBeginning: true });
+        const batch = await consumer.next({ maxEvents: 1_000, maxWaitMs: 500 });
+        await consumer.close();
+        return batch.events.length;
+      } finally {
+        await log.close();
+      }
+    };
+    // The data dir of the test before: its store holds sessions of the last hour to sign.
+    const before = await logged();
     const held = net.createServer();
     await new Promise<void>((resolve) => held.listen(0, '127.0.0.1', resolve));
     const port = (held.address() as net.AddressInfo).port;
@@ -120,7 +133,7 @@ describe('gatehouse query-api', () => {
           env: {
             ...process.env,
             GATEHOUSE_CONFIG: EXAMPLE_CONFIG,
-            GATEHOUSE_DATA_DIR: path.join(dataDir, 'port-taken'),
+            GATEHOUSE_DATA_DIR: dataDir,
             GATEHOUSE_QUERY_PORT: String(port),
             KAFKA_BROKERS: '',
             CLICKHOUSE_URL: '',
@@ -132,6 +145,7 @@ describe('gatehouse query-api', () => {
         child.once('exit', (code) => resolve({ code, stderr }));
       });
       expect(result.code).toBe(2);
+      expect(await logged()).toBe(before);
       expect(result.stderr).toContain(
         `error: GATEHOUSE_QUERY_PORT (and query.resource, on this machine): the query API cannot listen on port ${port} (EADDRINUSE)`,
       );

@@ -5,7 +5,7 @@ import {
   type CheckpointHead,
   type GatehouseEvent,
 } from '@gatehouse/events';
-import type { EventLog } from '@gatehouse/eventlog';
+import { LogError, type EventLog } from '@gatehouse/eventlog';
 import { signCheckpoint } from './checkpoint-jws.js';
 import type { CheckpointKey } from './checkpoint-key.js';
 
@@ -23,6 +23,35 @@ export type HeadSource = ReadonlyMap<string, ChainHead> | readonly CheckpointHea
  * this in one tick are signed in several events.
  */
 export const MAX_HEADS_PER_CHECKPOINT = 2_000;
+
+/**
+ * Most bytes of heads (their JSON) one checkpoint event signs: they appear twice in it, once in
+ * the JWS payload (base64url, a third more), so an event of this many stays near 600 KiB, under the
+ * log's 1 MiB record limit, whatever the session ids.
+ */
+const MAX_HEAD_BYTES_PER_CHECKPOINT = 256 * 1024;
+
+/** `heads` in runs of at most `MAX_HEADS_PER_CHECKPOINT` heads and `MAX_HEAD_BYTES_PER_CHECKPOINT` bytes. */
+function partsOf(heads: readonly CheckpointHead[]): CheckpointHead[][] {
+  const parts: CheckpointHead[][] = [];
+  let part: CheckpointHead[] = [];
+  let bytes = 0;
+  for (const head of heads) {
+    const size = Buffer.byteLength(JSON.stringify(head));
+    if (
+      part.length > 0 &&
+      (part.length === MAX_HEADS_PER_CHECKPOINT || bytes + size > MAX_HEAD_BYTES_PER_CHECKPOINT)
+    ) {
+      parts.push(part);
+      part = [];
+      bytes = 0;
+    }
+    part.push(head);
+    bytes += size;
+  }
+  if (part.length > 0) parts.push(part);
+  return parts;
+}
 
 /**
  * How far back a checkpointer fed from the store (`store.latestHeads({ since })`) looks for sessions
@@ -88,10 +117,32 @@ export function startCheckpointer(options: CheckpointerOptions): Checkpointer {
   const chain = new ChainRegistry();
   if (options.streamHead !== undefined) chain.restore(stream, options.streamHead);
   const now = options.now ?? Date.now;
-  /** Per session the source still gives, the hash of its head when it was last signed. */
-  let signed = new Map<string, string>();
+  /** Per session the source still gives, its head when it was last signed (and what was warned of). */
+  let signed = new Map<string, ChainHead & { warned?: string }>();
   let running: Promise<GatehouseEvent | undefined> | undefined;
   let stopped = false;
+
+  /** Signs `part` and appends it as one event; resolves with the event. */
+  const append = async (part: CheckpointHead[], nowMs: number): Promise<GatehouseEvent> => {
+    const jws = await signCheckpoint({ iat: Math.floor(nowMs / 1000), heads: part }, options.key);
+    const before = chain.head(stream);
+    const event = chain.seal(
+      createEvent(
+        'checkpoint.signed',
+        { session_id: stream },
+        { jws, kid: options.key.kid, heads: part },
+        {},
+        nowMs,
+      ),
+    );
+    try {
+      await options.log.append([event]);
+    } catch (error) {
+      chain.rewind(stream, before);
+      throw error;
+    }
+    return event;
+  };
 
   const publish = async (): Promise<GatehouseEvent | undefined> => {
     const source = await options.heads();
@@ -109,41 +160,50 @@ export function startCheckpointer(options: CheckpointerOptions): Checkpointer {
     const heads = all
       .filter((head) => !head.session_id.startsWith('checkpoint:'))
       .sort((a, b) => (a.session_id < b.session_id ? -1 : a.session_id > b.session_id ? 1 : 0));
-    // Only heads that moved since they were last signed: verification anchors on the checkpoint
-    // that signed a session furthest along, and an unchanged head's is still true.
-    const changed = heads.filter((head) => signed.get(head.session_id) !== head.hash);
-    const next = new Map<string, string>();
+    // Only heads that moved on since they were last signed: verification anchors on the
+    // checkpoint that signed a session furthest along, and an unchanged head's is still true. A
+    // head that went back, or changed at the seq signed, is not signed again: a chain only grows,
+    // so where the heads are read from was altered, and that is for verification to report.
+    const next = new Map<string, ChainHead & { warned?: string }>();
+    const changed: CheckpointHead[] = [];
     for (const head of heads) {
-      const hash = signed.get(head.session_id);
-      if (hash !== undefined) next.set(head.session_id, hash);
+      const before = signed.get(head.session_id);
+      if (before === undefined || head.seq > before.seq) changed.push(head);
+      else if (head.seq < before.seq || head.hash !== before.hash) {
+        const seen = `${head.seq}:${head.hash}`;
+        if (before.warned !== seen)
+          options.logger?.warn(
+            {
+              session_id: head.session_id,
+              signed: { seq: before.seq, hash: before.hash },
+              now: { seq: head.seq, hash: head.hash },
+            },
+            'a chain head went back or changed since it was signed; not signed again (the record was altered?)',
+          );
+        before.warned = seen;
+      }
+      if (before !== undefined) next.set(head.session_id, before);
     }
     signed = next;
     if (changed.length === 0) return undefined;
     // One clock reading for the signed `iat` and the events' `ts`: verification refuses a
     // checkpoint whose `ts` strays from its `iat` (an old one moved to look newest).
     const nowMs = now();
+    const parts = partsOf(changed);
     let last: GatehouseEvent | undefined;
-    for (let from = 0; from < changed.length; from += MAX_HEADS_PER_CHECKPOINT) {
-      const part = changed.slice(from, from + MAX_HEADS_PER_CHECKPOINT);
-      const jws = await signCheckpoint({ iat: Math.floor(nowMs / 1000), heads: part }, options.key);
-      const before = chain.head(stream);
-      const event = chain.seal(
-        createEvent(
-          'checkpoint.signed',
-          { session_id: stream },
-          { jws, kid: options.key.kid, heads: part },
-          {},
-          nowMs,
-        ),
-      );
+    for (let part = parts.shift(); part !== undefined; part = parts.shift()) {
       try {
-        await options.log.append([event]);
+        last = await append(part, nowMs);
       } catch (error) {
-        chain.rewind(stream, before);
+        // Heads longer than the estimate (escaped characters in session ids): halve and go on.
+        if (error instanceof LogError && error.code === 'GH_ERR_LOG_RECORD_TOO_LARGE' && part.length > 1) {
+          const half = Math.ceil(part.length / 2);
+          parts.unshift(part.slice(0, half), part.slice(half));
+          continue;
+        }
         throw error;
       }
-      for (const head of part) signed.set(head.session_id, head.hash);
-      last = event;
+      for (const head of part) signed.set(head.session_id, { seq: head.seq, hash: head.hash });
     }
     return last;
   };

@@ -110,6 +110,8 @@ export async function runQueryApi(options: RunQueryApiOptions): Promise<RunningQ
       maxThreads,
       ...(options.logger === undefined ? {} : { logger: options.logger }),
     });
+    const url = await api.listen({ port, host });
+    // Only once it serves: a start that fails publishes no checkpoint.
     const intervalMs = options.checkpointIntervalMs;
     if (intervalMs !== undefined) {
       const heads = store;
@@ -123,7 +125,6 @@ export async function runQueryApi(options: RunQueryApiOptions): Promise<RunningQ
         ...(options.logger === undefined ? {} : { logger: options.logger }),
       });
     }
-    const url = await api.listen({ port, host });
     const openApi = api;
     const openStore = store;
     const openLog = log;

@@ -170,6 +170,41 @@ describe('startCheckpointer', () => {
     ]);
   });
 
+  it('keeps every event under the record limit whatever the session ids, and never signs a head that went back', async () => {
+    const log = createMemoryLog();
+    const key = await loadCheckpointKey({ dataDir: dir });
+    const warnings: unknown[] = [];
+    // 256-character ids full of characters JSON escapes six bytes long.
+    const id = (i: number) => `${String(i).padStart(4, '0')}${'\u0001"'.repeat(126)}`;
+    const heads = new Map(
+      Array.from({ length: 3_000 }, (_, i) => [id(i), { seq: 5, hash: i.toString(16).padStart(64, '0') }]),
+    );
+    const checkpointer = startCheckpointer({
+      log,
+      heads: () => heads,
+      key,
+      intervalMs: 60_000,
+      logger: { warn: (details) => warnings.push(details) },
+    });
+    await checkpointer.publishNow();
+    const first = log.events().length;
+    // One head cut back, one rewritten at the seq signed, one moved on.
+    heads.set(id(1), { seq: 3, hash: 'a'.repeat(64) });
+    heads.set(id(2), { seq: 5, hash: 'b'.repeat(64) });
+    heads.set(id(3), { seq: 6, hash: 'c'.repeat(64) });
+    await checkpointer.publishNow();
+    await checkpointer.stop();
+
+    const appended = log.events().map((e) => parseEvent(e)) as EventOf<'checkpoint.signed'>[];
+    expect(first).toBeGreaterThan(1);
+    for (const event of appended) expect(Buffer.byteLength(JSON.stringify(event))).toBeLessThan(1024 * 1024);
+    expect(appended.slice(0, first).flatMap((e) => e.data.heads).length).toBe(3_000);
+    expect(appended.slice(first).flatMap((e) => e.data.heads.map((h) => [h.session_id, h.seq]))).toEqual([
+      [id(3), 6],
+    ]);
+    expect(warnings).toHaveLength(2);
+  });
+
   it('rewinds its chain when the log refuses a checkpoint, so the next one still links', async () => {
     const log = createMemoryLog();
     const key = await loadCheckpointKey({ dataDir: dir });
