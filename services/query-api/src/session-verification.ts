@@ -115,9 +115,12 @@ export async function verifyStoredSession(
  * `first` is the first page of the events in seq order and `nextPage` gives the others (none by
  * default). Each page is verified as a window after the head of the one before, so only two pages
  * are held at once; a break is classified with the event before it and the page after it in view.
- * Whether the session is intact does not depend on the page size (but for a seq with a page's worth
- * of stored rows, reported `inserted`); what the first break is called can, rarely: an event linking to one two or more pages ahead is `reordered` read whole, and may read as
- * `edited` here. After a break the rest is read only to count it and to find the signed head's event.
+ * Whether the session is intact does not depend on the page size, but for a seq with a page's
+ * worth of stored rows (reported `inserted`) and for what `storedSessionPages` cannot see: a page's
+ * worth of index keys whose rows are gone from the events table ends the reading there. What the
+ * first break is called can depend on it, rarely: an event linking to one two or more pages ahead
+ * is `reordered` read whole, and may read as `edited` here. After a break the rest is read only to
+ * count it and to find the signed head's event.
  */
 export async function verifySessionEvents(
   sessionId: string,
