@@ -40,34 +40,49 @@ export interface TestStack {
 }
 
 /**
- * The example configuration on free ports and a temp data dir: issuer, resources and the
- * authserver follow the ports, everything else is the demo as shipped. `edit` may change the
- * config (policy, upstream env) before start.
+ * The example configuration on free ports in `dataDir`: the issuer, the resources and the
+ * authserver follow the ports, the stdio upstream runs from the repository root, everything else is
+ * the demo as shipped.
  */
-export async function startTestStack(
-  options: { edit?: (config: GatehouseConfig) => void; env?: NodeJS.ProcessEnv } = {},
-): Promise<TestStack> {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-e2e-'));
-  const [ingressPort, queryPort, authPort] = (await freePorts(3)) as [number, number, number];
+export async function exampleOnFreePorts(
+  dataDir: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{
+  settings: Settings;
+  config: GatehouseConfig;
+  ports: { ingress: number; query: number; auth: number };
+}> {
+  const [ingress, query, auth] = (await freePorts(3)) as [number, number, number];
   const settings = readSettings({
-    ...options.env,
+    ...env,
     GATEHOUSE_CONFIG: EXAMPLE_CONFIG,
     GATEHOUSE_DATA_DIR: dataDir,
-    GATEHOUSE_INGRESS_PORT: String(ingressPort),
-    GATEHOUSE_QUERY_PORT: String(queryPort),
-    GATEHOUSE_AUTH_PORT: String(authPort),
+    GATEHOUSE_INGRESS_PORT: String(ingress),
+    GATEHOUSE_QUERY_PORT: String(query),
+    GATEHOUSE_AUTH_PORT: String(auth),
   });
   const config = await loadConfig(EXAMPLE_CONFIG);
-  config.gateway.resource = `http://localhost:${ingressPort}/mcp`;
-  config.gateway.issuer = `http://localhost:${authPort}`;
-  config.query.resource = `http://localhost:${queryPort}`;
-  if (config.authserver) config.authserver.issuer = `http://localhost:${authPort}`;
-  // The stdio upstream is started from the repository root.
+  config.gateway.resource = `http://localhost:${ingress}/mcp`;
+  config.gateway.issuer = `http://localhost:${auth}`;
+  config.query.resource = `http://localhost:${query}`;
+  if (config.authserver) config.authserver.issuer = `http://localhost:${auth}`;
   const upstream = config.upstreams.support as { command?: string; args?: string[]; cwd?: string };
   if (upstream.args)
     upstream.args = upstream.args.map((a) =>
       a.startsWith('examples/') ? path.resolve(import.meta.dirname, '../..', a) : a,
     );
+  return { settings, config, ports: { ingress, query, auth } };
+}
+
+/**
+ * The example configuration on free ports and a temp data dir (`exampleOnFreePorts`), started.
+ * `edit` may change the config (policy, upstream env) before start.
+ */
+export async function startTestStack(
+  options: { edit?: (config: GatehouseConfig) => void; env?: NodeJS.ProcessEnv } = {},
+): Promise<TestStack> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-e2e-'));
+  const { settings, config } = await exampleOnFreePorts(dataDir, options.env);
   options.edit?.(config);
   const stack = await startStack({
     settings,

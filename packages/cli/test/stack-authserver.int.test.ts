@@ -4,47 +4,34 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tryConnect } from '../../../test/support/try-connect.js';
-import {
-  EXAMPLE_CONFIG,
-  freePorts,
-  startTestStack,
-  type TestStack,
-} from '../../../test/support/test-stack.js';
-import { loadConfig } from '../src/config.js';
-import { readSettings } from '../src/settings.js';
+import { exampleOnFreePorts, startTestStack, type TestStack } from '../../../test/support/test-stack.js';
 import { startStack } from '../src/stack.js';
 
 const external = Object.values(os.networkInterfaces())
   .flat()
   .find((address) => address !== undefined && !address.internal && address.family === 'IPv4');
 
-/** Settings of a stack on free ports in a fresh data dir (the caller removes `dataDir`). */
-async function freshSettings() {
+/** The example on free ports in a fresh data dir (the caller removes `dataDir`). */
+async function fresh() {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-stack-'));
-  const [authPort, ingressPort, queryPort] = (await freePorts(3)) as [number, number, number];
-  const settings = readSettings({
-    GATEHOUSE_CONFIG: EXAMPLE_CONFIG,
-    GATEHOUSE_DATA_DIR: dataDir,
-    GATEHOUSE_AUTH_PORT: String(authPort),
-    GATEHOUSE_INGRESS_PORT: String(ingressPort),
-    GATEHOUSE_QUERY_PORT: String(queryPort),
-  });
-  return { dataDir, authPort, ingressPort, queryPort, settings };
-}
-
-/** The example config with its gateway and query API resources on these ports. */
-async function configOn(ports: { ingressPort: number; queryPort: number }) {
-  const config = await loadConfig(EXAMPLE_CONFIG);
-  config.gateway.resource = `http://localhost:${ports.ingressPort}/mcp`;
-  config.query.resource = `http://localhost:${ports.queryPort}`;
-  return config;
+  const { settings, config, ports } = await exampleOnFreePorts(dataDir);
+  return {
+    dataDir,
+    authPort: ports.auth,
+    ingressPort: ports.ingress,
+    queryPort: ports.query,
+    settings,
+    config,
+  };
 }
 
 describe('embedded stack: the development authserver', () => {
   it('refuses to start when GATEHOUSE_AUTH_PORT is not the port of authserver.issuer, before anything listens', async () => {
-    const { dataDir, authPort, ingressPort, queryPort, settings } = await freshSettings();
+    const { dataDir, authPort, ingressPort, queryPort, settings, config } = await fresh();
     try {
-      const config = await configOn({ ingressPort, queryPort });
+      // The shipped issuer, on another port than the authserver's.
+      config.gateway.issuer = 'http://localhost:7422';
+      config.authserver!.issuer = 'http://localhost:7422';
 
       await expect(startStack({ settings, config, logger: pino({ level: 'silent' }) })).rejects.toMatchObject(
         {
@@ -63,8 +50,7 @@ describe('embedded stack: the development authserver', () => {
   });
 
   it('listens on ::1 when the issuer names it', async () => {
-    const { dataDir, authPort, ingressPort, queryPort, settings } = await freshSettings();
-    const config = await configOn({ ingressPort, queryPort });
+    const { dataDir, authPort, settings, config } = await fresh();
     const issuer = `http://[::1]:${authPort}`;
     config.gateway.issuer = issuer;
     config.authserver!.issuer = issuer;

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXAMPLE_CONFIG, freePorts } from '../../../test/support/test-stack.js';
+import { EXAMPLE_CONFIG, exampleOnFreePorts } from '../../../test/support/test-stack.js';
 import { loadConfig } from '../src/config.js';
 import { readSettings } from '../src/settings.js';
 import { startStack } from '../src/stack.js';
@@ -30,20 +30,8 @@ async function occupy(port: number): Promise<{ release(): Promise<void> }> {
 describe('embedded stack: a port another process holds', () => {
   it('is named by its variable, with what to do, and nothing is left listening', async () => {
     // One data dir for every attempt: chDB binds one per process.
-    const [authPort, ingressPort, queryPort] = (await freePorts(3)) as [number, number, number];
-    const settings = readSettings({
-      GATEHOUSE_CONFIG: EXAMPLE_CONFIG,
-      GATEHOUSE_DATA_DIR: dataDir,
-      GATEHOUSE_AUTH_PORT: String(authPort),
-      GATEHOUSE_INGRESS_PORT: String(ingressPort),
-      GATEHOUSE_QUERY_PORT: String(queryPort),
-    });
-    const config = await loadConfig(EXAMPLE_CONFIG);
-    const issuer = `http://localhost:${authPort}`;
-    config.gateway.issuer = issuer;
-    config.authserver!.issuer = issuer;
-    config.gateway.resource = `http://localhost:${ingressPort}/mcp`;
-    config.query.resource = `http://localhost:${queryPort}`;
+    const { settings, config, ports } = await exampleOnFreePorts(dataDir);
+    const { auth: authPort, ingress: ingressPort, query: queryPort } = ports;
     const attempt = () => startStack({ settings, config, logger: pino({ level: 'silent' }) });
 
     for (const [port, message] of [
