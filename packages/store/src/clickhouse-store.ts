@@ -244,16 +244,21 @@ export class ClickHouseAuditStore implements AuditStore {
     // `events`, each agent's range one primary-key range of (agent, ts, id). Two plain queries
     // rather than one IN-subquery, so that the same SQL runs against the Distributed tables of the
     // scale-out schema (no double-distributed subquery) and a NULL agent needs no setting.
-    const ranges = await this.#select<{ agent: string | null; lo: string; hi: string }>(
+    const ranges = await this.#select<{ agent: string | null; lo: string; hi: string; top: string }>(
       `session key ranges of ${this.database}.events_by_session`,
-      `SELECT agent, toString(min(ts)) AS lo, toString(max(ts)) AS hi FROM (
-         SELECT agent, ts FROM ${this.database}.events_by_session
+      `SELECT agent, toString(min(ts)) AS lo, toString(max(ts)) AS hi, toString(max(seq)) AS top FROM (
+         SELECT agent, ts, seq FROM ${this.database}.events_by_session
          WHERE session_id = {session:String} AND seq >= {fromSeq:UInt64}
          ORDER BY seq, id ${dedup}${limit})
        GROUP BY agent`,
       params,
     );
     if (ranges.length === 0) return [];
+    // The seqs the keys read cover, too: a clock that stepped back puts a later seq inside the ts
+    // ranges, which would take the place of one of these under the limit.
+    params.toSeq = ranges
+      .reduce((top, range) => (BigInt(range.top) > top ? BigInt(range.top) : top), 0n)
+      .toString();
     const where = ranges.map((range, i) => {
       params[`lo${i}`] = range.lo;
       params[`hi${i}`] = range.hi;
@@ -267,7 +272,8 @@ export class ClickHouseAuditStore implements AuditStore {
       // No FINAL: a copy of an event is the same row in every column (the id fixes the event), so
       // `LIMIT 1 BY id` over the session's few rows removes copies at a fraction of FINAL's cost.
       `SELECT ${EVENT_ROW_SELECT} FROM ${this.database}.events
-       WHERE (${where.join(' OR ')}) AND session_id = {session:String} AND seq >= {fromSeq:UInt64}
+       WHERE (${where.join(' OR ')}) AND session_id = {session:String}
+         AND seq >= {fromSeq:UInt64} AND seq <= {toSeq:UInt64}
        ORDER BY seq, id ${dedup}${limit}`,
       params,
     );

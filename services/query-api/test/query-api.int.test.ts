@@ -796,6 +796,36 @@ describe('verify', () => {
     expect(seen).toEqual(events.map((e) => e.seq).filter((seq) => seq !== events[1]!.seq));
   });
 
+  it('reads every seq of a session whose clock stepped back, with copies merged in one table only', async () => {
+    const ctx = { session_id: 'sess-clock', ...bot };
+    const listed = (iso: string) =>
+      timeline.at(iso, 'tools.listed', ctx, { tools: ['support__read_ticket'], policy_version: 'v' });
+    const events = [
+      timeline.at('2026-11-23T08:00:00.000Z', 'session.started', ctx, {
+        protocol_version: null,
+        client_name: null,
+        client_version: null,
+      }),
+      listed('2026-11-23T08:00:10.000Z'),
+      listed('2026-11-23T08:00:20.000Z'),
+      // The clock stepped back: seq 3 lies between seq 0 and seq 1 in time.
+      listed('2026-11-23T08:00:05.000Z'),
+      listed('2026-11-23T08:00:30.000Z'),
+    ];
+    await project(fixture.store, events);
+    // A redelivered copy of seq 0, merged away in the events table but not in the session index.
+    await project(fixture.store, events.slice(0, 1));
+    await sql.command({
+      query: 'OPTIMIZE TABLE gatehouse.events FINAL',
+      clickhouse_settings: { mutations_sync: '1' },
+    });
+    for (const pageRows of [3, 4, 10_000])
+      expect({
+        pageRows,
+        ...(await verifyStoredSession(fixture.store, 'sess-clock', checkpointKeys, pageRows)),
+      }).toMatchObject({ pageRows, intact: true, events: 5, first_bad: null });
+  });
+
   it('reads past a short page: copies merged in the events table and not yet in the session index', async () => {
     const events = await sealSession('sess-p1', 5);
     await project(fixture.store, events);
