@@ -120,6 +120,20 @@ beforeAll(async () => {
   url = await api.listen({ port: 0 });
   const call = (session: string, iso: string, tool: string) =>
     timeline.call(iso, { session_id: session, ...bot }, tool, p1.decide('support-bot', null, tool));
+  /** A session started at `start`, a call a second for each tool, then ended. */
+  const recorded = (session: string, start: string, tools: string[]) => {
+    const at = (seconds: number) => new Date(Date.parse(start) + seconds * 1000).toISOString();
+    const ctx = { session_id: session, ...bot };
+    return [
+      timeline.at(at(0), 'session.started', ctx, {
+        protocol_version: null,
+        client_name: 'bot',
+        client_version: '1',
+      }),
+      ...tools.flatMap((tool, i) => call(session, at(i + 1), tool)),
+      timeline.at(at(tools.length + 1), 'session.ended', ctx, { reason: 'closed' }),
+    ];
+  };
   await project(fixture.store, [
     timeline.policy('2026-11-01T00:00:00.000Z', P1),
     timeline.catalog('2026-11-01T00:00:01.000Z', 'support', [
@@ -129,40 +143,18 @@ beforeAll(async () => {
       'export_customers',
     ]),
     timeline.policy('2026-11-20T00:00:00.000Z', P2),
-    timeline.at(
-      '2026-11-17T10:00:00.000Z',
-      'session.started',
-      { session_id: 'sess-1', ...bot },
-      { protocol_version: null, client_name: 'bot', client_version: '1' },
-    ),
-    ...call('sess-1', '2026-11-17T10:00:01.000Z', 'support__read_ticket'),
-    ...call('sess-1', '2026-11-17T10:00:02.000Z', 'support__draft_reply'),
-    ...call('sess-1', '2026-11-17T10:00:03.000Z', 'support__export_customers'),
-    timeline.at(
-      '2026-11-17T10:00:04.000Z',
-      'session.ended',
-      { session_id: 'sess-1', ...bot },
-      { reason: 'closed' },
-    ),
+    ...recorded('sess-1', '2026-11-17T10:00:00.000Z', [
+      'support__read_ticket',
+      'support__draft_reply',
+      'support__export_customers',
+    ]),
   ]);
   // sess-t: seq 0 started, 1–2 read_ticket, 3 export_customers denied, 4 ended; then seq 3 is
   // rewritten as someone with SQL access would (the refusal made to look allowed), hash left as it was.
-  const tampered = [
-    timeline.at(
-      '2026-11-19T09:00:00.000Z',
-      'session.started',
-      { session_id: 'sess-t', ...bot },
-      { protocol_version: null, client_name: 'bot', client_version: '1' },
-    ),
-    ...call('sess-t', '2026-11-19T09:00:01.000Z', 'support__read_ticket'),
-    ...call('sess-t', '2026-11-19T09:00:02.000Z', 'support__export_customers'),
-    timeline.at(
-      '2026-11-19T09:00:03.000Z',
-      'session.ended',
-      { session_id: 'sess-t', ...bot },
-      { reason: 'closed' },
-    ),
-  ];
+  const tampered = recorded('sess-t', '2026-11-19T09:00:00.000Z', [
+    'support__read_ticket',
+    'support__export_customers',
+  ]);
   const denied = tampered[3]!;
   expect(denied.type).toBe('call.denied');
   tampered[3] = {
