@@ -1,7 +1,13 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
-import { createAuthServer, LOOPBACK_BIND_ADDRESSES, type AuthServer } from '@gatehouse/authserver';
+import {
+  createAuthServer,
+  LOOPBACK_BIND_ADDRESSES,
+  LOOPBACK_HOSTNAMES,
+  urlPort,
+  type AuthServer,
+} from '@gatehouse/authserver';
 import { ChainRegistry } from '@gatehouse/events';
 import {
   createSpoolingLog,
@@ -286,9 +292,6 @@ async function openLog(settings: Settings): Promise<EventLog> {
   });
 }
 
-/** Host names of this machine's loopback interface, as a URL spells them. */
-const LOOPBACK_HOSTNAMES = new Set(['localhost', '127.0.0.1', '[::1]']);
-
 /**
  * A resource URI on a loopback name must name the port its server listens on: an MCP client checks
  * the `resource` of the protected-resource metadata (RFC 9728) against the URL it connected to, and
@@ -304,7 +307,7 @@ function checkLoopbackResource(
 ): void {
   const url = new URL(resource);
   if (port === 0 || !LOOPBACK_HOSTNAMES.has(url.hostname)) return;
-  const named = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
+  const named = urlPort(url);
   if (named !== port)
     throw new CliError(
       'GH_ERR_CONFIG_INVALID',

@@ -11,6 +11,7 @@ import type { AuthServerLogger } from './logger.js';
 import { buildProviderConfiguration, DEV_CALLBACK_PATH, normalizeResource } from './provider-config.js';
 import { loadOrCreateSigningKeys } from './signing-keys.js';
 import { parseUrl } from './parse-url.js';
+import { urlPort } from './loopback.js';
 
 /** Default TCP port of the authserver (DESIGN.md contract). */
 export const DEFAULT_AUTH_PORT = 7422;
@@ -111,7 +112,7 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
     );
   }
   const issuerUrl = new URL(config.issuer);
-  const issuerPort = defaultedPort(issuerUrl);
+  const issuerPort = urlPort(issuerUrl);
   if (options.port !== 0 && issuerPort !== options.port) {
     throw new AuthServerError(
       'GH_ERR_AUTH_CONFIG_INVALID',
@@ -198,12 +199,6 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
       return closing;
     },
   };
-}
-
-/** The URL's port, or its scheme's default (80 for http, 443 for https). */
-function defaultedPort(url: URL): number {
-  if (url.port !== '') return Number(url.port);
-  return url.protocol === 'https:' ? 443 : 80;
 }
 
 function listen(server: ReturnType<typeof createServer>, port: number, host: string): Promise<AddressInfo> {

@@ -14,3 +14,4 @@ export {
   type AuthServerConfigInput,
 } from './config.js';
 export { getDevAccessToken, type DevTokenRequest } from './dev-token-client.js';
+export { LOOPBACK_HOSTNAMES, urlPort } from './loopback.js';

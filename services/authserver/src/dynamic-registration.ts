@@ -2,6 +2,7 @@ import type { ClientMetadata, Configuration, KoaContextWithOIDC } from 'oidc-pro
 import { errors } from 'oidc-provider';
 import { OIDC_SCOPES } from './config.js';
 import { parseUrl } from './parse-url.js';
+import { LOOPBACK_HOSTNAMES } from './loopback.js';
 
 /**
  * Grants a dynamically registered client may hold. Such a client always acts for a signed-in user:
@@ -12,13 +13,6 @@ export const DYNAMIC_CLIENT_GRANT_TYPES: ReadonlySet<string> = new Set([
   'authorization_code',
   'refresh_token',
 ]);
-
-/**
- * Hostnames an `http:` redirect URI may use: the loopback interface, any port (RFC 8252 §7.3), and
- * `localhost`, which the MCP SDK's examples and tests register (§8.3 discourages it; it still
- * resolves to loopback only).
- */
-export const LOOPBACK_REDIRECT_HOSTNAMES: ReadonlySet<string> = new Set(['127.0.0.1', '[::1]', 'localhost']);
 
 /** Client metadata naming URLs the server would fetch: refused, so `/reg` cannot make it request anything. */
 const FETCHED_URL_METADATA = ['jwks_uri', 'sector_identifier_uri'] as const;
@@ -120,7 +114,10 @@ function checkRedirectUris(metadata: ClientMetadata): void {
     const url = typeof uri === 'string' ? parseUrl(uri) : null;
     if (url === null || url.username !== '' || url.password !== '') return false;
     return (
-      url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_REDIRECT_HOSTNAMES.has(url.hostname))
+      // An http: redirect only to the loopback interface, any port (RFC 8252 §7.3), `localhost`
+      // included: the MCP SDK's examples and tests register it (§8.3 discourages it; it still
+      // resolves to loopback only).
+      url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTNAMES.has(url.hostname))
     );
   };
   if (!uris.every(allowed)) {

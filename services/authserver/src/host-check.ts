@@ -1,8 +1,6 @@
 import type { ServerResponse } from 'node:http';
+import { LOOPBACK_HOSTNAMES } from './loopback.js';
 import { parseUrl } from './parse-url.js';
-
-/** Hostnames a request may name besides the issuer's own: the loopback interface's names. */
-export const LOOPBACK_HOSTNAMES: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /**
  * Whether a `Host` header names this server: the issuer's hostname or a loopback name, with the
@@ -29,6 +27,7 @@ export function allowsHost(issuer: URL, port: number): (host: string | undefined
     }
     const hostPort = url.port === '' ? 80 : Number(url.port);
     const hostname = url.hostname.toLowerCase();
+    // Besides the issuer's own hostname, the loopback interface's names.
     return hostPort === port && (hostname === issuerHostname || LOOPBACK_HOSTNAMES.has(hostname));
   };
 }
