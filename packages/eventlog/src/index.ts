@@ -1,6 +1,7 @@
 export * from './event-log.js';
 export * from './errors.js';
 export {
+  DEFAULT_PREALLOCATE_BYTES,
   inlineCommitWhenQuietMsFromEnv,
   openEmbeddedLog,
   type EmbeddedEventLog,
