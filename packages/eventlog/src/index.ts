@@ -1,7 +1,6 @@
 export * from './event-log.js';
 export * from './errors.js';
 export {
-  DEFAULT_PREALLOCATE_BYTES,
   inlineCommitWhenQuietMsFromEnv,
   openEmbeddedLog,
   type EmbeddedEventLog,

@@ -128,12 +128,7 @@ describe('embedded event log under crashes and damage', () => {
     await writeFile(file, full.subarray(0, goodSize + 40));
 
     const warnings: Record<string, unknown>[] = [];
-    // No preallocation, so that the file's size shows where it was cut.
-    const log = await openEmbeddedLog({
-      dir,
-      preallocateBytes: 0,
-      logger: { warn: (details) => warnings.push(details) },
-    });
+    const log = await openEmbeddedLog({ dir, logger: { warn: (details) => warnings.push(details) } });
     logs.push(log);
 
     expect(log.recovery).toEqual({
@@ -171,47 +166,20 @@ describe('embedded event log under crashes and damage', () => {
     expect(log.endOffset()).toBe('3');
   });
 
-  it('cuts zeros after the last record off without a warning: space preallocated by a writer that never closed', async () => {
+  it('truncates zero bytes left after the last record (file grown, data never written)', async () => {
     const calls = sessionCalls('s-zeros', 3);
     const first = await openEmbeddedLog({ dir, logger: quiet });
     await first.append(calls);
     await first.close();
     const file = path.join(dir, SEGMENT);
     const goodSize = (await stat(file)).size;
-    expect(goodSize).toBe(framePosition(calls, 3)); // a closed log ends at its last record
     await appendFile(file, Buffer.alloc(4096));
 
-    const warnings: Record<string, unknown>[] = [];
-    const log = await openEmbeddedLog({
-      dir,
-      preallocateBytes: 0,
-      logger: { warn: (details) => warnings.push(details) },
-    });
+    const log = await openEmbeddedLog({ dir, logger: quiet });
     logs.push(log);
 
-    expect(log.recovery).toBeUndefined();
-    expect(warnings).toEqual([]);
-    expect((await stat(file)).size).toBe(goodSize);
+    expect(log.recovery).toMatchObject({ position: goodSize, bytes: 4096 });
     expect(log.endOffset()).toBe('3');
-  });
-
-  it('reports a torn record inside preallocated zeros as a torn tail, cutting it and the zeros', async () => {
-    const calls = sessionCalls('s-torn-zeros', 3);
-    const first = await openEmbeddedLog({ dir, logger: quiet });
-    await first.append(calls.slice(0, 2));
-    await first.close();
-    const file = path.join(dir, SEGMENT);
-    const goodSize = (await stat(file)).size;
-    // The third record's first 30 bytes landed, the rest of the preallocated space is still zeros.
-    await appendFile(file, Buffer.concat([Buffer.from([0xc7, 0x47, 0x48, 0x4c]), Buffer.alloc(26, 7)]));
-    await appendFile(file, Buffer.alloc(8192));
-
-    const log = await openEmbeddedLog({ dir, preallocateBytes: 0, logger: quiet });
-    logs.push(log);
-
-    expect(log.recovery).toMatchObject({ position: goodSize, bytes: 30 + 8192 });
-    expect((await stat(file)).size).toBe(goodSize);
-    expect(log.endOffset()).toBe('2');
   });
 
   it('refuses to open a segment corrupted in the middle, naming the file and the byte', async () => {

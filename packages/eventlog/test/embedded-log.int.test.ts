@@ -14,7 +14,6 @@ import {
   type LogBatch,
 } from '../src/index.js';
 import { UNNAMED_LOCK_GRACE_MS } from '../src/embedded/file-lock.js';
-import { PREALLOCATE_GAP_BYTES } from '../src/embedded/group-commit-writer.js';
 import { INLINE_SLOW_MS } from '../src/embedded/inline-pause.js';
 import { FRAME_FLAG_SCHEMA_CHECKED, FRAME_HEADER_BYTES, writeFrame } from '../src/embedded/record-frame.js';
 import { describeEventLogContract } from './event-log-contract.js';
@@ -99,106 +98,6 @@ describe('embedded event log', () => {
     expect(
       (await log.openConsumer('g').then((c) => c.next({ maxEvents: 200, maxWaitMs: 0 }))).events,
     ).toHaveLength(100);
-  });
-
-  describe('preallocation', () => {
-    const segmentFile = (base = 0) => path.join(dir, `${String(base).padStart(20, '0')}.seg`);
-    const sizeOf = async (file: string) => (await fs.promises.stat(file)).size;
-    const frames = (events: readonly GatehouseEvent[]) =>
-      events.reduce((sum, event) => sum + FRAME_HEADER_BYTES + encodeEvent(event).length, 0);
-
-    it('keeps zero-filled space ahead of the data, refills it as it is used, and cuts it off on close', async () => {
-      const ahead = 64 * 1024;
-      const log = await open({ preallocateBytes: ahead });
-      // The first fill starts a gap past the data, so that the first commits need not wait for it.
-      await vi.waitFor(async () => expect(await sizeOf(segmentFile())).toBe(PREALLOCATE_GAP_BYTES + ahead));
-      const calls = sessionCalls('s-prealloc', 200); // about 140 KiB: two refills
-      for (const call of calls) await log.append([call]);
-      const data = frames(calls);
-      expect(data).toBeGreaterThan(2 * ahead);
-      await vi.waitFor(async () =>
-        expect(await sizeOf(segmentFile())).toBeGreaterThanOrEqual(data + ahead / 2),
-      );
-      const bytes = await readFile(segmentFile());
-      expect(bytes.subarray(data).every((byte) => byte === 0)).toBe(true);
-      await log.close();
-
-      expect(await sizeOf(segmentFile())).toBe(data);
-      expect((await readAll()).map((e) => e.id)).toEqual(calls.map((e) => e.id));
-    });
-
-    it('ends every segment but the last at its last record, also while the log is open', async () => {
-      const calls = sessionCalls('s-prealloc-roll', 600); // about 430 KiB: three segments
-      const segmentMaxBytes = 160 * 1024;
-      const log = await open({ segmentMaxBytes, preallocateBytes: 1024 * 1024 });
-      for (let at = 0; at < calls.length; at += 10) await log.append(calls.slice(at, at + 10));
-
-      const names = (await readdir(dir)).filter((name) => name.endsWith('.seg')).sort();
-      expect(names.length).toBe(3);
-      const sizes = await Promise.all(names.map((name) => sizeOf(path.join(dir, name))));
-      // Closed segments hold whole records only: their sizes are prefix sums of the frames.
-      const prefixes = new Set(calls.map((_, i) => frames(calls.slice(0, i + 1))));
-      expect(prefixes.has(sizes[0]!)).toBe(true);
-      expect(prefixes.has(sizes[0]! + sizes[1]!)).toBe(true);
-      // The last one is filled with zeros up to segmentMaxBytes, never past it.
-      await vi.waitFor(async () => expect(await sizeOf(path.join(dir, names[2]!))).toBe(segmentMaxBytes));
-      const consumer = await log.openConsumer('reader', { fromBeginning: true });
-      const read: GatehouseEvent[] = [];
-      for (;;) {
-        const batch = await consumer.next({ maxEvents: 1000, maxWaitMs: 0 });
-        if (batch.events.length === 0) break;
-        read.push(...batch.events);
-      }
-      expect(read.map((e) => e.id)).toEqual(calls.map((e) => e.id));
-      await consumer.close();
-      await log.close();
-      expect(await sizeOf(path.join(dir, names[2]!))).toBe(frames(calls) - sizes[0]! - sizes[1]!);
-    });
-
-    it('lets a commit that reaches into a zero-fill in flight wait for it, so zeros never overwrite records', async () => {
-      for (let round = 0; round < 3; round++) {
-        const log = await open({ preallocateBytes: 32 * 1024 * 1024 });
-        // Appended at once, before the 32 MiB of zeros can land: this group reaches into them.
-        const calls = sessionCalls(`s-race-${round}`, 3_000);
-        await log.append(calls);
-        await log.close();
-        const stored = await readAll();
-        expect(stored.slice(-calls.length).map((e) => e.id)).toEqual(calls.map((e) => e.id));
-      }
-    });
-
-    it('warns and goes on without it when the zeros cannot be written', async () => {
-      const { open: openFile } = await import('node:fs/promises');
-      const probe = await openFile(path.join(dir, 'probe'), 'w');
-      const proto = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<unknown> };
-      await probe.close();
-      // The first write of a fresh log is its zero-fill.
-      const write = vi
-        .spyOn(proto, 'write')
-        .mockRejectedValueOnce(
-          Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' }),
-        );
-      const warnings: Array<{ details: Record<string, unknown>; message: string }> = [];
-      try {
-        const log = await open({
-          inlineCommitWhenQuietMs: 0,
-          logger: { warn: (details, message) => warnings.push({ details, message }) },
-        });
-        const calls = sessionCalls('s-enospc', 3);
-        for (const call of calls) await log.append([call]);
-        expect(warnings).toEqual([
-          {
-            details: { file: segmentFile(), err: 'Error: ENOSPC: no space left on device' },
-            message: 'cannot preallocate event log space; appends go on without it until the next segment',
-          },
-        ]);
-        expect(await sizeOf(segmentFile())).toBe(frames(calls));
-        await log.close();
-        expect((await readAll()).map((e) => e.id)).toEqual(calls.map((e) => e.id));
-      } finally {
-        write.mockRestore();
-      }
-    });
   });
 
   // A tiny quiet window makes every lone append a quiet one: each commit inline.
@@ -406,8 +305,7 @@ describe('embedded event log', () => {
     syncBuiltinESMExports();
     try {
       // Quiet: 5 ms between appends, 1 ms asked for.
-      // No preallocation: its zero-fills fsync through the pool.
-      const quietLog = await open({ inlineCommitWhenQuietMs: 1, preallocateBytes: 0 });
+      const quietLog = await open({ inlineCommitWhenQuietMs: 1 });
       pooled.mockClear(); // opening syncs the directory and FORMAT
       const calls = sessionCalls('s-quiet', 4);
       for (const call of calls) {
@@ -421,7 +319,7 @@ describe('embedded event log', () => {
 
       // Busy: within a minute of the last commit, every commit goes through the pool.
       inline.mockClear();
-      const busyLog = await open({ inlineCommitWhenQuietMs: 60_000, preallocateBytes: 0 });
+      const busyLog = await open({ inlineCommitWhenQuietMs: 60_000 });
       pooled.mockClear();
       const more = sessionCalls('s-busy', 3);
       for (const call of more) await busyLog.append([call]);
@@ -465,7 +363,7 @@ describe('embedded event log', () => {
 
   it('after an inline commit slower than INLINE_SLOW_MS (a stalling disk), commits through the pool for a while', async () => {
     await onTmpfs();
-    const log = await open({ inlineCommitWhenQuietMs: 1, preallocateBytes: 0 }); // its zero-fills fsync through the pool
+    const log = await open({ inlineCommitWhenQuietMs: 1 });
     const { open: openFile } = await import('node:fs/promises');
     const probe = await openFile(path.join(dir, 'probe'), 'w');
     const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };

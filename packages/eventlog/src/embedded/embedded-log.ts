@@ -59,16 +59,6 @@ export interface EmbeddedLogOptions {
    * `GATEHOUSE_LOG_INLINE_COMMIT_MS`.
    */
   inlineCommitWhenQuietMs?: number;
-  /**
-   * Zero-filled, fsync'd space kept ahead of the active segment's data, in bytes; 0 turns it off.
-   * Default 4 MiB. A commit then overwrites blocks the file already has, so its fdatasync flushes
-   * the data alone instead of also committing a new file size to the file system's journal: on this
-   * project's ext4 VMs a small write + fdatasync takes about a third less (see BENCHMARKS.md). The
-   * zeros are written in the background, a piece at a time, when less than half of this is left;
-   * a closed log, and every segment but the last, ends at its last record; a process that stops
-   * without closing leaves zeros after it, which the next open cuts off (not a torn tail).
-   */
-  preallocateBytes?: number;
   /** Receives a warning when recovery truncates a torn tail. Default: one line on stderr. */
   logger?: EmbeddedLogLogger;
 }
@@ -90,7 +80,6 @@ export interface EmbeddedEventLog extends EventLog {
 export const DEFAULT_SEGMENT_MAX_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_GROUP_BYTES = 4 * 1024 * 1024;
-export const DEFAULT_PREALLOCATE_BYTES = 4 * 1024 * 1024;
 /** Default `inlineCommitWhenQuietMs`. */
 export const DEFAULT_INLINE_COMMIT_WHEN_QUIET_MS = 2;
 
@@ -170,13 +159,6 @@ export async function openEmbeddedLog(options: EmbeddedLogOptions): Promise<Embe
       `inlineCommitWhenQuietMs must be a number of milliseconds ≥ 0, got ${inlineWhenQuietMs}`,
     );
   }
-  const preallocateBytes = options.preallocateBytes ?? DEFAULT_PREALLOCATE_BYTES;
-  if (!Number.isSafeInteger(preallocateBytes) || preallocateBytes < 0) {
-    throw new LogError(
-      'GH_ERR_LOG_CONFIG',
-      `preallocateBytes must be a whole number of bytes ≥ 0, got ${preallocateBytes}`,
-    );
-  }
   const logger = options.logger ?? stderrLogger;
   try {
     await mkdir(dir, { recursive: true });
@@ -216,8 +198,6 @@ export async function openEmbeddedLog(options: EmbeddedLogOptions): Promise<Embe
       maxGroupBytes,
       validate: options.validateOnAppend ?? true,
       inlineWhenQuietMs,
-      preallocateBytes,
-      logger,
     });
   } catch (error) {
     await lock.release();
@@ -231,8 +211,6 @@ interface Limits {
   maxGroupBytes: number;
   validate: boolean;
   inlineWhenQuietMs: number;
-  preallocateBytes: number;
-  logger: EmbeddedLogLogger;
 }
 
 class EmbeddedLog implements EmbeddedEventLog, ConsumerHost {
@@ -268,12 +246,6 @@ class EmbeddedLog implements EmbeddedEventLog, ConsumerHost {
         maxGroupBytes: limits.maxGroupBytes,
         schemaChecked: limits.validate,
         inlineWhenQuietMs: limits.inlineWhenQuietMs,
-        preallocateBytes: limits.preallocateBytes,
-        onPreallocateError: (file, error) =>
-          limits.logger.warn(
-            { file, err: String(error) },
-            'cannot preallocate event log space; appends go on without it until the next segment',
-          ),
         onDurable: () => this.#wakeConsumers(),
       },
       segments,

@@ -35,36 +35,7 @@ export interface GroupCommitOptions {
    * pool (see `EmbeddedLogOptions.inlineCommitWhenQuietMs`). 0 or absent: never.
    */
   readonly inlineWhenQuietMs?: number;
-  /**
-   * Zero-filled, fsync'd space kept ahead of the active segment's data, in bytes (0: none). A
-   * commit then overwrites blocks the file already has, and its fdatasync flushes the data alone:
-   * no journal commit for a new file size. See `EmbeddedLogOptions.preallocateBytes`.
-   */
-  readonly preallocateBytes?: number;
-  /** Told when a preallocation fails (the log goes on without it until the next segment). */
-  readonly onPreallocateError?: (file: string, error: unknown) => void;
 }
-
-/** One background zero-fill of the active segment: `[from, to)`. */
-interface Fill {
-  readonly from: number;
-  readonly to: number;
-  readonly done: Promise<void>;
-}
-
-/**
- * A zero-fill starts this far past the data (bytes), so that the commits right after an open or a
- * roll go on beside it rather than wait for it; they write into a hole, as without preallocation.
- */
-export const PREALLOCATE_GAP_BYTES = 64 * 1024;
-/**
- * A commit larger than this (bytes) starts no zero-fill: under such load the journal commit a
- * growing file costs is shared by many appends, and the zeros would double the bytes written.
- */
-const PREALLOCATE_MAX_COMMIT_BYTES = 64 * 1024;
-/** Zeros written by a preallocation, a piece at a time. */
-const ZERO_PIECE_BYTES = 1024 * 1024;
-let zeroPiece: Buffer | undefined;
 
 /** The largest group a quiet log commits inline (bytes): a few calls' events, not a burst. */
 const INLINE_MAX_BYTES = 64 * 1024;
@@ -92,12 +63,6 @@ export class GroupCommitWriter {
   #lastCommitEnd = -Infinity;
   /** Pauses inline commits after a slow one (a stalling disk). */
   readonly #inlinePause = new InlinePause();
-  /** Bytes of the active segment file that exist and are durable (data, then zeros); ≥ its data. */
-  #allocated: number;
-  /** The zero-fill in flight, if any. */
-  #fill: Fill | undefined;
-  /** A zero-fill of this segment failed: no more until the next one. */
-  #preallocateFailed = false;
 
   /** `segments` is shared with readers; its last element is the segment `active` writes to. */
   constructor(options: GroupCommitOptions, segments: SegmentView[], active: FileHandle, endOffset: number) {
@@ -105,8 +70,6 @@ export class GroupCommitWriter {
     this.#segments = segments;
     this.#active = active;
     this.#endOffset = endOffset;
-    this.#allocated = segments[segments.length - 1]!.bytes;
-    this.#preallocate();
   }
 
   get endOffset(): number {
@@ -130,17 +93,10 @@ export class GroupCommitWriter {
     while (this.#running) await this.#running;
   }
 
-  /**
-   * Waits for queued appends, cuts the active segment's preallocated zeros off (a closed log's
-   * files end at their last record), then closes the file.
-   */
+  /** Waits for queued appends, then closes the active segment file. */
   async close(): Promise<void> {
     await this.idle();
-    try {
-      await this.#trimPreallocated();
-    } finally {
-      await this.#active.close();
-    }
+    await this.#active.close();
   }
 
   async #drain(): Promise<void> {
@@ -183,10 +139,6 @@ export class GroupCommitWriter {
     let segment = this.#segments[this.#segments.length - 1]!;
     if (segment.bytes > 0 && segment.bytes + bytes > this.#options.segmentMaxBytes)
       segment = await this.#roll();
-    // A zero-fill in flight over the range this write reaches must land first, or its zeros could
-    // overwrite these records.
-    const fill = this.#fill;
-    if (fill !== undefined && segment.bytes + bytes > fill.from) await fill.done;
 
     const buffer = Buffer.allocUnsafe(bytes);
     let at = 0;
@@ -223,55 +175,8 @@ export class GroupCommitWriter {
       this.#lastCommitEnd = performance.now();
     }
     segment.bytes += bytes;
-    if (this.#allocated < segment.bytes) this.#allocated = segment.bytes;
     this.#endOffset += records;
     this.#options.onDurable(this.#endOffset);
-    if (bytes <= PREALLOCATE_MAX_COMMIT_BYTES) this.#preallocate();
-  }
-
-  /**
-   * Starts a background zero-fill of the active segment when less than half of `preallocateBytes`
-   * is left ahead of its data (up to `segmentMaxBytes`; one at a time), `PREALLOCATE_GAP_BYTES`
-   * past the data when nothing is preallocated yet. Commits below the fill's start go on beside
-   * it; a commit reaching into it waits for it (`#commit`).
-   */
-  #preallocate(): void {
-    const ahead = this.#options.preallocateBytes ?? 0;
-    if (ahead <= 0 || this.#fill !== undefined || this.#preallocateFailed || this.#broken) return;
-    const segment = this.#segments[this.#segments.length - 1]!;
-    const limit = this.#options.segmentMaxBytes;
-    if (this.#allocated - segment.bytes >= ahead / 2 || this.#allocated >= limit) return;
-    const from = this.#allocated > segment.bytes ? this.#allocated : segment.bytes + PREALLOCATE_GAP_BYTES;
-    const to = Math.min(from + ahead, limit);
-    if (to <= from) return;
-    const handle = this.#active;
-    const done = (async () => {
-      try {
-        const zeros = (zeroPiece ??= Buffer.alloc(ZERO_PIECE_BYTES));
-        for (let at = from; at < to;) {
-          const { bytesWritten } = await handle.write(zeros, 0, Math.min(zeros.length, to - at), at);
-          at += bytesWritten;
-        }
-        await handle.datasync();
-        if (this.#active === handle && this.#allocated < to) this.#allocated = to;
-      } catch (error) {
-        this.#preallocateFailed = true;
-        this.#options.onPreallocateError?.(segment.file, error);
-      } finally {
-        this.#fill = undefined;
-      }
-    })();
-    this.#fill = { from, to, done };
-  }
-
-  /** Waits for a zero-fill in flight, then cuts the active segment back to its data. */
-  async #trimPreallocated(): Promise<void> {
-    await this.#fill?.done;
-    const segment = this.#segments[this.#segments.length - 1]!;
-    if (this.#allocated <= segment.bytes) return;
-    await this.#active.truncate(segment.bytes);
-    await this.#active.datasync();
-    this.#allocated = segment.bytes;
   }
 
   /** Whether a group of `bytes` finds the log quiet enough to commit inline (see `inlineWhenQuietMs`). */
@@ -298,10 +203,8 @@ export class GroupCommitWriter {
   /** Truncates a failed write away so the segment ends at its last durable record again. */
   async #undo(segment: SegmentView, cause: unknown): Promise<void> {
     try {
-      await this.#fill?.done;
       await this.#active.truncate(segment.bytes);
       await this.#active.datasync();
-      this.#allocated = segment.bytes;
     } catch (undoError) {
       this.#broken = new LogError(
         'GH_ERR_LOG_UNAVAILABLE',
@@ -311,22 +214,10 @@ export class GroupCommitWriter {
     }
   }
 
-  /**
-   * Starts a new segment named by the current end offset. The old one is already fsync'd; its
-   * preallocated zeros are cut off first, so that only the last segment can ever end in zeros.
-   */
+  /** Starts a new segment named by the current end offset. The old one is already fsync'd. */
   async #roll(): Promise<SegmentView> {
     const file = path.join(this.#options.dir, segmentFileName(this.#endOffset));
     let handle: FileHandle | undefined;
-    try {
-      await this.#trimPreallocated();
-    } catch (cause) {
-      throw new LogError(
-        'GH_ERR_LOG_UNAVAILABLE',
-        `cannot cut the preallocated space off event log segment ${this.#segments[this.#segments.length - 1]!.file} before rolling to ${file}: ${String(cause)}`,
-        { cause, retryable: true },
-      );
-    }
     try {
       handle = await open(file, 'wx');
       await syncDir(this.#options.dir);
@@ -346,9 +237,6 @@ export class GroupCommitWriter {
     this.#active = handle;
     const segment: SegmentView = { baseOffset: this.#endOffset, file, bytes: 0 };
     this.#segments.push(segment);
-    this.#allocated = 0;
-    this.#preallocateFailed = false;
-    this.#preallocate();
     return segment;
   }
 }

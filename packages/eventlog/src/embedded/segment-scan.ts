@@ -70,25 +70,17 @@ export async function scanSegment(
   return { records, end: position };
 }
 
-/** What follows the first bad frame of a segment (see `inspectTail`). */
-export interface TailAfterDamage {
-  /** Position of the next valid frame, or -1 when none follows (a torn tail). */
-  readonly next: number;
-  /** Every byte from the damage to the end of the file is zero: preallocated space, not a torn write. */
-  readonly zeros: boolean;
-}
-
 /**
  * Decides whether damage at `position` is a torn tail (no valid frame anywhere after it: the last
- * write was cut short) or corruption in the middle of the data (a valid frame follows), and whether
- * the rest of the file is only zeros (space the writer preallocated: nothing was cut short there).
- * Reads the rest of the file at once; this runs only on the recovery path.
+ * write was cut short) or corruption in the middle of the data (a valid frame follows). Returns the
+ * position of the next valid frame, or -1 for a torn tail. Reads the rest of the file at once; this
+ * runs only on the recovery path.
  */
-export async function inspectTail(
+export async function findValidFrameAfter(
   handle: FileHandle,
   position: number,
   size: number,
-): Promise<TailAfterDamage> {
+): Promise<number> {
   const rest = Buffer.allocUnsafe(size - position);
   let filled = 0;
   while (filled < rest.length) {
@@ -97,18 +89,7 @@ export async function inspectTail(
     filled += bytesRead;
   }
   const next = findNextValidFrame(rest, 0, filled);
-  return { next: next < 0 ? -1 : position + next, zeros: next < 0 && isZero(rest.subarray(0, filled)) };
-}
-
-const ZEROS = Buffer.alloc(64 * 1024);
-
-/** Whether every byte of `bytes` is zero (compared a 64 KiB piece at a time). */
-function isZero(bytes: Buffer): boolean {
-  for (let at = 0; at < bytes.length; at += ZEROS.length) {
-    const piece = bytes.subarray(at, at + ZEROS.length);
-    if (!piece.equals(ZEROS.subarray(0, piece.length))) return false;
-  }
-  return true;
+  return next < 0 ? -1 : position + next;
 }
 
 /**

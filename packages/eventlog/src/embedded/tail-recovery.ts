@@ -1,6 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { LogError } from '../errors.js';
-import { corruptSegmentError, inspectTail, scanSegment } from './segment-scan.js';
+import { corruptSegmentError, findValidFrameAfter, scanSegment } from './segment-scan.js';
 
 /** What recovery removed from the end of the last segment. */
 export interface TailRecovery {
@@ -23,21 +23,15 @@ export interface RecoveredSegment {
   readonly bytes: number;
   /** Set when a torn tail was found. */
   readonly truncated: TailRecovery | undefined;
-  /** Bytes of zeros after the last record: space the writer preallocated (cut off unless `readOnly`). */
-  readonly preallocated: number;
 }
 
 /**
- * Scans the last segment and repairs its tail:
- * - zeros after the last record are space the writer preallocated (`GroupCommitWriter`), left by a
- *   process that stopped without closing the log: cut off, and reported only in `preallocated`;
- * - if the first bad record (partial, or failing its checksum) has no valid record anywhere after
- *   it, the last write was cut short by a crash before its fsync finished, so nothing after that
- *   point was ever acknowledged, and the segment is truncated there (`truncated`);
- * - if a valid record follows the bad one, the damage is in the middle of acknowledged data:
- *   `GH_ERR_LOG_CORRUPT_SEGMENT`, naming the file and the byte.
- *
- * With `readOnly` the file is left as it is and the valid prefix is reported.
+ * Scans the last segment and repairs a torn tail: if the first bad record (partial, or failing its
+ * checksum) has no valid record anywhere after it, the last write was cut short by a crash before
+ * its fsync finished, so nothing after that point was ever acknowledged, and the segment is
+ * truncated there. If a valid record follows the bad one, the damage is in the middle of
+ * acknowledged data: `GH_ERR_LOG_CORRUPT_SEGMENT`, naming the file and the byte. With `readOnly`
+ * the file is left as it is and the valid prefix is reported.
  */
 export async function recoverLastSegment(file: string, readOnly: boolean): Promise<RecoveredSegment> {
   let handle: FileHandle;
@@ -52,24 +46,23 @@ export async function recoverLastSegment(file: string, readOnly: boolean): Promi
   try {
     const size = (await handle.stat()).size;
     const scan = await scanSegment(handle, { limit: size });
-    if (!scan.damage)
-      return { handle, records: scan.records, bytes: scan.end, truncated: undefined, preallocated: 0 };
-    const tail = await inspectTail(handle, scan.damage.position, size);
-    if (tail.next >= 0)
-      throw corruptSegmentError(file, scan.damage, `a valid record follows at byte ${tail.next}`);
+    if (!scan.damage) return { handle, records: scan.records, bytes: scan.end, truncated: undefined };
+    const next = await findValidFrameAfter(handle, scan.damage.position, size);
+    if (next >= 0) throw corruptSegmentError(file, scan.damage, `a valid record follows at byte ${next}`);
     if (!readOnly) {
       await handle.truncate(scan.damage.position);
       await handle.datasync();
     }
-    const cut = size - scan.damage.position;
     return {
       handle,
       records: scan.records,
       bytes: scan.end,
-      truncated: tail.zeros
-        ? undefined
-        : { file, position: scan.damage.position, bytes: cut, reason: scan.damage.reason },
-      preallocated: tail.zeros ? cut : 0,
+      truncated: {
+        file,
+        position: scan.damage.position,
+        bytes: size - scan.damage.position,
+        reason: scan.damage.reason,
+      },
     };
   } catch (error) {
     await handle.close();
