@@ -1,5 +1,10 @@
 import path from 'node:path';
-import { kafkaTopicLayoutFromEnv, spoolMaxBytesFromEnv } from '@gatehouse/eventlog';
+import {
+  kafkaTopicLayoutFromEnv,
+  logLevelFromEnv,
+  spoolMaxBytesFromEnv,
+  type LogLevel,
+} from '@gatehouse/eventlog';
 import { CliError } from './errors.js';
 
 /**
@@ -39,10 +44,6 @@ export interface Settings {
   logLevel: LogLevel | undefined;
 }
 
-/** The levels `LOG_LEVEL` may name (pino's). */
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
-
 export const DEFAULT_CONFIG_PATH = 'examples/support-desk/gatehouse.yaml';
 
 function port(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
@@ -70,13 +71,6 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   if (clickhouseUrl !== undefined && !URL.canParse(clickhouseUrl)) {
     throw new CliError('GH_ERR_CONFIG_ENV', `CLICKHOUSE_URL: "${clickhouseUrl}" is not a URL`);
   }
-  const logLevel = env.LOG_LEVEL || undefined;
-  if (logLevel !== undefined && !(LOG_LEVELS as readonly string[]).includes(logLevel)) {
-    throw new CliError(
-      'GH_ERR_CONFIG_ENV',
-      `LOG_LEVEL: "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`,
-    );
-  }
   return {
     configPath: path.resolve(env.GATEHOUSE_CONFIG || DEFAULT_CONFIG_PATH),
     dataDir: path.resolve(env.GATEHOUSE_DATA_DIR || './data'),
@@ -90,6 +84,6 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     kafkaTopicLayout: kafkaTopicLayoutFromEnv(env),
     clickhouseUrl,
     spoolMaxBytes: spoolMaxBytesFromEnv(env),
-    logLevel: logLevel as LogLevel | undefined,
+    logLevel: logLevelFromEnv(env),
   };
 }

@@ -1,5 +1,6 @@
 export * from './event-log.js';
 export * from './errors.js';
+export { LOG_LEVELS, logLevelFromEnv, type LogLevel } from './log-level.js';
 export {
   inlineCommitWhenQuietMsFromEnv,
   openEmbeddedLog,

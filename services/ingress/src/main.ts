@@ -31,6 +31,7 @@ import {
   createSpoolingLog,
   inlineCommitWhenQuietMsFromEnv,
   kafkaTopicLayoutFromEnv,
+  logLevelFromEnv,
   openEmbeddedLog,
   openKafkaLog,
   parseKafkaBrokers,
@@ -125,7 +126,7 @@ async function openLog(
 
 /** Runs the ingress until a signal; resolves with the exit code. */
 export async function runIngress(env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const logger = pino({ name: 'gatehouse-ingress', level: env.LOG_LEVEL ?? 'info' });
+  const logger = pino({ name: 'gatehouse-ingress', level: logLevelFromEnv(env) ?? 'info' });
   const file = path.resolve(env.GATEHOUSE_CONFIG || 'examples/support-desk/gatehouse.yaml');
   const raw = await readConfig(file);
   const config = parseIngressConfig(raw, file);

@@ -24,6 +24,7 @@ import { pathToFileURL } from 'node:url';
 import {
   DEFAULT_KAFKA_TOPIC,
   kafkaTopicLayoutFromEnv,
+  logLevelFromEnv,
   openEmbeddedLog,
   openKafkaLog,
   type EventLog,
@@ -73,7 +74,7 @@ async function openLog(
 
 /** Runs the projector until a signal or a failure; resolves with the exit code. */
 export async function runProjector(env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const logger = pino({ name: 'projector', level: env.LOG_LEVEL ?? 'info' });
+  const logger = pino({ name: 'projector', level: logLevelFromEnv(env) ?? 'info' });
   const dataDir = path.resolve(env.GATEHOUSE_DATA_DIR || './data');
   const { log, journalFile, group } = await openLog(env, dataDir, logger);
   const store = await openAuditStore({ dataDir, url: env.CLICKHOUSE_URL || undefined }).catch(

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -76,5 +76,17 @@ describe('projector main entry (GATEHOUSE_DATA_DIR, embedded log, chDB)', () => 
     } finally {
       await store.close();
     }
+  });
+
+  it('refuses a LOG_LEVEL pino does not know before it opens anything, naming the variable', () => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', mainFile], {
+      env: { ...process.env, GATEHOUSE_DATA_DIR: dataDir, KAFKA_BROKERS: '', LOG_LEVEL: 'loud' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toBe(
+      'gatehouse projector: LOG_LEVEL: "loud" is not one of fatal, error, warn, info, debug, trace, silent\n',
+    );
   });
 });
