@@ -41,6 +41,12 @@ export interface AuditStore {
 
   /** One session's (or named stream's) events ordered by `seq`: replay and verification input. */
   sessionEvents(sessionId: string, options?: SessionEventsOptions): Promise<GatehouseEvent[]>;
+  /**
+   * The highest seq among the session's keys in the session index (`events_by_session`, filled
+   * from every insert into `events`), or undefined when it has none. For verification: a key whose
+   * row is gone from `events` was deleted there, and reading `events` alone cannot tell.
+   */
+  sessionIndexHead(sessionId: string): Promise<number | undefined>;
 
   /** MCP sessions with at least one event in [from, to), newest first, keyset-paginated. */
   listSessions(options: ListSessionsOptions): Promise<Page<SessionSummary>>;

@@ -280,6 +280,17 @@ export class ClickHouseAuditStore implements AuditStore {
     return rows.map(rowToEvent);
   }
 
+  async sessionIndexHead(sessionId: string): Promise<number | undefined> {
+    const [row] = await this.#select<{ keys: string; top: string }>(
+      `session index head of ${this.database}.events_by_session`,
+      // No FINAL: copies of a key carry the same seq.
+      `SELECT count() AS keys, toString(max(seq)) AS top FROM ${this.database}.events_by_session
+       WHERE session_id = {session:String}`,
+      { session: sessionId },
+    );
+    return row === undefined || Number(row.keys) === 0 ? undefined : Number(row.top);
+  }
+
   async listSessions(options: ListSessionsOptions): Promise<Page<SessionSummary>> {
     checkInteger('limit', options.limit, 1, MAX_LIMIT);
     const params: Record<string, unknown> = { limit: options.limit + 1 };

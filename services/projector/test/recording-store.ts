@@ -46,6 +46,7 @@ export class RecordingStore {
         this.rows.push(...events);
       },
       sessionEvents: unsupported,
+      sessionIndexHead: unsupported,
       checkpointsNaming: unsupported,
       publishedSince: unsupported,
       listSessions: unsupported,

@@ -93,6 +93,9 @@ export async function verifyStoredSession(
   pageRows?: number,
 ): Promise<SessionVerification | undefined> {
   // Every stored copy: one forged under an existing id must not be deduplicated away.
+  // The index head is read before the events: a key it lists was inserted with its row, so a live
+  // session's newer events cannot pass for deleted ones.
+  const indexHead = await store.sessionIndexHead(sessionId);
   const nextPage = storedSessionPages(store, sessionId, { allCopies: true, pageRows });
   const first = await nextPage();
   // A checkpoint naming the session was signed after its first event (minus the clock skew
@@ -101,8 +104,14 @@ export async function verifyStoredSession(
     first[0] === undefined ? undefined : new Date(Date.parse(first[0].ts) - MAX_CHECKPOINT_TS_SKEW_MS);
   const found = await findSessionCheckpoint(store, sessionId, since, keys);
   const nothing = found.anchor === undefined && found.unknownKey === undefined && found.rejected.length === 0;
-  if (first.length === 0 && nothing) return undefined;
-  return verifySessionEvents(sessionId, first, found, nextPage);
+  if (first.length === 0 && nothing && indexHead === undefined) return undefined;
+  return verifySessionEvents(sessionId, first, found, nextPage, {
+    indexHead,
+    // Asked once, when the chain read ends before the index head: is there still no row after it?
+    // (Reading on from a gap of a page's worth of missing rows also finds none.)
+    missingAfter: async (seq) =>
+      (await store.sessionEvents(sessionId, { allCopies: true, fromSeq: seq + 1, limit: 1 })).length === 0,
+  });
 }
 
 /**
@@ -116,18 +125,28 @@ export async function verifyStoredSession(
  * default). Each page is verified as a window after the head of the one before, so only two pages
  * are held at once; a break is classified with the event before it and the page after it in view.
  * Whether the session is intact does not depend on the page size, but for a seq with a page's
- * worth of stored rows (reported `inserted`) and for what `storedSessionPages` cannot see: a page's
- * worth of index keys whose rows are gone from the events table ends the reading there. What the
- * first break is called can depend on it, rarely: an event linking to one two or more pages ahead
- * is `reordered` read whole, and may read as `edited` here. After a break the rest is read only to
+ * worth of stored rows (reported `inserted`). What the first break is called can depend on it,
+ * rarely: an event linking to one two or more pages ahead is `reordered` read whole, and may read
+ * as `edited` here; a page's worth of rows gone from the events table alone ends the reading at
+ * the gap, which `index` reports as `deleted` at its first seq (read whole: at the event after it). After a break the rest is read only to
  * count it and to find the signed head's event.
+ *
+ * `index.indexHead` is the highest seq the store's session index listed before the events were
+ * read (`AuditStore.sessionIndexHead`). A chain that holds but ends before it, with no row after
+ * its end (`index.missingAfter`), lost rows from the events table alone — its newest ones, or a
+ * page's worth in a row, which ends the reading early: `deleted`, anchored or not.
  */
 export async function verifySessionEvents(
   sessionId: string,
   first: readonly GatehouseEvent[],
   found: SessionCheckpoints,
   nextPage: NextPage = () => Promise.resolve([]),
+  index: { indexHead: number | undefined; missingAfter: (seq: number) => Promise<boolean> } = {
+    indexHead: undefined,
+    missingAfter: () => Promise.resolve(true),
+  },
 ): Promise<SessionVerification> {
+  const { indexHead } = index;
   const { rejected } = found;
   const expectedHead = found.anchor?.head;
   let check = checkpointCheck(sessionId, found);
@@ -173,6 +192,21 @@ export async function verifySessionEvents(
     last = page.at(-1) ?? last;
     if (following.length === 0) break;
     page = following;
+  }
+  const lastSeq = last?.seq ?? -1;
+  if (
+    firstBad === null &&
+    indexHead !== undefined &&
+    indexHead > lastSeq &&
+    (await index.missingAfter(lastSeq))
+  ) {
+    firstBad = {
+      index: count,
+      seq: lastSeq + 1,
+      id: null,
+      kind: 'deleted',
+      message: `seq ${lastSeq + 1} is listed in the session index (which goes up to seq ${indexHead}) but not in the events table, where ${last === undefined ? 'no event of the session is left' : `the chain read ends at seq ${lastSeq}`} — deleted`,
+    };
   }
   if (firstBad !== null && check.status === 'verified' && atHead !== expectedHead?.hash) {
     // The chain broke; the signed head itself is among what no longer holds.

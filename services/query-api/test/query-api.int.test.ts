@@ -556,6 +556,59 @@ describe('verify', () => {
     expect(report.first_bad!.message).toContain('seq 2 is missing');
   });
 
+  /** Deletes rows from the events table only, as SQL access would; the session index keeps their keys. */
+  async function deleteFromEventsOnly(ids: string[]): Promise<void> {
+    await sql.command({
+      query: 'ALTER TABLE gatehouse.events DELETE WHERE id IN {ids:Array(UUID)}',
+      query_params: { ids },
+      clickhouse_settings: { mutations_sync: '1' },
+    });
+  }
+
+  it('detects the newest rows deleted from the events table alone, without a checkpoint: the session index lists them', async () => {
+    const sealed = await sealSession('sess-i1', 2);
+    await project(fixture.store, sealed);
+    expect(await verifyStoredSession(fixture.store, 'sess-i1', new Map())).toMatchObject({
+      intact: true,
+      anchored: false,
+    });
+    const tail = sealed.slice(-2);
+    await deleteFromEventsOnly(tail.map((e) => e.id));
+    const report = await verify('sess-i1', new Map());
+    expect(report).toMatchObject({
+      intact: false,
+      anchored: false,
+      events: sealed.length - 2,
+      first_bad: { kind: 'deleted', seq: tail[0]!.seq, id: null, index: sealed.length - 2 },
+    });
+    expect(report.first_bad!.message).toBe(
+      `seq ${tail[0]!.seq} is listed in the session index (which goes up to seq ${tail[1]!.seq}) but not in the events table, where the chain read ends at seq ${tail[0]!.seq - 1} — deleted`,
+    );
+  });
+
+  it("reads no further than a page's worth of rows deleted from the events table alone, and says so", async () => {
+    const sealed = await sealSession('sess-i2', 4); // 9 events
+    await project(fixture.store, sealed);
+    const gap = sealed.slice(3, 6);
+    await deleteFromEventsOnly(gap.map((e) => e.id));
+    // Read whole, the gap is in view: the chain breaks at the event after it.
+    const whole = await verifyStoredSession(fixture.store, 'sess-i2', new Map());
+    expect(whole).toMatchObject({ intact: false, first_bad: { kind: 'deleted', seq: gap[2]!.seq + 1 } });
+    // Three rows a page: the page after seq 2 comes back empty and the reading ends there, where
+    // the session index goes on.
+    const paged = await verifyStoredSession(fixture.store, 'sess-i2', new Map(), 3);
+    expect(paged).toMatchObject({
+      intact: false,
+      events: 3,
+      first_bad: { kind: 'deleted', seq: gap[0]!.seq, id: null },
+    });
+    // Every key gone with its row (both tables): nothing left to compare, as before.
+    const keysOnly = await sealSession('sess-i3', 1);
+    await project(fixture.store, keysOnly);
+    await deleteRows(keysOnly.map((e) => e.id));
+    expect(await verifyStoredSession(fixture.store, 'sess-i3', new Map())).toBeUndefined();
+  });
+
   it('refuses to vouch for a session whose checkpoint does not verify with the known key', async () => {
     const { generateKeyPairSync } = await import('node:crypto');
     const stranger = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;

@@ -202,4 +202,31 @@ describe('verifying a stored session a page at a time', () => {
       first_bad: { seq: 3, kind: 'inserted' },
     });
   });
+
+  it('calls rows missing after the chain read deleted only when the session index lists them and none is found after', async () => {
+    const read = chain.slice(0, 8); // seqs 0-7 read; the index listed up to 11 before reading
+    const next = async (indexHead: number | undefined, missingAfter: boolean) => {
+      const asked: number[] = [];
+      const answer = await verifySessionEvents(SESSION, read, { rejected: [] }, undefined, {
+        indexHead,
+        missingAfter: (seq) => {
+          asked.push(seq);
+          return Promise.resolve(missingAfter);
+        },
+      });
+      return { answer, asked };
+    };
+    const deleted = await next(11, true);
+    expect(deleted.asked).toEqual([7]);
+    expect(deleted.answer).toMatchObject({
+      intact: false,
+      events: 8,
+      first_bad: { seq: 8, id: null, kind: 'deleted', index: 8 },
+    });
+    // Rows after seq 7 arrived while it was read (a live session): what was read holds.
+    expect(await next(11, false)).toMatchObject({ answer: { intact: true, events: 8 }, asked: [7] });
+    // The index lists nothing past what was read: nothing to ask.
+    expect(await next(7, true)).toMatchObject({ answer: { intact: true }, asked: [] });
+    expect(await next(undefined, true)).toMatchObject({ answer: { intact: true }, asked: [] });
+  });
 });
