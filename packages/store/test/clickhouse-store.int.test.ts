@@ -341,6 +341,12 @@ describe('inserting and querying', () => {
     expect(heads).toEqual(expected);
     expect((await store.latestHeads({ since: at(100_000) })).map((h) => h.session_id)).toEqual(['s3']);
   });
+
+  it("answers the session index's highest seq, and nothing for a session it does not list", async () => {
+    for (const id of ['s1', 's2', 's3'])
+      expect(await store.sessionIndexHead(id)).toBe(all.filter((e) => e.session_id === id).at(-1)!.seq);
+    expect(await store.sessionIndexHead('no-such-session')).toBeUndefined();
+  });
 });
 
 describe('text that the insert format must escape', () => {
