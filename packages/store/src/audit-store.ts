@@ -42,11 +42,12 @@ export interface AuditStore {
   /** One session's (or named stream's) events ordered by `seq`: replay and verification input. */
   sessionEvents(sessionId: string, options?: SessionEventsOptions): Promise<GatehouseEvent[]>;
   /**
-   * The highest seq among the session's keys in the session index (`events_by_session`, filled
-   * from every insert into `events`), or undefined when it has none. For verification: a key whose
-   * row is gone from `events` was deleted there, and reading `events` alone cannot tell.
+   * The session's keys in the session index (`events_by_session`, filled from every insert into
+   * `events`) with seq past `afterSeq` (default: all): the highest seq, and the first key; undefined
+   * when it lists none. Keys the store's retention may have expired are left out. For verification:
+   * a key whose row is gone from `events` was deleted there, and reading `events` alone cannot tell.
    */
-  sessionIndexHead(sessionId: string): Promise<number | undefined>;
+  sessionIndexKeys(sessionId: string, afterSeq?: number): Promise<SessionIndexKeys | undefined>;
 
   /** MCP sessions with at least one event in [from, to), newest first, keyset-paginated. */
   listSessions(options: ListSessionsOptions): Promise<Page<SessionSummary>>;
@@ -98,6 +99,14 @@ export interface AuditStore {
 
   /** Releases the connection (and chDB's data dir). Further calls reject with `GH_ERR_STORE_CLOSED`. */
   close(): Promise<void>;
+}
+
+/** What `AuditStore.sessionIndexKeys` answers. */
+export interface SessionIndexKeys {
+  /** The highest seq listed. */
+  head: number;
+  /** The first key listed: its seq and its event's ts (ClickHouse text, UTC). */
+  first: { seq: number; ts: string };
 }
 
 export interface SessionEventsOptions {

@@ -19,6 +19,7 @@ import {
   type Page,
   type PreparedInsert,
   type SessionEventsOptions,
+  type SessionIndexKeys,
   type SessionSummary,
   type ToolCounts,
 } from './audit-store.js';
@@ -118,7 +119,15 @@ export async function openAuditStore(options: AuditStoreOptions = {}): Promise<C
   });
   try {
     const report = await migrate(client, database, { ttlDays: options.ttlDays });
-    return new ClickHouseAuditStore(client, kind, database, report, rawInsert, queryTimeoutMs);
+    return new ClickHouseAuditStore(
+      client,
+      kind,
+      database,
+      report,
+      rawInsert,
+      queryTimeoutMs,
+      options.ttlDays,
+    );
   } catch (error) {
     await client.close().catch(() => undefined);
     throw error;
@@ -134,6 +143,8 @@ export class ClickHouseAuditStore implements AuditStore {
   readonly #client: ClickHouseClient;
   readonly #rawInsert: RawInsert | undefined;
   readonly #queryTimeoutMs: number;
+  /** The tables' retention (days), when they have one. */
+  readonly #ttlDays: number | undefined;
   #closed = false;
 
   /** `rawInsert`: chDB's raw insert path; inserts go through `client.insert` without it. */
@@ -144,8 +155,10 @@ export class ClickHouseAuditStore implements AuditStore {
     migrations: MigrationReport,
     rawInsert?: RawInsert,
     queryTimeoutMs = 30_000,
+    ttlDays?: number,
   ) {
     this.#client = client;
+    this.#ttlDays = ttlDays;
     this.#rawInsert = rawInsert;
     this.#queryTimeoutMs = queryTimeoutMs;
     this.kind = kind;
@@ -280,15 +293,27 @@ export class ClickHouseAuditStore implements AuditStore {
     return rows.map(rowToEvent);
   }
 
-  async sessionIndexHead(sessionId: string): Promise<number | undefined> {
-    const [row] = await this.#select<{ keys: string; top: string }>(
-      `session index head of ${this.database}.events_by_session`,
-      // No FINAL: copies of a key carry the same seq.
-      `SELECT count() AS keys, toString(max(seq)) AS top FROM ${this.database}.events_by_session
-       WHERE session_id = {session:String}`,
-      { session: sessionId },
+  async sessionIndexKeys(sessionId: string, afterSeq = -1): Promise<SessionIndexKeys | undefined> {
+    checkInteger('afterSeq', afterSeq, -1, Number.MAX_SAFE_INTEGER);
+    const params: Record<string, unknown> = { session: sessionId, after: afterSeq };
+    let retained = '';
+    if (this.#ttlDays !== undefined) {
+      // Keys the retention may already have removed from `events` (each table expires its rows in
+      // its own merges), with an hour's margin for clocks.
+      retained = " AND ts >= now64(3, 'UTC') - INTERVAL {ttlDays:UInt32} DAY + INTERVAL 1 HOUR";
+      params.ttlDays = this.#ttlDays;
+    }
+    const [row] = await this.#select<{ keys: string; head: string; first_seq: string; first_ts: string }>(
+      `session index keys of ${this.database}.events_by_session`,
+      // No FINAL: copies of a key carry the same seq and ts.
+      `SELECT count() AS keys, toString(max(seq)) AS head, toString(min(seq)) AS first_seq,
+              toString(argMin(ts, seq)) AS first_ts
+       FROM ${this.database}.events_by_session
+       WHERE session_id = {session:String} AND toInt64(seq) > {after:Int64}${retained}`,
+      params,
     );
-    return row === undefined || Number(row.keys) === 0 ? undefined : Number(row.top);
+    if (row === undefined || Number(row.keys) === 0) return undefined;
+    return { head: Number(row.head), first: { seq: Number(row.first_seq), ts: row.first_ts } };
   }
 
   async listSessions(options: ListSessionsOptions): Promise<Page<SessionSummary>> {

@@ -197,6 +197,18 @@ describe('migrations', () => {
     for (const table of await engines()) expect(table.engine_full).not.toContain('TTL');
   });
 
+  it('leaves session index keys the retention may have expired out of sessionIndexKeys', async () => {
+    const old = new SampleEvents().session('s-old', 'support-bot', T0, [
+      { tool: 'support__read_ticket', result: 'ok' },
+    ]);
+    const kept = await open('ttl_keys', { ttlDays: 30 });
+    await kept.insertEvents(old, 'ttl-keys/0');
+    expect(await kept.sessionIndexKeys('s-old')).toMatchObject({ head: old.at(-1)!.seq });
+    // Five days old against two days' retention: `events` may have dropped the rows already.
+    const expiring = await open('ttl_keys', { ttlDays: 2 });
+    expect(await expiring.sessionIndexKeys('s-old')).toBeUndefined();
+  });
+
   it('refuses a database name that is not a plain identifier, naming the option', async () => {
     await expect(openAuditStore({ ...target('x'), database: 'x; DROP TABLE y' })).rejects.toMatchObject({
       code: 'GH_ERR_STORE_CONFIG',
@@ -342,10 +354,21 @@ describe('inserting and querying', () => {
     expect((await store.latestHeads({ since: at(100_000) })).map((h) => h.session_id)).toEqual(['s3']);
   });
 
-  it("answers the session index's highest seq, and nothing for a session it does not list", async () => {
-    for (const id of ['s1', 's2', 's3'])
-      expect(await store.sessionIndexHead(id)).toBe(all.filter((e) => e.session_id === id).at(-1)!.seq);
-    expect(await store.sessionIndexHead('no-such-session')).toBeUndefined();
+  it("answers the session index's highest seq and its first key past a seq, and nothing where it lists none", async () => {
+    for (const id of ['s1', 's2', 's3']) {
+      const session = all.filter((e) => e.session_id === id);
+      const at = (i: number) => ({
+        seq: session[i]!.seq,
+        ts: session[i]!.ts.replace('T', ' ').replace('Z', ''),
+      });
+      expect(await store.sessionIndexKeys(id)).toEqual({ head: session.at(-1)!.seq, first: at(0) });
+      expect(await store.sessionIndexKeys(id, session[0]!.seq)).toEqual({
+        head: session.at(-1)!.seq,
+        first: at(1),
+      });
+      expect(await store.sessionIndexKeys(id, session.at(-1)!.seq)).toBeUndefined();
+    }
+    expect(await store.sessionIndexKeys('no-such-session')).toBeUndefined();
   });
 });
 

@@ -46,7 +46,7 @@ export class RecordingStore {
         this.rows.push(...events);
       },
       sessionEvents: unsupported,
-      sessionIndexHead: unsupported,
+      sessionIndexKeys: unsupported,
       checkpointsNaming: unsupported,
       publishedSince: unsupported,
       listSessions: unsupported,

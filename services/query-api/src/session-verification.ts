@@ -91,11 +91,11 @@ export async function verifyStoredSession(
   sessionId: string,
   keys: CheckpointPublicKeys,
   pageRows?: number,
+  indexSettleMs = INDEX_SETTLE_MS,
 ): Promise<SessionVerification | undefined> {
+  // The index head is read before the events, so that a live session's newer rows do not count.
+  const indexHead = (await store.sessionIndexKeys(sessionId))?.head;
   // Every stored copy: one forged under an existing id must not be deduplicated away.
-  // The index head is read before the events: a key it lists was inserted with its row, so a live
-  // session's newer events cannot pass for deleted ones.
-  const indexHead = await store.sessionIndexHead(sessionId);
   const nextPage = storedSessionPages(store, sessionId, { allCopies: true, pageRows });
   const first = await nextPage();
   // A checkpoint naming the session was signed after its first event (minus the clock skew
@@ -105,14 +105,31 @@ export async function verifyStoredSession(
   const found = await findSessionCheckpoint(store, sessionId, since, keys);
   const nothing = found.anchor === undefined && found.unknownKey === undefined && found.rejected.length === 0;
   if (first.length === 0 && nothing && indexHead === undefined) return undefined;
+  /** The first key the index lists after `seq` when the events table has no row for it. */
+  const missingOnce = async (seq: number): Promise<number | undefined> => {
+    const key = (await store.sessionIndexKeys(sessionId, seq))?.first;
+    if (key === undefined) return undefined;
+    const [row] = await store.sessionEvents(sessionId, { allCopies: true, fromSeq: key.seq, limit: 1 });
+    return row?.seq === key.seq ? undefined : key.seq;
+  };
   return verifySessionEvents(sessionId, first, found, nextPage, {
     indexHead,
-    // Asked once, when the chain read ends before the index head: is there still no row after it?
-    // (Reading on from a gap of a page's worth of missing rows also finds none.)
-    missingAfter: async (seq) =>
-      (await store.sessionEvents(sessionId, { allCopies: true, fromSeq: seq + 1, limit: 1 })).length === 0,
+    // Asked only when the chain read ends before the index head, and asked again after a pause:
+    // in the replicated schema the two tables reach a replica each on its own, so an index key
+    // can be seen a moment before its row.
+    missingAfter: async (seq) => {
+      if ((await missingOnce(seq)) === undefined) return undefined;
+      if (indexSettleMs > 0) await new Promise((resolve) => setTimeout(resolve, indexSettleMs));
+      return missingOnce(seq);
+    },
   });
 }
+
+/**
+ * How long verify waits before it asks again about a session index key whose row it did not find
+ * (ms): replicas copy `events` and `events_by_session` each on its own.
+ */
+export const INDEX_SETTLE_MS = 2_000;
 
 /**
  * Verifies a session's chain as read back from the store, anchored by the checkpoint verified with
@@ -132,19 +149,21 @@ export async function verifyStoredSession(
  * count it and to find the signed head's event.
  *
  * `index.indexHead` is the highest seq the store's session index listed before the events were
- * read (`AuditStore.sessionIndexHead`). A chain that holds but ends before it, with no row after
- * its end (`index.missingAfter`), lost rows from the events table alone — its newest ones, or a
- * page's worth in a row, which ends the reading early: `deleted`, anchored or not.
+ * read (`AuditStore.sessionIndexKeys`). A chain that holds but ends before it, where the index's
+ * next key has no row (`index.missingAfter` names it), lost rows from the events table alone — its
+ * newest ones, or a page's worth in a row, which ends the reading early: `deleted` at that key's
+ * seq, anchored or not.
  */
 export async function verifySessionEvents(
   sessionId: string,
   first: readonly GatehouseEvent[],
   found: SessionCheckpoints,
   nextPage: NextPage = () => Promise.resolve([]),
-  index: { indexHead: number | undefined; missingAfter: (seq: number) => Promise<boolean> } = {
-    indexHead: undefined,
-    missingAfter: () => Promise.resolve(true),
-  },
+  index: {
+    indexHead: number | undefined;
+    /** The first seq after `seq` the index lists and the events table has no row for, if any. */
+    missingAfter: (seq: number) => Promise<number | undefined>;
+  } = { indexHead: undefined, missingAfter: () => Promise.resolve(undefined) },
 ): Promise<SessionVerification> {
   const { indexHead } = index;
   const { rejected } = found;
@@ -194,18 +213,17 @@ export async function verifySessionEvents(
     page = following;
   }
   const lastSeq = last?.seq ?? -1;
-  if (
-    firstBad === null &&
-    indexHead !== undefined &&
-    indexHead > lastSeq &&
-    (await index.missingAfter(lastSeq))
-  ) {
+  const missing =
+    firstBad === null && indexHead !== undefined && indexHead > lastSeq
+      ? await index.missingAfter(lastSeq)
+      : undefined;
+  if (missing !== undefined) {
     firstBad = {
       index: count,
-      seq: lastSeq + 1,
+      seq: missing,
       id: null,
       kind: 'deleted',
-      message: `seq ${lastSeq + 1} is listed in the session index (which goes up to seq ${indexHead}) but not in the events table, where ${last === undefined ? 'no event of the session is left' : `the chain read ends at seq ${lastSeq}`} — deleted`,
+      message: `seq ${missing} is listed in the session index but has no row in the events table, and ${last === undefined ? 'no row of the session was read' : `no row was read after seq ${lastSeq}`} — deleted`,
     };
   }
   if (firstBad !== null && check.status === 'verified' && atHead !== expectedHead?.hash) {

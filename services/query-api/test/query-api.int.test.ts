@@ -582,8 +582,46 @@ describe('verify', () => {
       first_bad: { kind: 'deleted', seq: tail[0]!.seq, id: null, index: sealed.length - 2 },
     });
     expect(report.first_bad!.message).toBe(
-      `seq ${tail[0]!.seq} is listed in the session index (which goes up to seq ${tail[1]!.seq}) but not in the events table, where the chain read ends at seq ${tail[0]!.seq - 1} — deleted`,
+      `seq ${tail[0]!.seq} is listed in the session index but has no row in the events table, and no row was read after seq ${tail[0]!.seq - 1} — deleted`,
     );
+  });
+
+  it('names the first key the session index lists without a row, also when every row is gone', async () => {
+    const sealed = await sealSession('sess-i4', 2); // seqs 0-3
+    expect(sealed.map((e) => e.seq)).toEqual([0, 1, 2, 3]);
+    await project(fixture.store, sealed);
+    // Seq 2 goes from both tables, seq 3 from the events table alone.
+    await deleteRows([sealed[2]!.id]);
+    await deleteFromEventsOnly([sealed[3]!.id]);
+    expect(await verifyStoredSession(fixture.store, 'sess-i4', new Map(), undefined, 0)).toMatchObject({
+      intact: false,
+      events: 2,
+      first_bad: { kind: 'deleted', seq: 3, id: null },
+    });
+    // Every row gone from the events table: reported, not "no such session".
+    await deleteFromEventsOnly(sealed.slice(0, 2).map((e) => e.id));
+    const report = await verifyStoredSession(fixture.store, 'sess-i4', new Map(), undefined, 0);
+    expect(report).toMatchObject({ intact: false, events: 0, first_bad: { kind: 'deleted', seq: 0 } });
+    expect(report!.first_bad!.message).toBe(
+      'seq 0 is listed in the session index but has no row in the events table, and no row of the session was read — deleted',
+    );
+  });
+
+  it('does not report a session index key whose row arrives while verify pauses (replicas copy each table on its own)', async () => {
+    const sealed = await sealSession('sess-i5', 1);
+    await project(fixture.store, sealed);
+    const last = sealed.at(-1)!;
+    await deleteFromEventsOnly([last.id]);
+    // The row comes back, as a lagging replica's copy would, while verify waits to ask again.
+    const verifying = verifyStoredSession(fixture.store, 'sess-i5', new Map(), undefined, 1_500);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await project(fixture.store, [last]);
+    // What was read before the row came back holds; the row itself is read by the next verify.
+    expect(await verifying).toMatchObject({ intact: true, events: sealed.length - 1, first_bad: null });
+    expect(await verifyStoredSession(fixture.store, 'sess-i5', new Map(), undefined, 0)).toMatchObject({
+      intact: true,
+      events: sealed.length,
+    });
   });
 
   it("reads no further than a page's worth of rows deleted from the events table alone, and says so", async () => {
@@ -592,11 +630,11 @@ describe('verify', () => {
     const gap = sealed.slice(3, 6);
     await deleteFromEventsOnly(gap.map((e) => e.id));
     // Read whole, the gap is in view: the chain breaks at the event after it.
-    const whole = await verifyStoredSession(fixture.store, 'sess-i2', new Map());
+    const whole = await verifyStoredSession(fixture.store, 'sess-i2', new Map(), undefined, 0);
     expect(whole).toMatchObject({ intact: false, first_bad: { kind: 'deleted', seq: gap[2]!.seq + 1 } });
     // Three rows a page: the page after seq 2 comes back empty and the reading ends there, where
     // the session index goes on.
-    const paged = await verifyStoredSession(fixture.store, 'sess-i2', new Map(), 3);
+    const paged = await verifyStoredSession(fixture.store, 'sess-i2', new Map(), 3, 0);
     expect(paged).toMatchObject({
       intact: false,
       events: 3,
