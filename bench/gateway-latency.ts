@@ -22,6 +22,9 @@
  *    calls in flight leave a gateway in its own process mostly waiting for the hops between
  *    processes;
  * 3. the disk's write + fdatasync latency, which every durable `call.attempted` waits for;
+ *    Where an in-process gateway's time goes at 200 calls/s is read from Node's own HTTP diagnostics
+ *    channels and the log's appends (`StageClock`): request in → durable append → request to the
+ *    upstream → its answer → response written, medians over the rounds;
  * 4. a long run through ONE upstream connection (100k calls, 5k with --quick): heap used and
  *    active handles at start/middle/end (after a forced GC) — they must stay flat. For contrast,
  *    the `abort` listener count on a plain SDK client's long-lived signal after 5k calls (the SDK
@@ -29,6 +32,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import diagnostics from 'node:diagnostics_channel';
 import { getEventListeners } from 'node:events';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import {
@@ -322,17 +326,114 @@ async function fsyncLatencies(dir: string, count: number): Promise<number[]> {
   return out;
 }
 
+/** The stages of one gateway call `StageClock` times, in order. */
+const STAGES = [
+  'request in → append starts',
+  'durable append',
+  'append → request to upstream',
+  'upstream answers',
+  'answer → response written',
+] as const;
+
+/**
+ * Times the stages of calls through one in-process gateway, one call at a time (200 calls/s leaves
+ * each call alone): Node's HTTP diagnostics channels mark the gateway's request and response
+ * (`http.server.*` on the gateway's port) and its request to the upstream and the answer
+ * (`http.client.*` to the upstream's port); `append` marks the log append that carries the call's
+ * `call.attempted` (see `timedLog`). A call whose marks are not all there, once each in order, is
+ * left out.
+ */
+class StageClock {
+  readonly #gatewayPort: number;
+  readonly #upstreamHost: string;
+  #current: number[] | undefined;
+  readonly #done: number[][] = [];
+  recording = false;
+  readonly #onServerStart = (message: unknown) => {
+    if (this.#onGateway(message)) this.#current = this.recording ? [performance.now()] : undefined;
+  };
+  readonly #onServerFinish = (message: unknown) => {
+    if (this.#onGateway(message)) this.#mark(5);
+  };
+  readonly #onClientStart = (message: unknown) => {
+    if (this.#toUpstream(message)) this.#mark(3);
+  };
+  readonly #onClientFinish = (message: unknown) => {
+    if (this.#toUpstream(message)) this.#mark(4);
+  };
+
+  constructor(gatewayUrl: string, upstreamUrl: string) {
+    this.#gatewayPort = Number(new URL(gatewayUrl).port);
+    this.#upstreamHost = new URL(upstreamUrl).host;
+    diagnostics.subscribe('http.server.request.start', this.#onServerStart);
+    diagnostics.subscribe('http.server.response.finish', this.#onServerFinish);
+    diagnostics.subscribe('http.client.request.start', this.#onClientStart);
+    diagnostics.subscribe('http.client.response.finish', this.#onClientFinish);
+  }
+
+  /** The log append of a call's `call.attempted`: started (1) and durable (2). */
+  append(started: number, ended: number): void {
+    if (this.#current?.length !== 1) return void (this.#current = undefined);
+    this.#current.push(started, ended);
+  }
+
+  /** Median ms of each stage over the calls timed. */
+  medians(): { calls: number; stages: number[] } {
+    const stages = STAGES.map((_, i) => {
+      const spans = this.#done.map((marks) => marks[i + 1]! - marks[i]!).sort((a, b) => a - b);
+      return percentile(spans, 50);
+    });
+    return { calls: this.#done.length, stages };
+  }
+
+  close(): void {
+    diagnostics.unsubscribe('http.server.request.start', this.#onServerStart);
+    diagnostics.unsubscribe('http.server.response.finish', this.#onServerFinish);
+    diagnostics.unsubscribe('http.client.request.start', this.#onClientStart);
+    diagnostics.unsubscribe('http.client.response.finish', this.#onClientFinish);
+  }
+
+  /** Records mark `index` of the call in progress, or drops the call when a mark is out of order. */
+  #mark(index: number): void {
+    const current = this.#current;
+    if (current === undefined) return;
+    if (current.length !== index) return void (this.#current = undefined);
+    current.push(performance.now());
+    if (index === 5) {
+      this.#done.push(current);
+      this.#current = undefined;
+    }
+  }
+
+  #onGateway(message: unknown): boolean {
+    return (message as { socket?: { localPort?: number } }).socket?.localPort === this.#gatewayPort;
+  }
+
+  #toUpstream(message: unknown): boolean {
+    const request = (message as { request?: { getHeader?: (name: string) => unknown } }).request;
+    return request?.getHeader?.('host') === this.#upstreamHost;
+  }
+}
+
 /**
  * `log` with every `append` timed into `into` while `recording()` is true: what a durable
  * `call.attempted` waits for (the embedded log: encode, group commit, write, fdatasync).
  */
-function timedLog(log: EventLog, into: number[], recording: () => boolean): EventLog {
+function timedLog(
+  log: EventLog,
+  into: number[],
+  recording: () => boolean,
+  onAttempted?: (started: number, ended: number) => void,
+): EventLog {
   return {
     kind: log.kind,
     append: async (events) => {
       const t0 = performance.now();
       await log.append(events);
-      if (recording()) into.push(performance.now() - t0);
+      const t1 = performance.now();
+      if (recording()) into.push(t1 - t0);
+      if (onAttempted !== undefined && events.some((event) => event.type === 'call.attempted'))
+        onAttempted(t0, t1);
     },
     openConsumer: (group, options) => log.openConsumer(group, options),
     close: () => log.close(),
@@ -466,11 +567,27 @@ export const run: Bench = async ({ quick, progress }): Promise<BenchResult> => {
     };
     const appendMs: number[] = [];
     let recordAppends = false;
+    const clocks = new Map<string, StageClock>();
     const embedded = await startGateway(
-      timedLog(embeddedLog, appendMs, () => recordAppends),
+      timedLog(
+        embeddedLog,
+        appendMs,
+        () => recordAppends,
+        (t0, t1) => clocks.get('embedded')?.append(t0, t1),
+      ),
       'bench-embedded',
     );
-    const memory = await startGateway(memoryLog, 'bench-memory');
+    const memory = await startGateway(
+      timedLog(
+        memoryLog,
+        [],
+        () => false,
+        (t0, t1) => clocks.get('memory')?.append(t0, t1),
+      ),
+      'bench-memory',
+    );
+    clocks.set('embedded', new StageClock(embedded.url, upstream.url));
+    clocks.set('memory', new StageClock(memory.url, upstream.url));
     progress('starting the gateway in a process of its own (embedded log)');
     const own = await startGatewayProcess({
       upstreamUrl: upstream.url,
@@ -544,8 +661,17 @@ export const run: Bench = async ({ quick, progress }): Promise<BenchResult> => {
       for (const target of order(r)) {
         progress(`round ${r + 1}/${rounds}: ${target.name}: 200 calls/s × ${fixedCount}`);
         recordAppends = target.name === 'gateway (embedded log)';
+        const clock = clocks.get(
+          target.name === 'gateway (embedded log)'
+            ? 'embedded'
+            : target.name === 'gateway (memory log)'
+              ? 'memory'
+              : '',
+        );
+        if (clock) clock.recording = true;
         const fixed = await fixedRate(target.single, target.tool, 200, fixedCount);
         recordAppends = false;
+        if (clock) clock.recording = false;
         target.latencies.push(...fixed.latencies);
         target.roundP50.push(
           percentile(
@@ -569,6 +695,12 @@ export const run: Bench = async ({ quick, progress }): Promise<BenchResult> => {
     }
     for (const target of targets) target.latencies.sort((a, b) => a - b);
     appendMs.sort((a, b) => a - b);
+    const stageMedians = new Map([...clocks].map(([name, clock]) => [name, clock.medians()]));
+    for (const clock of clocks.values()) clock.close();
+    const stages = (name: string) => {
+      const timed = stageMedians.get(name)!;
+      return `${timed.stages.map((ms) => round(ms, 2)).join(' / ')} (${timed.calls} calls)`;
+    };
 
     // One call in flight on each of 8 sessions keeps a single process busy, but not a gateway in a
     // process of its own: its calls then mostly wait for the hops between processes. More sessions
@@ -722,6 +854,11 @@ export const run: Bench = async ({ quick, progress }): Promise<BenchResult> => {
         {
           measure: 'embedded log append during the 200 calls/s runs, p50 / p99 / max (ms)',
           'gateway (embedded log)': `${round(percentile(appendMs, 50))} / ${round(percentile(appendMs, 99))} / ${round(appendMs.at(-1) ?? NaN)}`,
+        },
+        {
+          measure: `where a call's time goes at 200 calls/s, p50 (ms): ${STAGES.join(' / ')}`,
+          'gateway (embedded log)': stages('embedded'),
+          'gateway (memory log)': stages('memory'),
         },
         {
           measure: 'disk: 1 KiB write + fdatasync p50 / p99 (ms), measured apart',
