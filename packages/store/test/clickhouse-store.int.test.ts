@@ -197,16 +197,26 @@ describe('migrations', () => {
     for (const table of await engines()) expect(table.engine_full).not.toContain('TTL');
   });
 
-  it('leaves session index keys the retention may have expired out of sessionIndexKeys', async () => {
-    const old = new SampleEvents().session('s-old', 'support-bot', T0, [
+  it('leaves session index keys the retention may have expired out of sessionIndexKeys (an hour of margin)', async () => {
+    const day = 86_400_000;
+    const now = Date.now();
+    // Keys older than two days less an hour may be gone from `events` under a two-day retention.
+    const sample = new SampleEvents();
+    const expired = sample.session('s-expired', 'support-bot', now - 2 * day + 30 * 60_000, [
       { tool: 'support__read_ticket', result: 'ok' },
     ]);
-    const kept = await open('ttl_keys', { ttlDays: 30 });
-    await kept.insertEvents(old, 'ttl-keys/0');
-    expect(await kept.sessionIndexKeys('s-old')).toMatchObject({ head: old.at(-1)!.seq });
-    // Five days old against two days' retention: `events` may have dropped the rows already.
-    const expiring = await open('ttl_keys', { ttlDays: 2 });
-    expect(await expiring.sessionIndexKeys('s-old')).toBeUndefined();
+    const retained = sample.session('s-retained', 'support-bot', now - 2 * day + 2 * 3_600_000, [
+      { tool: 'support__read_ticket', result: 'ok' },
+    ]);
+    const plain = await open('ttl_keys'); // no TTL on the tables: the rows stay
+    await plain.insertEvents([...expired, ...retained], 'ttl-keys/0');
+    // The same tables as a store with a two-day retention sees them (no migration run, no TTL set).
+    const { migrations } = plain as unknown as { migrations: { applied: number[]; version: number } };
+    const twoDays = new ClickHouseAuditStore(raw, 'chdb', db('ttl_keys'), migrations, undefined, 30_000, 2);
+    expect(await twoDays.sessionIndexKeys('s-expired')).toBeUndefined();
+    expect(await twoDays.sessionIndexKeys('s-retained')).toMatchObject({ head: retained.at(-1)!.seq });
+    expect(await plain.sessionIndexKeys('s-expired')).toMatchObject({ head: expired.at(-1)!.seq });
+    expect(await plain.sessionEvents('s-expired')).toHaveLength(expired.length);
   });
 
   it('refuses a database name that is not a plain identifier, naming the option', async () => {
