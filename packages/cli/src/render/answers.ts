@@ -130,7 +130,7 @@ export function renderVerification(report: SessionVerification, c: Palette): str
   if (cp.status === 'none')
     lines.push(
       c.dim(
-        '  no signed checkpoint covers this session yet: a deletion of its newest events could not be detected',
+        '  no signed checkpoint covers this session yet: its newest events, deleted from the session index as well as the events table, could go undetected',
       ),
     );
   else if (cp.status === 'verified')
