@@ -57,7 +57,8 @@ export interface SessionVerification {
   /**
    * True when a checkpoint signed by a known key vouches for the chain up to its head. False
    * (with `intact` true) means the chain holds but nothing signed says it is complete: its newest
-   * events could have been deleted without trace (no checkpoint yet, or only unknown keys).
+   * events could have been deleted without trace from the session index as well as the events
+   * table (no checkpoint yet, or only unknown keys).
    */
   anchored: boolean;
   /** Events read back from ClickHouse. */
