@@ -146,8 +146,9 @@ export const INDEX_SETTLE_MS = 2_000;
  * worth of stored rows (reported `inserted`). What the first break is called can depend on it,
  * rarely: an event linking to one two or more pages ahead is `reordered` read whole, and may read
  * as `edited` here; a page's worth of rows gone from the events table alone ends the reading at
- * the gap, which `index` reports as `deleted` at its first seq (read whole: at the event after it). After a break the rest is read only to
- * count it and to find the signed head's event.
+ * the gap, which `index` reports as `deleted` at its first key without a row (read whole: at the
+ * event after the gap). After a break the rest is read only to count it and to find the signed
+ * head's event.
  *
  * `index.indexHead` is the highest seq the store's session index listed before the events were
  * read (`AuditStore.sessionIndexKeys`). A chain that holds but ends before it, where the index's
