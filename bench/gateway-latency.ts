@@ -22,9 +22,9 @@
  *    calls in flight leave a gateway in its own process mostly waiting for the hops between
  *    processes;
  * 3. the disk's write + fdatasync latency, which every durable `call.attempted` waits for;
- *    Where an in-process gateway's time goes at 200 calls/s is read from Node's own HTTP diagnostics
- *    channels and the log's appends (`StageClock`): request in → durable append → request to the
- *    upstream → its answer → response written, medians over the rounds;
+ *    where an in-process gateway's time goes at 200 calls/s, in a run of its own after the rounds,
+ *    is read from Node's own HTTP diagnostics channels and the log's appends (`StageClock`):
+ *    request in → durable append → request to the upstream → its answer → response written;
  * 4. a long run through ONE upstream connection (100k calls, 5k with --quick): heap used and
  *    active handles at start/middle/end (after a forced GC) — they must stay flat. For contrast,
  *    the `abort` listener count on a plain SDK client's long-lived signal after 5k calls (the SDK
@@ -336,8 +336,8 @@ const STAGES = [
 ] as const;
 
 /**
- * Times the stages of calls through one in-process gateway, one call at a time (200 calls/s leaves
- * each call alone): Node's HTTP diagnostics channels mark the gateway's request and response
+ * Times the stages of calls through one in-process gateway from its construction to `close`, one
+ * call at a time (200 calls/s leaves each call alone): Node's HTTP diagnostics channels mark the gateway's request and response
  * (`http.server.*` on the gateway's port) and its request to the upstream and the answer
  * (`http.client.*` to the upstream's port); `append` marks the log append that carries the call's
  * `call.attempted` (see `timedLog`). A call whose marks are not all there, once each in order, is
@@ -348,9 +348,8 @@ class StageClock {
   readonly #upstreamHost: string;
   #current: number[] | undefined;
   readonly #done: number[][] = [];
-  recording = false;
   readonly #onServerStart = (message: unknown) => {
-    if (this.#onGateway(message)) this.#current = this.recording ? [performance.now()] : undefined;
+    if (this.#onGateway(message)) this.#current = [performance.now()];
   };
   readonly #onServerFinish = (message: unknown) => {
     if (this.#onGateway(message)) this.#mark(5);
@@ -586,8 +585,6 @@ export const run: Bench = async ({ quick, progress }): Promise<BenchResult> => {
       ),
       'bench-memory',
     );
-    clocks.set('embedded', new StageClock(embedded.url, upstream.url));
-    clocks.set('memory', new StageClock(memory.url, upstream.url));
     progress('starting the gateway in a process of its own (embedded log)');
     const own = await startGatewayProcess({
       upstreamUrl: upstream.url,
@@ -661,17 +658,8 @@ export const run: Bench = async ({ quick, progress }): Promise<BenchResult> => {
       for (const target of order(r)) {
         progress(`round ${r + 1}/${rounds}: ${target.name}: 200 calls/s × ${fixedCount}`);
         recordAppends = target.name === 'gateway (embedded log)';
-        const clock = clocks.get(
-          target.name === 'gateway (embedded log)'
-            ? 'embedded'
-            : target.name === 'gateway (memory log)'
-              ? 'memory'
-              : '',
-        );
-        if (clock) clock.recording = true;
         const fixed = await fixedRate(target.single, target.tool, 200, fixedCount);
         recordAppends = false;
-        if (clock) clock.recording = false;
         target.latencies.push(...fixed.latencies);
         target.roundP50.push(
           percentile(
@@ -695,8 +683,20 @@ export const run: Bench = async ({ quick, progress }): Promise<BenchResult> => {
     }
     for (const target of targets) target.latencies.sort((a, b) => a - b);
     appendMs.sort((a, b) => a - b);
+    // The stages, in runs of their own after the measured rounds: with subscribers, Node publishes
+    // every HTTP request of this process to the diagnostics channels, which would cost the measured
+    // paths unequally.
+    for (const [name, target] of [
+      ['embedded', e],
+      ['memory', m],
+    ] as const) {
+      progress(`${target.name}: where the time goes, 200 calls/s × ${fixedCount / 2}`);
+      const clock = new StageClock(target.url, upstream.url);
+      clocks.set(name, clock);
+      await fixedRate(target.single, target.tool, 200, fixedCount / 2);
+      clock.close();
+    }
     const stageMedians = new Map([...clocks].map(([name, clock]) => [name, clock.medians()]));
-    for (const clock of clocks.values()) clock.close();
     const stages = (name: string) => {
       const timed = stageMedians.get(name)!;
       return `${timed.stages.map((ms) => round(ms, 2)).join(' / ')} (${timed.calls} calls)`;
