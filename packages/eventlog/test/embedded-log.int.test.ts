@@ -333,6 +333,44 @@ describe('embedded event log', () => {
     }
   });
 
+  it('commits through the pool when the log is quiet but the event loop was busy since the last commit', async () => {
+    await onTmpfs();
+    const { open: openFile } = await import('node:fs/promises');
+    const probe = await openFile(path.join(dir, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
+    await probe.close();
+    const pooled = vi.spyOn(proto, 'datasync');
+    const inline = vi.spyOn(fs, 'fdatasyncSync');
+    syncBuiltinESMExports();
+    try {
+      const log = await open({ inlineCommitWhenQuietMs: 1 });
+      pooled.mockClear();
+      const [first, second, third] = sessionCalls('s-loaded', 3);
+      await log.append([first!]); // the log's first commit finds it quiet: inline
+      expect(inline).toHaveBeenCalledTimes(1);
+
+      // 5 ms without a commit, but the event loop worked all of it (a process under load): the pool.
+      const until = performance.now() + 5;
+      while (performance.now() < until) {
+        /* busy, as a saturated gateway's loop is between two commits */
+      }
+      await log.append([second!]);
+      expect(inline).toHaveBeenCalledTimes(1);
+      expect(pooled).toHaveBeenCalledTimes(1);
+
+      // 5 ms without a commit, and the loop idle through them: inline again.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await log.append([third!]);
+      expect(inline).toHaveBeenCalledTimes(2);
+      expect(pooled).toHaveBeenCalledTimes(1);
+      await log.close();
+      expect((await readAll()).map((e) => e.id)).toEqual([first, second, third].map((call) => call!.id));
+    } finally {
+      inline.mockRestore();
+      syncBuiltinESMExports();
+    }
+  });
+
   it('when an inline commit fails, rejects it with a retryable GH_ERR_LOG_UNAVAILABLE, leaves no trace, and recovers', async () => {
     await onTmpfs();
     const log = await open({ inlineCommitWhenQuietMs: 1 });

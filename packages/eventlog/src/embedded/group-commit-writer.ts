@@ -1,6 +1,7 @@
 import { fdatasyncSync, writeSync } from 'node:fs';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { LogError } from '../errors.js';
 import { syncDir } from './checkpoint-store.js';
 import { InlinePause } from './inline-pause.js';
@@ -31,8 +32,9 @@ export interface GroupCommitOptions {
   readonly onDurable: (endOffset: number) => void;
   /**
    * A group that finds the log quiet (no commit ended in the last `inlineWhenQuietMs`, nothing else
-   * queued, at most `INLINE_MAX_BYTES`) is written and fsync'd on this thread instead of the libuv
-   * pool (see `EmbeddedLogOptions.inlineCommitWhenQuietMs`). 0 or absent: never.
+   * queued, at most `INLINE_MAX_BYTES`) and the event loop mostly idle since the last commit
+   * (`INLINE_MAX_LOOP_UTILIZATION`) is written and fsync'd on this thread instead of the libuv pool
+   * (see `EmbeddedLogOptions.inlineCommitWhenQuietMs`). 0 or absent: never.
    */
   readonly inlineWhenQuietMs?: number;
 }
@@ -41,11 +43,23 @@ export interface GroupCommitOptions {
 const INLINE_MAX_BYTES = 64 * 1024;
 
 /**
+ * The largest share of the time since the last commit ended that the event loop may have spent
+ * working, for the next commit to go inline. A gap between commits does not make a quiet process: a
+ * saturated gateway, its calls waiting on their upstreams, leaves gaps of several ms between commits
+ * while its loop never rests, and an inline fdatasync would hold up all of that work (the
+ * benchmark's own-process gateway at saturation: 10–25% of its commits went inline, holding the
+ * loop for 1.5–4% of the time). A paced gateway's loop idles most of the time between calls, so its
+ * commits still go inline.
+ */
+export const INLINE_MAX_LOOP_UTILIZATION = 0.5;
+
+/**
  * Group commit for the active segment. Appends are queued; one loop takes everything queued
  * (up to `maxGroupBytes`), writes it with one `write` at the segment's durable end, calls
  * `fdatasync` once, and only then resolves every append of that group. Appends that arrive while a
  * write+fsync is in flight form the next group. Queue order is write order, so per-caller order is
- * preserved. A small group on a quiet log is written and fsync'd on this thread (`inlineWhenQuietMs`).
+ * preserved. A small group on a quiet log in an idle process is written and fsync'd on this thread
+ * (`inlineWhenQuietMs`).
  *
  * A failed write or fsync rejects the whole group with a retryable `GH_ERR_LOG_UNAVAILABLE` after
  * truncating the segment back to its last durable size; if even that fails, the writer is broken
@@ -61,6 +75,8 @@ export class GroupCommitWriter {
   #broken: LogError | undefined;
   /** `performance.now()` when the last commit ended (-Infinity: none yet). */
   #lastCommitEnd = -Infinity;
+  /** The event loop's utilization counters when the last commit ended (undefined: none yet). */
+  #loopAtLastCommit: EventLoopUtilization | undefined;
   /** Pauses inline commits after a slow one (a stalling disk). */
   readonly #inlinePause = new InlinePause();
 
@@ -173,18 +189,27 @@ export class GroupCommitWriter {
       );
     } finally {
       this.#lastCommitEnd = performance.now();
+      if (this.#options.inlineWhenQuietMs) this.#loopAtLastCommit = performance.eventLoopUtilization();
     }
     segment.bytes += bytes;
     this.#endOffset += records;
     this.#options.onDurable(this.#endOffset);
   }
 
-  /** Whether a group of `bytes` finds the log quiet enough to commit inline (see `inlineWhenQuietMs`). */
+  /**
+   * Whether a group of `bytes` finds the log quiet and the event loop idle enough to commit inline
+   * (see `inlineWhenQuietMs` and `INLINE_MAX_LOOP_UTILIZATION`).
+   */
   #quiet(bytes: number): boolean {
     const gapMs = this.#options.inlineWhenQuietMs ?? 0;
     if (gapMs <= 0 || bytes > INLINE_MAX_BYTES || this.#queue.length > 0) return false;
     const now = performance.now();
-    return now - this.#lastCommitEnd >= gapMs && this.#inlinePause.allows(now);
+    if (now - this.#lastCommitEnd < gapMs || !this.#inlinePause.allows(now)) return false;
+    const since = this.#loopAtLastCommit;
+    return (
+      since === undefined ||
+      performance.eventLoopUtilization(since).utilization <= INLINE_MAX_LOOP_UTILIZATION
+    );
   }
 
   /** Writes `buffer` at `position` of the active segment and fsyncs it, on this thread. */
