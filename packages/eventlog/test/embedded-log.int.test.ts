@@ -358,8 +358,9 @@ describe('embedded event log', () => {
       expect(inline).toHaveBeenCalledTimes(1);
       expect(pooled).toHaveBeenCalledTimes(1);
 
-      // 5 ms without a commit, and the loop idle through them: inline again.
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      // 30 ms without a commit, and the loop idle through them: inline again (30, not 5: over half
+      // of the gap would have to go to other work on this thread, a GC say, to send it to the pool).
+      await new Promise((resolve) => setTimeout(resolve, 30));
       await log.append([third!]);
       expect(inline).toHaveBeenCalledTimes(2);
       expect(pooled).toHaveBeenCalledTimes(1);

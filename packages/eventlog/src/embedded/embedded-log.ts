@@ -46,7 +46,7 @@ export interface EmbeddedLogOptions {
   validateOnAppend?: boolean;
   /**
    * When no commit has ended for this many milliseconds, and the event loop was idle for at least
-   * half of that time, a small group (at most 64 KiB, nothing else queued) is written and fsync'd on
+   * half of the time since the last commit ended, a small group (at most 64 KiB, nothing else queued) is written and fsync'd on
    * the event loop's thread rather than through the libuv pool: a quiet log's append then waits
    * about 0.1 ms less (two thread hand-offs fewer). Under load commits follow each other closely, or
    * the loop has other work the fsync would hold up, and they go through the pool.

@@ -32,9 +32,10 @@ export interface GroupCommitOptions {
   readonly onDurable: (endOffset: number) => void;
   /**
    * A group that finds the log quiet (no commit ended in the last `inlineWhenQuietMs`, nothing else
-   * queued, at most `INLINE_MAX_BYTES`) and the event loop mostly idle since the last commit
-   * (`INLINE_MAX_LOOP_UTILIZATION`) is written and fsync'd on this thread instead of the libuv pool
-   * (see `EmbeddedLogOptions.inlineCommitWhenQuietMs`). 0 or absent: never.
+   * queued, at most `INLINE_MAX_BYTES`) and the event loop at least half idle since the last commit
+   * ended (`INLINE_MAX_LOOP_UTILIZATION`) is written and fsync'd on this thread instead of the libuv
+   * pool (see `EmbeddedLogOptions.inlineCommitWhenQuietMs`). The writer's first commit has no last
+   * commit to measure from and is judged by size and queue alone. 0 or absent: never.
    */
   readonly inlineWhenQuietMs?: number;
 }
@@ -44,11 +45,12 @@ const INLINE_MAX_BYTES = 64 * 1024;
 
 /**
  * The largest share of the time since the last commit ended that the event loop may have spent
- * working, for the next commit to go inline. A gap between commits does not make a quiet process: a
+ * working, for the next commit to go inline: an average over that whole gap, so a short burst after
+ * a long idle spell still commits inline. A gap between commits does not make a quiet process: a
  * saturated gateway, its calls waiting on their upstreams, leaves gaps of several ms between commits
  * while its loop never rests, and an inline fdatasync would hold up all of that work (the
- * benchmark's own-process gateway at saturation: 10–25% of its commits went inline, holding the
- * loop for 1.5–4% of the time). A paced gateway's loop idles most of the time between calls, so its
+ * benchmark's own-process gateway at saturation: 8–25% of its commits went inline, holding the loop
+ * for 1–5% of the time). A paced gateway's loop idles most of the time between calls, so most of its
  * commits still go inline.
  */
 export const INLINE_MAX_LOOP_UTILIZATION = 0.5;
