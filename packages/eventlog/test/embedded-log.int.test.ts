@@ -67,6 +67,33 @@ describe('embedded event log', () => {
     await rm(dir, { recursive: true, force: true });
     dir = await mkdtemp('/dev/shm/gh-eventlog-');
   };
+  /** The FileHandle prototype, reached through a handle of our own: spying on its `datasync` counts pooled commits. */
+  const fileHandlePrototype = async (): Promise<{ datasync: () => Promise<void> }> => {
+    const { open: openFile } = await import('node:fs/promises');
+    const probe = await openFile(path.join(dir, 'probe'), 'w');
+    await probe.close();
+    return Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
+  };
+  /**
+   * Counts the commits that take each path: `pooled` (FileHandle.datasync) and `inline`
+   * (fdatasyncSync, patched into the ESM exports too); `restore` undoes the patch.
+   */
+  const spyOnCommitPaths = async () => {
+    const pooled = vi.spyOn(await fileHandlePrototype(), 'datasync');
+    const inline = vi.spyOn(fs, 'fdatasyncSync');
+    syncBuiltinESMExports();
+    const restore = (): void => {
+      inline.mockRestore();
+      syncBuiltinESMExports();
+    };
+    return { pooled, inline, restore };
+  };
+  /**
+   * An idle wait that finds the log quiet and the event loop idle: an inline commit needs the loop at
+   * least half idle since the last commit, and 20 ms leaves room for a GC on this thread.
+   */
+  const QUIET_WAIT_MS = 20;
+
   afterEach(async () => {
     await Promise.all(logs.splice(0).map((log) => log.close()));
     vi.restoreAllMocks();
@@ -75,11 +102,7 @@ describe('embedded event log', () => {
 
   it('coalesces concurrent appends into shared fsyncs and resolves each only after the fsync covering it', async () => {
     const log = await open({ inlineCommitWhenQuietMs: 0 }); // every commit through the pool
-    // Reach the FileHandle prototype through a handle of our own to count fdatasync calls.
-    const { open: openFile } = await import('node:fs/promises');
-    const probe = await openFile(path.join(dir, 'probe'), 'w');
-    const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
-    await probe.close();
+    const proto = await fileHandlePrototype();
     const original = proto.datasync;
     let completedSyncs = 0;
     vi.spyOn(proto, 'datasync').mockImplementation(async function (this: unknown) {
@@ -275,10 +298,7 @@ describe('embedded event log', () => {
     const log = await open({ inlineCommitWhenQuietMs: 0 });
     const [before, failed, after] = sessionCalls('s-fail', 3);
     await log.append([before!]);
-    const { open: openFile } = await import('node:fs/promises');
-    const probe = await openFile(path.join(dir, 'probe'), 'w');
-    const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
-    await probe.close();
+    const proto = await fileHandlePrototype();
     vi.spyOn(proto, 'datasync').mockRejectedValueOnce(
       Object.assign(new Error('EIO: i/o error'), { code: 'EIO' }),
     );
@@ -296,20 +316,14 @@ describe('embedded event log', () => {
 
   it('commits an append on a quiet log inline, without the pool, and one that follows a commit closely through the pool', async () => {
     await onTmpfs();
-    const { open: openFile } = await import('node:fs/promises');
-    const probe = await openFile(path.join(dir, 'probe'), 'w');
-    const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
-    await probe.close();
-    const pooled = vi.spyOn(proto, 'datasync');
-    const inline = vi.spyOn(fs, 'fdatasyncSync');
-    syncBuiltinESMExports();
+    const { pooled, inline, restore } = await spyOnCommitPaths();
     try {
-      // Quiet: 5 ms between appends, 1 ms asked for.
+      // Quiet: QUIET_WAIT_MS between appends, 1 ms asked for.
       const quietLog = await open({ inlineCommitWhenQuietMs: 1 });
       pooled.mockClear(); // opening syncs the directory and FORMAT
       const calls = sessionCalls('s-quiet', 4);
       for (const call of calls) {
-        await new Promise((resolve) => setTimeout(resolve, 5));
+        await new Promise((resolve) => setTimeout(resolve, QUIET_WAIT_MS));
         await quietLog.append([call]);
       }
       expect(inline).toHaveBeenCalledTimes(4);
@@ -328,20 +342,13 @@ describe('embedded event log', () => {
       await busyLog.close();
       expect((await readAll()).map((e) => e.id)).toEqual([...calls, ...more].map((call) => call.id));
     } finally {
-      inline.mockRestore();
-      syncBuiltinESMExports();
+      restore();
     }
   });
 
   it('commits through the pool when the log is quiet but the event loop was busy since the last commit', async () => {
     await onTmpfs();
-    const { open: openFile } = await import('node:fs/promises');
-    const probe = await openFile(path.join(dir, 'probe'), 'w');
-    const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
-    await probe.close();
-    const pooled = vi.spyOn(proto, 'datasync');
-    const inline = vi.spyOn(fs, 'fdatasyncSync');
-    syncBuiltinESMExports();
+    const { pooled, inline, restore } = await spyOnCommitPaths();
     try {
       const log = await open({ inlineCommitWhenQuietMs: 1 });
       pooled.mockClear();
@@ -358,17 +365,15 @@ describe('embedded event log', () => {
       expect(inline).toHaveBeenCalledTimes(1);
       expect(pooled).toHaveBeenCalledTimes(1);
 
-      // 30 ms without a commit, and the loop idle through them: inline again (30, not 5: over half
-      // of the gap would have to go to other work on this thread, a GC say, to send it to the pool).
-      await new Promise((resolve) => setTimeout(resolve, 30));
+      // QUIET_WAIT_MS without a commit, and the loop idle through them: inline again.
+      await new Promise((resolve) => setTimeout(resolve, QUIET_WAIT_MS));
       await log.append([third!]);
       expect(inline).toHaveBeenCalledTimes(2);
       expect(pooled).toHaveBeenCalledTimes(1);
       await log.close();
       expect((await readAll()).map((e) => e.id)).toEqual([first, second, third].map((call) => call!.id));
     } finally {
-      inline.mockRestore();
-      syncBuiltinESMExports();
+      restore();
     }
   });
 
@@ -382,7 +387,7 @@ describe('embedded event log', () => {
     });
     syncBuiltinESMExports();
     try {
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await new Promise((resolve) => setTimeout(resolve, QUIET_WAIT_MS));
       await expect(log.append([failed!])).rejects.toMatchObject({
         code: 'GH_ERR_LOG_UNAVAILABLE',
         retryable: true,
@@ -403,10 +408,7 @@ describe('embedded event log', () => {
   it('after an inline commit slower than INLINE_SLOW_MS (a stalling disk), commits through the pool for a while', async () => {
     await onTmpfs();
     const log = await open({ inlineCommitWhenQuietMs: 1 });
-    const { open: openFile } = await import('node:fs/promises');
-    const probe = await openFile(path.join(dir, 'probe'), 'w');
-    const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
-    await probe.close();
+    const proto = await fileHandlePrototype();
     const pooled = vi.spyOn(proto, 'datasync');
     const original = fs.fdatasyncSync;
     const inline = vi.spyOn(fs, 'fdatasyncSync').mockImplementationOnce((fd) => {
@@ -420,7 +422,7 @@ describe('embedded event log', () => {
       await log.append([slow!]);
       expect(inline).toHaveBeenCalledTimes(1);
       pooled.mockClear();
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await new Promise((resolve) => setTimeout(resolve, QUIET_WAIT_MS));
       await log.append([next!]); // quiet again, but inline commits are paused
       expect(inline).toHaveBeenCalledTimes(1);
       expect(pooled).toHaveBeenCalledTimes(1);
