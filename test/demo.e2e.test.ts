@@ -50,6 +50,15 @@ describe('the support-desk demo', () => {
     expect(report.verified).toBe(true);
     expect(report.failures).toEqual([]);
     expect(lines.join('\n')).toContain('refused by the gateway: MCP error -32003: tool not permitted');
+
+    // The gateway's health shows its embedded log's commits: inline or through the pool.
+    const health = (await (await fetch(new URL('/healthz', t.stack.urls.mcp))).json()) as {
+      log?: { kind: string; commits?: { inline: number; pooled: number; inlineHeldMs: number } };
+    };
+    expect(health.log?.kind).toBe('embedded+spool'); // the stack's embedded log, spooling outcomes
+    const commits = health.log?.commits;
+    expect(commits!.inline + commits!.pooled).toBeGreaterThan(0);
+    expect(commits!.inlineHeldMs).toBeGreaterThanOrEqual(0);
   });
 });
 

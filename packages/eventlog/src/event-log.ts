@@ -21,6 +21,22 @@ export interface EventLog {
   openConsumer(group: string, options?: ConsumerOptions): Promise<LogConsumer>;
   /** Flushes and releases files / connections. Appends after `close` reject. */
   close(): Promise<void>;
+  /**
+   * How its group commits went since it opened, for health output; undefined (or absent) for a log
+   * that keeps no such counts. The embedded log keeps them, and a spooling log passes on its inner
+   * log's.
+   */
+  commitCounts?(): CommitCounts | undefined;
+}
+
+/** How a log's group commits went (see `EmbeddedLogOptions.inlineCommitWhenQuietMs`). */
+export interface CommitCounts {
+  /** Commits written and fsync'd on the event loop's thread. */
+  readonly inline: number;
+  /** Commits written and fsync'd through the libuv pool. */
+  readonly pooled: number;
+  /** How long the inline commits held the event loop, in all (ms). */
+  readonly inlineHeldMs: number;
 }
 
 export interface ConsumerOptions {

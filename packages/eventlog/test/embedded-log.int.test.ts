@@ -370,6 +370,10 @@ describe('embedded event log', () => {
       await log.append([third!]);
       expect(inline).toHaveBeenCalledTimes(2);
       expect(pooled).toHaveBeenCalledTimes(1);
+      // The log counts the paths its commits took, and how long the inline ones held the loop.
+      const counts = log.commitCounts();
+      expect(counts).toMatchObject({ inline: 2, pooled: 1 });
+      expect(counts.inlineHeldMs).toBeGreaterThan(0);
       await log.close();
       expect((await readAll()).map((e) => e.id)).toEqual([first, second, third].map((call) => call!.id));
     } finally {

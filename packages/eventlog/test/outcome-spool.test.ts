@@ -6,6 +6,7 @@ import {
   createMemoryLog,
   createSpoolingLog,
   LogError,
+  openEmbeddedLog,
   spoolMaxBytesFromEnv,
   type MemoryEventLog,
   type SpoolingLog,
@@ -49,6 +50,21 @@ afterEach(async () => {
 });
 
 describe('outcome spool over the in-memory log', () => {
+  it("passes on its inner log's commit counts: none from the memory log, the embedded log's own", async () => {
+    expect((await spooling()).commitCounts()).toBeUndefined();
+
+    const embedded = await openEmbeddedLog({ dir: path.join(dir, 'log') });
+    const spool = await createSpoolingLog({ log: embedded, dir: path.join(dir, 'spool') });
+    opened.push(spool);
+    const [attempted] = sessionWithOutcomes('s-counts', 1);
+    await spool.append([attempted!]);
+    const counts = spool.commitCounts();
+    expect(counts).toEqual(embedded.commitCounts());
+    expect(counts!.inline + counts!.pooled).toBe(1);
+    await spool.close(); // the spool leaves its inner log open
+    await embedded.close();
+  });
+
   it('appends straight to the log while it is available and spools nothing', async () => {
     const spool = await spooling();
     const [attempted, completed] = sessionWithOutcomes('s-up', 1);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ChainRegistry, createRedactor, events, type Redactor } from '@gatehouse/events';
-import type { EventLog } from '@gatehouse/eventlog';
+import type { CommitCounts, EventLog } from '@gatehouse/eventlog';
 import { selfActingAgents } from '@gatehouse/policy';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
@@ -70,6 +70,22 @@ export interface IngressStats {
     string,
     { connected: boolean; connects: number; inFlightHttpRequests: number; tools: number }
   >;
+  /**
+   * The audit log's kind; for the embedded log also how its group commits went since it opened:
+   * inline on the event loop's thread or through the libuv pool, and how long the inline ones held
+   * the loop (ms) — what `GATEHOUSE_LOG_INLINE_COMMIT_MS` trades.
+   */
+  log: { kind: EventLog['kind']; commits?: CommitCounts };
+}
+
+/** `IngressStats.log` of `log`: its kind, and its commit counts when it keeps them (the embedded log). */
+function logStats(log: EventLog): IngressStats['log'] {
+  const counts = log.commitCounts?.();
+  if (counts === undefined) return { kind: log.kind };
+  return {
+    kind: log.kind,
+    commits: { ...counts, inlineHeldMs: Math.round(counts.inlineHeldMs * 100) / 100 },
+  };
 }
 
 /** A started ingress: upstreams connected, catalog and policy published, routes registered. */
@@ -190,6 +206,7 @@ export async function createIngress(options: IngressOptions): Promise<Ingress> {
         { ...u.stats(), tools: catalog.names().filter((n) => catalog.get(n)?.server === u.name).length },
       ]),
     ),
+    log: logStats(options.log),
   });
   // Outside the perimeter, for load balancers and probes, which name the host as they like; the
   // figures (policy version, upstream names, sessions) only for a Host the gateway answers to, so

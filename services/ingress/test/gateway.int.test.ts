@@ -341,11 +341,13 @@ describe('gateway in front of the support desk (real SDK client, stdio upstream)
   it('reports health, with its figures only to a Host it answers to', async () => {
     const response = await fetch(`${gw.base}/healthz`);
     expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({
+    const health = (await response.json()) as { log?: unknown };
+    expect(health).toMatchObject({
       status: 'ok',
       instance: 'test-node',
       upstreams: { support: { connected: true, tools: 6 } },
     });
+    expect(health.log).toEqual({ kind: 'memory' }); // commit counts: the embedded log's only
     // A page that rebound its own name to the gateway's address learns that it is up, nothing more.
     const rebound = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = httpRequest(`${gw.base}/healthz`, { headers: { host: 'attacker.example' } }, (res) => {

@@ -1,7 +1,7 @@
 import { mkdir, open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { encodeEvent, parseEvent, type GatehouseEvent } from '@gatehouse/events';
-import type { ConsumerOptions, EventLog } from '../event-log.js';
+import type { CommitCounts, ConsumerOptions, EventLog } from '../event-log.js';
 import { numberFromEnv } from '../env-number.js';
 import { LogError } from '../errors.js';
 import { assertGroupName, prepareCheckpointDir, readCheckpoint, syncDir } from './checkpoint-store.js';
@@ -57,7 +57,8 @@ export interface EmbeddedLogOptions {
    * 10 min after the last pause ended starts again at 10 s (`inline-pause.ts`). A disk that hangs outright
    * holds the process until the fsync returns. Turn it off (0) where the disk can hang
    * (network block storage, NFS). Default 2 (ms); the ingress and `gatehouse start` read
-   * `GATEHOUSE_LOG_INLINE_COMMIT_MS`.
+   * `GATEHOUSE_LOG_INLINE_COMMIT_MS`. `commitCounts()` tells how the commits went (the ingress
+   * shows it on `/healthz`).
    */
   inlineCommitWhenQuietMs?: number;
   /** Receives a warning when recovery truncates a torn tail. Default: one line on stderr. */
@@ -75,6 +76,12 @@ export interface EmbeddedEventLog extends EventLog {
   endOffset(): string;
   /** The committed position of `group` (the first offset it has not committed), or undefined. */
   committedOffset(group: string): Promise<string | undefined>;
+  /**
+   * How its group commits went since it was opened: how many were written and fsync'd on the event
+   * loop's thread and how many through the libuv pool (see `inlineCommitWhenQuietMs`), and how long
+   * the inline ones held the event loop in all.
+   */
+  commitCounts(): CommitCounts;
   openConsumer(group: string, options?: ConsumerOptions): Promise<EmbeddedConsumer>;
 }
 
@@ -268,6 +275,10 @@ class EmbeddedLog implements EmbeddedEventLog, ConsumerHost {
 
   endOffset(): string {
     return String(this.#writer.endOffset);
+  }
+
+  commitCounts(): CommitCounts {
+    return this.#writer.commitCounts;
   }
 
   async append(events: readonly GatehouseEvent[]): Promise<void> {

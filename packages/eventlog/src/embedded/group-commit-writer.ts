@@ -3,6 +3,7 @@ import { open, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { LogError } from '../errors.js';
+import type { CommitCounts } from '../event-log.js';
 import { syncDir } from './checkpoint-store.js';
 import { InlinePause } from './inline-pause.js';
 import type { SegmentView } from './log-cursor.js';
@@ -81,6 +82,9 @@ export class GroupCommitWriter {
   #loopAtLastCommit: EventLoopUtilization | undefined;
   /** Pauses inline commits after a slow one (a stalling disk). */
   readonly #inlinePause = new InlinePause();
+  #inlineCommits = 0;
+  #pooledCommits = 0;
+  #inlineHeldMs = 0;
 
   /** `segments` is shared with readers; its last element is the segment `active` writes to. */
   constructor(options: GroupCommitOptions, segments: SegmentView[], active: FileHandle, endOffset: number) {
@@ -92,6 +96,11 @@ export class GroupCommitWriter {
 
   get endOffset(): number {
     return this.#endOffset;
+  }
+
+  /** How the commits went so far, failed ones included: inline or through the pool. */
+  get commitCounts(): CommitCounts {
+    return { inline: this.#inlineCommits, pooled: this.#pooledCommits, inlineHeldMs: this.#inlineHeldMs };
   }
 
   /** Queues framed-to-be payloads; resolves after the fsync that covers them. */
@@ -165,8 +174,11 @@ export class GroupCommitWriter {
       for (const payload of append.payloads) at = writeFrame(buffer, at, payload, checked);
 
     try {
-      if (this.#quiet(bytes)) this.#writeInline(buffer, segment.bytes);
-      else {
+      if (this.#quiet(bytes)) {
+        this.#inlineCommits++;
+        this.#writeInline(buffer, segment.bytes);
+      } else {
+        this.#pooledCommits++;
         let written = 0;
         while (written < bytes) {
           const { bytesWritten } = await this.#active.write(
@@ -223,7 +235,9 @@ export class GroupCommitWriter {
         written += writeSync(this.#active.fd, buffer, written, buffer.length - written, position + written);
       fdatasyncSync(this.#active.fd);
     } finally {
-      this.#inlinePause.record(started, performance.now());
+      const ended = performance.now();
+      this.#inlineHeldMs += ended - started;
+      this.#inlinePause.record(started, ended);
     }
   }
 

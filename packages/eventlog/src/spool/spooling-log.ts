@@ -1,5 +1,5 @@
 import type { GatehouseEvent } from '@gatehouse/events';
-import type { ConsumerOptions, EventLog, LogConsumer } from '../event-log.js';
+import type { CommitCounts, ConsumerOptions, EventLog, LogConsumer } from '../event-log.js';
 import { numberFromEnv } from '../env-number.js';
 import { LogError } from '../errors.js';
 import { SpoolFile, type SpooledRecord } from './spool-file.js';
@@ -77,6 +77,8 @@ export interface SpoolingLog extends EventLog {
   flush(): Promise<number>;
   /** The spool directory. */
   readonly dir: string;
+  /** The inner log's commit counts, if it keeps them (the embedded log). */
+  commitCounts(): CommitCounts | undefined;
 }
 
 export const DEFAULT_SPOOLABLE_TYPES = [
@@ -195,6 +197,10 @@ class SpoolingEventLog implements SpoolingLog {
 
   pending(): number {
     return this.#pending.length;
+  }
+
+  commitCounts(): CommitCounts | undefined {
+    return this.#log.commitCounts?.();
   }
 
   hasSpooled(sessionId: string): boolean {
