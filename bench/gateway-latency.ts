@@ -436,6 +436,7 @@ function timedLog(
     },
     openConsumer: (group, options) => log.openConsumer(group, options),
     close: () => log.close(),
+    commitCounts: () => log.commitCounts?.(),
   };
 }
 

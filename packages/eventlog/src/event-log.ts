@@ -13,7 +13,10 @@ import type { GatehouseEvent } from '@gatehouse/events';
  *   (at-least-once); `LogBatch.token` lets the reader write idempotently.
  */
 export interface EventLog {
-  /** `embedded` or `kafka`, for logs and health output. */
+  /**
+   * `embedded`, `kafka` or `memory` (`embedded+spool`, `kafka+spool` behind the outcome spool), for
+   * logs and health output.
+   */
   readonly kind: string;
   /** Appends a batch; resolves when all of it is durable. Rejects with a `LogError`. */
   append(events: readonly GatehouseEvent[]): Promise<void>;
@@ -29,7 +32,11 @@ export interface EventLog {
   commitCounts?(): CommitCounts | undefined;
 }
 
-/** How a log's group commits went (see `EmbeddedLogOptions.inlineCommitWhenQuietMs`). */
+/**
+ * How a log's group commits went (see `EmbeddedLogOptions.inlineCommitWhenQuietMs`). A commit whose
+ * write or fsync failed is counted on the path it took; one refused before writing (a segment that
+ * could not be rolled, a writer broken by an earlier failure) is not counted.
+ */
 export interface CommitCounts {
   /** Commits written and fsync'd on the event loop's thread. */
   readonly inline: number;

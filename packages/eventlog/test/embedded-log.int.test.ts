@@ -90,9 +90,9 @@ describe('embedded event log', () => {
   };
   /**
    * An idle wait that finds the log quiet and the event loop idle: an inline commit needs the loop at
-   * least half idle since the last commit, and 20 ms leaves room for a GC on this thread.
+   * least half idle since the last commit, and 30 ms leaves room for a GC on this thread.
    */
-  const QUIET_WAIT_MS = 20;
+  const QUIET_WAIT_MS = 30;
 
   afterEach(async () => {
     await Promise.all(logs.splice(0).map((log) => log.close()));
@@ -398,6 +398,7 @@ describe('embedded event log', () => {
         message: expect.stringMatching(/EIO/),
       });
       expect(inline).toHaveBeenCalledTimes(1);
+      expect(log.commitCounts()).toMatchObject({ inline: 2, pooled: 0 }); // the failed one counted
     } finally {
       inline.mockRestore();
       syncBuiltinESMExports();

@@ -98,7 +98,7 @@ export class GroupCommitWriter {
     return this.#endOffset;
   }
 
-  /** How the commits went so far, failed ones included: inline or through the pool. */
+  /** How the commits went so far: inline or through the pool (see `CommitCounts`). */
   get commitCounts(): CommitCounts {
     return { inline: this.#inlineCommits, pooled: this.#pooledCommits, inlineHeldMs: this.#inlineHeldMs };
   }
