@@ -46,10 +46,11 @@ export interface EmbeddedLogOptions {
   validateOnAppend?: boolean;
   /**
    * When no commit has ended for this many milliseconds, and the event loop was idle for at least
-   * half of the time since the last commit ended, a small group (at most 64 KiB, nothing else queued) is written and fsync'd on
-   * the event loop's thread rather than through the libuv pool: a quiet log's append then waits
-   * about 0.1 ms less (two thread hand-offs fewer). Under load commits follow each other closely, or
-   * the loop has other work the fsync would hold up, and they go through the pool.
+   * half of the time since the last commit ended, a small group (at most 64 KiB, nothing else
+   * queued) is written and fsync'd on the event loop's thread rather than through the libuv pool: a
+   * quiet log's append then waits about 0.1 ms less (two thread hand-offs fewer). Under load commits
+   * follow each other closely, or the loop has other work the fsync would hold up, and they go
+   * through the pool.
    *
    * The price: while that fsync runs, the whole process waits — every session, timer and health
    * check. An inline commit that takes over 20 ms (a stalling disk) sends every commit of the next
